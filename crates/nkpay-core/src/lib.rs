@@ -1,0 +1,4 @@
+//! nkpay-core: the payment domain with no I/O — money in fen, ids, trade types, the trade and
+//! refund state machines, response codes and the shared error type.
+//!
+//! Not for: signatures (nkpay-crypto), storage (nkpay-store), or anything that talks to a network.

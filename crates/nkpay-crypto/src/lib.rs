@@ -1,0 +1,5 @@
+//! nkpay-crypto: every signature and cipher the platform uses — the merchant envelope's canonical
+//! form and RSA-SHA256, WeChat Pay v2 MD5/HMAC-SHA256, Alipay RSA2 strings, the WeChat refund-notify
+//! AES, sealing of secrets at rest, key parsing and generation.
+//!
+//! Not for: wire formats, HTTP or storage; callers hand it strings and field maps.

@@ -1,0 +1,1 @@
+//! nkpay-migration: the schema, one file per change; a landed migration is never edited.
