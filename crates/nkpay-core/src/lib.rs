@@ -2,3 +2,13 @@
 //! refund state machines, response codes and the shared error type.
 //!
 //! Not for: signatures (nkpay-crypto), storage (nkpay-store), or anything that talks to a network.
+
+pub mod error;
+pub mod money;
+pub mod resp_code;
+pub mod secret;
+pub mod seq_id;
+pub mod state;
+pub mod trade_type;
+
+pub use error::CoreError;

@@ -3,3 +3,15 @@
 //! AES, sealing of secrets at rest, key parsing and generation.
 //!
 //! Not for: wire formats, HTTP or storage; callers hand it strings and field maps.
+
+pub mod alipay_sign;
+pub mod canonical_json;
+pub mod error;
+pub mod json_text;
+pub mod merchant_notify;
+pub mod rsa_keys;
+pub mod sealed;
+pub mod wechat_refund_cipher;
+pub mod wechat_sign;
+
+pub use error::CryptoError;

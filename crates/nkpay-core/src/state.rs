@@ -1,0 +1,240 @@
+//! Trade and refund states and the only moves allowed between them: from processing to one final
+//! state, once. Storage enforces the same rule with conditional UPDATEs; this is its definition.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::CoreError;
+use crate::trade_type::string_enum_impls;
+
+/// `trans_stat` as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransStat {
+    P,
+    S,
+    F,
+}
+
+impl TransStat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransStat::P => "P",
+            TransStat::S => "S",
+            TransStat::F => "F",
+        }
+    }
+}
+
+impl FromStr for TransStat {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "P" => Ok(TransStat::P),
+            "S" => Ok(TransStat::S),
+            "F" => Ok(TransStat::F),
+            _ => Err(CoreError::UnknownTransStat(s.to_owned())),
+        }
+    }
+}
+
+/// A trade's state; stored as "P", "S", "F", "C".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TradeStatus {
+    Processing,
+    Succeeded,
+    Failed,
+    Closed,
+}
+
+impl TradeStatus {
+    pub const ALL: [TradeStatus; 4] = [
+        TradeStatus::Processing,
+        TradeStatus::Succeeded,
+        TradeStatus::Failed,
+        TradeStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeStatus::Processing => "P",
+            TradeStatus::Succeeded => "S",
+            TradeStatus::Failed => "F",
+            TradeStatus::Closed => "C",
+        }
+    }
+
+    /// What the merchant sees: a closed trade is a payment that did not happen, so `F`.
+    pub fn trans_stat(self) -> TransStat {
+        match self {
+            TradeStatus::Processing => TransStat::P,
+            TradeStatus::Succeeded => TransStat::S,
+            TradeStatus::Failed | TradeStatus::Closed => TransStat::F,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != TradeStatus::Processing
+    }
+
+    /// Processing → Succeeded | Failed | Closed; nothing else (staying put is not a move).
+    pub fn can_move_to(self, next: TradeStatus) -> bool {
+        self == TradeStatus::Processing && next != TradeStatus::Processing
+    }
+
+    /// `next` if the move is allowed, else an error naming both states.
+    pub fn move_to(self, next: TradeStatus) -> Result<TradeStatus, CoreError> {
+        if self.can_move_to(next) {
+            Ok(next)
+        } else {
+            Err(CoreError::IllegalTransition {
+                what: "trade",
+                from: self.as_str(),
+                to: next.as_str(),
+            })
+        }
+    }
+}
+
+impl FromStr for TradeStatus {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TradeStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| CoreError::UnknownTradeStatus(s.to_owned()))
+    }
+}
+
+/// A refund's state; stored as "P", "S", "F".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundStatus {
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub const ALL: [RefundStatus; 3] = [
+        RefundStatus::Processing,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        self.trans_stat().as_str()
+    }
+
+    pub fn trans_stat(self) -> TransStat {
+        match self {
+            RefundStatus::Processing => TransStat::P,
+            RefundStatus::Succeeded => TransStat::S,
+            RefundStatus::Failed => TransStat::F,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != RefundStatus::Processing
+    }
+
+    /// Processing → Succeeded | Failed; nothing else.
+    pub fn can_move_to(self, next: RefundStatus) -> bool {
+        self == RefundStatus::Processing && next != RefundStatus::Processing
+    }
+
+    pub fn move_to(self, next: RefundStatus) -> Result<RefundStatus, CoreError> {
+        if self.can_move_to(next) {
+            Ok(next)
+        } else {
+            Err(CoreError::IllegalTransition {
+                what: "refund",
+                from: self.as_str(),
+                to: next.as_str(),
+            })
+        }
+    }
+}
+
+impl FromStr for RefundStatus {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RefundStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| CoreError::UnknownRefundStatus(s.to_owned()))
+    }
+}
+
+string_enum_impls!(TransStat);
+string_enum_impls!(TradeStatus);
+string_enum_impls!(RefundStatus);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processing_trade_may_end_in_any_final_state() {
+        for next in [
+            TradeStatus::Succeeded,
+            TradeStatus::Failed,
+            TradeStatus::Closed,
+        ] {
+            assert!(TradeStatus::Processing.can_move_to(next));
+            assert_eq!(TradeStatus::Processing.move_to(next).unwrap(), next);
+        }
+    }
+
+    #[test]
+    fn final_trade_states_never_move() {
+        for from in TradeStatus::ALL.into_iter().filter(|s| s.is_final()) {
+            for to in TradeStatus::ALL {
+                assert!(!from.can_move_to(to), "{from} -> {to}");
+            }
+        }
+        let err = TradeStatus::Closed
+            .move_to(TradeStatus::Succeeded)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "trade cannot move from C to S");
+    }
+
+    #[test]
+    fn processing_is_not_a_move_to_itself() {
+        assert!(!TradeStatus::Processing.can_move_to(TradeStatus::Processing));
+        assert!(!RefundStatus::Processing.can_move_to(RefundStatus::Processing));
+    }
+
+    #[test]
+    fn refund_moves_once_from_processing() {
+        assert!(RefundStatus::Processing.can_move_to(RefundStatus::Succeeded));
+        assert!(RefundStatus::Processing.can_move_to(RefundStatus::Failed));
+        assert!(!RefundStatus::Succeeded.can_move_to(RefundStatus::Failed));
+        assert!(!RefundStatus::Failed.can_move_to(RefundStatus::Succeeded));
+    }
+
+    #[test]
+    fn closed_trade_reports_failure_to_merchants() {
+        assert_eq!(TradeStatus::Closed.trans_stat(), TransStat::F);
+        assert_eq!(TradeStatus::Succeeded.trans_stat(), TransStat::S);
+        assert_eq!(TradeStatus::Processing.trans_stat(), TransStat::P);
+    }
+
+    #[test]
+    fn status_strings_round_trip_and_unknown_ones_are_named() {
+        for s in TradeStatus::ALL {
+            assert_eq!(s.as_str().parse::<TradeStatus>().unwrap(), s);
+        }
+        for s in RefundStatus::ALL {
+            assert_eq!(s.as_str().parse::<RefundStatus>().unwrap(), s);
+        }
+        assert_eq!("S".parse::<TransStat>().unwrap(), TransStat::S);
+        assert!(
+            "C".parse::<RefundStatus>()
+                .unwrap_err()
+                .to_string()
+                .contains("\"C\"")
+        );
+        assert!("X".parse::<TransStat>().is_err());
+    }
+}
