@@ -1,3 +1,10 @@
 //! nkpay-server: the `nkpay` binary — configuration, wiring and the command line.
 //!
 //! Not for: business rules or protocol code.
+
+pub mod config;
+pub mod keygen;
+pub mod logging;
+pub mod master_key;
+pub mod serve;
+pub mod call;

@@ -1,1 +1,142 @@
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use nkpay_server::config::Config;
+
+/// nkpay — aggregated WeChat Pay / Alipay payments for a service provider.
+#[derive(Parser)]
+#[command(name = "nkpay", version)]
+struct Cli {
+    /// Configuration file (default: the embedded config/default.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (migrates the database first unless --no-migrate).
+    Serve {
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print a new RSA-2048 key pair (PEM and bare base64).
+    Keygen,
+    /// Sign a request as a merchant would, post it, verify and print the reply.
+    Call {
+        /// API path, e.g. /v2/trade/payment/scanpay/query
+        path: String,
+        /// The request `data` as a JSON object.
+        data: String,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        #[arg(long)]
+        sys_id: String,
+        #[arg(long, default_value = "NKPAY")]
+        product_id: String,
+        /// The caller's RSA private key (PEM or bare base64).
+        #[arg(long)]
+        key: PathBuf,
+        /// The platform's public key, to verify the reply.
+        #[arg(long)]
+        platform_key: Option<PathBuf>,
+        /// Print the exact strings signed on each side.
+        #[arg(long)]
+        explain: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Keygen => return report(nkpay_server::keygen::run().map(|out| print!("{out}"))),
+        Command::Call {
+            path,
+            data,
+            base_url,
+            sys_id,
+            product_id,
+            key,
+            platform_key,
+            explain,
+        } => {
+            let args = nkpay_server::call::CallArgs {
+                base_url,
+                path,
+                sys_id,
+                product_id,
+                key_file: key,
+                platform_key_file: platform_key.as_deref(),
+                data,
+                explain: *explain,
+            };
+            return match runtime().and_then(|rt| rt.block_on(nkpay_server::call::run(args))) {
+                Ok((out, true)) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Ok((out, false)) => {
+                    print!("{out}");
+                    ExitCode::from(3)
+                }
+                Err(e) => report(Err(e)),
+            };
+        }
+        _ => {}
+    }
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("nkpay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    nkpay_server::logging::init(&config.log);
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return report(Err(e)),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { no_migrate } => nkpay_server::serve::run(config, no_migrate).await,
+            Command::Migrate => {
+                let db = nkpay_store::connect(&config.database.url).await?;
+                nkpay_store::migrate(&db).await?;
+                println!("migrations applied to {}", redact(&config.database.url));
+                Ok(())
+            }
+            Command::Keygen | Command::Call { .. } => Ok(()),
+        }
+    });
+    report(result)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nkpay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
