@@ -2,3 +2,5 @@
 //! reconciliation, statements and the background jobs.
 //!
 //! Not for: HTTP routes or wire formats; it speaks in nkpay-core terms.
+
+pub mod notify;
