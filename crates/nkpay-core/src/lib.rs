@@ -9,6 +9,7 @@ pub mod resp_code;
 pub mod secret;
 pub mod seq_id;
 pub mod state;
+mod string_enum;
 pub mod trade_type;
 
 pub use error::CoreError;

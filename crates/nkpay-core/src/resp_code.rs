@@ -1,12 +1,7 @@
 //! `resp_code` values of the merchant API (API.md "Codes") with their default `resp_desc`.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::CoreError;
-use crate::trade_type::string_enum_impls;
+use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RespCode {
@@ -107,17 +102,7 @@ impl RespCode {
     }
 }
 
-impl FromStr for RespCode {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RespCode::ALL
-            .into_iter()
-            .find(|c| c.code() == s)
-            .ok_or_else(|| CoreError::UnknownRespCode(s.to_owned()))
-    }
-}
-
-string_enum_impls!(RespCode);
+string_enum!(RespCode, CoreError::UnknownRespCode);
 
 #[cfg(test)]
 mod tests {

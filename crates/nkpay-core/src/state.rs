@@ -1,13 +1,8 @@
 //! Trade and refund states and the only moves allowed between them: from processing to one final
 //! state, once. Storage enforces the same rule with conditional UPDATEs; this is its definition.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::CoreError;
-use crate::trade_type::string_enum_impls;
+use crate::string_enum::string_enum;
 
 /// `trans_stat` as the API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,23 +13,13 @@ pub enum TransStat {
 }
 
 impl TransStat {
+    pub const ALL: [TransStat; 3] = [TransStat::P, TransStat::S, TransStat::F];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TransStat::P => "P",
             TransStat::S => "S",
             TransStat::F => "F",
-        }
-    }
-}
-
-impl FromStr for TransStat {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "P" => Ok(TransStat::P),
-            "S" => Ok(TransStat::S),
-            "F" => Ok(TransStat::F),
-            _ => Err(CoreError::UnknownTransStat(s.to_owned())),
         }
     }
 }
@@ -85,25 +70,12 @@ impl TradeStatus {
 
     /// `next` if the move is allowed, else an error naming both states.
     pub fn move_to(self, next: TradeStatus) -> Result<TradeStatus, CoreError> {
-        if self.can_move_to(next) {
-            Ok(next)
-        } else {
-            Err(CoreError::IllegalTransition {
-                what: "trade",
-                from: self.as_str(),
-                to: next.as_str(),
-            })
-        }
-    }
-}
-
-impl FromStr for TradeStatus {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TradeStatus::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| CoreError::UnknownTradeStatus(s.to_owned()))
+        checked_move(
+            "trade",
+            self.can_move_to(next),
+            self.as_str(),
+            (next, next.as_str()),
+        )
     }
 }
 
@@ -144,31 +116,36 @@ impl RefundStatus {
     }
 
     pub fn move_to(self, next: RefundStatus) -> Result<RefundStatus, CoreError> {
-        if self.can_move_to(next) {
-            Ok(next)
-        } else {
-            Err(CoreError::IllegalTransition {
-                what: "refund",
-                from: self.as_str(),
-                to: next.as_str(),
-            })
-        }
+        checked_move(
+            "refund",
+            self.can_move_to(next),
+            self.as_str(),
+            (next, next.as_str()),
+        )
     }
 }
 
-impl FromStr for RefundStatus {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RefundStatus::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| CoreError::UnknownRefundStatus(s.to_owned()))
+/// The one place an illegal move becomes an error, so trades and refunds word it alike.
+fn checked_move<T>(
+    what: &'static str,
+    allowed: bool,
+    from: &'static str,
+    to: (T, &'static str),
+) -> Result<T, CoreError> {
+    if allowed {
+        Ok(to.0)
+    } else {
+        Err(CoreError::IllegalTransition {
+            what,
+            from,
+            to: to.1,
+        })
     }
 }
 
-string_enum_impls!(TransStat);
-string_enum_impls!(TradeStatus);
-string_enum_impls!(RefundStatus);
+string_enum!(TransStat, CoreError::UnknownTransStat);
+string_enum!(TradeStatus, CoreError::UnknownTradeStatus);
+string_enum!(RefundStatus, CoreError::UnknownRefundStatus);
 
 #[cfg(test)]
 mod tests {

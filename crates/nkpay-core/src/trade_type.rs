@@ -1,11 +1,7 @@
 //! The payment methods merchants order (`trade_type`) and the channel each one runs on.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::CoreError;
+use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TradeType {
@@ -42,17 +38,6 @@ impl TradeType {
     }
 }
 
-impl FromStr for TradeType {
-    type Err = CoreError;
-    /// Exact, case-sensitive names only: a near miss is a parameter error, not a guess.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TradeType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| CoreError::UnknownTradeType(s.to_owned()))
-    }
-}
-
 impl ChannelKind {
     pub const ALL: [ChannelKind; 2] = [ChannelKind::Wechat, ChannelKind::Alipay];
 
@@ -64,40 +49,8 @@ impl ChannelKind {
     }
 }
 
-impl FromStr for ChannelKind {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ChannelKind::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| CoreError::UnknownChannel(s.to_owned()))
-    }
-}
-
-macro_rules! string_enum_impls {
-    ($t:ty) => {
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-pub(crate) use string_enum_impls;
-
-string_enum_impls!(TradeType);
-string_enum_impls!(ChannelKind);
+string_enum!(TradeType, CoreError::UnknownTradeType);
+string_enum!(ChannelKind, CoreError::UnknownChannel);
 
 #[cfg(test)]
 mod tests {

@@ -7,29 +7,14 @@ use std::collections::BTreeMap;
 use crate::error::{CryptoError, Result};
 use crate::json_text;
 use crate::rsa_keys::{RsaPrivateKey, RsaPublicKey};
-
-fn joined(params: &BTreeMap<String, String>, skip: &[&str]) -> String {
-    let mut out = String::new();
-    for (k, v) in params {
-        if v.is_empty() || skip.contains(&k.as_str()) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
-}
+use crate::sorted_pairs::join_sorted_pairs;
 
 pub fn request_string_to_sign(params: &BTreeMap<String, String>) -> String {
-    joined(params, &["sign"])
+    join_sorted_pairs(params, &["sign"])
 }
 
 pub fn notify_string_to_sign(params: &BTreeMap<String, String>) -> String {
-    joined(params, &["sign", "sign_type"])
+    join_sorted_pairs(params, &["sign", "sign_type"])
 }
 
 /// The `sign` param of a request, base64.

@@ -6,11 +6,13 @@
 
 pub mod alipay_sign;
 pub mod canonical_json;
+pub mod envelope_sign;
 pub mod error;
 pub mod json_text;
 pub mod merchant_notify;
 pub mod rsa_keys;
 pub mod sealed;
+mod sorted_pairs;
 pub mod wechat_refund_cipher;
 pub mod wechat_sign;
 

@@ -11,6 +11,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::error::{CryptoError, Result};
+use crate::sorted_pairs::join_sorted_pairs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WechatSignType {
@@ -46,19 +47,7 @@ impl FromStr for WechatSignType {
 
 /// `k=v&…` of every non-empty field but `sign`; the BTreeMap already orders keys by bytes.
 pub fn string_to_sign(fields: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    for (k, v) in fields {
-        if k == "sign" || v.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    join_sorted_pairs(fields, &["sign"])
 }
 
 /// The upper-case hex signature WeChat expects in `sign` (and `paySign`).
