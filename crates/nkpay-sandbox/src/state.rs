@@ -1,0 +1,120 @@
+//! The sandbox's shared state (accounts, stores, faults, notifier) and the read-only snapshot of
+//! it served at `GET /sandbox/state`, so tests can check what the channel saw.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Directory;
+use crate::alipay::store::AlipayStore;
+use crate::clock::TimeScale;
+use crate::config::Timings;
+use crate::faults::FaultBox;
+use crate::ids::Ids;
+use crate::notify::{Notifier, NotifyRecord};
+use crate::wechat::store::WechatStore;
+
+/// Everything a request handler needs; one per running sandbox, shared by all workers.
+pub(crate) struct SandboxState {
+    pub dir: Directory,
+    pub faults: FaultBox,
+    pub ids: Ids,
+    pub scale: TimeScale,
+    pub timings: Timings,
+    /// TLS is on: `secapi/` calls demand a client certificate.
+    pub tls: bool,
+    pub base_url: String,
+    pub wechat: Mutex<WechatStore>,
+    pub alipay: Mutex<AlipayStore>,
+    pub notifier: Arc<Notifier>,
+}
+
+/// Locks a store; a panic elsewhere while holding it must not take every later request down.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SandboxState {
+    pub fn snapshot(&self) -> StateSnapshot {
+        StateSnapshot {
+            wechat: lock(&self.wechat).snapshot(),
+            alipay: lock(&self.alipay).snapshot(),
+            notifies: self.notifier.records(),
+        }
+    }
+}
+
+/// What the simulated channels have seen and done.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    pub wechat: WechatSnapshot,
+    pub alipay: AlipaySnapshot,
+    pub notifies: Vec<NotifyRecord>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WechatSnapshot {
+    /// unifiedorder calls per out_trade_no (every call that named one, accepted or not).
+    pub unifiedorder_calls: BTreeMap<String, u32>,
+    /// secapi/pay/refund calls that passed the signature check.
+    pub refund_requests: u64,
+    /// Distinct refunds made (retries of one out_refund_no count once).
+    pub refunds_made: u64,
+    pub orders: Vec<WechatOrderView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WechatOrderView {
+    pub mch_id: String,
+    pub sub_mch_id: String,
+    pub out_trade_no: String,
+    pub trade_state: String,
+    pub total_fee: i64,
+    pub prepay_id: String,
+    pub transaction_id: Option<String>,
+    pub unifiedorder_calls: u32,
+    pub refunds: Vec<WechatRefundView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WechatRefundView {
+    pub out_refund_no: String,
+    pub refund_id: String,
+    pub refund_fee: i64,
+    pub refund_status: String,
+    /// How many refund calls named this out_refund_no.
+    pub requests: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AlipaySnapshot {
+    pub precreate_calls: BTreeMap<String, u32>,
+    /// alipay.trade.refund calls that passed the gateway checks.
+    pub refund_requests: u64,
+    /// Distinct refunds made (fund_change=Y).
+    pub refunds_made: u64,
+    pub trades: Vec<AlipayTradeView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AlipayTradeView {
+    pub app_id: String,
+    pub auth_app_id: String,
+    pub seller_id: String,
+    pub out_trade_no: String,
+    pub total_amount: String,
+    pub qr_code: String,
+    /// Set once the QR code was scanned: before that the trade does not exist for the gateway.
+    pub trade_no: Option<String>,
+    pub trade_status: Option<String>,
+    pub precreate_calls: u32,
+    pub refunds: Vec<AlipayRefundView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AlipayRefundView {
+    pub out_request_no: String,
+    pub refund_amount: String,
+    pub requests: u32,
+}

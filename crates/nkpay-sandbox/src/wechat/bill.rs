@@ -1,0 +1,219 @@
+//! pay/downloadbill: the day's trade bill as WeChat lays it out — a header line, one line per
+//! payment or refund with every field prefixed by a backtick, then the summary header and line.
+//! Gzipped with tar_type=GZIP; `No Bill Exist` when the day has nothing.
+
+use std::io::Write;
+
+use actix_web::HttpResponse;
+use chrono::{DateTime, NaiveDate, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::gate::Ctx;
+use super::reply::fail;
+use super::store::{Order, Refund, RefundStatus, TradeState};
+use crate::clock;
+use crate::state::{SandboxState, lock};
+use crate::yuan::{from_fen, service_fee};
+
+const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+const SUCCESS_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注";
+const REFUND_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+const SUMMARY_HEADER: &str =
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+const RATE: &str = "0.60%";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BillType {
+    All,
+    Success,
+    Refund,
+}
+
+/// One bill line: a payment, or a refund of it.
+struct Line<'a> {
+    at: DateTime<Utc>,
+    order: &'a Order,
+    refund: Option<&'a Refund>,
+}
+
+#[derive(Default)]
+struct Totals {
+    count: usize,
+    settled: i64,
+    refunded: i64,
+    fees: i64,
+    ordered: i64,
+    asked_refund: i64,
+}
+
+fn row(fields: &[String]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| format!("`{f}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+fn render(kind: BillType, appid: &str, lines: &[Line<'_>]) -> String {
+    let header = match kind {
+        BillType::All => ALL_HEADER,
+        BillType::Success => SUCCESS_HEADER,
+        BillType::Refund => REFUND_HEADER,
+    };
+    let mut out = format!("{header}\r\n");
+    let mut totals = Totals::default();
+    for line in lines {
+        let o = line.order;
+        let (state, settled, refunded, fee_fen) = match line.refund {
+            None => ("SUCCESS", o.total_fee, 0, service_fee(o.total_fee)),
+            Some(r) => ("REFUND", 0, r.refund_fee, -service_fee(r.refund_fee)),
+        };
+        totals.count += 1;
+        totals.settled += settled;
+        totals.refunded += refunded;
+        totals.fees += fee_fen;
+        totals.ordered += o.total_fee;
+        totals.asked_refund += refunded;
+        let mut f: Vec<String> = vec![
+            clock::shanghai_seconds(line.at),
+            appid.to_owned(),
+            o.mch_id.clone(),
+            o.sub_mch_id.clone(),
+            String::new(),
+            o.transaction_id.clone().unwrap_or_default(),
+            o.out_trade_no.clone(),
+            o.sp_openid(),
+            "JSAPI".into(),
+            state.into(),
+            "OTHERS".into(),
+            "CNY".into(),
+            from_fen(settled),
+            "0.00".into(),
+        ];
+        let refund_cols = |f: &mut Vec<String>, r: Option<&Refund>| {
+            f.push(r.map(|r| r.refund_id.clone()).unwrap_or_default());
+            f.push(r.map(|r| r.out_refund_no.clone()).unwrap_or_default());
+            f.push(from_fen(refunded));
+            f.push("0.00".into());
+            f.push(r.map(|_| "ORIGINAL".to_owned()).unwrap_or_default());
+            f.push(r.map(|r| r.status.as_str().to_owned()).unwrap_or_default());
+        };
+        match kind {
+            BillType::All => refund_cols(&mut f, line.refund),
+            BillType::Success => {}
+            BillType::Refund => {
+                let r = line.refund;
+                f.push(
+                    r.map(|r| clock::shanghai_seconds(r.created_at))
+                        .unwrap_or_default(),
+                );
+                f.push(
+                    r.and_then(|r| r.success_time)
+                        .map(clock::shanghai_seconds)
+                        .unwrap_or_default(),
+                );
+                refund_cols(&mut f, r);
+            }
+        }
+        f.push(o.body.clone());
+        f.push(o.attach.clone().unwrap_or_default());
+        f.push(from_fen(fee_fen));
+        f.push(RATE.into());
+        f.push(from_fen(o.total_fee));
+        if kind != BillType::Success {
+            f.push(from_fen(refunded));
+        }
+        f.push(String::new());
+        out.push_str(&row(&f));
+    }
+    out.push_str(SUMMARY_HEADER);
+    out.push_str("\r\n");
+    out.push_str(&row(&[
+        totals.count.to_string(),
+        from_fen(totals.settled),
+        from_fen(totals.refunded),
+        "0.00".into(),
+        from_fen(totals.fees),
+        from_fen(totals.ordered),
+        from_fen(totals.asked_refund),
+    ]));
+    out
+}
+
+pub(crate) fn download(state: &SandboxState, ctx: &Ctx) -> HttpResponse {
+    let Some(date) = ctx.get("bill_date") else {
+        return fail("缺少参数bill_date");
+    };
+    let day = match NaiveDate::parse_from_str(date, "%Y%m%d") {
+        Ok(d) if date.len() == 8 => d,
+        _ => return fail("invalid bill_date: expected yyyyMMdd"),
+    };
+    if day.format("%Y%m%d").to_string() > clock::shanghai_day(clock::now()) {
+        return fail("invalid bill_date: the day has not come yet");
+    }
+    let kind = match ctx.get("bill_type").unwrap_or("ALL") {
+        "ALL" => BillType::All,
+        "SUCCESS" => BillType::Success,
+        "REFUND" => BillType::Refund,
+        _ => return fail("invalid bill_type: expected ALL, SUCCESS or REFUND"),
+    };
+    let gzip = match ctx.get("tar_type") {
+        None => false,
+        Some("GZIP") => true,
+        Some(_) => return fail("invalid tar_type: only GZIP"),
+    };
+
+    let store = lock(&state.wechat);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let on_day = |t: DateTime<Utc>| clock::shanghai_day(t) == date;
+    for o in store.orders.values().filter(|o| {
+        o.mch_id == ctx.sp.mch_id && ctx.sub_mch_id.as_ref().is_none_or(|s| &o.sub_mch_id == s)
+    }) {
+        if kind != BillType::Refund
+            && matches!(o.state, TradeState::Success | TradeState::Refund)
+            && let Some(t) = o.time_end.filter(|t| on_day(*t))
+        {
+            lines.push(Line {
+                at: t,
+                order: o,
+                refund: None,
+            });
+        }
+        if kind != BillType::Success {
+            for r in &o.refunds {
+                if r.status == RefundStatus::Success
+                    && let Some(t) = r.success_time.filter(|t| on_day(*t))
+                {
+                    lines.push(Line {
+                        at: t,
+                        order: o,
+                        refund: Some(r),
+                    });
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return fail("No Bill Exist");
+    }
+    lines.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then(a.order.out_trade_no.cmp(&b.order.out_trade_no))
+    });
+    let text = render(kind, &ctx.sp.appid, &lines);
+    if !gzip {
+        return HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(text);
+    }
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    match enc.write_all(text.as_bytes()).and_then(|()| enc.finish()) {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type("application/x-gzip")
+            .body(bytes),
+        Err(_) => fail("SYSTEMERROR: the bill could not be compressed"),
+    }
+}
