@@ -1,0 +1,216 @@
+//! Alipay open platform in ISV mode: the calls. Wire conversion is in `transformers.rs`, reply
+//! verification in `reply.rs`, the bill file in `bill.rs`.
+
+mod bill;
+mod reply;
+mod transformers;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use nkpay_core::secret::Secret;
+use nkpay_core::trade_type::ChannelKind;
+use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
+use url::Url;
+
+use self::transformers as wire;
+use crate::bill::{BillRequest, BillResult};
+use crate::channel::Channel;
+use crate::error::ChannelError;
+use crate::exchange::Recorded;
+use crate::notify::{InboundNotify, NotifyAck, NotifyReply};
+use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
+use crate::request::{CreateOrder, RefundOrder, RefundRef, TradeRef};
+use crate::transport::{
+    Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
+};
+
+/// One ISV app at the Alipay open platform.
+#[derive(Debug, Clone)]
+pub struct AlipayAccount {
+    pub app_id: String,
+    /// PKCS#8 or PKCS#1, PEM or bare base64.
+    pub app_private_key: Secret<String>,
+    /// Alipay's public key for this app (SPKI or PKCS#1, PEM or bare base64).
+    pub alipay_public_key: String,
+    /// The ISV's PID, sent as `extend_params.sys_service_provider_id`.
+    pub isv_pid: String,
+    /// `https://openapi.alipay.com/gateway.do` in production, the sandbox's in tests.
+    pub gateway_url: Url,
+    /// Extra trusted CA certificates (PEM), for a sandbox behind TLS.
+    pub extra_roots_pem: Option<String>,
+    pub http: HttpSettings,
+}
+
+pub struct AlipayChannel {
+    account: AlipayAccount,
+    private_key: RsaPrivateKey,
+    public_key: RsaPublicKey,
+    transport: Transport,
+}
+
+impl AlipayChannel {
+    pub fn new(account: AlipayAccount) -> Result<Self, ChannelError> {
+        let private_key = RsaPrivateKey::from_pem_or_base64(account.app_private_key.expose())
+            .map_err(|e| ChannelError::config("app_private_key", e.to_string()))?;
+        let public_key = RsaPublicKey::from_pem_or_base64(&account.alipay_public_key)
+            .map_err(|e| ChannelError::config("alipay_public_key", e.to_string()))?;
+        let transport = Transport::new(
+            account.http.clone(),
+            TlsSetup {
+                identity_pem: None,
+                extra_roots_pem: account.extra_roots_pem.clone(),
+            },
+        )?;
+        Ok(AlipayChannel {
+            account,
+            private_key,
+            public_key,
+            transport,
+        })
+    }
+
+    fn outbound(&self, call: wire::SignedCall) -> Outbound {
+        Outbound {
+            call: call.method.to_owned(),
+            method: HttpMethod::Post,
+            url: self.account.gateway_url.clone(),
+            content_type: "application/x-www-form-urlencoded;charset=utf-8",
+            body: call.form,
+            masked_body: call.masked_form,
+            bill: false,
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for AlipayChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Alipay
+    }
+
+    async fn create(&self, order: &CreateOrder) -> Result<Recorded<CreateResult>, ChannelError> {
+        order.expect(ChannelKind::Alipay)?;
+        let call = wire::precreate(&self.account, &self.private_key, order, Utc::now())?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_create(d, &self.public_key))
+            })
+            .await)
+    }
+
+    async fn query(&self, trade: &TradeRef) -> Result<Recorded<PayResult>, ChannelError> {
+        let call = wire::query(&self.account, &self.private_key, trade, Utc::now())?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_query(d, &self.public_key, &trade.nkp_seq_id))
+            })
+            .await)
+    }
+
+    async fn close(&self, trade: &TradeRef) -> Result<Recorded<CloseResult>, ChannelError> {
+        let call = wire::close(&self.account, &self.private_key, trade, Utc::now())?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_close(d, &self.public_key))
+            })
+            .await)
+    }
+
+    async fn refund(&self, refund: &RefundOrder) -> Result<Recorded<RefundResult>, ChannelError> {
+        let call = wire::refund(&self.account, &self.private_key, refund, Utc::now())?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                wire::judge_refund(d, &self.public_key)
+            })
+            .await)
+    }
+
+    async fn refund_query(
+        &self,
+        refund: &RefundRef,
+    ) -> Result<Recorded<RefundResult>, ChannelError> {
+        let call = wire::refund_query(&self.account, &self.private_key, refund, Utc::now())?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_refund_query(
+                    d,
+                    &self.public_key,
+                    &refund.refund_nkp_seq_id,
+                ))
+            })
+            .await)
+    }
+
+    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
+        wire::parse_notify(body, &self.account, &self.public_key)
+    }
+
+    fn notify_reply(&self, ack: NotifyAck) -> NotifyReply {
+        let body: &[u8] = match ack {
+            NotifyAck::Accepted => b"success",
+            NotifyAck::Rejected => b"fail",
+        };
+        NotifyReply {
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_vec(),
+        }
+    }
+
+    /// Two exchanges: the signed URL query, then the download from that URL.
+    async fn bill(&self, request: &BillRequest) -> Result<Recorded<BillResult>, ChannelError> {
+        let call = wire::bill_url(&self.account, &self.private_key, request, Utc::now())?;
+        let asked = self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_bill_url(d, &self.public_key))
+            })
+            .await;
+        let mut exchanges = asked.exchanges;
+        let url = match asked.value {
+            Ok(url) => url,
+            Err(result) => return Ok(Recorded::new(result, exchanges)),
+        };
+        let url = match Url::parse(&url) {
+            Ok(url) => url,
+            Err(e) => {
+                let reason = format!("bill_download_url {url:?}: {e}");
+                return Ok(Recorded::new(BillResult::Unknown { reason }, exchanges));
+            }
+        };
+        let download = Outbound {
+            call: "bill download".into(),
+            method: HttpMethod::Get,
+            url,
+            content_type: "",
+            body: String::new(),
+            masked_body: String::new(),
+            bill: true,
+        };
+        let fetched = self
+            .transport
+            .call(&download, |d| Verdict::done(judge_download(d)))
+            .await;
+        exchanges.extend(fetched.exchanges);
+        Ok(Recorded::new(fetched.value, exchanges))
+    }
+}
+
+fn judge_download(delivery: &Delivery) -> BillResult {
+    match delivery {
+        Delivery::NoReply { reason } => BillResult::Unknown {
+            reason: format!("bill download: {reason}"),
+        },
+        Delivery::Reply { status, .. } if *status != 200 => BillResult::Unknown {
+            reason: format!("bill download: HTTP {status}"),
+        },
+        Delivery::Reply { body, .. } => match bill::parse_zip(body) {
+            Ok(bill) => BillResult::Ready(bill),
+            Err(reason) => BillResult::Unknown { reason },
+        },
+    }
+}

@@ -1,0 +1,96 @@
+//! A channel's bill for one day, parsed into rows in fen for reconciliation.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nkpay_core::money::Money;
+
+use crate::request::MerchantRoute;
+
+/// Which bill to fetch. Dates are Asia/Shanghai calendar days, as the channels keep them.
+#[derive(Debug, Clone)]
+pub struct BillRequest {
+    pub date: NaiveDate,
+    /// WeChat: one sub-merchant, or every sub-merchant of the service provider when `None`.
+    /// Alipay: the sub-merchant whose bill to fetch (bills are per grant); `None` fetches the
+    /// ISV app's own.
+    pub merchant: Option<MerchantRoute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillResult {
+    Ready(Bill),
+    /// The channel has no bill for that day (no trades, or not generated yet).
+    NoBill {
+        message: String,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// A time-out, a system error, or a file we could not read (with the line that failed).
+    Unknown {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bill {
+    pub rows: Vec<BillRow>,
+    /// The channel's own totals, when the file carries them; rows were checked against them.
+    pub summary: Option<BillSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillRowKind {
+    Payment,
+    Refund,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillRow {
+    pub kind: BillRowKind,
+    /// Our trade id (the merchant order number at the channel).
+    pub nkp_seq_id: String,
+    pub party_order_id: String,
+    /// Refund rows: our refund id and the channel's.
+    pub refund_nkp_seq_id: Option<String>,
+    pub party_refund_id: Option<String>,
+    /// Payment rows: the order amount; refund rows: the refunded amount. Always positive.
+    pub amount: Money,
+    /// The channel's fee on this row in fen: positive when charged, negative when a refund gives
+    /// it back.
+    pub fee_fen: i64,
+    pub time: DateTime<Utc>,
+    /// The channel's sub-merchant id on the row, when the bill has one (WeChat `特约商户号`).
+    pub sub_merchant: Option<String>,
+}
+
+/// Totals as printed by the channel, in fen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillSummary {
+    pub rows: u64,
+    pub payment_total_fen: i64,
+    pub refund_total_fen: i64,
+    pub fee_total_fen: i64,
+}
+
+/// A bill file's header row, to find columns by name rather than position (channels add
+/// columns over the years).
+pub(crate) struct Header(Vec<String>);
+
+impl Header {
+    pub(crate) fn new(names: impl IntoIterator<Item = String>) -> Self {
+        Header(names.into_iter().map(|n| n.trim().to_owned()).collect())
+    }
+
+    /// The index of the first of `names` the header has.
+    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
+        names
+            .iter()
+            .find_map(|name| self.0.iter().position(|h| h == name))
+    }
+
+    pub(crate) fn require(&self, names: &[&str]) -> Result<usize, String> {
+        self.find(names)
+            .ok_or_else(|| format!("bill header has no column {}", names.join(" or ")))
+    }
+}

@@ -1,0 +1,251 @@
+//! WeChat Pay v2 in service-provider mode: the calls. Wire conversion is in `transformers.rs`,
+//! the envelope in `xml.rs`, the bill file in `bill.rs`.
+
+mod bill;
+mod transformers;
+mod xml;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use flate2::read::GzDecoder;
+use nkpay_core::secret::Secret;
+use nkpay_core::trade_type::ChannelKind;
+pub use nkpay_crypto::wechat_sign::WechatSignType;
+use url::Url;
+
+use self::transformers as wire;
+use crate::bill::{BillRequest, BillResult};
+use crate::channel::Channel;
+use crate::client_identity::ClientIdentity;
+use crate::error::ChannelError;
+use crate::exchange::Recorded;
+use crate::notify::{InboundNotify, NotifyAck, NotifyReply};
+use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
+use crate::request::{CreateOrder, RefundOrder, RefundRef, TradeRef};
+use crate::transport::{
+    Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
+};
+
+/// One service-provider account at WeChat Pay.
+#[derive(Debug, Clone)]
+pub struct WechatAccount {
+    /// The service provider's appid (the platform's official account).
+    pub appid: String,
+    /// The service provider's merchant number.
+    pub mch_id: String,
+    /// The API v2 key (32 characters).
+    pub api_key: Secret<String>,
+    /// How requests and `pay_info` are signed; replies are verified the same way.
+    pub sign_type: WechatSignType,
+    /// `https://api.mch.weixin.qq.com/` in production, the sandbox's address in tests.
+    pub base_url: Url,
+    /// Needed for refunds (mutual TLS on `secapi/`); plain-HTTP sandboxes do without.
+    pub client_identity: Option<ClientIdentity>,
+    /// Extra trusted CA certificates (PEM), for a sandbox behind TLS.
+    pub extra_roots_pem: Option<String>,
+    /// Sent as `spbill_create_ip` when the payer's IP is not known.
+    pub server_ip: String,
+    pub http: HttpSettings,
+}
+
+pub struct WechatChannel {
+    account: WechatAccount,
+    transport: Transport,
+}
+
+impl WechatChannel {
+    pub fn new(mut account: WechatAccount) -> Result<Self, ChannelError> {
+        if account.api_key.expose().is_empty() {
+            return Err(ChannelError::config("api_key", "is empty"));
+        }
+        // Paths are joined onto the base, which therefore must end with a slash.
+        if !account.base_url.path().ends_with('/') {
+            let path = format!("{}/", account.base_url.path());
+            account.base_url.set_path(&path);
+        }
+        let identity_pem = account
+            .client_identity
+            .as_ref()
+            .map(ClientIdentity::to_pem)
+            .transpose()?;
+        let transport = Transport::new(
+            account.http.clone(),
+            TlsSetup {
+                identity_pem,
+                extra_roots_pem: account.extra_roots_pem.clone(),
+            },
+        )?;
+        Ok(WechatChannel { account, transport })
+    }
+
+    fn outbound(
+        &self,
+        call: &'static str,
+        fields: wire::Fields,
+        bill: bool,
+    ) -> Result<Outbound, ChannelError> {
+        let url = self
+            .account
+            .base_url
+            .join(call)
+            .map_err(|e| ChannelError::config("base_url", e.to_string()))?;
+        let body = wire::seal(&self.account, fields)?;
+        Ok(Outbound {
+            call: call.to_owned(),
+            method: HttpMethod::Post,
+            url,
+            content_type: "text/xml; charset=utf-8",
+            // The API key never travels; the body holds nothing secret.
+            masked_body: body.clone(),
+            body,
+            bill,
+        })
+    }
+}
+
+#[async_trait]
+impl Channel for WechatChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Wechat
+    }
+
+    async fn create(&self, order: &CreateOrder) -> Result<Recorded<CreateResult>, ChannelError> {
+        order.expect(ChannelKind::Wechat)?;
+        let now = Utc::now();
+        let fields = wire::unifiedorder(&self.account, order, now)?;
+        // unifiedorder checked that a payer is there.
+        let payer = order
+            .payer
+            .as_ref()
+            .ok_or_else(|| ChannelError::invalid("payer", "missing"))?;
+        let out = self.outbound(wire::UNIFIEDORDER, fields, false)?;
+        Ok(self
+            .transport
+            .call(&out, |d| wire::judge_create(d, &self.account, payer, now))
+            .await)
+    }
+
+    async fn query(&self, trade: &TradeRef) -> Result<Recorded<PayResult>, ChannelError> {
+        let out = self.outbound(
+            wire::ORDERQUERY,
+            wire::orderquery(&self.account, trade)?,
+            false,
+        )?;
+        Ok(self
+            .transport
+            .call(&out, |d| {
+                Verdict::done(wire::judge_query(d, &self.account, &trade.nkp_seq_id))
+            })
+            .await)
+    }
+
+    async fn close(&self, trade: &TradeRef) -> Result<Recorded<CloseResult>, ChannelError> {
+        let out = self.outbound(
+            wire::CLOSEORDER,
+            wire::closeorder(&self.account, trade)?,
+            false,
+        )?;
+        Ok(self
+            .transport
+            .call(&out, |d| Verdict::done(wire::judge_close(d, &self.account)))
+            .await)
+    }
+
+    async fn refund(&self, refund: &RefundOrder) -> Result<Recorded<RefundResult>, ChannelError> {
+        let out = self.outbound(wire::REFUND, wire::refund(&self.account, refund)?, false)?;
+        Ok(self
+            .transport
+            .call(&out, |d| wire::judge_refund(d, &self.account))
+            .await)
+    }
+
+    async fn refund_query(
+        &self,
+        refund: &RefundRef,
+    ) -> Result<Recorded<RefundResult>, ChannelError> {
+        let out = self.outbound(
+            wire::REFUNDQUERY,
+            wire::refundquery(&self.account, refund)?,
+            false,
+        )?;
+        Ok(self
+            .transport
+            .call(&out, |d| {
+                Verdict::done(wire::judge_refund_query(
+                    d,
+                    &self.account,
+                    &refund.refund_nkp_seq_id,
+                ))
+            })
+            .await)
+    }
+
+    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
+        wire::parse_notify(body, &self.account)
+    }
+
+    fn notify_reply(&self, ack: NotifyAck) -> NotifyReply {
+        NotifyReply {
+            content_type: "text/xml; charset=utf-8",
+            body: wire::notify_answer(ack == NotifyAck::Accepted).into_bytes(),
+        }
+    }
+
+    async fn bill(&self, request: &BillRequest) -> Result<Recorded<BillResult>, ChannelError> {
+        let out = self.outbound(
+            wire::DOWNLOADBILL,
+            wire::downloadbill(&self.account, request)?,
+            true,
+        )?;
+        Ok(self
+            .transport
+            .call(&out, |d| Verdict::done(judge_bill(d)))
+            .await)
+    }
+}
+
+fn judge_bill(delivery: &Delivery) -> BillResult {
+    let body = match delivery {
+        Delivery::NoReply { reason } => {
+            return BillResult::Unknown {
+                reason: format!("no reply: {reason}"),
+            };
+        }
+        Delivery::Reply { status, .. } if *status != 200 => {
+            return BillResult::Unknown {
+                reason: format!("HTTP {status} from WeChat Pay"),
+            };
+        }
+        Delivery::Reply { body, .. } => body,
+    };
+    if let Some(failure) = wire::bill_failure(body) {
+        return match failure {
+            wire::BillFailureKind::NoBill(message) => BillResult::NoBill { message },
+            wire::BillFailureKind::Busy(reason) => BillResult::Unknown { reason },
+            wire::BillFailureKind::Failed { code, message } => BillResult::Failed { code, message },
+        };
+    }
+    let text = match gunzip_if_needed(body) {
+        Ok(text) => text,
+        Err(reason) => return BillResult::Unknown { reason },
+    };
+    match bill::parse(&text) {
+        Ok(bill) => BillResult::Ready(bill),
+        Err(reason) => BillResult::Unknown { reason },
+    }
+}
+
+/// A bill asked for with `tar_type=GZIP`, or sent compressed by a proxy, starts with the gzip
+/// magic bytes.
+fn gunzip_if_needed(body: &[u8]) -> Result<String, String> {
+    use std::io::Read as _;
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut text = String::new();
+        GzDecoder::new(body)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("gzip bill: {e}"))?;
+        Ok(text)
+    } else {
+        String::from_utf8(body.to_vec()).map_err(|_| "bill is not UTF-8".to_string())
+    }
+}
