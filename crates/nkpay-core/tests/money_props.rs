@@ -18,7 +18,11 @@ proptest! {
     }
 
     #[test]
-    fn only_canonical_strings_are_accepted(s in "[-+ 0-9.eE]{0,14}") {
+    fn only_canonical_strings_are_accepted(s in prop_oneof![
+        "[-+ 0-9.eE]{0,14}",
+        // Close to valid, so both acceptance and rejection are exercised.
+        "-?0?[0-9]{1,9}\\.[0-9]{1,3}",
+    ]) {
         match Money::parse_yuan(&s) {
             Ok(m) => {
                 prop_assert!(m.fen() >= 1);
