@@ -474,6 +474,9 @@ pub(super) fn judge_close(delivery: &Delivery, account: &WechatAccount) -> Close
         Ok(Ok(Business::Fail { code, message })) => match code.as_str() {
             "ORDERPAID" => CloseResult::AlreadyPaid,
             "ORDERCLOSED" => CloseResult::Closed,
+            // WeChat's wording for a close within 5 minutes of the order: "订单生成后不能马上调用
+            // 关单接口，最短调用时间间隔为5分钟", sent as a SYSTEMERROR.
+            SYSTEMERROR if message.contains("不能马上") => CloseResult::TooEarly,
             SYSTEMERROR => CloseResult::Unknown {
                 reason: format!("{code}: {message}"),
             },
@@ -1182,6 +1185,18 @@ mod tests {
         assert_eq!(close("ORDERPAID"), CloseResult::AlreadyPaid);
         assert_eq!(close("ORDERCLOSED"), CloseResult::Closed);
         assert!(matches!(close("SYSTEMERROR"), CloseResult::Unknown { .. }));
+        let early = {
+            let mut f = xml::decode(&business_reply("SYSTEMERROR", &[])).unwrap();
+            f.insert(
+                "err_code_des".into(),
+                "订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟".into(),
+            );
+            f.remove("sign");
+            let sign = wechat_sign::sign(&f, KEY, WechatSignType::Md5);
+            f.insert("sign".into(), sign);
+            xml::encode(&f).unwrap().into_bytes()
+        };
+        assert_eq!(judge_close(&reply(early), &acct), CloseResult::TooEarly);
         assert!(matches!(close("ORDERNOTEXIST"), CloseResult::Failed { .. }));
     }
 
