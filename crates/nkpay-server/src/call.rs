@@ -34,7 +34,8 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
         }
         None => None,
     };
-    let data: Value = serde_json::from_str(args.data).context("the data argument must be a JSON object")?;
+    let data: Value =
+        serde_json::from_str(args.data).context("the data argument must be a JSON object")?;
     if !data.is_object() {
         bail!("the data argument must be a JSON object");
     }
@@ -82,14 +83,21 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
     let reply_string = canonical_top_sorted(reply.data.get()).unwrap_or_default();
     let reply_data: Value = serde_json::from_str(reply.data.get())?;
     if args.explain {
-        writeln!(out, "reply string signed by the platform (key id {key_id}):\n{reply_string}\n")?;
+        writeln!(
+            out,
+            "reply string signed by the platform (key id {key_id}):\n{reply_string}\n"
+        )?;
     }
     let verified = match &platform_key {
         Some(pk) => {
             let ok = pk
                 .verify_sha256_base64(reply_string.as_bytes(), reply_sign)
                 .is_ok();
-            writeln!(out, "reply signature: {}", if ok { "verified" } else { "INVALID" })?;
+            writeln!(
+                out,
+                "reply signature: {}",
+                if ok { "verified" } else { "INVALID" }
+            )?;
             ok
         }
         None => {

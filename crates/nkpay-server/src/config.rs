@@ -181,7 +181,10 @@ impl Config {
             return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
         }
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             return Err(invalid(
                 "database.url",
                 "must start with sqlite:, postgres:// or postgresql://",
@@ -198,7 +201,10 @@ impl Config {
         }
         for (key, value) in [
             ("channels.wechat_base_url", &self.channels.wechat_base_url),
-            ("channels.alipay_gateway_url", &self.channels.alipay_gateway_url),
+            (
+                "channels.alipay_gateway_url",
+                &self.channels.alipay_gateway_url,
+            ),
         ] {
             if url::Url::parse(value).is_err() {
                 return Err(invalid(key, "must be an absolute http(s) URL"));
@@ -255,7 +261,10 @@ mod tests {
             None,
             env(&[
                 ("NKPAY__SERVER__PORT", "9123"),
-                ("NKPAY__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/test"),
+                (
+                    "NKPAY__DATABASE__URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                ),
                 ("NKPAY__SANDBOX__ENABLED", "false"),
                 ("UNRELATED", "x"),
             ]),
@@ -286,7 +295,8 @@ mod tests {
 
     #[test]
     fn production_example_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/production.example.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/production.example.toml");
         let config = Config::load(Some(&path), env(&[])).unwrap();
         assert!(config.database.url.starts_with("postgres://"));
         assert!(!config.notify.allow_loopback);

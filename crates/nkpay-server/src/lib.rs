@@ -2,9 +2,10 @@
 //!
 //! Not for: business rules or protocol code.
 
+pub mod call;
 pub mod config;
+pub mod demo;
 pub mod keygen;
 pub mod logging;
 pub mod master_key;
 pub mod serve;
-pub mod call;

@@ -22,6 +22,13 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// The embedded default with seeded demo merchants: SQLite, the simulators in-process,
+    /// credentials written to data/demo/credentials.json and a printed guide.
+    Demo {
+        /// Where to write the credentials (JSON) and the PEM key files beside it.
+        #[arg(long, default_value = "data/demo/credentials.json")]
+        credentials: PathBuf,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print a new RSA-2048 key pair (PEM and bare base64).
@@ -102,7 +109,20 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { no_migrate } => nkpay_server::serve::run(config, no_migrate).await,
+            Command::Serve { no_migrate } => {
+                let options = nkpay_server::serve::ServeOptions {
+                    no_migrate,
+                    demo_credentials: None,
+                };
+                nkpay_server::serve::run(config, options).await
+            }
+            Command::Demo { credentials } => {
+                let options = nkpay_server::serve::ServeOptions {
+                    no_migrate: false,
+                    demo_credentials: Some(credentials),
+                };
+                nkpay_server::serve::run(config, options).await
+            }
             Command::Migrate => {
                 let db = nkpay_store::connect(&config.database.url).await?;
                 nkpay_store::migrate(&db).await?;

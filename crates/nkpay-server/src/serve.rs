@@ -1,33 +1,143 @@
-//! `nkpay serve`: connect, migrate (unless told not to), mount the API, serve until SIGTERM.
+//! `nkpay serve` and `nkpay demo`: connect, migrate (unless told not to), start the simulators
+//! when configured, build the engine, start the background jobs, serve the API until SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
+use nkpay_channels::HttpSettings;
+use nkpay_engine::config::{ChannelSettings, EngineConfig};
+use nkpay_engine::notify::url_guard::UrlPolicy;
+use nkpay_engine::{Engine, EngineParts};
+use tokio::sync::watch;
+use url::Url;
 
 use crate::config::Config;
+use crate::demo;
 
-pub async fn run(config: Config, no_migrate: bool) -> anyhow::Result<()> {
-    let _sealer = crate::master_key::load(&config.secrets)?;
+/// What to do besides serving.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub no_migrate: bool,
+    /// `nkpay demo`: seed the demo data and write its credentials here.
+    pub demo_credentials: Option<PathBuf>,
+}
+
+pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
+    let sealer = Arc::new(crate::master_key::load(&config.secrets)?);
     let db = nkpay_store::connect(&config.database.url).await?;
-    if config.database.migrate_on_start && !no_migrate {
+    let migrate = config.database.migrate_on_start || options.demo_credentials.is_some();
+    if migrate && !options.no_migrate {
         nkpay_store::migrate(&db).await?;
         tracing::info!("database migrated");
     }
-    let state = web::Data::new(ApiState { db });
+    let signer = nkpay_engine::platform_keys::load_or_create(&db, &sealer).await?;
+
+    // The simulators run in-process when configured (always for the demo); the connectors
+    // then talk to them instead of the configured gateways.
+    let mut channel_urls = (
+        Url::parse(&config.channels.wechat_base_url)?,
+        Url::parse(&config.channels.alipay_gateway_url)?,
+    );
+    let demo = match &options.demo_credentials {
+        Some(path) => {
+            let demo = demo::prepare(
+                &config,
+                &db,
+                &sealer,
+                path,
+                signer.public_key().to_spki_pem(),
+                signer.key_id().to_owned(),
+            )
+            .await?;
+            channel_urls = sandbox_urls(&demo.sandbox)?;
+            Some((demo, path.clone()))
+        }
+        None => None,
+    };
+    let sandbox = match (&demo, config.sandbox.enabled) {
+        (None, true) => {
+            let mut sandbox_config = nkpay_sandbox::SandboxConfig::demo();
+            sandbox_config.port = config.sandbox.port;
+            sandbox_config.time_scale = config.sandbox.time_scale;
+            let sandbox = nkpay_sandbox::Sandbox::start(sandbox_config).await?;
+            channel_urls = sandbox_urls(&sandbox)?;
+            Some(sandbox)
+        }
+        _ => None,
+    };
+
+    let engine = Arc::new(Engine::new(EngineParts {
+        db: db.clone(),
+        sealer: sealer.clone(),
+        node_id: config.server.node_id,
+        signer,
+        public_base_url: config.server.public_base_url.clone(),
+        config: engine_config(&config, channel_urls),
+    })?);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let jobs = nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone());
+
+    let state = web::Data::new(ApiState {
+        db: db.clone(),
+        engine: engine.clone(),
+        body_limit_bytes: config.server.body_limit_bytes,
+    });
     let bind = config.bind_addr();
     let limit = config.server.body_limit_bytes;
-    tracing::info!(%bind, "nkpay listening");
-    // actix-web stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::JsonConfig::default().limit(limit))
             .app_data(web::PayloadConfig::new(limit))
             .configure(nkpay_api::configure)
     })
     .shutdown_timeout(20)
     .bind(&bind)?
-    .run()
-    .await?;
+    .run();
+    tracing::info!(%bind, "nkpay listening");
+    if let Some((demo, path)) = &demo {
+        println!("{}", demo::guide(&demo.credentials, path));
+    }
+    // actix-web stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
+    server.await?;
+    let _ = shutdown_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    if let Some((demo, _)) = demo {
+        demo.sandbox.shutdown().await;
+    }
     tracing::info!("nkpay stopped");
     Ok(())
+}
+
+fn sandbox_urls(sandbox: &nkpay_sandbox::RunningSandbox) -> anyhow::Result<(Url, Url)> {
+    Ok((
+        Url::parse(&sandbox.wechat_api_base_url())?,
+        Url::parse(&sandbox.alipay_gateway_url())?,
+    ))
+}
+
+fn engine_config(config: &Config, (wechat, alipay): (Url, Url)) -> EngineConfig {
+    EngineConfig {
+        notify_url_policy: UrlPolicy {
+            allow_loopback: config.notify.allow_loopback,
+            allow_private: config.notify.allow_private,
+        },
+        channels: ChannelSettings {
+            http: HttpSettings {
+                connect_timeout: Duration::from_millis(config.channels.connect_timeout_ms),
+                total_timeout: Duration::from_millis(config.channels.request_timeout_ms),
+                ..HttpSettings::default()
+            },
+            wechat_base_url: Some(wechat),
+            alipay_gateway_url: Some(alipay),
+            ..ChannelSettings::default()
+        },
+        ..EngineConfig::default()
+    }
 }

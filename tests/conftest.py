@@ -1,0 +1,96 @@
+"""Shared fixtures for the cross-process tests: where the binaries are, free ports, and a
+running platform started the way a newcomer starts it (`nkpay demo`)."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN_DIR = pathlib.Path(os.environ.get("NKPAY_BIN_DIR", ROOT / "target" / "debug"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Platform:
+    """A `nkpay demo` process with its credentials."""
+
+    def __init__(self, proc, credentials, log_path):
+        self.proc = proc
+        self.credentials = credentials
+        self.log_path = log_path
+        self.base_url = credentials["base_url"]
+        self.sandbox_url = credentials["sandbox_url"]
+
+    def log(self) -> str:
+        return pathlib.Path(self.log_path).read_text(errors="replace")
+
+
+def start_demo(tmp: pathlib.Path, extra_env=None) -> Platform:
+    port, sandbox_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "NKPAY__SERVER__PORT": str(port),
+            "NKPAY__SERVER__PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "NKPAY__SANDBOX__PORT": str(sandbox_port),
+            "NKPAY__DATABASE__URL": f"sqlite://{tmp}/nkpay.db?mode=rwc",
+            "NKPAY__SECRETS__MASTER_KEY_FILE": str(tmp / "master.key"),
+            "RUST_LOG": env.get("RUST_LOG", "info"),
+        }
+    )
+    env.update(extra_env or {})
+    creds_path = tmp / "credentials.json"
+    log_path = tmp / "nkpay.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [str(BIN_DIR / "nkpay"), "demo", "--credentials", str(creds_path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp,
+    )
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"nkpay demo exited with {proc.returncode}:\n{log_path.read_text()}")
+        if not creds_path.exists():
+            return False
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(ready, timeout=60, what="nkpay demo to be ready")
+    return Platform(proc, json.loads(creds_path.read_text()), log_path)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    p = start_demo(tmp)
+    yield p
+    p.proc.terminate()
+    try:
+        p.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.proc.kill()
