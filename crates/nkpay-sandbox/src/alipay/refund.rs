@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::gateway::{AliError, AliResult, Call};
 use super::notifies;
 use super::store::{AliRefund, Precreate, TradeStatus};
-use super::trade::{buyer_logon_id, not_exist};
+use super::trade::{buyer_logon_id, not_exist, require_trade_ref};
 use crate::clock;
 use crate::state::{SandboxState, lock};
 use crate::yuan::{from_fen, parse_alipay_amount};
@@ -20,14 +20,7 @@ pub(crate) fn refund(state: &SandboxState, call: &Call) -> AliResult {
             "refund_amount must be yuan with at most 2 decimals, 0.01 to 100000000, got {amount_text:?}"
         ))
     })?;
-    let trade_no = call.biz("trade_no");
-    let out_trade_no = call.biz("out_trade_no");
-    if trade_no.is_none() && out_trade_no.is_none() {
-        return Err(AliError::missing(
-            "isv.missing-parameter",
-            "缺少必选参数: biz_content.out_trade_no or biz_content.trade_no is required",
-        ));
-    }
+    let (trade_no, out_trade_no) = require_trade_ref(call)?;
     let out_request_no = call.biz("out_request_no");
     if out_request_no
         .as_ref()
@@ -160,14 +153,7 @@ fn apply(
 
 pub(crate) fn query(state: &SandboxState, call: &Call) -> AliResult {
     let out_request_no = call.require("out_request_no")?;
-    let trade_no = call.biz("trade_no");
-    let out_trade_no = call.biz("out_trade_no");
-    if trade_no.is_none() && out_trade_no.is_none() {
-        return Err(AliError::missing(
-            "isv.missing-parameter",
-            "缺少必选参数: biz_content.out_trade_no or biz_content.trade_no is required",
-        ));
-    }
+    let (trade_no, out_trade_no) = require_trade_ref(call)?;
     let mut store = lock(&state.alipay);
     let p = store
         .find_mut(

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::gateway::{AliError, AliResult, Call};
 use super::notifies;
-use super::store::{Precreate, Trade, TradeStatus};
+use super::store::{AlipayStore, Precreate, Trade, TradeStatus};
 use crate::clock::{self, parse_shanghai};
 use crate::payer::PayerError;
 use crate::state::{SandboxState, lock};
@@ -52,12 +52,9 @@ fn parse_timeout_express(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>
     (d >= ChronoDuration::minutes(1) && d <= ChronoDuration::days(15)).then_some(now + d)
 }
 
-fn trade_key(call: &Call) -> (Option<String>, Option<String>) {
-    (call.biz("trade_no"), call.biz("out_trade_no"))
-}
-
-fn require_trade_ref(call: &Call) -> Result<(Option<String>, Option<String>), AliError> {
-    let (trade_no, out_trade_no) = trade_key(call);
+/// (trade_no, out_trade_no) of the call; one of them is required.
+pub(crate) fn require_trade_ref(call: &Call) -> Result<(Option<String>, Option<String>), AliError> {
+    let (trade_no, out_trade_no) = (call.biz("trade_no"), call.biz("out_trade_no"));
     if trade_no.is_none() && out_trade_no.is_none() {
         return Err(AliError::missing(
             "isv.missing-parameter",
@@ -340,25 +337,33 @@ fn trade_json(p: &Precreate) -> Value {
     })
 }
 
+/// Finds the precreate behind a QR code and scans it; the trade is then indexed by trade_no.
+fn scanned<'a>(
+    state: &SandboxState,
+    store: &'a mut AlipayStore,
+    qr: &str,
+    buyer_id: &str,
+    now: DateTime<Utc>,
+) -> Result<&'a mut Precreate, PayerError> {
+    let unknown = || PayerError::new(StatusCode::NOT_FOUND, "no precreate has this qr_code");
+    let key = store
+        .by_qr
+        .get(&qr_token(qr))
+        .cloned()
+        .ok_or_else(unknown)?;
+    let p = store.trades.get_mut(&key).ok_or_else(unknown)?;
+    scan_locked(state, p, buyer_id, now)?;
+    if let Some(t) = &p.trade {
+        store.by_trade_no.insert(t.trade_no.clone(), key);
+    }
+    Ok(p)
+}
+
 /// Scans without paying (the trade then exists for query and close).
 pub(crate) fn scan(state: &SandboxState, qr: &str, buyer_id: &str) -> Result<Value, PayerError> {
     check_buyer(buyer_id)?;
-    let token = qr_token(qr);
-    let now = clock::now();
-    let mut guard = lock(&state.alipay);
-    let store = &mut *guard;
-    let key =
-        store.by_qr.get(&token).cloned().ok_or_else(|| {
-            PayerError::new(StatusCode::NOT_FOUND, "no precreate has this qr_code")
-        })?;
-    let p = store
-        .trades
-        .get_mut(&key)
-        .ok_or_else(|| PayerError::new(StatusCode::NOT_FOUND, "no precreate has this qr_code"))?;
-    scan_locked(state, p, buyer_id, now)?;
-    if let Some(t) = &p.trade {
-        store.by_trade_no.insert(t.trade_no.clone(), key.clone());
-    }
+    let mut store = lock(&state.alipay);
+    let p = scanned(state, &mut store, qr, buyer_id, clock::now())?;
     Ok(trade_json(p))
 }
 
@@ -370,26 +375,15 @@ pub(crate) fn pay(
     success: bool,
 ) -> Result<Value, PayerError> {
     check_buyer(buyer_id)?;
-    let token = qr_token(qr);
     let now = clock::now();
     let mut guard = lock(&state.alipay);
-    let store = &mut *guard;
-    let key =
-        store.by_qr.get(&token).cloned().ok_or_else(|| {
-            PayerError::new(StatusCode::NOT_FOUND, "no precreate has this qr_code")
-        })?;
-    let p = store
-        .trades
-        .get_mut(&key)
-        .ok_or_else(|| PayerError::new(StatusCode::NOT_FOUND, "no precreate has this qr_code"))?;
-    scan_locked(state, p, buyer_id, now)?;
+    let p = scanned(state, &mut guard, qr, buyer_id, now)?;
     let Some(t) = p.trade.as_mut() else {
         return Err(PayerError::new(
             StatusCode::NOT_FOUND,
             "no trade for this qr_code",
         ));
     };
-    store.by_trade_no.insert(t.trade_no.clone(), key.clone());
     match t.status {
         TradeStatus::Success => {
             return Err(PayerError::new(
