@@ -2,3 +2,42 @@
 //! and health endpoints.
 //!
 //! Not for: business rules; every handler calls nkpay-engine.
+
+pub mod callback;
+pub mod health;
+pub mod open;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use nkpay_engine::Engine;
+
+/// The open API's default body limit: a jspay request is well under 8 KiB.
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach; built once by the server and shared by all workers.
+pub struct ApiState {
+    pub db: nkpay_store::Db,
+    pub engine: Arc<Engine>,
+    /// The largest merchant API request body read; larger ones are refused (`10000000`).
+    pub body_limit_bytes: usize,
+}
+
+impl ApiState {
+    /// State over `engine`'s database with the default body limit.
+    pub fn new(engine: Arc<Engine>) -> ApiState {
+        ApiState {
+            db: engine.db().clone(),
+            engine,
+            body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+        }
+    }
+}
+
+/// Mounts every route of the platform on an actix `App` (which must carry
+/// `web::Data<ApiState>`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    open::configure(cfg);
+    callback::configure(cfg);
+}

@@ -7,6 +7,9 @@ pub enum EngineError {
     /// Bad input: `field` names the field, `rule` what it must be (API `10000000`).
     #[error("{field}格式错误: {rule}")]
     Invalid { field: String, rule: String },
+    /// A required field is absent or empty (API `10000000`).
+    #[error("{field}不能为空")]
+    Missing { field: String },
     /// A business refusal with its API code and a description that names the cause.
     #[error("{desc}")]
     Refused { code: RespCode, desc: String },
@@ -26,6 +29,12 @@ impl EngineError {
         EngineError::Invalid {
             field: field.into(),
             rule: rule.into(),
+        }
+    }
+
+    pub fn missing(field: impl Into<String>) -> Self {
+        EngineError::Missing {
+            field: field.into(),
         }
     }
 

@@ -138,7 +138,8 @@ mod tests {
 
     #[test]
     fn data_may_arrive_as_a_json_string() {
-        let body = br#"{"sys_id":"s","product_id":"p","sign":"x","data":"{\"b\":\"1\",\"a\":\"2\"}"}"#;
+        let body =
+            br#"{"sys_id":"s","product_id":"p","sign":"x","data":"{\"b\":\"1\",\"a\":\"2\"}"}"#;
         let req = parse(body).unwrap();
         assert_eq!(req.data_text, r#"{"b":"1","a":"2"}"#);
         assert_eq!(req.data["a"], "2");
@@ -158,7 +159,10 @@ mod tests {
             parse(br#"{"sys_id":"s","product_id":"p","sign":"x","data":[1]}"#).unwrap_err(),
             EnvelopeError::DataNotObject
         );
-        assert!(matches!(parse(b"{not json"), Err(EnvelopeError::NotJson(_))));
+        assert!(matches!(
+            parse(b"{not json"),
+            Err(EnvelopeError::NotJson(_))
+        ));
     }
 
     #[test]

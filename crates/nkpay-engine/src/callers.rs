@@ -1,0 +1,116 @@
+//! Who is calling (`sys_id` + `product_id` → the key that verifies the request) and what it may
+//! touch: a service provider only its own merchants, a merchant only itself.
+
+use nkpay_core::resp_code::RespCode;
+use nkpay_crypto::rsa_keys::RsaPublicKey;
+use nkpay_store::entity::merchant;
+use nkpay_store::kinds::RecordStatus;
+use nkpay_store::merchants::{self, Caller as StoredCaller};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKind {
+    ServiceProvider,
+    /// A merchant calling for itself (`sys_id` = its `mer_id`).
+    Merchant,
+}
+
+/// An identified caller; its signature is checked with `public_key` by the API edge.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sys_id: String,
+    pub kind: CallerKind,
+    pub public_key: RsaPublicKey,
+}
+
+impl Engine {
+    /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`).
+    pub async fn authenticate(
+        &self,
+        sys_id: &str,
+        product_id: &str,
+    ) -> Result<Caller, EngineError> {
+        let unknown = || {
+            EngineError::refused(
+                RespCode::UnknownSysId,
+                format!(
+                    "sys_id {sys_id} 不存在或产品号不匹配: unknown sys_id, or product_id does not belong to it"
+                ),
+            )
+        };
+        let (kind, key_text, product, status) =
+            match merchants::find_caller(self.db.conn(), sys_id).await? {
+                None => return Err(unknown()),
+                Some(StoredCaller::ServiceProvider(sp)) => (
+                    CallerKind::ServiceProvider,
+                    sp.rsa_public_key,
+                    sp.product_id,
+                    sp.status,
+                ),
+                Some(StoredCaller::Merchant(m)) => {
+                    // A merchant signs for itself under its service provider's product.
+                    let product = merchants::find_service_provider(self.db.conn(), &m.sys_id)
+                        .await?
+                        .map(|sp| sp.product_id)
+                        .unwrap_or_default();
+                    let key = m.rsa_public_key.unwrap_or_default();
+                    (CallerKind::Merchant, key, product, m.status)
+                }
+            };
+        if product != product_id {
+            return Err(unknown());
+        }
+        if status != RecordStatus::Active.as_str() {
+            return Err(EngineError::refused(
+                RespCode::UnknownSysId,
+                format!("sys_id {sys_id} 已停用: this caller is disabled"),
+            ));
+        }
+        let public_key = RsaPublicKey::from_pem_or_base64(&key_text).map_err(|e| {
+            EngineError::Internal(format!(
+                "stored public key of sys_id {sys_id} is unusable: {e}"
+            ))
+        })?;
+        Ok(Caller {
+            sys_id: sys_id.to_owned(),
+            kind,
+            public_key,
+        })
+    }
+
+    /// The merchant `mer_id`, when `caller` may act for it and it is active (`22000000`).
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        mer_id: &str,
+    ) -> Result<merchant::Model, EngineError> {
+        let not_allowed = || {
+            EngineError::refused(
+                RespCode::MerchantNotAllowed,
+                format!(
+                    "mer_id {mer_id} 不存在或无权操作: no such merchant for sys_id {}",
+                    caller.sys_id
+                ),
+            )
+        };
+        let merchant = merchants::find_merchant(self.db.conn(), mer_id)
+            .await?
+            .ok_or_else(not_allowed)?;
+        let allowed = match caller.kind {
+            CallerKind::ServiceProvider => merchant.sys_id == caller.sys_id,
+            CallerKind::Merchant => merchant.mer_id == caller.sys_id,
+        };
+        if !allowed {
+            return Err(not_allowed());
+        }
+        if merchant.status != RecordStatus::Active.as_str() {
+            return Err(EngineError::refused(
+                RespCode::MerchantNotAllowed,
+                format!("mer_id {mer_id} 未生效: the merchant is not active"),
+            ));
+        }
+        Ok(merchant)
+    }
+}

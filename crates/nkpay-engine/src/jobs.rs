@@ -1,0 +1,185 @@
+//! The trade job: for processing trades whose time has come it asks the channel (nobody called
+//! back), closes expired ones upstream and here, and carries out closes the channel did not
+//! allow yet. Any number of nodes may run it: each trade is claimed under a lease first, so two
+//! nodes never work on the same trade, and a dead node's claims come back when they expire.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::ChannelKind;
+use nkpay_store::entity::trade;
+use nkpay_store::{incidents, query_jobs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::delta;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::payments::CloseOutcome;
+use crate::payments::settle::Applied;
+use crate::payments::trade_view::status_of;
+
+pub const QUERY_GAVE_UP: &str = "query_gave_up";
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Trades claimed this round.
+    pub claimed: usize,
+    /// Trades that reached a final state (paid, failed or closed) in this round.
+    pub finished: usize,
+    /// Trades left processing and given their next time.
+    pub rescheduled: usize,
+    /// Trades whose work failed (storage or configuration); their lease runs out and they come
+    /// back.
+    pub errors: usize,
+}
+
+enum Step {
+    Finished,
+    Rescheduled,
+}
+
+/// One round at time `now`: claim due trades and work on them.
+pub async fn run_trades_once(
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Result<JobReport, EngineError> {
+    let claimed = query_jobs::claim_due_trades(
+        &engine.db,
+        &engine.job_owner,
+        now,
+        delta(engine.config.job_lease),
+        engine.config.job_batch,
+    )
+    .await?;
+    let mut report = JobReport {
+        claimed: claimed.len(),
+        ..JobReport::default()
+    };
+    let concurrency = engine.config.job_concurrency.max(1);
+    let results: Vec<(String, Result<Step, EngineError>)> = futures::stream::iter(claimed)
+        .map(|t| async move {
+            let id = t.nkp_seq_id.clone();
+            (id, work(engine, &t, now).await)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (nkp_seq_id, result) in results {
+        match result {
+            Ok(Step::Finished) => report.finished += 1,
+            Ok(Step::Rescheduled) => report.rescheduled += 1,
+            Err(e) => {
+                tracing::warn!(%nkp_seq_id, error = %e, "trade job failed; it comes back when its lease ends");
+                report.errors += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<Step, EngineError> {
+    let expired = now >= t.time_expire + delta(engine.config.expiry_grace);
+    let finished = if t.close_requested_at.is_some() || expired {
+        match engine.carry_out_close(t, now).await? {
+            CloseOutcome::Closed | CloseOutcome::Paid => true,
+            CloseOutcome::Deferred | CloseOutcome::Refused { .. } => false,
+        }
+    } else {
+        let (fresh, applied) = engine.refresh(t, now).await?;
+        matches!(applied, Applied::Settled(_) | Applied::AlreadyFinal(_))
+            || status_of(&fresh)? != TradeStatus::Processing
+    };
+    if finished {
+        return Ok(Step::Finished);
+    }
+    reschedule(engine, t, now).await?;
+    Ok(Step::Rescheduled)
+}
+
+/// Gives a trade still processing its next time: the back-off, but no later than its expiry
+/// close, and no later than the moment a requested WeChat close becomes allowed.
+async fn reschedule(
+    engine: &Engine,
+    t: &trade::Model,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let config = &engine.config;
+    let attempts = t.query_attempts.saturating_add(1);
+    let next = if attempts >= config.query_max_attempts {
+        let detail = format!(
+            "trade {} is still processing after {attempts} channel queries; the job stopped asking",
+            t.nkp_seq_id
+        );
+        incidents::open_incident(
+            engine.db.conn(),
+            QUERY_GAVE_UP,
+            Some(&t.nkp_seq_id),
+            &detail,
+            now,
+        )
+        .await?;
+        None
+    } else {
+        let mut next = now + delta(config.query_delay(attempts));
+        let expiry_at = t.time_expire + delta(config.expiry_grace);
+        if expiry_at > now {
+            next = next.min(expiry_at);
+        }
+        if t.close_requested_at.is_some() && t.channel == ChannelKind::Wechat.as_str() {
+            let allowed_at = t.created_at + delta(config.wechat_close_min_age);
+            if allowed_at > now {
+                next = next.min(allowed_at);
+            }
+        }
+        Some(next)
+    };
+    query_jobs::reschedule_trade(
+        engine.db.conn(),
+        &t.nkp_seq_id,
+        &engine.job_owner,
+        next,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs [`run_trades_once`] every `job_interval` (at once again after a full batch) until
+/// `shutdown` turns true or its sender is dropped.
+pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = engine.config.job_interval;
+        loop {
+            let mut full = false;
+            match run_trades_once(&engine, Utc::now()).await {
+                Ok(report) => {
+                    full = u64::try_from(report.claimed).unwrap_or(u64::MAX)
+                        >= engine.config.job_batch;
+                    if report.claimed > 0 {
+                        tracing::debug!(?report, "trade job round");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "trade job round failed"),
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+        tracing::info!("trade job stopped");
+    })
+}

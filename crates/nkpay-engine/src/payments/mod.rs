@@ -1,0 +1,18 @@
+//! Payments: jspay (create), query and close from the merchant API, channel notifies, and the
+//! one settlement path every result goes through. Each file is one step of the trade's life.
+
+pub mod callbacks;
+pub mod close;
+mod create;
+pub mod fields;
+pub mod idempotency;
+mod org_trade;
+mod query;
+pub mod routing;
+pub mod settle;
+pub mod trade_view;
+pub mod validation;
+
+pub use callbacks::InboundCallback;
+pub use close::CloseOutcome;
+pub use settle::Applied;

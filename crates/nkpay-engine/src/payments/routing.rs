@@ -1,0 +1,321 @@
+//! Where a trade goes: the merchant's business on the trade type's channel, the platform
+//! account it runs under, and for WeChat who pays under which appid (API.md "Routing"):
+//!
+//! - `openid` given (T_JSAPI only) → hosted payment under the platform's own appid;
+//! - else `sub_appid` + `sub_openid`, the appid bound to the merchant as an official account
+//!   (T_JSAPI) or a mini-program (T_MINIAPP); T_MINIAPP always takes this path;
+//! - A_NATIVE → the merchant's Alipay grant.
+//!
+//! A refusal here happens before anything is stored or sent upstream.
+
+use std::sync::Arc;
+
+use nkpay_channels::{Channel, MerchantRoute, TradeRef, WechatPayer};
+use nkpay_core::resp_code::RespCode;
+use nkpay_core::trade_type::{ChannelKind, TradeType};
+use nkpay_store::accounts;
+use nkpay_store::entity::{merchant_channel, trade};
+use nkpay_store::kinds::{AppidKind, RecordStatus};
+use nkpay_store::merchant_channels;
+
+use super::validation::WxData;
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// A resolved route, ready to place the order.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub channel_account_id: i64,
+    pub merchant: MerchantRoute,
+    /// WeChat only.
+    pub payer: Option<WechatPayer>,
+    /// The appid the order is placed under (the platform's or the `sub_appid`), WeChat only.
+    pub appid: Option<String>,
+    pub sub_mch_id: Option<String>,
+}
+
+fn not_opened(desc: String) -> EngineError {
+    EngineError::refused(RespCode::PaymentMethodNotOpened, desc)
+}
+
+fn channel_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Wechat => "微信支付 (WeChat Pay)",
+        ChannelKind::Alipay => "支付宝 (Alipay)",
+    }
+}
+
+/// Who pays, from the request's `wx_data`, before anything is looked up.
+pub fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, EngineError> {
+    if trade_type == TradeType::TJsapi
+        && let Some(openid) = &wx.openid
+    {
+        return Ok(WechatPayer::Platform {
+            openid: openid.clone(),
+        });
+    }
+    let needs = match trade_type {
+        TradeType::TMiniapp => "T_MINIAPP needs wx_data.sub_appid and wx_data.sub_openid",
+        _ => "T_JSAPI needs wx_data.openid, or wx_data.sub_appid with wx_data.sub_openid",
+    };
+    let sub_appid = wx.sub_appid.clone().ok_or_else(|| {
+        EngineError::refused(
+            RespCode::ParamError,
+            format!("wx_data.sub_appid不能为空: {needs}"),
+        )
+    })?;
+    let sub_openid = wx.sub_openid.clone().ok_or_else(|| {
+        EngineError::refused(
+            RespCode::ParamError,
+            format!("wx_data.sub_openid不能为空: {needs}"),
+        )
+    })?;
+    Ok(WechatPayer::Sub {
+        sub_appid,
+        sub_openid,
+    })
+}
+
+impl Engine {
+    /// The merchant's active business on `kind` (`22000001` when there is none).
+    async fn business(
+        &self,
+        mer_id: &str,
+        kind: ChannelKind,
+    ) -> Result<merchant_channel::Model, EngineError> {
+        match merchant_channels::find_business(self.db.conn(), mer_id, kind).await? {
+            Some(b) if b.status == RecordStatus::Active.as_str() => Ok(b),
+            _ => Err(not_opened(format!(
+                "商户未开通{}: mer_id {mer_id} has no active {} business",
+                channel_name(kind),
+                kind.as_str()
+            ))),
+        }
+    }
+
+    /// The platform account a business runs under: its own, else the channel's default.
+    async fn account_of(
+        &self,
+        business: &merchant_channel::Model,
+        kind: ChannelKind,
+    ) -> Result<nkpay_store::entity::channel_account::Model, EngineError> {
+        let found = match business.channel_account_id {
+            Some(id) => accounts::find_channel_account(self.db.conn(), id).await?,
+            None => accounts::find_default_account(self.db.conn(), kind).await?,
+        };
+        match found {
+            Some(a) if a.status == RecordStatus::Active.as_str() && a.channel == kind.as_str() => {
+                Ok(a)
+            }
+            _ => Err(not_opened(format!(
+                "{}通道不可用: the platform has no active {} account for mer_id {}",
+                channel_name(kind),
+                kind.as_str(),
+                business.mer_id
+            ))),
+        }
+    }
+
+    /// Resolves the route of a new trade, or refuses it (`10000000` / `22000001`).
+    pub async fn resolve_route(
+        &self,
+        mer_id: &str,
+        trade_type: TradeType,
+        wx: &WxData,
+    ) -> Result<Route, EngineError> {
+        let kind = trade_type.channel();
+        match kind {
+            ChannelKind::Wechat => {
+                let payer = wechat_payer(trade_type, wx)?;
+                let business = self.business(mer_id, kind).await?;
+                let sub_mch_id = business
+                    .sub_mch_id
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        not_opened(format!(
+                            "商户未开通{}: mer_id {mer_id} has no sub_mch_id",
+                            channel_name(kind)
+                        ))
+                    })?;
+                let account = self.account_of(&business, kind).await?;
+                let appid = match &payer {
+                    WechatPayer::Platform { .. } => account.wx_appid.clone().ok_or_else(|| {
+                        EngineError::Internal(format!("WeChat account {} has no appid", account.id))
+                    })?,
+                    WechatPayer::Sub { sub_appid, .. } => {
+                        self.check_bound(mer_id, trade_type, sub_appid).await?;
+                        sub_appid.clone()
+                    }
+                };
+                Ok(Route {
+                    channel_account_id: account.id,
+                    merchant: MerchantRoute::Wechat {
+                        sub_mch_id: sub_mch_id.clone(),
+                    },
+                    payer: Some(payer),
+                    appid: Some(appid),
+                    sub_mch_id: Some(sub_mch_id),
+                })
+            }
+            ChannelKind::Alipay => {
+                let business = self.business(mer_id, kind).await?;
+                let token = merchant_channels::open_app_auth_token(&self.sealer, &business)?
+                    .filter(|t| !t.expose().is_empty())
+                    .ok_or_else(|| {
+                        not_opened(format!(
+                            "商户未开通{}: mer_id {mer_id} has no app_auth_token grant",
+                            channel_name(kind)
+                        ))
+                    })?;
+                let account = self.account_of(&business, kind).await?;
+                Ok(Route {
+                    channel_account_id: account.id,
+                    merchant: MerchantRoute::Alipay {
+                        app_auth_token: token,
+                        seller_id: business.ali_seller_id.clone(),
+                    },
+                    payer: None,
+                    appid: None,
+                    sub_mch_id: None,
+                })
+            }
+        }
+    }
+
+    /// `sub_appid` must be bound to the merchant as the kind of app the trade type pays in.
+    async fn check_bound(
+        &self,
+        mer_id: &str,
+        trade_type: TradeType,
+        sub_appid: &str,
+    ) -> Result<(), EngineError> {
+        let (wanted, wanted_name) = match trade_type {
+            TradeType::TMiniapp => (AppidKind::Miniapp, "a mini-program"),
+            _ => (AppidKind::Mp, "an official account"),
+        };
+        let bound = merchant_channels::find_bound_appid(self.db.conn(), mer_id, sub_appid).await?;
+        match bound {
+            None => Err(not_opened(format!(
+                "wx_data.sub_appid未绑定: {sub_appid} is not bound to mer_id {mer_id}"
+            ))),
+            Some(b) if b.kind != wanted.as_str() => Err(not_opened(format!(
+                "wx_data.sub_appid类型不符: {sub_appid} is bound as {}, {} needs {wanted_name} appid",
+                if b.kind == AppidKind::Miniapp.as_str() {
+                    "a mini-program"
+                } else {
+                    "an official account"
+                },
+                trade_type.as_str()
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The connector and channel reference of an existing trade, for query and close.
+    pub(crate) async fn trade_ref(
+        &self,
+        t: &trade::Model,
+    ) -> Result<(Arc<dyn Channel>, TradeRef), EngineError> {
+        let kind: ChannelKind = t.channel.parse().map_err(|_| {
+            EngineError::Internal(format!(
+                "trade {} has channel {:?}",
+                t.nkp_seq_id, t.channel
+            ))
+        })?;
+        let merchant = match kind {
+            ChannelKind::Wechat => MerchantRoute::Wechat {
+                sub_mch_id: t.sub_mch_id.clone().unwrap_or_default(),
+            },
+            ChannelKind::Alipay => {
+                // The grant is read at each call: a merchant that re-authorised has a new token.
+                let business = merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
+                    .await?
+                    .ok_or_else(|| {
+                        EngineError::Internal(format!(
+                            "trade {}: merchant {} has no Alipay business any more",
+                            t.nkp_seq_id, t.mer_id
+                        ))
+                    })?;
+                let token = merchant_channels::open_app_auth_token(&self.sealer, &business)?
+                    .ok_or_else(|| {
+                        EngineError::Internal(format!(
+                            "trade {}: merchant {} has no app_auth_token",
+                            t.nkp_seq_id, t.mer_id
+                        ))
+                    })?;
+                MerchantRoute::Alipay {
+                    app_auth_token: token,
+                    seller_id: business.ali_seller_id,
+                }
+            }
+        };
+        let channel = self.channels.get(t.channel_account_id).await?;
+        Ok((
+            channel,
+            TradeRef {
+                nkp_seq_id: t.nkp_seq_id.clone(),
+                merchant,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wx(openid: Option<&str>, sub_appid: Option<&str>, sub_openid: Option<&str>) -> WxData {
+        WxData {
+            openid: openid.map(str::to_owned),
+            sub_appid: sub_appid.map(str::to_owned),
+            sub_openid: sub_openid.map(str::to_owned),
+            ..WxData::default()
+        }
+    }
+
+    #[test]
+    fn jsapi_with_openid_pays_under_the_platform_appid() {
+        let p = wechat_payer(TradeType::TJsapi, &wx(Some("o1"), Some("wxA"), Some("s1"))).unwrap();
+        assert_eq!(
+            p,
+            WechatPayer::Platform {
+                openid: "o1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn jsapi_without_openid_needs_both_sub_fields() {
+        let p = wechat_payer(TradeType::TJsapi, &wx(None, Some("wxA"), Some("s1"))).unwrap();
+        assert_eq!(
+            p,
+            WechatPayer::Sub {
+                sub_appid: "wxA".into(),
+                sub_openid: "s1".into()
+            }
+        );
+        let err = wechat_payer(TradeType::TJsapi, &wx(None, Some("wxA"), None)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("wx_data.sub_openid不能为空"),
+            "{err}"
+        );
+        let err = wechat_payer(TradeType::TJsapi, &wx(None, None, None)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("wx_data.sub_appid不能为空"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn miniapp_never_pays_by_platform_openid() {
+        let err = wechat_payer(TradeType::TMiniapp, &wx(Some("o1"), None, None)).unwrap_err();
+        assert!(err.to_string().contains("T_MINIAPP needs"), "{err}");
+        let p = wechat_payer(
+            TradeType::TMiniapp,
+            &wx(Some("o1"), Some("wxM"), Some("s1")),
+        )
+        .unwrap();
+        assert!(matches!(p, WechatPayer::Sub { .. }));
+    }
+}

@@ -1,0 +1,270 @@
+//! The one place a channel's word about a payment changes a trade: a notify, a query by the
+//! job or the API, and a close all end here. The move P → S / F / C is a conditional UPDATE
+//! that exactly one caller wins, with the merchant notification enqueued in the same
+//! transaction. A paid result is believed only when its amount and sub-merchant match the
+//! trade; otherwise an incident is recorded and nothing settles.
+
+use chrono::{DateTime, Utc};
+use nkpay_channels::PayResult;
+use nkpay_core::money::Money;
+use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::ChannelKind;
+use nkpay_store::entity::trade;
+use nkpay_store::merchant_channels;
+use nkpay_store::trades::{self, Settlement};
+use nkpay_store::{incidents, trade_schedule};
+
+use super::trade_view::{self, status_of};
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// Incident kinds this module records.
+pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
+pub const MERCHANT_MISMATCH: &str = "merchant_mismatch";
+pub const PAID_AFTER_CLOSE: &str = "paid_after_close";
+
+/// What applying a channel result did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// This call moved the trade to its final state.
+    Settled(TradeStatus),
+    /// The trade was already final (a duplicate or late message); nothing changed.
+    AlreadyFinal(TradeStatus),
+    /// The channel says it is still open, or it does not know.
+    StillProcessing,
+    /// The result contradicts the trade (amount, sub-merchant, or a payment after a close);
+    /// an incident holds the details.
+    Incident(&'static str),
+}
+
+impl Applied {
+    pub fn describe(&self) -> String {
+        match self {
+            Applied::Settled(s) => format!("settled {}", s.as_str()),
+            Applied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
+            Applied::StillProcessing => "still processing".to_owned(),
+            Applied::Incident(kind) => format!("incident {kind}"),
+        }
+    }
+}
+
+/// A short label of a channel result, for histories.
+pub fn describe_pay_result(r: &PayResult) -> String {
+    match r {
+        PayResult::Paid {
+            party_order_id,
+            amount,
+            ..
+        } => format!("paid {amount} ({party_order_id})"),
+        PayResult::NotPaid => "not paid".to_owned(),
+        PayResult::Closed => "closed".to_owned(),
+        PayResult::Failed { code, message } => format!("failed {code}: {message}"),
+        PayResult::NotFound => "no such order".to_owned(),
+        PayResult::Unknown { reason } => format!("unknown: {reason}"),
+    }
+}
+
+/// Fee in fen at `bp` basis points, rounded half up.
+pub fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
+    (amount_fen.saturating_mul(i64::from(bp)) + 5_000) / 10_000
+}
+
+impl Engine {
+    /// Applies what the channel said about `t`'s payment. `sub_merchant` is the sub-merchant a
+    /// notify names (WeChat `sub_mch_id`, Alipay seller id), checked against the trade.
+    pub(crate) async fn apply_pay_result(
+        &self,
+        t: &trade::Model,
+        result: &PayResult,
+        sub_merchant: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, EngineError> {
+        match result {
+            PayResult::Paid {
+                party_order_id,
+                amount,
+                buyer_id,
+                paid_at,
+            } => {
+                if amount.fen() != t.trans_amt {
+                    let detail = format!(
+                        "channel says {amount} was paid for trade {} of {}; not settled",
+                        t.nkp_seq_id,
+                        trade_view::yuan(t.trans_amt)
+                    );
+                    return self.incident(t, AMOUNT_MISMATCH, &detail, now).await;
+                }
+                if let Some(named) = sub_merchant
+                    && let Some(expected) = self.expected_sub_merchant(t).await?
+                    && named != expected
+                {
+                    let detail = format!(
+                        "payment notify for trade {} names sub-merchant {named}, the trade's is {expected}; not settled",
+                        t.nkp_seq_id
+                    );
+                    return self.incident(t, MERCHANT_MISMATCH, &detail, now).await;
+                }
+                let fee = self.fee_of(t).await?;
+                let settlement = Settlement {
+                    status: TradeStatus::Succeeded,
+                    party_order_id: Some(party_order_id.clone()),
+                    buyer_id: buyer_id.clone(),
+                    end_time: Some(paid_at.unwrap_or(now)),
+                    fee_amt: Some(fee),
+                    bank_code: None,
+                    bank_message: None,
+                };
+                self.settle(t, settlement, now).await
+            }
+            PayResult::Closed => {
+                let settlement = closing(TradeStatus::Closed, None, now);
+                self.settle(t, settlement, now).await
+            }
+            PayResult::Failed { code, message } => {
+                let settlement = closing(
+                    TradeStatus::Failed,
+                    Some((code.clone(), message.clone())),
+                    now,
+                );
+                self.settle(t, settlement, now).await
+            }
+            PayResult::NotPaid | PayResult::NotFound | PayResult::Unknown { .. } => {
+                Ok(Applied::StillProcessing)
+            }
+        }
+    }
+
+    /// Moves `t` to `settlement.status` unless someone else already moved it; then reports
+    /// what the trade is. A payment that finds the trade closed or failed is an incident: the
+    /// money arrived and must be refunded, never lost.
+    pub(crate) async fn settle(
+        &self,
+        t: &trade::Model,
+        settlement: Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, EngineError> {
+        let notice = trade_view::notice(t, &settlement, now)?;
+        let moved =
+            trades::settle(&self.db, &t.nkp_seq_id, &settlement, notice.as_ref(), now).await?;
+        if moved {
+            tracing::info!(
+                nkp_seq_id = %t.nkp_seq_id,
+                status = settlement.status.as_str(),
+                "trade settled"
+            );
+            return Ok(Applied::Settled(settlement.status));
+        }
+        let current = trades::find_by_nkp_seq_id(self.db.conn(), &t.nkp_seq_id)
+            .await?
+            .ok_or_else(|| EngineError::Internal(format!("trade {} vanished", t.nkp_seq_id)))?;
+        let status = status_of(&current)?;
+        if settlement.status == TradeStatus::Succeeded
+            && matches!(status, TradeStatus::Closed | TradeStatus::Failed)
+        {
+            let detail = format!(
+                "trade {} was paid at the channel ({}) after it ended here as {}: refund the payer",
+                t.nkp_seq_id,
+                settlement.party_order_id.as_deref().unwrap_or("?"),
+                status.as_str()
+            );
+            return self
+                .incident(&current, PAID_AFTER_CLOSE, &detail, now)
+                .await;
+        }
+        Ok(Applied::AlreadyFinal(status))
+    }
+
+    /// Records an incident of `kind` for `t` once (repeats of the same notify do not pile up).
+    async fn incident(
+        &self,
+        t: &trade::Model,
+        kind: &'static str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, EngineError> {
+        let known = incidents::list_for(self.db.conn(), &t.nkp_seq_id)
+            .await?
+            .iter()
+            .any(|i| i.kind == kind && i.resolved_at.is_none());
+        if !known {
+            tracing::warn!(nkp_seq_id = %t.nkp_seq_id, kind, detail, "incident");
+            incidents::open_incident(self.db.conn(), kind, Some(&t.nkp_seq_id), detail, now)
+                .await?;
+        }
+        Ok(Applied::Incident(kind))
+    }
+
+    /// The sub-merchant a payment of `t` must name, when known.
+    async fn expected_sub_merchant(&self, t: &trade::Model) -> Result<Option<String>, EngineError> {
+        let kind: ChannelKind = match t.channel.parse() {
+            Ok(k) => k,
+            Err(_) => return Ok(None),
+        };
+        Ok(match kind {
+            ChannelKind::Wechat => t.sub_mch_id.clone(),
+            ChannelKind::Alipay => {
+                merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
+                    .await?
+                    .and_then(|b| b.ali_seller_id)
+            }
+        })
+    }
+
+    /// The platform's fee on `t` at the merchant's rate on the trade's channel.
+    async fn fee_of(&self, t: &trade::Model) -> Result<Money, EngineError> {
+        let bp = match t.channel.parse::<ChannelKind>() {
+            Ok(kind) => merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
+                .await?
+                .map_or(0, |b| b.fee_rate_bp),
+            Err(_) => 0,
+        };
+        Money::from_fen(fee_fen(t.trans_amt, bp))
+            .map_err(|e| EngineError::Internal(format!("fee of trade {}: {e}", t.nkp_seq_id)))
+    }
+
+    /// Makes the job look at `t` no later than `at`.
+    pub(crate) async fn due_by(
+        &self,
+        nkp_seq_id: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        trade_schedule::due_no_later_than(self.db.conn(), nkp_seq_id, at, now).await?;
+        Ok(())
+    }
+}
+
+/// A settlement that ends a trade without payment.
+pub fn closing(
+    status: TradeStatus,
+    bank: Option<(String, String)>,
+    now: DateTime<Utc>,
+) -> Settlement {
+    let (bank_code, bank_message) = match bank {
+        Some((c, m)) => (Some(c), Some(m)),
+        None => (None, None),
+    };
+    Settlement {
+        status,
+        party_order_id: None,
+        buyer_id: None,
+        end_time: Some(now),
+        fee_amt: None,
+        bank_code,
+        bank_message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_rounds_half_up_in_fen() {
+        assert_eq!(fee_fen(1050, 38), 4); // 3.99 fen
+        assert_eq!(fee_fen(100, 50), 1); // 0.5 fen
+        assert_eq!(fee_fen(100, 49), 0);
+        assert_eq!(fee_fen(9_999_999_999, 10_000), 9_999_999_999);
+        assert_eq!(fee_fen(1, 0), 0);
+    }
+}
