@@ -1,1 +1,40 @@
 //! nkpay-migration: the schema, one file per change; a landed migration is never edited.
+//!
+//! Money columns are BIGINT fen; times are `timestamp with time zone` (UTC) on PostgreSQL and
+//! RFC 3339 text on SQLite. Not for: queries (nkpay-store owns them).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_service_providers_and_merchants;
+mod m20261122_000002_create_channel_accounts;
+mod m20261122_000003_create_merchant_channels;
+mod m20261122_000004_create_platform_keys;
+mod m20261122_000005_create_trades;
+mod m20261122_000006_create_refunds;
+mod m20261122_000007_create_notifications;
+mod m20261122_000008_create_channel_records;
+mod m20261122_000009_create_incidents;
+mod m20261122_000010_create_admin_users_and_audit_log;
+mod m20261122_000011_create_statement_files;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_service_providers_and_merchants::Migration),
+            Box::new(m20261122_000002_create_channel_accounts::Migration),
+            Box::new(m20261122_000003_create_merchant_channels::Migration),
+            Box::new(m20261122_000004_create_platform_keys::Migration),
+            Box::new(m20261122_000005_create_trades::Migration),
+            Box::new(m20261122_000006_create_refunds::Migration),
+            Box::new(m20261122_000007_create_notifications::Migration),
+            Box::new(m20261122_000008_create_channel_records::Migration),
+            Box::new(m20261122_000009_create_incidents::Migration),
+            Box::new(m20261122_000010_create_admin_users_and_audit_log::Migration),
+            Box::new(m20261122_000011_create_statement_files::Migration),
+        ]
+    }
+}

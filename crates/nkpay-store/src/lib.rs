@@ -1,4 +1,38 @@
 //! nkpay-store: the sea-orm entities and the queries the engine needs, on SQLite (the embedded
 //! default) and PostgreSQL (production, multi-node).
 //!
+//! Every state change here is a conditional UPDATE or an INSERT under a unique key, so two
+//! nodes, two notifies or two clicks cannot double-settle or over-refund; functions that
+//! change state return whether they did. Functions take `now` from the caller (UTC) so the
+//! engine's clock, and tests, decide time. Secrets are sealed with
+//! `nkpay_crypto::sealed::SecretSealer` before they reach a column.
+//!
 //! Not for: business rules (nkpay-engine) or HTTP.
+
+pub mod accounts;
+pub mod admin_users;
+pub mod audit_log;
+pub mod channel_records;
+mod db;
+pub mod entity;
+mod error;
+pub mod incidents;
+pub mod kinds;
+mod lease;
+pub mod merchant_channels;
+pub mod merchants;
+pub mod notification_console;
+pub mod notification_deferral;
+pub mod notifications;
+pub mod platform_keys;
+pub mod query_jobs;
+pub mod refunds;
+pub mod sealing;
+pub mod statements;
+pub mod testing;
+pub mod trade_schedule;
+pub mod trades;
+
+pub use db::{Db, connect, migrate};
+pub use error::StoreError;
+pub use sea_orm;

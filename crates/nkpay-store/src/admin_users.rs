@@ -1,0 +1,83 @@
+//! Console users. The password hash is made and checked by the caller (nkpay-api); this
+//! module only stores it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::entity::admin_user;
+use crate::error::StoreError;
+use crate::kinds::RecordStatus;
+
+/// Inserts an active user. `Duplicate` when the username is taken.
+pub async fn insert_admin_user(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<admin_user::Model, StoreError> {
+    admin_user::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(password_hash.to_owned()),
+        role: Set(role.to_owned()),
+        status: Set(RecordStatus::Active.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| StoreError::from_write("admin user", e))
+}
+
+pub async fn find_admin_user(
+    conn: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<admin_user::Model>, StoreError> {
+    Ok(admin_user::Entity::find()
+        .filter(admin_user::Column::Username.eq(username))
+        .one(conn)
+        .await?)
+}
+
+pub async fn list_admin_users(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<admin_user::Model>, StoreError> {
+    Ok(admin_user::Entity::find()
+        .order_by_asc(admin_user::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(admin_user::Column::UpdatedAt, Expr::value(now))
+        .filter(admin_user::Column::Username.eq(username))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn set_admin_user_status(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    status: RecordStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::Status, Expr::value(status.as_str()))
+        .col_expr(admin_user::Column::UpdatedAt, Expr::value(now))
+        .filter(admin_user::Column::Username.eq(username))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

@@ -1,0 +1,121 @@
+//! What passed between the platform and the channels: each inbound notify as received, and
+//! each outbound call with its reply. The caller masks secrets before handing bodies over.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::entity::{channel_exchange, channel_inbound_message};
+use crate::error::StoreError;
+
+/// A notify as it arrived, before or after verification.
+#[derive(Debug, Clone)]
+pub struct NewInboundMessage {
+    pub channel: String,
+    pub kind: String,
+    pub body: String,
+    /// JSON object of the request headers.
+    pub headers: Option<String>,
+    pub remote_addr: Option<String>,
+    pub verified: bool,
+    pub outcome: Option<String>,
+    pub nkp_seq_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One call to a channel.
+#[derive(Debug, Clone)]
+pub struct NewExchange {
+    pub nkp_seq_id: Option<String>,
+    pub channel: String,
+    pub call_name: String,
+    pub request_body: String,
+    pub reply_body: Option<String>,
+    pub duration_ms: i64,
+    pub outcome: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn record_inbound(
+    conn: &impl ConnectionTrait,
+    new: &NewInboundMessage,
+) -> Result<channel_inbound_message::Model, StoreError> {
+    Ok(channel_inbound_message::ActiveModel {
+        channel: Set(new.channel.clone()),
+        kind: Set(new.kind.clone()),
+        body: Set(new.body.clone()),
+        headers: Set(new.headers.clone()),
+        remote_addr: Set(new.remote_addr.clone()),
+        verified: Set(new.verified),
+        outcome: Set(new.outcome.clone()),
+        nkp_seq_id: Set(new.nkp_seq_id.clone()),
+        received_at: Set(new.received_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Completes an inbound record once it was verified and handled.
+pub async fn set_inbound_outcome(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    verified: bool,
+    outcome: &str,
+    nkp_seq_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    use channel_inbound_message::Column as C;
+    let res = channel_inbound_message::Entity::update_many()
+        .col_expr(C::Verified, Expr::value(verified))
+        .col_expr(C::Outcome, Expr::value(outcome))
+        .col_expr(C::NkpSeqId, Expr::value(nkp_seq_id.map(str::to_owned)))
+        .filter(C::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn record_exchange(
+    conn: &impl ConnectionTrait,
+    new: &NewExchange,
+) -> Result<channel_exchange::Model, StoreError> {
+    Ok(channel_exchange::ActiveModel {
+        nkp_seq_id: Set(new.nkp_seq_id.clone()),
+        channel: Set(new.channel.clone()),
+        call_name: Set(new.call_name.clone()),
+        request_body: Set(new.request_body.clone()),
+        reply_body: Set(new.reply_body.clone()),
+        duration_ms: Set(new.duration_ms),
+        outcome: Set(new.outcome.clone()),
+        created_at: Set(new.at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Inbound messages linked to a trade or refund, oldest first.
+pub async fn list_inbound_for(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+) -> Result<Vec<channel_inbound_message::Model>, StoreError> {
+    Ok(channel_inbound_message::Entity::find()
+        .filter(channel_inbound_message::Column::NkpSeqId.eq(nkp_seq_id))
+        .order_by_asc(channel_inbound_message::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Calls made about a trade or refund, oldest first.
+pub async fn list_exchanges_for(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+) -> Result<Vec<channel_exchange::Model>, StoreError> {
+    Ok(channel_exchange::Entity::find()
+        .filter(channel_exchange::Column::NkpSeqId.eq(nkp_seq_id))
+        .order_by_asc(channel_exchange::Column::Id)
+        .all(conn)
+        .await?)
+}

@@ -1,0 +1,31 @@
+//! `merchants`: a sub-merchant (`mer_id`, 16 digits) owned by one service provider.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "merchants")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub mer_id: String,
+    /// The service provider that onboarded it and may act for it.
+    pub sys_id: String,
+    pub name: String,
+    pub short_name: Option<String>,
+    /// "ent" (enterprise) or "indv" (individual).
+    pub kind: String,
+    /// "active" or "disabled".
+    pub status: String,
+    /// Set when the merchant calls the API as its own `sys_id` (= its `mer_id`).
+    pub rsa_public_key: Option<String>,
+    /// Comma-separated retry delays in seconds overriding the platform's schedule.
+    pub notify_schedule: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

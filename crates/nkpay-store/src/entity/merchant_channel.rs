@@ -1,0 +1,35 @@
+//! `merchant_channels`: a merchant's business on one channel ("wechat" or "alipay").
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "merchant_channels")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub mer_id: String,
+    pub channel: String,
+    /// The platform account the business runs under; `None` means the channel's default.
+    pub channel_account_id: Option<i64>,
+    /// WeChat `sub_mch_id`.
+    pub sub_mch_id: Option<String>,
+    /// JSON array of JSAPI pay directory URLs (WeChat).
+    pub jsapi_pay_dirs: Option<Json>,
+    /// Alipay `app_auth_token`, sealed; open with [`crate::sealing`].
+    pub ali_app_auth_token_sealed: Option<String>,
+    pub ali_auth_app_id: Option<String>,
+    /// Alipay seller `user_id` (PID).
+    pub ali_seller_id: Option<String>,
+    pub ali_smid: Option<String>,
+    /// Fee rate in basis points (38 = 0.38%).
+    pub fee_rate_bp: i32,
+    /// "active" or "disabled".
+    pub status: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,112 @@
+//! The closed sets of words this crate stores in string columns (kinds and statuses that
+//! belong to storage rather than to `nkpay_core`). Each parses back strictly.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::StoreError;
+
+macro_rules! stored_words {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| StoreError::Invalid {
+                        field: $what,
+                        rule: format!(
+                            "{s:?} is not one of {}",
+                            $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_words!(
+    /// Whether a service provider, merchant, business, account or user may be used.
+    RecordStatus, "status" { Active => "active", Disabled => "disabled" }
+);
+
+stored_words!(
+    /// A merchant's legal form: enterprise or individual.
+    MerchantKind, "merchant kind" { Ent => "ent", Indv => "indv" }
+);
+
+stored_words!(
+    /// What an appid bound to a merchant is: an official account (`T_JSAPI`) or a
+    /// mini-program (`T_MINIAPP`).
+    AppidKind, "appid kind" { Mp => "mp", Miniapp => "miniapp" }
+);
+
+stored_words!(
+    /// What a notification reports, as sent in `notify_type`.
+    NotificationKind, "notification kind" { Trade => "TRADE", Refund => "REFUND" }
+);
+
+stored_words!(
+    /// Where a notification is in its delivery.
+    NotificationStatus, "notification status" {
+        Pending => "pending",
+        Delivered => "delivered",
+        Dead => "dead",
+    }
+);
+
+stored_words!(
+    /// Whether a platform signing key signs new messages or is only listed for verification.
+    KeyStatus, "key status" { Active => "active", Retired => "retired" }
+);
+
+stored_words!(
+    /// Whose statement file it is.
+    StatementOwner, "statement owner kind" { Merchant => "mer", ServiceProvider => "sys" }
+);
+
+stored_words!(
+    /// Where a statement file is in its making.
+    StatementStatus, "statement status" { Making => "making", Ready => "ready", Failed => "failed" }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_words_parse_back_and_reject_near_misses() {
+        for k in AppidKind::ALL {
+            assert_eq!(k.as_str().parse::<AppidKind>().unwrap(), *k);
+        }
+        let err = "MP".parse::<AppidKind>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid appid kind: \"MP\" is not one of mp, miniapp"
+        );
+    }
+}

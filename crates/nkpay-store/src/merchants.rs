@@ -1,0 +1,149 @@
+//! Service providers, their merchants, and finding the caller behind a `sys_id`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use crate::entity::{merchant, service_provider};
+use crate::error::StoreError;
+use crate::kinds::{MerchantKind, RecordStatus};
+
+/// A service provider to register.
+#[derive(Debug, Clone)]
+pub struct NewServiceProvider {
+    pub sys_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub rsa_public_key: String,
+}
+
+/// A merchant to onboard under `sys_id`.
+#[derive(Debug, Clone)]
+pub struct NewMerchant {
+    pub mer_id: String,
+    pub sys_id: String,
+    pub name: String,
+    pub short_name: Option<String>,
+    pub kind: MerchantKind,
+    pub rsa_public_key: Option<String>,
+    pub notify_schedule: Option<String>,
+}
+
+/// Who is calling with a given `sys_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    ServiceProvider(service_provider::Model),
+    /// A merchant calling for itself: its `mer_id` is the `sys_id`.
+    Merchant(merchant::Model),
+}
+
+/// Inserts an active service provider. `Duplicate` when the `sys_id` is taken.
+pub async fn insert_service_provider(
+    conn: &impl ConnectionTrait,
+    new: &NewServiceProvider,
+    now: DateTime<Utc>,
+) -> Result<service_provider::Model, StoreError> {
+    service_provider::ActiveModel {
+        sys_id: Set(new.sys_id.clone()),
+        product_id: Set(new.product_id.clone()),
+        name: Set(new.name.clone()),
+        rsa_public_key: Set(new.rsa_public_key.clone()),
+        status: Set(RecordStatus::Active.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| StoreError::from_write("service provider", e))
+}
+
+pub async fn find_service_provider(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+) -> Result<Option<service_provider::Model>, StoreError> {
+    Ok(service_provider::Entity::find()
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .one(conn)
+        .await?)
+}
+
+/// Inserts an active merchant. `Duplicate` when the `mer_id` is taken; a database error
+/// when `sys_id` is not a service provider (foreign key).
+pub async fn insert_merchant(
+    conn: &impl ConnectionTrait,
+    new: &NewMerchant,
+    now: DateTime<Utc>,
+) -> Result<merchant::Model, StoreError> {
+    merchant::ActiveModel {
+        mer_id: Set(new.mer_id.clone()),
+        sys_id: Set(new.sys_id.clone()),
+        name: Set(new.name.clone()),
+        short_name: Set(new.short_name.clone()),
+        kind: Set(new.kind.as_str().to_owned()),
+        status: Set(RecordStatus::Active.as_str().to_owned()),
+        rsa_public_key: Set(new.rsa_public_key.clone()),
+        notify_schedule: Set(new.notify_schedule.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| StoreError::from_write("merchant", e))
+}
+
+pub async fn find_merchant(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+) -> Result<Option<merchant::Model>, StoreError> {
+    Ok(merchant::Entity::find()
+        .filter(merchant::Column::MerId.eq(mer_id))
+        .one(conn)
+        .await?)
+}
+
+/// The merchants a service provider onboarded, oldest first.
+pub async fn list_merchants_of(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+) -> Result<Vec<merchant::Model>, StoreError> {
+    Ok(merchant::Entity::find()
+        .filter(merchant::Column::SysId.eq(sys_id))
+        .order_by_asc(merchant::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Sets a merchant's status; `false` when there is no such merchant.
+pub async fn set_merchant_status(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    status: RecordStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = merchant::Entity::update_many()
+        .col_expr(merchant::Column::Status, Expr::value(status.as_str()))
+        .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant::Column::MerId.eq(mer_id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Finds the caller for a request's `sys_id`: a service provider first, else a merchant that
+/// registered its own key. Status is returned, not checked: the caller decides what is allowed.
+pub async fn find_caller(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+) -> Result<Option<Caller>, StoreError> {
+    if let Some(sp) = find_service_provider(conn, sys_id).await? {
+        return Ok(Some(Caller::ServiceProvider(sp)));
+    }
+    Ok(find_merchant(conn, sys_id)
+        .await?
+        .filter(|m| m.rsa_public_key.is_some())
+        .map(Caller::Merchant))
+}

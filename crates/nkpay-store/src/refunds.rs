@@ -1,0 +1,258 @@
+//! Refund orders. Creating one reserves its amount on the trade in the same transaction, so
+//! concurrent refunds can never sum over the paid amount; settling one moves it to its final
+//! state once, turns the reservation into a refund or gives it back, and enqueues the
+//! merchant notification — all in one transaction.
+
+use chrono::{DateTime, Utc};
+use nkpay_core::money::Money;
+use nkpay_core::state::RefundStatus;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    UpdateMany,
+};
+
+use crate::db::Db;
+use crate::entity::refund::{self, Column};
+use crate::error::StoreError;
+use crate::notifications::{self, NewNotification};
+use crate::trades;
+
+const PROCESSING: &str = "P";
+
+/// A refund to create; it starts as processing (`P`).
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub nkp_seq_id: String,
+    pub sys_id: String,
+    pub mer_id: String,
+    pub req_date: String,
+    pub req_seq_id: String,
+    /// The trade being refunded.
+    pub org_nkp_seq_id: String,
+    pub channel: nkpay_core::trade_type::ChannelKind,
+    pub ord_amt: Money,
+    pub notify_url: Option<String>,
+    pub remark: Option<String>,
+    pub next_query_at: Option<DateTime<Utc>>,
+    pub request_hash: String,
+}
+
+/// What [`create_reserved`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The amount is reserved on the trade and the refund row exists.
+    Reserved(Box<refund::Model>),
+    /// Nothing was written: the trade is not succeeded, or the amount exceeds what is left
+    /// (paid − refunded − in flight). Re-read the trade to tell which.
+    Refused,
+}
+
+/// A refund's final state and what came with it. `None` fields leave the column as it is.
+#[derive(Debug, Clone)]
+pub struct RefundSettlement {
+    /// Succeeded or Failed; Processing is refused.
+    pub status: RefundStatus,
+    pub party_refund_id: Option<String>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub bank_code: Option<String>,
+    pub bank_message: Option<String>,
+}
+
+/// Reserves `new.ord_amt` on the original trade and inserts the refund, in one transaction.
+/// `Duplicate` (and nothing reserved) when `(mer_id, req_date, req_seq_id)` or `nkp_seq_id`
+/// exists.
+pub async fn create_reserved(
+    db: &Db,
+    new: &NewRefund,
+    now: DateTime<Utc>,
+) -> Result<Reservation, StoreError> {
+    let txn = db.begin_write().await?;
+    if !trades::reserve_refund(&txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
+        txn.rollback().await?;
+        return Ok(Reservation::Refused);
+    }
+    // On failure the transaction is dropped, which rolls the reservation back.
+    let saved = refund::ActiveModel {
+        nkp_seq_id: Set(new.nkp_seq_id.clone()),
+        sys_id: Set(new.sys_id.clone()),
+        mer_id: Set(new.mer_id.clone()),
+        req_date: Set(new.req_date.clone()),
+        req_seq_id: Set(new.req_seq_id.clone()),
+        org_nkp_seq_id: Set(new.org_nkp_seq_id.clone()),
+        channel: Set(new.channel.as_str().to_owned()),
+        ord_amt: Set(new.ord_amt.fen()),
+        status: Set(PROCESSING.to_owned()),
+        party_refund_id: Set(None),
+        notify_url: Set(new.notify_url.clone()),
+        remark: Set(new.remark.clone()),
+        bank_code: Set(None),
+        bank_message: Set(None),
+        end_time: Set(None),
+        next_query_at: Set(new.next_query_at),
+        query_attempts: Set(0),
+        query_lease_owner: Set(None),
+        query_lease_until: Set(None),
+        request_hash: Set(new.request_hash.clone()),
+        first_response: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(0),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| StoreError::from_write("refund", e))?;
+    txn.commit().await?;
+    Ok(Reservation::Reserved(Box::new(saved)))
+}
+
+pub async fn find_by_req(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    req_date: &str,
+    req_seq_id: &str,
+) -> Result<Option<refund::Model>, StoreError> {
+    Ok(refund::Entity::find()
+        .filter(Column::MerId.eq(mer_id))
+        .filter(Column::ReqDate.eq(req_date))
+        .filter(Column::ReqSeqId.eq(req_seq_id))
+        .one(conn)
+        .await?)
+}
+
+pub async fn find_by_nkp_seq_id(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+) -> Result<Option<refund::Model>, StoreError> {
+    Ok(refund::Entity::find()
+        .filter(Column::NkpSeqId.eq(nkp_seq_id))
+        .one(conn)
+        .await?)
+}
+
+/// Every refund of a trade, oldest first.
+pub async fn list_for_trade(
+    conn: &impl ConnectionTrait,
+    org_nkp_seq_id: &str,
+) -> Result<Vec<refund::Model>, StoreError> {
+    Ok(refund::Entity::find()
+        .filter(Column::OrgNkpSeqId.eq(org_nkp_seq_id))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+fn update_one(nkp_seq_id: &str, now: DateTime<Utc>) -> UpdateMany<refund::Entity> {
+    refund::Entity::update_many()
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::NkpSeqId.eq(nkp_seq_id))
+}
+
+/// Stores the channel's refund id while the refund is processing.
+pub async fn record_party_refund_id(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    party_refund_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(Column::PartyRefundId, Expr::value(party_refund_id))
+        .filter(Column::Status.eq(PROCESSING))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Stores the first answer given to the merchant, for replays; never overwrites one.
+pub async fn record_first_response(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(Column::FirstResponse, Expr::value(body))
+        .filter(Column::FirstResponse.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Moves a processing refund to its final state, commits (succeeded) or releases (failed)
+/// its reservation on the trade, and enqueues `notification`, in one transaction. `true` for
+/// exactly one caller; the others get `false`.
+pub async fn settle(
+    db: &Db,
+    nkp_seq_id: &str,
+    settlement: &RefundSettlement,
+    notification: Option<&NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if !settlement.status.is_final() {
+        return Err(StoreError::Invalid {
+            field: "settlement.status",
+            rule: "must be a final state (S or F)".to_owned(),
+        });
+    }
+    let txn = db.begin_write().await?;
+    let Some(current) = find_by_nkp_seq_id(&txn, nkp_seq_id).await? else {
+        return Err(StoreError::NotFound {
+            what: "refund",
+            key: nkp_seq_id.to_owned(),
+        });
+    };
+    let mut update = update_one(nkp_seq_id, now)
+        .col_expr(Column::Status, Expr::value(settlement.status.as_str()))
+        .col_expr(
+            Column::NextQueryAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::QueryLeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::QueryLeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Status.eq(PROCESSING));
+    if let Some(v) = &settlement.party_refund_id {
+        update = update.col_expr(Column::PartyRefundId, Expr::value(v.clone()));
+    }
+    if let Some(v) = settlement.end_time {
+        update = update.col_expr(Column::EndTime, Expr::value(v));
+    }
+    if let Some(v) = &settlement.bank_code {
+        update = update.col_expr(Column::BankCode, Expr::value(v.clone()));
+    }
+    if let Some(v) = &settlement.bank_message {
+        update = update.col_expr(Column::BankMessage, Expr::value(v.clone()));
+    }
+    if update.exec(&txn).await?.rows_affected != 1 {
+        return Ok(false);
+    }
+    let amount = Money::from_fen(current.ord_amt).map_err(|e| StoreError::Corrupt {
+        what: "refund ord_amt",
+        reason: e.to_string(),
+    })?;
+    let moved = match settlement.status {
+        RefundStatus::Succeeded => {
+            trades::commit_refund(&txn, &current.org_nkp_seq_id, amount, now).await?
+        }
+        _ => trades::release_refund(&txn, &current.org_nkp_seq_id, amount, now).await?,
+    };
+    if !moved {
+        // The reservation is missing: storing the state anyway would break the trade's sums.
+        return Err(StoreError::Corrupt {
+            what: "refund reservation",
+            reason: format!(
+                "trade {} holds less in flight than refund {nkp_seq_id} ({} fen)",
+                current.org_nkp_seq_id, current.ord_amt
+            ),
+        });
+    }
+    if let Some(n) = notification {
+        notifications::enqueue(&txn, n, now).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,422 @@
+//! Payment trades: insert under the merchant's idempotency key, find, and change state only
+//! with conditional UPDATEs (never read-modify-write), so two nodes or two notifies can never
+//! settle a trade twice or refund more than was paid.
+
+use chrono::{DateTime, Utc};
+use nkpay_core::money::Money;
+use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::{ChannelKind, TradeType};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, UpdateMany,
+};
+
+use crate::db::Db;
+use crate::entity::trade::{self, Column};
+use crate::error::StoreError;
+use crate::notifications::{self, NewNotification};
+
+const PROCESSING: &str = "P";
+const SUCCEEDED: &str = "S";
+
+/// A trade to insert; it starts as processing (`P`).
+#[derive(Debug, Clone)]
+pub struct NewTrade {
+    pub nkp_seq_id: String,
+    pub sys_id: String,
+    pub mer_id: String,
+    pub req_date: String,
+    pub req_seq_id: String,
+    pub trade_type: TradeType,
+    pub channel_account_id: i64,
+    pub trans_amt: Money,
+    pub goods_desc: String,
+    pub notify_url: Option<String>,
+    pub remark: Option<String>,
+    pub sub_mch_id: Option<String>,
+    pub appid: Option<String>,
+    pub sub_appid: Option<String>,
+    pub openid: Option<String>,
+    pub sub_openid: Option<String>,
+    pub time_expire: DateTime<Utc>,
+    /// When the query job should first ask the channel, if nobody calls back.
+    pub next_query_at: Option<DateTime<Utc>>,
+    /// Hash of the canonical request, to tell a replay from a different request.
+    pub request_hash: String,
+}
+
+/// What the channel said once it placed the order.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    pub pay_info: Option<String>,
+    pub qr_code: Option<String>,
+    pub party_order_id: Option<String>,
+}
+
+/// A trade's final state and what came with it. `None` fields leave the column as it is.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    /// Succeeded, Failed or Closed; Processing is refused.
+    pub status: TradeStatus,
+    pub party_order_id: Option<String>,
+    pub buyer_id: Option<String>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub fee_amt: Option<Money>,
+    pub bank_code: Option<String>,
+    pub bank_message: Option<String>,
+}
+
+/// Inserts a processing trade. `Duplicate` when `(mer_id, req_date, req_seq_id)` or
+/// `nkp_seq_id` exists: look the first one up with [`find_by_req`] to replay or refuse.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    new: &NewTrade,
+    now: DateTime<Utc>,
+) -> Result<trade::Model, StoreError> {
+    trade::ActiveModel {
+        nkp_seq_id: Set(new.nkp_seq_id.clone()),
+        sys_id: Set(new.sys_id.clone()),
+        mer_id: Set(new.mer_id.clone()),
+        req_date: Set(new.req_date.clone()),
+        req_seq_id: Set(new.req_seq_id.clone()),
+        trade_type: Set(new.trade_type.as_str().to_owned()),
+        channel: Set(new.trade_type.channel().as_str().to_owned()),
+        channel_account_id: Set(new.channel_account_id),
+        trans_amt: Set(new.trans_amt.fen()),
+        status: Set(PROCESSING.to_owned()),
+        goods_desc: Set(new.goods_desc.clone()),
+        notify_url: Set(new.notify_url.clone()),
+        remark: Set(new.remark.clone()),
+        sub_mch_id: Set(new.sub_mch_id.clone()),
+        appid: Set(new.appid.clone()),
+        sub_appid: Set(new.sub_appid.clone()),
+        openid: Set(new.openid.clone()),
+        sub_openid: Set(new.sub_openid.clone()),
+        buyer_id: Set(None),
+        party_order_id: Set(None),
+        pay_info: Set(None),
+        qr_code: Set(None),
+        bank_code: Set(None),
+        bank_message: Set(None),
+        fee_amt: Set(0),
+        refunded_amt: Set(0),
+        refund_in_flight_amt: Set(0),
+        time_expire: Set(new.time_expire),
+        end_time: Set(None),
+        close_requested_at: Set(None),
+        close_req_date: Set(None),
+        close_req_seq_id: Set(None),
+        next_query_at: Set(new.next_query_at),
+        query_attempts: Set(0),
+        query_lease_owner: Set(None),
+        query_lease_until: Set(None),
+        request_hash: Set(new.request_hash.clone()),
+        first_response: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(0),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| StoreError::from_write("trade", e))
+}
+
+/// Finds a trade by the merchant's request id.
+pub async fn find_by_req(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    req_date: &str,
+    req_seq_id: &str,
+) -> Result<Option<trade::Model>, StoreError> {
+    Ok(trade::Entity::find()
+        .filter(Column::MerId.eq(mer_id))
+        .filter(Column::ReqDate.eq(req_date))
+        .filter(Column::ReqSeqId.eq(req_seq_id))
+        .one(conn)
+        .await?)
+}
+
+/// Finds a trade by the platform's id (also the upstream `out_trade_no`).
+pub async fn find_by_nkp_seq_id(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+) -> Result<Option<trade::Model>, StoreError> {
+    Ok(trade::Entity::find()
+        .filter(Column::NkpSeqId.eq(nkp_seq_id))
+        .one(conn)
+        .await?)
+}
+
+/// Finds a trade by the channel's own order number.
+pub async fn find_by_party_order_id(
+    conn: &impl ConnectionTrait,
+    channel: ChannelKind,
+    party_order_id: &str,
+) -> Result<Option<trade::Model>, StoreError> {
+    Ok(trade::Entity::find()
+        .filter(Column::Channel.eq(channel.as_str()))
+        .filter(Column::PartyOrderId.eq(party_order_id))
+        .one(conn)
+        .await?)
+}
+
+/// A merchant's trades created in `[from, to)`, newest first, at most `limit`.
+pub async fn list_by_merchant(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<trade::Model>, StoreError> {
+    Ok(trade::Entity::find()
+        .filter(Column::MerId.eq(mer_id))
+        .filter(Column::CreatedAt.gte(from))
+        .filter(Column::CreatedAt.lt(to))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// One page of trades created in `[from, to)` with `id > after_id`, by id: statements and
+/// reconciliation walk a day with this without holding it all in memory.
+pub async fn page_created_between(
+    conn: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<trade::Model>, StoreError> {
+    Ok(trade::Entity::find()
+        .filter(Column::CreatedAt.gte(from))
+        .filter(Column::CreatedAt.lt(to))
+        .filter(Column::Id.gt(after_id))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// An UPDATE of one trade that bumps `version` and `updated_at`.
+fn update_one(nkp_seq_id: &str, now: DateTime<Utc>) -> UpdateMany<trade::Entity> {
+    trade::Entity::update_many()
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::NkpSeqId.eq(nkp_seq_id))
+}
+
+/// Stores what the channel answered when the order was placed; only while the trade is
+/// processing. Returns whether it was stored.
+pub async fn record_placement(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    placement: &Placement,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut update = update_one(nkp_seq_id, now).filter(Column::Status.eq(PROCESSING));
+    if let Some(v) = &placement.pay_info {
+        update = update.col_expr(Column::PayInfo, Expr::value(v.clone()));
+    }
+    if let Some(v) = &placement.qr_code {
+        update = update.col_expr(Column::QrCode, Expr::value(v.clone()));
+    }
+    if let Some(v) = &placement.party_order_id {
+        update = update.col_expr(Column::PartyOrderId, Expr::value(v.clone()));
+    }
+    let res = update
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Stores the first answer given to the merchant, for replays; never overwrites one.
+pub async fn record_first_response(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(Column::FirstResponse, Expr::value(body))
+        .filter(Column::FirstResponse.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Moves a processing trade to its final state and enqueues `notification`, in one
+/// transaction. Returns `true` for exactly one caller however many race: the others (and
+/// every later call) get `false` and must re-read the trade. Also ends its query job.
+pub async fn settle(
+    db: &Db,
+    nkp_seq_id: &str,
+    settlement: &Settlement,
+    notification: Option<&NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let txn = db.begin_write().await?;
+    let changed = settle_in(&txn, nkp_seq_id, settlement, notification, now).await?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// [`settle`] inside a transaction the caller owns (to add its own writes, e.g. an incident).
+/// Start it with [`Db::begin_write`].
+pub async fn settle_in(
+    txn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    settlement: &Settlement,
+    notification: Option<&NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if !settlement.status.is_final() {
+        return Err(StoreError::Invalid {
+            field: "settlement.status",
+            rule: "must be a final state (S, F or C)".to_owned(),
+        });
+    }
+    let mut update = update_one(nkp_seq_id, now)
+        .col_expr(Column::Status, Expr::value(settlement.status.as_str()))
+        .col_expr(
+            Column::NextQueryAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::QueryLeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::QueryLeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Status.eq(PROCESSING));
+    let optional: [(Column, Option<SimpleExpr>); 6] = [
+        (
+            Column::PartyOrderId,
+            settlement.party_order_id.clone().map(Expr::value),
+        ),
+        (
+            Column::BuyerId,
+            settlement.buyer_id.clone().map(Expr::value),
+        ),
+        (Column::EndTime, settlement.end_time.map(Expr::value)),
+        (
+            Column::FeeAmt,
+            settlement.fee_amt.map(|m| Expr::value(m.fen())),
+        ),
+        (
+            Column::BankCode,
+            settlement.bank_code.clone().map(Expr::value),
+        ),
+        (
+            Column::BankMessage,
+            settlement.bank_message.clone().map(Expr::value),
+        ),
+    ];
+    for (col, value) in optional {
+        if let Some(v) = value {
+            update = update.col_expr(col, v);
+        }
+    }
+    let res = update
+        .exec(txn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    if let Some(n) = notification {
+        notifications::enqueue(txn, n, now).await?;
+    }
+    Ok(true)
+}
+
+/// Records a merchant's close request on a processing trade that has none yet; the close
+/// itself happens when the channel allows it. Returns whether it was recorded.
+pub async fn request_close(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    close_req_date: &str,
+    close_req_seq_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(Column::CloseRequestedAt, Expr::value(now))
+        .col_expr(Column::CloseReqDate, Expr::value(close_req_date))
+        .col_expr(Column::CloseReqSeqId, Expr::value(close_req_seq_id))
+        .filter(Column::Status.eq(PROCESSING))
+        .filter(Column::CloseRequestedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Reserves `amount` for a refund in one conditional UPDATE: only on a succeeded trade and
+/// only while `refunded + in_flight + amount <= trans_amt`. `false` when either fails;
+/// concurrent reservations can never sum over the paid amount.
+pub async fn reserve_refund(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    amount: Money,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let amt = amount.fen();
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(
+            Column::RefundInFlightAmt,
+            Expr::col(Column::RefundInFlightAmt).add(amt),
+        )
+        .filter(Column::Status.eq(SUCCEEDED))
+        .filter(
+            Expr::col(Column::RefundedAmt)
+                .add(Expr::col(Column::RefundInFlightAmt))
+                .add(amt)
+                .lte(Expr::col(Column::TransAmt)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Gives back a reservation whose refund failed.
+pub async fn release_refund(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    amount: Money,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    end_reservation(conn, nkp_seq_id, amount, false, now).await
+}
+
+/// Turns a reservation into a refunded amount once the refund succeeded.
+pub async fn commit_refund(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    amount: Money,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    end_reservation(conn, nkp_seq_id, amount, true, now).await
+}
+
+/// Takes `amount` out of flight, into `refunded_amt` when `refunded`; `false` when less than
+/// `amount` is in flight (the reservation does not exist).
+async fn end_reservation(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    amount: Money,
+    refunded: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let amt = amount.fen();
+    let mut update = update_one(nkp_seq_id, now)
+        .col_expr(
+            Column::RefundInFlightAmt,
+            Expr::col(Column::RefundInFlightAmt).sub(amt),
+        )
+        .filter(Column::RefundInFlightAmt.gte(amt));
+    if refunded {
+        update = update.col_expr(Column::RefundedAmt, Expr::col(Column::RefundedAmt).add(amt));
+    }
+    Ok(update.exec(conn).await?.rows_affected == 1)
+}

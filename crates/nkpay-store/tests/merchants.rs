@@ -1,0 +1,195 @@
+//! Service providers, merchants, callers and channel businesses with their bound appids.
+
+mod fixture;
+
+use nkpay_core::trade_type::ChannelKind;
+use nkpay_store::kinds::{AppidKind, MerchantKind, RecordStatus};
+use nkpay_store::merchant_channels::{self, BoundAppid, MerchantChannelSetup};
+use nkpay_store::merchants::{self, Caller, NewMerchant};
+use nkpay_store::testing::databases;
+
+fn wechat_setup(appids: Vec<BoundAppid>) -> MerchantChannelSetup {
+    MerchantChannelSetup {
+        mer_id: fixture::MER_ID.into(),
+        channel: ChannelKind::Wechat,
+        channel_account_id: None,
+        sub_mch_id: Some("1900000109".into()),
+        appids,
+        jsapi_pay_dirs: vec!["https://shop.example/pay/".into()],
+        ali_app_auth_token: None,
+        ali_auth_app_id: None,
+        ali_seller_id: None,
+        ali_smid: None,
+        fee_rate_bp: 38,
+    }
+}
+
+#[tokio::test]
+async fn caller_is_a_service_provider_or_a_merchant_with_its_own_key() {
+    for t in databases().await {
+        fixture::seed(&t.db, &fixture::sealer()).await;
+        let c = t.db.conn();
+        let sp = merchants::find_caller(c, fixture::SYS_ID).await.unwrap();
+        assert!(
+            matches!(sp, Some(Caller::ServiceProvider(_))),
+            "{}",
+            t.label
+        );
+        // The fixture merchant registered no key: it cannot call for itself.
+        assert_eq!(
+            merchants::find_caller(c, fixture::MER_ID).await.unwrap(),
+            None,
+            "{}",
+            t.label
+        );
+
+        let own = NewMerchant {
+            mer_id: "6666000000000002".into(),
+            sys_id: fixture::SYS_ID.into(),
+            name: "Self caller".into(),
+            short_name: None,
+            kind: MerchantKind::Ent,
+            rsa_public_key: Some("MIIBIjANBgkqSELF".into()),
+            notify_schedule: Some("15,15,30".into()),
+        };
+        merchants::insert_merchant(c, &own, fixture::t0())
+            .await
+            .unwrap();
+        match merchants::find_caller(c, "6666000000000002").await.unwrap() {
+            Some(Caller::Merchant(m)) => assert_eq!(m.kind, "ent", "{}", t.label),
+            other => panic!("{}: expected a merchant caller, got {other:?}", t.label),
+        }
+        let err = merchants::insert_merchant(c, &own, fixture::t0())
+            .await
+            .unwrap_err();
+        assert!(err.is_duplicate(), "{}: {err}", t.label);
+        assert_eq!(
+            merchants::list_merchants_of(c, fixture::SYS_ID)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+
+        assert!(
+            merchants::set_merchant_status(
+                c,
+                fixture::MER_ID,
+                RecordStatus::Disabled,
+                fixture::t0()
+            )
+            .await
+            .unwrap()
+        );
+        let m = merchants::find_merchant(c, fixture::MER_ID)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.status, "disabled", "{}", t.label);
+    }
+}
+
+#[tokio::test]
+async fn merchant_under_an_unknown_service_provider_is_refused() {
+    for t in databases().await {
+        let orphan = NewMerchant {
+            mer_id: "6666000000000009".into(),
+            sys_id: "nobody".into(),
+            name: "Orphan".into(),
+            short_name: None,
+            kind: MerchantKind::Indv,
+            rsa_public_key: None,
+            notify_schedule: None,
+        };
+        assert!(
+            merchants::insert_merchant(t.db.conn(), &orphan, fixture::t0())
+                .await
+                .is_err(),
+            "{}: foreign key must hold",
+            t.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn reopening_a_business_replaces_its_bound_appids() {
+    for t in databases().await {
+        let sealer = fixture::sealer();
+        fixture::seed(&t.db, &sealer).await;
+        let c = t.db.conn();
+        let first = wechat_setup(vec![
+            BoundAppid {
+                appid: "wxmp0000000000001".into(),
+                kind: AppidKind::Mp,
+            },
+            BoundAppid {
+                appid: "wxmini000000000001".into(),
+                kind: AppidKind::Miniapp,
+            },
+        ]);
+        let opened = merchant_channels::open_business(&t.db, &sealer, &first, fixture::t0())
+            .await
+            .unwrap();
+        let bound = merchant_channels::find_bound_appid(c, fixture::MER_ID, "wxmini000000000001")
+            .await
+            .unwrap()
+            .expect("bound");
+        assert_eq!(bound.kind, "miniapp", "{}", t.label);
+        assert_eq!(
+            merchant_channels::jsapi_pay_dirs(&opened).unwrap(),
+            vec!["https://shop.example/pay/".to_owned()],
+            "{}",
+            t.label
+        );
+
+        let second = wechat_setup(vec![BoundAppid {
+            appid: "wxmp0000000000002".into(),
+            kind: AppidKind::Mp,
+        }]);
+        let reopened = merchant_channels::open_business(&t.db, &sealer, &second, fixture::t0())
+            .await
+            .unwrap();
+        assert_eq!(reopened.id, opened.id, "{}: updated in place", t.label);
+        let appids: Vec<_> = merchant_channels::list_bound_appids(c, fixture::MER_ID)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.appid)
+            .collect();
+        assert_eq!(appids, vec!["wxmp0000000000002".to_owned()], "{}", t.label);
+        assert_eq!(
+            merchant_channels::list_businesses(c, fixture::MER_ID)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let twice = wechat_setup(vec![
+            BoundAppid {
+                appid: "wxdup".into(),
+                kind: AppidKind::Mp,
+            },
+            BoundAppid {
+                appid: "wxdup".into(),
+                kind: AppidKind::Miniapp,
+            },
+        ]);
+        let err = merchant_channels::open_business(&t.db, &sealer, &twice, fixture::t0())
+            .await
+            .unwrap_err();
+        assert!(err.is_duplicate(), "{}: {err}", t.label);
+        let still: Vec<_> = merchant_channels::list_bound_appids(c, fixture::MER_ID)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.appid)
+            .collect();
+        assert_eq!(
+            still,
+            vec!["wxmp0000000000002".to_owned()],
+            "{}: failed re-open rolled back",
+            t.label
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Channel-query jobs: processing trades and refunds come due, are claimed under a lease,
+//! rescheduled, and leave the queue once settled.
+
+mod fixture;
+
+use chrono::Duration;
+use nkpay_store::query_jobs;
+use nkpay_store::refunds::{self, Reservation};
+use nkpay_store::testing::databases;
+use nkpay_store::trades;
+
+#[tokio::test]
+async fn due_processing_trades_are_claimed_once_and_rescheduled() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        fixture::insert_trade(&t.db, &seeded, "NKP0001", 100).await; // due at t0+1m
+        fixture::paid_trade(&t.db, &seeded, "NKP0002", 100).await; // settled: never due
+        let lease = Duration::seconds(30);
+        let due_at = fixture::t0() + Duration::minutes(1);
+
+        let early = query_jobs::claim_due_trades(&t.db, "a", fixture::t0(), lease, 10)
+            .await
+            .unwrap();
+        assert!(early.is_empty(), "{}", t.label);
+        let claimed = query_jobs::claim_due_trades(&t.db, "a", due_at, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|t| t.nkp_seq_id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["NKP0001"],
+            "{}",
+            t.label
+        );
+        assert!(
+            query_jobs::claim_due_trades(&t.db, "b", due_at, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: held by a",
+            t.label
+        );
+
+        let next = due_at + Duration::minutes(2);
+        assert!(
+            !query_jobs::reschedule_trade(t.db.conn(), "NKP0001", "b", Some(next), due_at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            query_jobs::reschedule_trade(t.db.conn(), "NKP0001", "a", Some(next), due_at)
+                .await
+                .unwrap()
+        );
+        let trade = trades::find_by_nkp_seq_id(t.db.conn(), "NKP0001")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(trade.query_attempts, 1, "{}", t.label);
+        assert_eq!(trade.next_query_at, Some(next), "{}", t.label);
+        assert_eq!(trade.query_lease_owner, None, "{}", t.label);
+
+        let claimed = query_jobs::claim_due_trades(&t.db, "b", next, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{}", t.label);
+        // Settling ends the job even while a lease is held.
+        assert!(
+            trades::settle(&t.db, "NKP0001", &fixture::success(), None, next)
+                .await
+                .unwrap()
+        );
+        let far = next + Duration::hours(1);
+        assert!(
+            query_jobs::claim_due_trades(&t.db, "b", far, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_trade_query_lease_comes_back() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        fixture::insert_trade(&t.db, &seeded, "NKP0001", 100).await;
+        let due_at = fixture::t0() + Duration::minutes(1);
+        let lease = Duration::seconds(30);
+        assert_eq!(
+            query_jobs::claim_due_trades(&t.db, "a", due_at, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let after = due_at + Duration::seconds(31);
+        let back = query_jobs::claim_due_trades(&t.db, "b", after, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(back.len(), 1, "{}", t.label);
+        assert_eq!(
+            back[0].query_lease_owner.as_deref(),
+            Some("b"),
+            "{}",
+            t.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn due_processing_refunds_are_claimed_and_rescheduled() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        fixture::paid_trade(&t.db, &seeded, "NKP0001", 1000).await;
+        let new = fixture::new_refund("RFD0001", "NKP0001", "R1", 100);
+        assert!(matches!(
+            refunds::create_reserved(&t.db, &new, fixture::t0())
+                .await
+                .unwrap(),
+            Reservation::Reserved(_)
+        ));
+        let due_at = fixture::t0() + Duration::minutes(1);
+        let lease = Duration::seconds(30);
+        let claimed = query_jobs::claim_due_refunds(&t.db, "a", due_at, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{}", t.label);
+        assert!(
+            query_jobs::reschedule_refund(t.db.conn(), "RFD0001", "a", None, due_at)
+                .await
+                .unwrap()
+        );
+        let far = due_at + Duration::days(1);
+        assert!(
+            query_jobs::claim_due_refunds(&t.db, "a", far, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: no next time means no more queries",
+            t.label
+        );
+    }
+}
