@@ -40,7 +40,7 @@ impl MerchantRoute {
         }
     }
 
-    pub(crate) fn expect(&self, connector: ChannelKind) -> Result<(), ChannelError> {
+    pub(crate) fn check_channel(&self, connector: ChannelKind) -> Result<(), ChannelError> {
         if self.channel() == connector {
             Ok(())
         } else {
@@ -102,7 +102,7 @@ pub struct CreateOrder {
 }
 
 impl CreateOrder {
-    pub(crate) fn expect(&self, connector: ChannelKind) -> Result<(), ChannelError> {
+    pub(crate) fn check_channel(&self, connector: ChannelKind) -> Result<(), ChannelError> {
         let given = self.trade_type.channel();
         if given != connector {
             return Err(ChannelError::WrongChannel {
@@ -111,7 +111,7 @@ impl CreateOrder {
                 connector,
             });
         }
-        self.merchant.expect(connector)
+        self.merchant.check_channel(connector)
     }
 }
 

@@ -89,7 +89,7 @@ impl Channel for AlipayChannel {
     }
 
     async fn create(&self, order: &CreateOrder) -> Result<Recorded<CreateResult>, ChannelError> {
-        order.expect(ChannelKind::Alipay)?;
+        order.check_channel(ChannelKind::Alipay)?;
         let call = wire::precreate(&self.account, &self.private_key, order, Utc::now())?;
         Ok(self
             .transport

@@ -110,14 +110,9 @@ impl Channel for WechatChannel {
     }
 
     async fn create(&self, order: &CreateOrder) -> Result<Recorded<CreateResult>, ChannelError> {
-        order.expect(ChannelKind::Wechat)?;
+        order.check_channel(ChannelKind::Wechat)?;
         let now = Utc::now();
-        let fields = wire::unifiedorder(&self.account, order, now)?;
-        // unifiedorder checked that a payer is there.
-        let payer = order
-            .payer
-            .as_ref()
-            .ok_or_else(|| ChannelError::invalid("payer", "missing"))?;
+        let (fields, payer) = wire::unifiedorder(&self.account, order, now)?;
         let out = self.outbound(wire::UNIFIEDORDER, fields, false)?;
         Ok(self
             .transport

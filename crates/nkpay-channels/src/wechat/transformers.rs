@@ -83,11 +83,12 @@ fn base(account: &WechatAccount, sub_mch_id: Option<&str>) -> Fields {
     f
 }
 
-pub(super) fn unifiedorder(
+/// The order's fields, and the payer that decides the `pay_info` appId.
+pub(super) fn unifiedorder<'a>(
     account: &WechatAccount,
-    order: &CreateOrder,
+    order: &'a CreateOrder,
     now: DateTime<Utc>,
-) -> Result<Fields, ChannelError> {
+) -> Result<(Fields, &'a WechatPayer), ChannelError> {
     let sub = sub_mch_id(&order.merchant)?;
     check_len("nkp_seq_id", &order.nkp_seq_id, 1, 32)?;
     check_len("description", &order.description, 1, 127)?;
@@ -102,25 +103,25 @@ pub(super) fn unifiedorder(
         ));
     }
     let mut f = base(account, Some(sub));
-    match &order.payer {
-        Some(WechatPayer::Platform { openid }) => {
+    let payer = order.payer.as_ref().ok_or_else(|| {
+        ChannelError::invalid(
+            "payer",
+            "a WeChat JSAPI trade needs openid, or sub_appid with sub_openid",
+        )
+    })?;
+    match payer {
+        WechatPayer::Platform { openid } => {
             check_len("payer.openid", openid, 1, 128)?;
             f.insert("openid".into(), openid.clone());
         }
-        Some(WechatPayer::Sub {
+        WechatPayer::Sub {
             sub_appid,
             sub_openid,
-        }) => {
+        } => {
             check_len("payer.sub_appid", sub_appid, 1, 32)?;
             check_len("payer.sub_openid", sub_openid, 1, 128)?;
             f.insert("sub_appid".into(), sub_appid.clone());
             f.insert("sub_openid".into(), sub_openid.clone());
-        }
-        None => {
-            return Err(ChannelError::invalid(
-                "payer",
-                "a WeChat JSAPI trade needs openid, or sub_appid with sub_openid",
-            ));
         }
     }
     if let Some(attach) = order.attach.as_deref().filter(|a| !a.is_empty()) {
@@ -140,7 +141,7 @@ pub(super) fn unifiedorder(
     f.insert("notify_url".into(), order.notify_url.clone());
     // Official accounts and mini-programs both pay through JSAPI.
     f.insert("trade_type".into(), "JSAPI".into());
-    Ok(f)
+    Ok((f, payer))
 }
 
 pub(super) fn orderquery(
@@ -885,7 +886,7 @@ mod tests {
     #[test]
     fn unified_order_for_a_sub_appid_payer_is_signed_and_in_fen() {
         let acct = account(WechatSignType::HmacSha256);
-        let f = unifiedorder(&acct, &order(Some(sub_payer())), now()).unwrap();
+        let (f, _) = unifiedorder(&acct, &order(Some(sub_payer())), now()).unwrap();
         assert_eq!(f["sub_appid"], "wx8888888888888888");
         assert_eq!(f["sub_openid"], "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o");
         assert!(!f.contains_key("openid"));
@@ -908,7 +909,7 @@ mod tests {
         };
         let mut o = order(Some(payer));
         o.client_ip = None;
-        let f = unifiedorder(&account(WechatSignType::Md5), &o, now()).unwrap();
+        let (f, _) = unifiedorder(&account(WechatSignType::Md5), &o, now()).unwrap();
         assert_eq!(f["openid"], "oPlatform");
         assert!(!f.contains_key("sub_appid") && !f.contains_key("sub_openid"));
         assert_eq!(f["spbill_create_ip"], "10.0.0.1");
