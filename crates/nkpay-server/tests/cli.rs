@@ -1,0 +1,270 @@
+//! The `nkpay` binary as an operator runs it: keygen, migrate, serve with health endpoints,
+//! configuration errors, graceful shutdown on SIGTERM — on SQLite and PostgreSQL.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
+use sea_orm::{ConnectionTrait, Database};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "nkpay-cli-{name}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn nkpay(dir: &Path, db_url: &str, port: u16) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env("NKPAY__DATABASE__URL", db_url)
+        .env("NKPAY__SERVER__PORT", port.to_string())
+        .env(
+            "NKPAY__SERVER__PUBLIC_BASE_URL",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("NKPAY__SANDBOX__ENABLED", "false")
+        .env("NKPAY__SECRETS__MASTER_KEY_FILE", dir.join("master.key"))
+        .env("NKPAY__LOG__FORMAT", "json");
+    cmd
+}
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((status, out))
+}
+
+fn wait_ready(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("nkpay serve exited early with {status}");
+        }
+        if let Some((200, _)) = get(port, "/readyz") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nkpay serve never became ready");
+}
+
+fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nkpay did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Migrate, serve, answer health checks, stop cleanly on SIGTERM.
+fn serve_lifecycle(db_url: &str, label: &str) -> PathBuf {
+    let dir = temp_dir(label);
+    let port = free_port();
+    let out = nkpay(&dir, db_url, port)
+        .arg("migrate")
+        .output()
+        .expect("run migrate");
+    assert!(
+        out.status.success(),
+        "{label} migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Twice: migrations are idempotent.
+    let out = nkpay(&dir, db_url, port)
+        .arg("migrate")
+        .output()
+        .expect("run migrate");
+    assert!(out.status.success(), "{label} second migrate");
+
+    let mut child = nkpay(&dir, db_url, port)
+        .args(["serve", "--no-migrate"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    wait_ready(&mut child, port);
+    let (status, body) = get(port, "/healthz").expect("healthz answers");
+    assert_eq!(status, 200, "{label}: {body}");
+    assert!(body.contains("\"ok\""), "{label}: {body}");
+    let (status, body) = get(port, "/readyz").expect("readyz answers");
+    assert_eq!(status, 200, "{label}: {body}");
+    assert!(body.contains("\"database\":\"ok\""), "{label}: {body}");
+    let status = sigterm_and_wait(&mut child);
+    assert!(
+        status.success(),
+        "{label}: graceful stop exits 0, got {status}"
+    );
+    dir
+}
+
+#[test]
+fn serve_on_sqlite_answers_health_and_stops_on_sigterm() {
+    let dir = temp_dir("sqlite-db");
+    let _ = serve_lifecycle(
+        &format!("sqlite://{}/nkpay.db?mode=rwc", dir.display()),
+        "sqlite",
+    );
+}
+
+#[test]
+fn serve_on_postgres_answers_health_and_stops_on_sigterm() {
+    let server = std::env::var("NKPAY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let name = format!(
+        "nkpay_t_{}_cli{}",
+        chrono::Utc::now().timestamp(),
+        std::process::id()
+    );
+    let admin = match rt.block_on(Database::connect(&server)) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL is required under CI: {e}"
+            );
+            eprintln!(
+                "!!! PostgreSQL unreachable ({e}): the PostgreSQL half of this test was SKIPPED"
+            );
+            return;
+        }
+    };
+    rt.block_on(admin.execute_unprepared(&format!("CREATE DATABASE {name}")))
+        .expect("create database");
+    let url = match server.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("unexpected URL {server}"),
+    };
+    // The same directory: its master key opened the platform key stored in this database.
+    let dir = serve_lifecycle(&url, "postgres");
+
+    // Readiness follows the database; liveness does not.
+    let port = free_port();
+    let mut child = nkpay(&dir, &url, port)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    wait_ready(&mut child, port);
+    rt.block_on(admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .expect("drop database");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = get(port, "/readyz").map(|r| r.0);
+        if last == Some(503) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(last, Some(503), "readyz reports the lost database");
+    assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
+    let _ = sigterm_and_wait(&mut child);
+}
+
+#[test]
+fn keygen_prints_a_matching_rsa_2048_pair_in_pem_and_base64() {
+    let out = Command::new(BIN)
+        .arg("keygen")
+        .output()
+        .expect("run keygen");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let private_pem = between(
+        &text,
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+    );
+    let public_pem = between(
+        &text,
+        "-----BEGIN PUBLIC KEY-----",
+        "-----END PUBLIC KEY-----",
+    );
+    let private = RsaPrivateKey::from_pem_or_base64(&private_pem).expect("private PEM parses");
+    let public = RsaPublicKey::from_pem_or_base64(&public_pem).expect("public PEM parses");
+    let b64_private = line_value(&text, "private_key_base64=");
+    let b64_public = line_value(&text, "public_key_base64=");
+    let private_b64 = RsaPrivateKey::from_pem_or_base64(&b64_private).expect("bare base64 private");
+    let public_b64 = RsaPublicKey::from_pem_or_base64(&b64_public).expect("bare base64 public");
+    let sig = private.sign_sha256(b"nkpay").expect("sign");
+    public.verify_sha256(b"nkpay", &sig).expect("pair matches");
+    public_b64
+        .verify_sha256(b"nkpay", &sig)
+        .expect("base64 public matches");
+    let sig = private_b64.sign_sha256(b"nkpay").expect("sign");
+    public
+        .verify_sha256(b"nkpay", &sig)
+        .expect("base64 private matches");
+    assert_eq!(public.bits(), 2048);
+}
+
+#[test]
+fn a_bad_configuration_names_the_key_and_exits_2() {
+    let dir = temp_dir("badconf");
+    let out = nkpay(&dir, "mysql://nope", free_port())
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database.url"), "{err}");
+
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[server]\nport = \"x\"\n").expect("write");
+    let out = Command::new(BIN)
+        .args(["--config", file.to_str().expect("path"), "migrate"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    let a = text.find(start).expect("start marker");
+    let b = text[a..].find(end).expect("end marker") + a + end.len();
+    text[a..b].to_owned()
+}
+
+fn line_value(text: &str, prefix: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .expect("line present")
+        .to_owned()
+}
