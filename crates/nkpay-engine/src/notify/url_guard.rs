@@ -147,15 +147,10 @@ pub async fn vet_notify_url(url: &str, policy: &UrlPolicy) -> Result<VettedUrl, 
         Some(Host::Ipv6(ip)) => (ip.to_string(), vec![SocketAddr::new(IpAddr::V6(ip), port)]),
         Some(Host::Domain(name)) => {
             let name = name.to_string();
-            let addrs = resolve(&name, port).await?;
+            let addrs = resolve_vetted(&name, port, policy).await?;
             (name, addrs)
         }
     };
-    if addrs.is_empty() {
-        return Err(UrlRefusal::NoAddress(host));
-    }
-    // Every address must pass: a name that also resolves to an internal address is refused,
-    // rather than hoping the client picks the public one.
     for addr in &addrs {
         check_ip(addr.ip(), policy)?;
     }
@@ -181,6 +176,24 @@ pub fn parse_notify_url(url: &str) -> Result<Url, UrlRefusal> {
         return Err(UrlRefusal::NoHost);
     }
     Ok(parsed)
+}
+
+/// Resolves a host name and checks every address it gives. Every address must pass: a name
+/// that also resolves to an internal address is refused, rather than hoping the client picks
+/// the public one.
+pub async fn resolve_vetted(
+    host: &str,
+    port: u16,
+    policy: &UrlPolicy,
+) -> Result<Vec<SocketAddr>, UrlRefusal> {
+    let addrs = resolve(host, port).await?;
+    if addrs.is_empty() {
+        return Err(UrlRefusal::NoAddress(host.to_string()));
+    }
+    for addr in &addrs {
+        check_ip(addr.ip(), policy)?;
+    }
+    Ok(addrs)
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UrlRefusal> {

@@ -1,0 +1,384 @@
+//! The dispatcher: claims due notifications under a lease, signs and delivers them with
+//! bounded concurrency (in total and per receiving host), stores every attempt and schedules
+//! the next one. Any number of nodes can run one against the same database.
+//!
+//! Why no two attempts of one notification overlap, even across nodes: a row is claimed with
+//! a lease of at least twice the time-out, and an attempt starts only while at least 1.5 time-
+//! outs of the lease remain, so it ends (time-out included) before anyone else may claim the
+//! row. Nodes' clocks must agree to within half the time-out. A node that dies leaves its
+//! claims to expire; another node then retries them — at least once, never lost.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use nkpay_core::resp_code::RespCode;
+use nkpay_store::entity::notification;
+use nkpay_store::notifications::{self, AttemptRecord};
+use nkpay_store::{Db, notification_deferral};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
+
+use super::delivery::{self, form_body};
+use super::host_slots::{HostSlot, HostSlots, host_key};
+use super::merchant_schedules::MerchantSchedules;
+use super::schedule::{default_schedule, next_step, to_delta};
+use super::url_guard::UrlPolicy;
+use crate::error::EngineError;
+use crate::platform_keys::PlatformSigner;
+
+/// How the dispatcher behaves; `Default` is the production setting (public receivers only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatcherConfig {
+    /// Delays after each failed attempt; N delays allow N + 1 attempts.
+    pub schedule: Vec<Duration>,
+    /// Deliveries in flight on this node, all hosts together.
+    pub concurrency: usize,
+    /// Deliveries in flight on this node to one receiving host (scheme, host, port).
+    pub per_host_concurrency: usize,
+    /// One attempt, from resolution to the answer's status, at most this long.
+    pub timeout: Duration,
+    /// How long a claim holds a row; at least twice `timeout`.
+    pub lease: Duration,
+    /// How often an idle dispatcher looks for due rows.
+    pub poll_interval: Duration,
+    pub policy: UrlPolicy,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            schedule: default_schedule(),
+            concurrency: 32,
+            per_host_concurrency: 4,
+            timeout: Duration::from_secs(5),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            policy: UrlPolicy::PUBLIC_ONLY,
+        }
+    }
+}
+
+impl DispatcherConfig {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.schedule.is_empty() || self.schedule.iter().any(Duration::is_zero) {
+            return Err(EngineError::invalid(
+                "notify.schedule",
+                "needs at least one delay, each positive",
+            ));
+        }
+        if self.concurrency == 0 || self.per_host_concurrency == 0 {
+            return Err(EngineError::invalid(
+                "notify.concurrency",
+                "concurrency and per_host_concurrency must be at least 1",
+            ));
+        }
+        if self.timeout < Duration::from_millis(10) {
+            return Err(EngineError::invalid(
+                "notify.timeout",
+                "must be at least 10 ms",
+            ));
+        }
+        if self.lease < self.timeout * 2 {
+            return Err(EngineError::invalid(
+                "notify.lease",
+                "must be at least twice notify.timeout, so an attempt ends before its claim does",
+            ));
+        }
+        if self.poll_interval.is_zero() {
+            return Err(EngineError::invalid(
+                "notify.poll_interval",
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long a row whose host is at its limit waits before it is claimable again.
+    fn busy_host_delay(&self) -> Duration {
+        (self.poll_interval * 2).max(Duration::from_millis(10))
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundSummary {
+    pub claimed: usize,
+    /// Handed back for later because their host was at its limit.
+    pub deferred: usize,
+    pub delivered: usize,
+    pub failed: usize,
+    /// Handed back without an attempt (too little lease left, or no capacity).
+    pub released: usize,
+}
+
+impl RoundSummary {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Delivered => self.delivered += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Released => self.released += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Delivered,
+    Failed,
+    Released,
+}
+
+/// Delivers the notification outbox. Cheap to clone; clones share capacity.
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    db: Db,
+    signer: PlatformSigner,
+    config: DispatcherConfig,
+    node: String,
+    client: reqwest::Client,
+    slots: Arc<Semaphore>,
+    hosts: Arc<HostSlots>,
+    schedules: MerchantSchedules,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("node", &self.shared.node)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// `node_name` identifies this node in leases (1–64 characters, unique per running node).
+    pub fn new(
+        db: Db,
+        signer: PlatformSigner,
+        config: DispatcherConfig,
+        node_name: impl Into<String>,
+    ) -> Result<Dispatcher, EngineError> {
+        config.validate()?;
+        let node = node_name.into();
+        if node.is_empty() || node.chars().count() > 64 {
+            return Err(EngineError::invalid(
+                "node_name",
+                "must be 1 to 64 characters",
+            ));
+        }
+        let client = delivery::build_client(config.policy, config.timeout)?;
+        Ok(Dispatcher {
+            shared: Arc::new(Shared {
+                db,
+                signer,
+                node,
+                client,
+                slots: Arc::new(Semaphore::new(config.concurrency)),
+                hosts: HostSlots::new(config.per_host_concurrency),
+                schedules: MerchantSchedules::new(&config.schedule),
+                config,
+            }),
+        })
+    }
+
+    pub fn node_name(&self) -> &str {
+        &self.shared.node
+    }
+
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.shared.config
+    }
+
+    /// One round: claims what is due now (up to the free capacity), delivers it and waits
+    /// for those deliveries. For tests and tools; a server uses [`Dispatcher::run`].
+    pub async fn run_once(&self) -> Result<RoundSummary, EngineError> {
+        let mut tasks = JoinSet::new();
+        let mut summary = self.claim_and_start(&mut tasks).await?;
+        while let Some(done) = tasks.join_next().await {
+            if let Some(outcome) = joined(done) {
+                summary.count(outcome);
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Delivers until `shutdown` completes, then stops claiming and waits for the deliveries
+    /// in flight (each bounded by the time-out) so their attempts are recorded.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let poll = self.shared.config.poll_interval;
+        tracing::info!(node = %self.shared.node, "notification dispatcher started");
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                joined(done);
+            }
+            let free = self.shared.slots.available_permits();
+            if free > 0 {
+                match self.claim_and_start(&mut tasks).await {
+                    // A full batch with capacity still free (rows were deferred): more may be due.
+                    Ok(round)
+                        if round.claimed == free && self.shared.slots.available_permits() > 0 =>
+                    {
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "claiming due notifications failed"),
+                }
+            }
+            let full = self.shared.slots.available_permits() == 0;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(poll) => {}
+                Some(done) = tasks.join_next(), if full => { joined(done); }
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            joined(done);
+        }
+        tracing::info!(node = %self.shared.node, "notification dispatcher stopped");
+    }
+
+    /// [`Dispatcher::run`] on its own task.
+    pub fn spawn(self, shutdown: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
+    }
+
+    async fn claim_and_start(
+        &self,
+        tasks: &mut JoinSet<Outcome>,
+    ) -> Result<RoundSummary, EngineError> {
+        let s = &self.shared;
+        let free = s.slots.available_permits();
+        let mut summary = RoundSummary::default();
+        if free == 0 {
+            return Ok(summary);
+        }
+        let now = Utc::now();
+        let rows = notifications::claim_due(
+            &s.db,
+            &s.node,
+            now,
+            to_delta(s.config.lease),
+            u64::try_from(free).unwrap_or(u64::MAX),
+        )
+        .await?;
+        summary.claimed = rows.len();
+        let mut busy = Vec::new();
+        for row in rows {
+            let Ok(permit) = Arc::clone(&s.slots).try_acquire_owned() else {
+                // Another round of this dispatcher took the capacity meanwhile.
+                notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await?;
+                summary.released += 1;
+                continue;
+            };
+            match s.hosts.try_take(host_key(&row.notify_url)) {
+                Some(slot) => {
+                    tasks.spawn(deliver(Arc::clone(&self.shared), row, permit, slot));
+                }
+                None => busy.push(row.id),
+            }
+        }
+        if !busy.is_empty() {
+            let later = now + to_delta(s.config.busy_host_delay());
+            notification_deferral::defer(s.db.conn(), &busy, &s.node, later, Utc::now()).await?;
+            summary.deferred = busy.len();
+        }
+        Ok(summary)
+    }
+}
+
+fn joined(done: Result<Outcome, JoinError>) -> Option<Outcome> {
+    match done {
+        Ok(outcome) => Some(outcome),
+        Err(e) => {
+            tracing::error!(error = %e, "a notification delivery task failed");
+            None
+        }
+    }
+}
+
+async fn deliver(
+    shared: Arc<Shared>,
+    row: notification::Model,
+    _permit: OwnedSemaphorePermit,
+    _slot: HostSlot,
+) -> Outcome {
+    let s = &*shared;
+    let timeout = s.config.timeout;
+    // The attempt must end while this node still holds the row, with room for clock skew.
+    let needed = to_delta(timeout + timeout / 2);
+    if row
+        .lease_until
+        .is_none_or(|until| until - Utc::now() < needed)
+    {
+        if let Err(e) = notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await {
+            tracing::warn!(id = row.id, error = %e, "releasing a notification failed");
+        }
+        return Outcome::Released;
+    }
+    let record = match s.signer.sign_base64(row.resp_data.as_bytes()) {
+        Ok(sign) => {
+            let success = RespCode::Success;
+            let body = form_body(
+                success.code(),
+                success.default_desc(),
+                &row.resp_data,
+                &sign,
+            );
+            delivery::attempt(
+                &s.client,
+                &s.config.policy,
+                timeout,
+                &row.notify_url,
+                s.signer.key_id(),
+                body,
+            )
+            .await
+        }
+        Err(e) => AttemptRecord {
+            started_at: Utc::now(),
+            duration_ms: 0,
+            http_status: None,
+            error: Some(format!("signing failed: {e}")),
+            response_body: None,
+            delivered: false,
+        },
+    };
+    let schedule = s.schedules.for_merchant(&s.db, &row.mer_id).await;
+    let now = Utc::now();
+    let next = next_step(row.attempt_count, record.delivered, &schedule, now);
+    tracing::debug!(id = row.id, delivered = record.delivered, status = ?record.http_status, error = ?record.error, ?next, "notification attempt");
+    // A write that fails here leaves the claim to expire, and the row is retried: the
+    // receiver may see it twice (it dedupes by nkp_seq_id), but it is never lost.
+    for wait_ms in [50, 200, 1000, 0] {
+        match notifications::record_attempt(&s.db, row.id, &s.node, &record, next, now).await {
+            Ok(true) => break,
+            Ok(false) => {
+                tracing::warn!(
+                    id = row.id,
+                    "notification lease was lost before its attempt was recorded"
+                );
+                break;
+            }
+            Err(e) if wait_ms > 0 => {
+                tracing::warn!(id = row.id, error = %e, "recording a notification attempt failed; retrying");
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            }
+            Err(e) => {
+                tracing::error!(id = row.id, error = %e, "recording a notification attempt failed")
+            }
+        }
+    }
+    if record.delivered {
+        Outcome::Delivered
+    } else {
+        Outcome::Failed
+    }
+}
