@@ -15,6 +15,7 @@ use nkpay_store::channel_records;
 use nkpay_store::incidents;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications;
+use nkpay_store::sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use support::*;
 
@@ -469,6 +470,20 @@ async fn forged_notifies_are_refused_recorded_and_change_nothing() {
         assert!(notification_of(&p, &nkp).await.is_empty());
 
         // A body that is not even a notify: the channel's failure answer, recorded unverified.
+        let refused = nkpay_store::entity::channel_inbound_message::Entity::find()
+            .all(p.db.conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| {
+                !m.verified
+                    && m.outcome
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with("refused"))
+            })
+            .count();
+        assert!(refused >= 1, "{}: forged notify not recorded", p.label);
+
         let junk = p
             .post_callback(
                 "/callback/alipay",
@@ -515,6 +530,118 @@ async fn concurrent_duplicate_jspay_places_one_upstream_order() {
         assert_eq!(dup.code(), "20000000");
         assert!(dup.desc().contains("req_seq_id"), "{}", dup.desc());
         assert_eq!(p.state().wechat.unifiedorder_calls.get(&nkp), Some(&1));
+        p.stop().await;
+    }
+}
+
+/// A payment notify signed with the service provider's real key, as WeChat would send it.
+fn wechat_paid_notify(p: &Platform, nkp: &str, sub_mch_id: &str, total_fee: &str) -> String {
+    let fields: BTreeMap<String, String> = [
+        ("return_code", "SUCCESS"),
+        ("appid", p.wechat_sp_appid.as_str()),
+        ("mch_id", p.wechat_mch_id.as_str()),
+        ("sub_mch_id", sub_mch_id),
+        ("nonce_str", "n0nce"),
+        ("result_code", "SUCCESS"),
+        ("openid", "o1"),
+        ("trade_type", "JSAPI"),
+        ("bank_type", "OTHERS"),
+        ("total_fee", total_fee),
+        ("cash_fee", total_fee),
+        ("transaction_id", "4200000000000000000000000001"),
+        ("out_trade_no", nkp),
+        ("time_end", "20250101120000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let sign = wechat_sign::sign(&fields, &p.wechat_api_key, WechatSignType::Md5);
+    let mut xml = String::from("<xml>");
+    for (k, v) in fields.iter().chain([(&"sign".to_owned(), &sign)]) {
+        xml.push_str(&format!("<{k}><![CDATA[{v}]]></{k}>"));
+    }
+    xml.push_str("</xml>");
+    xml
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paid_notify_with_the_wrong_amount_or_merchant_is_an_incident_and_never_settles() {
+    for p in Platform::all().await {
+        let data = p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": {"openid": "o1"} }));
+        let r = p.sp.call(JSPAY, data).await;
+        let nkp = r.get("nkp_seq_id").to_owned();
+        let sub = p.trade(&nkp).await.sub_mch_id.unwrap();
+
+        let wrong_amount = wechat_paid_notify(&p, &nkp, &sub, "1");
+        let answer = p
+            .post_callback("/callback/wechat/pay", "text/xml", wrong_amount)
+            .await;
+        assert!(answer.contains("SUCCESS"), "{answer}");
+        let wrong_merchant = wechat_paid_notify(&p, &nkp, "1900000202", "10");
+        p.post_callback("/callback/wechat/pay", "text/xml", wrong_merchant)
+            .await;
+        // Repeats do not pile up incidents.
+        let again = wechat_paid_notify(&p, &nkp, &sub, "1");
+        p.post_callback("/callback/wechat/pay", "text/xml", again)
+            .await;
+
+        let mut kinds: Vec<String> = incidents::list_for(p.db.conn(), &nkp)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.kind)
+            .collect();
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            ["amount_mismatch", "merchant_mismatch"],
+            "{}",
+            p.label
+        );
+        let t = p.trade(&nkp).await;
+        assert_eq!(t.status, "P");
+        assert!(t.party_order_id.is_none());
+        assert!(notification_of(&p, &nkp).await.is_empty());
+
+        // The real payment still settles it.
+        p.pay_wechat(r.get("pay_info")).await;
+        assert_eq!(p.wait_final(&nkp).await.status, "S");
+        p.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_running_the_job_work_on_each_trade_once() {
+    for p in Platform::all().await {
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let r =
+                p.sp.call(JSPAY, p.jspay_data(MER_A, "A_NATIVE", json!({})))
+                    .await;
+            ids.push(r.get("nkp_seq_id").to_owned());
+        }
+        let other = p.second_engine(2);
+        let at = Utc::now() + TimeDelta::seconds(6);
+        let (a, b) = tokio::join!(
+            jobs::run_trades_once(&p.engine, at),
+            jobs::run_trades_once(&other, at)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.claimed + b.claimed, 4, "{}: {a:?} {b:?}", p.label);
+        assert_eq!(a.rescheduled + b.rescheduled, 4);
+        for nkp in &ids {
+            let queries = channel_records::list_exchanges_for(p.db.conn(), nkp)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.call_name == "alipay.trade.query")
+                .count();
+            assert_eq!(queries, 1, "{}: trade {nkp}", p.label);
+            let t = p.trade(nkp).await;
+            assert_eq!(t.query_attempts, 1);
+            assert!(t.query_lease_owner.is_none());
+            assert!(t.next_query_at.unwrap() > at);
+        }
         p.stop().await;
     }
 }

@@ -192,6 +192,10 @@ pub struct Platform {
     pub mer_b: Client,
     pub wechat_api_key: String,
     pub wechat_sp_appid: String,
+    pub wechat_mch_id: String,
+    pub sealer: Arc<SecretSealer>,
+    pub signer: platform_keys::PlatformSigner,
+    pub config: EngineConfig,
     http: reqwest::Client,
     server: ServerHandle,
     _test_db: TestDb,
@@ -234,7 +238,7 @@ impl Platform {
                 node_id: 1,
                 signer: signer.clone(),
                 public_base_url: base_url.clone(),
-                config,
+                config: config.clone(),
             })
             .expect("engine"),
         );
@@ -275,12 +279,29 @@ impl Platform {
             engine,
             wechat_api_key: wx.api_key.clone(),
             wechat_sp_appid: wx.appid.clone(),
+            wechat_mch_id: wx.mch_id.clone(),
+            sealer,
+            signer,
+            config,
             sandbox,
             base_url,
             http,
             server: handle,
             _test_db: test_db,
         }
+    }
+
+    /// Another node over the same database (its own id, its own job claims).
+    pub fn second_engine(&self, node_id: u16) -> Engine {
+        Engine::new(EngineParts {
+            db: self.db.clone(),
+            sealer: self.sealer.clone(),
+            node_id,
+            signer: self.signer.clone(),
+            public_base_url: self.base_url.clone(),
+            config: self.config.clone(),
+        })
+        .expect("engine")
     }
 
     pub async fn stop(self) {
