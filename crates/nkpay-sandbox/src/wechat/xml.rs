@@ -171,6 +171,24 @@ mod tests {
         assert_eq!(f["e"], "");
     }
 
+    /// A unifiedorder body exactly as wechatpy 1.8.18's dict_to_xml wrote it (captured), signed
+    /// with the demo API key.
+    const WECHATPY_BODY: &str = "<xml>\n<appid><![CDATA[wx5f6d2c8a9b0e1f37]]></appid>\n<body><![CDATA[咖啡 coffee & <cake>]]></body>\n<fee_type><![CDATA[CNY]]></fee_type>\n<mch_id>1900000109</mch_id>\n<nonce_str><![CDATA[Q3yJd0kBzvWm8TfX2pLc6HnRa9SgVe1u]]></nonce_str>\n<notify_url><![CDATA[http://127.0.0.1:9/wx/pay]]></notify_url>\n<out_trade_no><![CDATA[WX20251122001]]></out_trade_no>\n<spbill_create_ip><![CDATA[127.0.0.1]]></spbill_create_ip>\n<sub_appid><![CDATA[wx1a2b3c4d5e6f7a81]]></sub_appid>\n<sub_mch_id>1900000201</sub_mch_id>\n<sub_openid><![CDATA[oSubUser0001]]></sub_openid>\n<time_expire>20251122140000</time_expire>\n<time_start>20251122120000</time_start>\n<total_fee>88</total_fee>\n<trade_type><![CDATA[JSAPI]]></trade_type>\n<sign><![CDATA[DA903800CCC5BB38E4B0D0D7DBF756E9]]></sign>\n</xml>";
+
+    #[test]
+    fn a_body_captured_from_wechatpy_parses_and_its_signature_verifies() {
+        let f = parse(WECHATPY_BODY, "xml").unwrap();
+        assert_eq!(f.len(), 16);
+        assert_eq!(f["body"], "咖啡 coffee & <cake>");
+        assert_eq!(f["total_fee"], "88");
+        nkpay_crypto::wechat_sign::verify(
+            &f,
+            "nkpaySandboxDemoKey0000000000001",
+            nkpay_crypto::wechat_sign::WechatSignType::Md5,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn malformed_documents_are_rejected() {
         for bad in [
