@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -123,6 +124,40 @@ impl RoundSummary {
     }
 }
 
+/// What a dispatcher has done since it was made (all rounds, for metrics and logs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchTotals {
+    pub claimed: u64,
+    pub deferred: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub released: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    claimed: AtomicU64,
+    deferred: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    released: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn outcome(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Delivered => &self.delivered,
+            Outcome::Failed => &self.failed,
+            Outcome::Released => &self.released,
+        };
+        Counters::add(counter, 1);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
     Delivered,
@@ -145,6 +180,7 @@ struct Shared {
     slots: Arc<Semaphore>,
     hosts: Arc<HostSlots>,
     schedules: MerchantSchedules,
+    counters: Counters,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -182,6 +218,7 @@ impl Dispatcher {
                 slots: Arc::new(Semaphore::new(config.concurrency)),
                 hosts: HostSlots::new(config.per_host_concurrency),
                 schedules: MerchantSchedules::new(&config.schedule),
+                counters: Counters::default(),
                 config,
             }),
         })
@@ -193,6 +230,19 @@ impl Dispatcher {
 
     pub fn config(&self) -> &DispatcherConfig {
         &self.shared.config
+    }
+
+    /// Counts since this dispatcher (and its clones) started.
+    pub fn totals(&self) -> DispatchTotals {
+        let c = &self.shared.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DispatchTotals {
+            claimed: get(&c.claimed),
+            deferred: get(&c.deferred),
+            delivered: get(&c.delivered),
+            failed: get(&c.failed),
+            released: get(&c.released),
+        }
     }
 
     /// One round: claims what is due now (up to the free capacity), delivers it and waits
@@ -270,12 +320,14 @@ impl Dispatcher {
         )
         .await?;
         summary.claimed = rows.len();
+        Counters::add(&s.counters.claimed, rows.len());
         let mut busy = Vec::new();
         for row in rows {
             let Ok(permit) = Arc::clone(&s.slots).try_acquire_owned() else {
                 // Another round of this dispatcher took the capacity meanwhile.
                 notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await?;
                 summary.released += 1;
+                Counters::add(&s.counters.released, 1);
                 continue;
             };
             match s.hosts.try_take(host_key(&row.notify_url)) {
@@ -289,6 +341,7 @@ impl Dispatcher {
             let later = now + to_delta(s.config.busy_host_delay());
             notification_deferral::defer(s.db.conn(), &busy, &s.node, later, Utc::now()).await?;
             summary.deferred = busy.len();
+            Counters::add(&s.counters.deferred, busy.len());
         }
         Ok(summary)
     }
@@ -310,7 +363,12 @@ async fn deliver(
     _permit: OwnedSemaphorePermit,
     _slot: HostSlot,
 ) -> Outcome {
-    let s = &*shared;
+    let outcome = attempt_and_record(&shared, row).await;
+    shared.counters.outcome(outcome);
+    outcome
+}
+
+async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
     let timeout = s.config.timeout;
     // The attempt must end while this node still holds the row, with room for clock skew.
     let needed = to_delta(timeout + timeout / 2);

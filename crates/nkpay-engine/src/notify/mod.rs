@@ -15,7 +15,7 @@ pub mod stats;
 pub mod url_guard;
 
 pub use delivery::{FORM_CONTENT_TYPE, KEY_ID_HEADER, form_body};
-pub use dispatcher::{Dispatcher, DispatcherConfig, RoundSummary};
+pub use dispatcher::{DispatchTotals, Dispatcher, DispatcherConfig, RoundSummary};
 pub use schedule::{default_schedule, parse_schedule};
 pub use stats::{NotifyStats, stats};
 pub use url_guard::{UrlPolicy, UrlRefusal, check_notify_url};
