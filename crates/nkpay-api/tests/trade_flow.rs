@@ -254,14 +254,14 @@ async fn wechat_close_too_early_is_accepted_and_carried_out_by_the_job() {
         assert!(t.close_requested_at.is_some());
         assert_eq!(t.status, "P");
 
-        // Past the platform's 2 s but not WeChat's 3 s: the channel still refuses; deferred.
-        tokio::time::sleep(Duration::from_millis(2200)).await;
+        // Past the platform's 1 s but not WeChat's 3 s: the channel still refuses; deferred.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
         let report = jobs::run_trades_once(&p.engine, Utc::now()).await.unwrap();
         assert_eq!(report.claimed, 1, "{}", p.label);
         assert_eq!(report.rescheduled, 1);
         assert_eq!(p.trade(&nkp).await.status, "P");
 
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tokio::time::sleep(Duration::from_millis(2200)).await;
         let report = jobs::run_trades_once(&p.engine, Utc::now() + TimeDelta::seconds(30))
             .await
             .unwrap();

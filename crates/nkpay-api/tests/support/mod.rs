@@ -72,7 +72,7 @@ pub fn test_config() -> EngineConfig {
     EngineConfig {
         query_delays: vec![Duration::from_secs(5), Duration::from_secs(10)],
         notify_url_policy: UrlPolicy::WITH_LOOPBACK,
-        wechat_close_min_age: Duration::from_secs(2),
+        wechat_close_min_age: Duration::from_secs(1),
         replay_wait: Duration::from_secs(10),
         ..EngineConfig::default()
     }
