@@ -238,13 +238,8 @@ fn admit(
     let get = |params: &BTreeMap<String, String>, k: &str| {
         params.get(k).filter(|v| !v.is_empty()).cloned()
     };
-    let (params, conflict) = match params {
-        Ok(p) => (p, None),
-        Err(e) => (BTreeMap::new(), Some(e)),
-    };
-    if let Some(conflict) = conflict {
-        return Err((AliError::invalid("isv.invalid-parameter", conflict), false));
-    }
+    let params =
+        params.map_err(|conflict| (AliError::invalid("isv.invalid-parameter", conflict), false))?;
     let Some(app_id) = get(&params, "app_id") else {
         return Err((
             AliError::missing("isv.missing-app-id", "缺少AppID参数: app_id is required"),
