@@ -5,8 +5,9 @@
 //!
 //! Start here: [`Engine::new`] from [`EngineParts`]; the merchant API calls
 //! [`Engine::authenticate`] then [`Engine::jspay`], [`Engine::query_trade`] or
-//! [`Engine::close_trade`]; channel callbacks call [`Engine::handle_channel_notify`];
-//! [`jobs::spawn`] runs the trade job.
+//! [`Engine::close_trade`], [`Engine::refund`] or [`Engine::query_refund`]; channel callbacks
+//! call [`Engine::handle_channel_notify`]; [`jobs::spawn`] runs the trade job and
+//! [`refunds::jobs::spawn`] the refund job.
 
 pub mod callers;
 pub mod channel_registry;
@@ -19,6 +20,7 @@ pub mod notify;
 pub mod onboarding;
 pub mod payments;
 pub mod platform_keys;
+pub mod refunds;
 pub mod shanghai_time;
 
 pub use callers::{Caller, CallerKind};

@@ -2,6 +2,7 @@
 //! Handlers only authenticate, verify and translate; every rule lives in nkpay-engine.
 
 pub mod envelope;
+pub mod refund;
 pub mod reply;
 
 use actix_web::http::StatusCode;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(JSPAY, web::post().to(jspay))
         .route(QUERY, web::post().to(query))
         .route(CLOSE, web::post().to(close));
+    refund::configure(cfg);
 }
 
 #[derive(Clone, Copy)]
@@ -29,6 +31,8 @@ enum Operation {
     Jspay,
     Query,
     Close,
+    Refund,
+    RefundQuery,
 }
 
 async fn jspay(state: web::Data<ApiState>, payload: web::Payload) -> HttpResponse {
@@ -53,6 +57,8 @@ async fn run(
         Operation::Jspay => engine.jspay(caller, data).await,
         Operation::Query => engine.query_trade(caller, data).await,
         Operation::Close => engine.close_trade(caller, data).await,
+        Operation::Refund => engine.refund(caller, data).await,
+        Operation::RefundQuery => engine.query_refund(caller, data).await,
     }
 }
 

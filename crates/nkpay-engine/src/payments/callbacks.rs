@@ -127,13 +127,11 @@ impl Engine {
             InboundNotify::Refund {
                 nkp_seq_id,
                 refund_nkp_seq_id,
-                ..
-            } => Ok((
-                format!(
-                    "refund notify for {refund_nkp_seq_id} recorded; refunds settle by refund query"
-                ),
-                Some(nkp_seq_id.clone()),
-            )),
+                result,
+            } => {
+                self.apply_refund_notify(nkp_seq_id, refund_nkp_seq_id, result)
+                    .await
+            }
         }
     }
 

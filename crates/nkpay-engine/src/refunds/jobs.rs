@@ -1,0 +1,183 @@
+//! The refund job: for processing refunds whose time has come it asks the channel (nobody
+//! called back, or the first answer was unknown) and settles them; a refund the channel does
+//! not have is sent again under the same number, which the channel refunds once. Any number of
+//! nodes may run it: each refund is claimed under a lease first, so two nodes never work on the
+//! same refund, and a dead node's claims come back when they expire.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use nkpay_store::entity::refund;
+use nkpay_store::{incidents, query_jobs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::delta;
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+pub const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefundJobReport {
+    /// Refunds claimed this round.
+    pub claimed: usize,
+    /// Refunds that reached a final state (or already had one).
+    pub finished: usize,
+    /// Refunds sent to the channel again because it had none under their number.
+    pub resent: usize,
+    /// Refunds left processing and given their next time.
+    pub rescheduled: usize,
+    /// Refunds whose work failed (storage, configuration); their lease runs out and they come
+    /// back.
+    pub errors: usize,
+}
+
+struct Step {
+    finished: bool,
+    resent: bool,
+}
+
+/// One round at time `now`: claim due refunds and work on them.
+pub async fn run_refunds_once(
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Result<RefundJobReport, EngineError> {
+    let claimed = query_jobs::claim_due_refunds(
+        &engine.db,
+        &engine.job_owner,
+        now,
+        delta(engine.config.job_lease),
+        engine.config.job_batch,
+    )
+    .await?;
+    let mut report = RefundJobReport {
+        claimed: claimed.len(),
+        ..RefundJobReport::default()
+    };
+    let concurrency = engine.config.job_concurrency.max(1);
+    let results: Vec<(String, Result<Step, EngineError>)> = futures::stream::iter(claimed)
+        .map(|r| async move {
+            let id = r.nkp_seq_id.clone();
+            (id, work(engine, &r, now).await)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (nkp_seq_id, result) in results {
+        match result {
+            Ok(step) => {
+                if step.resent {
+                    report.resent += 1;
+                }
+                if step.finished {
+                    report.finished += 1;
+                } else {
+                    report.rescheduled += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(refund = %nkp_seq_id, error = %e, "refund job failed; it comes back when its lease ends");
+                report.errors += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn work(engine: &Engine, r: &refund::Model, now: DateTime<Utc>) -> Result<Step, EngineError> {
+    let t = engine.trade_of(r).await?;
+    let mut upstream = engine.query_refund_upstream(r, &t, now).await?;
+    let mut resent = false;
+    if upstream.not_found && !upstream.applied.is_final() {
+        // Never arrived, or its first answer was lost: the same number again is safe.
+        upstream = engine.send_refund(r, &t, now).await?;
+        resent = true;
+    }
+    if upstream.applied.is_final() {
+        return Ok(Step {
+            finished: true,
+            resent,
+        });
+    }
+    reschedule(engine, r, now).await?;
+    Ok(Step {
+        finished: false,
+        resent,
+    })
+}
+
+/// Gives a refund still processing its next time, or stops asking after the last attempt and
+/// opens an incident for an operator.
+async fn reschedule(
+    engine: &Engine,
+    r: &refund::Model,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let config = &engine.config;
+    let attempts = r.query_attempts.saturating_add(1);
+    let next = if attempts >= config.query_max_attempts {
+        let detail = format!(
+            "refund {} of trade {} is still processing after {attempts} channel queries; the job stopped asking",
+            r.nkp_seq_id, r.org_nkp_seq_id
+        );
+        incidents::open_incident(
+            engine.db.conn(),
+            REFUND_QUERY_GAVE_UP,
+            Some(&r.nkp_seq_id),
+            &detail,
+            now,
+        )
+        .await?;
+        None
+    } else {
+        Some(now + delta(config.query_delay(attempts)))
+    };
+    query_jobs::reschedule_refund(
+        engine.db.conn(),
+        &r.nkp_seq_id,
+        &engine.job_owner,
+        next,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs [`run_refunds_once`] every `job_interval` (at once again after a full batch) until
+/// `shutdown` turns true or its sender is dropped.
+pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = engine.config.job_interval;
+        loop {
+            let mut full = false;
+            match run_refunds_once(&engine, Utc::now()).await {
+                Ok(report) => {
+                    full = u64::try_from(report.claimed).unwrap_or(u64::MAX)
+                        >= engine.config.job_batch;
+                    if report.claimed > 0 {
+                        tracing::debug!(?report, "refund job round");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "refund job round failed"),
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+        tracing::info!("refund job stopped");
+    })
+}

@@ -1,0 +1,219 @@
+//! The one place a channel's word about a refund changes it: the refund reply, a refund
+//! notify and a refund query all end here. The move P → S / F is a conditional UPDATE that
+//! exactly one caller wins; in the same transaction the reservation on the trade becomes a
+//! refunded amount (S) or is given back (F), and the merchant notification is enqueued.
+
+use chrono::{DateTime, Utc};
+use nkpay_channels::RefundResult;
+use nkpay_core::state::RefundStatus;
+use nkpay_store::entity::{refund, trade};
+use nkpay_store::refunds::{self, RefundSettlement};
+use nkpay_store::{incidents, trades};
+
+use super::view::{self, status_of};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::payments::trade_view::yuan;
+
+/// Incident kinds this module records.
+pub const REFUND_AMOUNT_MISMATCH: &str = "refund_amount_mismatch";
+pub const REFUNDED_AFTER_FAILURE: &str = "refunded_after_failure";
+
+/// What applying a channel result to a refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundApplied {
+    /// This call moved the refund to its final state.
+    Settled(RefundStatus),
+    /// The refund was already final (a duplicate or late message); nothing changed.
+    AlreadyFinal(RefundStatus),
+    /// The channel is still working on it, has no such refund, or does not know.
+    StillProcessing,
+    /// The result contradicts the refund; an incident holds the details and nothing settled.
+    Incident(&'static str),
+}
+
+impl RefundApplied {
+    pub fn describe(&self) -> String {
+        match self {
+            RefundApplied::Settled(s) => format!("settled {}", s.as_str()),
+            RefundApplied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
+            RefundApplied::StillProcessing => "still processing".to_owned(),
+            RefundApplied::Incident(kind) => format!("incident {kind}"),
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            RefundApplied::Settled(_) | RefundApplied::AlreadyFinal(_)
+        )
+    }
+}
+
+/// A short label of a channel refund result, for histories.
+pub fn describe_refund_result(r: &RefundResult) -> String {
+    match r {
+        RefundResult::Succeeded { amount, .. } => match amount {
+            Some(a) => format!("refunded {a}"),
+            None => "refunded".to_owned(),
+        },
+        RefundResult::Processing { .. } => "processing".to_owned(),
+        RefundResult::Failed { code, message } => format!("failed {code}: {message}"),
+        RefundResult::NotFound => "no such refund".to_owned(),
+        RefundResult::Unknown { reason } => format!("unknown: {reason}"),
+    }
+}
+
+/// A settlement that fails a refund with the channel's (or our) code and text.
+pub fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundSettlement {
+    RefundSettlement {
+        status: RefundStatus::Failed,
+        party_refund_id: None,
+        end_time: Some(now),
+        bank_code: Some(code),
+        bank_message: Some(message),
+    }
+}
+
+impl Engine {
+    /// Applies what the channel said about refund `r` of trade `t`.
+    pub(crate) async fn apply_refund_result(
+        &self,
+        r: &refund::Model,
+        t: &trade::Model,
+        result: &RefundResult,
+        now: DateTime<Utc>,
+    ) -> Result<RefundApplied, EngineError> {
+        match result {
+            RefundResult::Succeeded {
+                party_refund_id,
+                amount,
+                refunded_at,
+            } => {
+                if let Some(a) = amount
+                    && a.fen() != r.ord_amt
+                {
+                    let detail = format!(
+                        "channel says {a} was refunded for refund {} of {}; not settled",
+                        r.nkp_seq_id,
+                        yuan(r.ord_amt)
+                    );
+                    return self
+                        .refund_incident(r, REFUND_AMOUNT_MISMATCH, &detail, now)
+                        .await;
+                }
+                let settlement = RefundSettlement {
+                    status: RefundStatus::Succeeded,
+                    party_refund_id: party_refund_id.clone(),
+                    end_time: Some(refunded_at.unwrap_or(now)),
+                    bank_code: None,
+                    bank_message: None,
+                };
+                self.settle_refund(r, t, settlement, now).await
+            }
+            RefundResult::Failed { code, message } => {
+                self.settle_refund(r, t, failing(code.clone(), message.clone(), now), now)
+                    .await
+            }
+            RefundResult::Processing { party_refund_id } => {
+                if let Some(id) = party_refund_id
+                    && r.party_refund_id.as_deref() != Some(id.as_str())
+                {
+                    refunds::record_party_refund_id(self.db.conn(), &r.nkp_seq_id, id, now).await?;
+                }
+                Ok(self.still_processing_or_final(r).await?)
+            }
+            RefundResult::NotFound | RefundResult::Unknown { .. } => {
+                Ok(self.still_processing_or_final(r).await?)
+            }
+        }
+    }
+
+    /// Moves `r` to `settlement.status` unless someone else already moved it. A success that
+    /// finds the refund failed is an incident: money left that the trade no longer counts.
+    pub(crate) async fn settle_refund(
+        &self,
+        r: &refund::Model,
+        t: &trade::Model,
+        settlement: RefundSettlement,
+        now: DateTime<Utc>,
+    ) -> Result<RefundApplied, EngineError> {
+        let notice = view::notice(r, t, &settlement, now)?;
+        let moved =
+            refunds::settle(&self.db, &r.nkp_seq_id, &settlement, notice.as_ref(), now).await?;
+        if moved {
+            tracing::info!(
+                refund = %r.nkp_seq_id,
+                trade = %r.org_nkp_seq_id,
+                status = settlement.status.as_str(),
+                "refund settled"
+            );
+            return Ok(RefundApplied::Settled(settlement.status));
+        }
+        let current = self.reload_refund(&r.nkp_seq_id).await?;
+        let status = status_of(&current)?;
+        if settlement.status == RefundStatus::Succeeded && status == RefundStatus::Failed {
+            let detail = format!(
+                "refund {} of trade {} succeeded at the channel after it failed here; its {} is no longer counted as refunded",
+                r.nkp_seq_id,
+                r.org_nkp_seq_id,
+                yuan(r.ord_amt)
+            );
+            return self
+                .refund_incident(&current, REFUNDED_AFTER_FAILURE, &detail, now)
+                .await;
+        }
+        Ok(RefundApplied::AlreadyFinal(status))
+    }
+
+    async fn still_processing_or_final(
+        &self,
+        r: &refund::Model,
+    ) -> Result<RefundApplied, EngineError> {
+        let current = self.reload_refund(&r.nkp_seq_id).await?;
+        Ok(match status_of(&current)? {
+            RefundStatus::Processing => RefundApplied::StillProcessing,
+            s => RefundApplied::AlreadyFinal(s),
+        })
+    }
+
+    pub(crate) async fn reload_refund(
+        &self,
+        nkp_seq_id: &str,
+    ) -> Result<refund::Model, EngineError> {
+        refunds::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id)
+            .await?
+            .ok_or_else(|| EngineError::Internal(format!("refund {nkp_seq_id} vanished")))
+    }
+
+    pub(crate) async fn trade_of(&self, r: &refund::Model) -> Result<trade::Model, EngineError> {
+        trades::find_by_nkp_seq_id(self.db.conn(), &r.org_nkp_seq_id)
+            .await?
+            .ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "refund {} names trade {}, which does not exist",
+                    r.nkp_seq_id, r.org_nkp_seq_id
+                ))
+            })
+    }
+
+    /// Records an incident of `kind` for `r` once (repeats of the same message do not pile up).
+    async fn refund_incident(
+        &self,
+        r: &refund::Model,
+        kind: &'static str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefundApplied, EngineError> {
+        let known = incidents::list_for(self.db.conn(), &r.nkp_seq_id)
+            .await?
+            .iter()
+            .any(|i| i.kind == kind && i.resolved_at.is_none());
+        if !known {
+            tracing::warn!(refund = %r.nkp_seq_id, kind, detail, "incident");
+            incidents::open_incident(self.db.conn(), kind, Some(&r.nkp_seq_id), detail, now)
+                .await?;
+        }
+        Ok(RefundApplied::Incident(kind))
+    }
+}
