@@ -3,6 +3,7 @@
 //!
 //! Not for: business rules; every handler calls nkpay-engine.
 
+pub mod admin;
 pub mod callback;
 pub mod health;
 pub mod open;
@@ -40,4 +41,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     open::configure(cfg);
     callback::configure(cfg);
+    admin::configure(cfg);
 }
