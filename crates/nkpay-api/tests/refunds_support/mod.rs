@@ -7,8 +7,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{TimeDelta, Utc};
+use nkpay_channels::HttpSettings;
 use nkpay_core::trade_type::ChannelKind;
-use nkpay_engine::{Engine, EngineConfig};
+use nkpay_engine::refunds::jobs::{RefundJobReport, run_refunds_once};
+use nkpay_engine::{ChannelSettings, Engine, EngineConfig};
 use nkpay_store::entity::refund;
 use nkpay_store::refunds;
 use serde_json::{Value, json};
@@ -31,6 +34,29 @@ pub fn refund_config() -> EngineConfig {
         job_interval: Duration::from_millis(100),
         ..test_config()
     }
+}
+
+/// One channel call gives up after a second; the connector re-sends once.
+pub fn impatient() -> EngineConfig {
+    EngineConfig {
+        channels: ChannelSettings {
+            http: HttpSettings {
+                total_timeout: Duration::from_secs(1),
+                resend_limit: 1,
+                resend_delay: Duration::from_millis(50),
+                ..HttpSettings::default()
+            },
+            ..ChannelSettings::default()
+        },
+        ..refund_config()
+    }
+}
+
+/// A round of the refund job as if run a second from now (a new refund is due by then).
+pub async fn job_round(p: &Platform) -> RefundJobReport {
+    run_refunds_once(&p.engine, Utc::now() + TimeDelta::seconds(1))
+        .await
+        .expect("refund job round")
 }
 
 /// Polls `check` until it is true, or panics after `limit`.
