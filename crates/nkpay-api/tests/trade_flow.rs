@@ -50,6 +50,26 @@ async fn notification_of(p: &Platform, nkp_seq_id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The inbound notifies recorded for a trade, once at least `n` are complete (the record is
+/// completed just after the trade settles).
+async fn inbound_of(
+    p: &Platform,
+    nkp_seq_id: &str,
+    n: usize,
+) -> Vec<nkpay_store::entity::channel_inbound_message::Model> {
+    let mut inbound = Vec::new();
+    for _ in 0..100 {
+        inbound = channel_records::list_inbound_for(p.db.conn(), nkp_seq_id)
+            .await
+            .unwrap();
+        if inbound.len() >= n && inbound.iter().all(|m| m.outcome.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    inbound
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jsapi_with_platform_openid_is_paid_notified_and_queried() {
     for p in Platform::all().await {
@@ -117,9 +137,7 @@ async fn jsapi_with_platform_openid_is_paid_notified_and_queried() {
             .await
             .unwrap();
         assert!(exchanges.iter().any(|e| e.call_name == "pay/unifiedorder"));
-        let inbound = channel_records::list_inbound_for(p.db.conn(), &nkp)
-            .await
-            .unwrap();
+        let inbound = inbound_of(&p, &nkp, 1).await;
         assert!(inbound.iter().any(|m| m.verified));
         p.stop().await;
     }
@@ -392,16 +410,7 @@ async fn duplicate_and_late_notifies_are_acknowledged_and_change_nothing() {
         let settled = p.wait_final(&nkp).await;
         assert_eq!(settled.status, "S");
         // Both parallel deliveries were verified; one settled, the other found it final.
-        let mut inbound = Vec::new();
-        for _ in 0..100 {
-            inbound = channel_records::list_inbound_for(p.db.conn(), &nkp)
-                .await
-                .unwrap();
-            if inbound.len() >= 2 && inbound.iter().all(|m| m.outcome.is_some()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let inbound = inbound_of(&p, &nkp, 2).await;
         assert_eq!(inbound.len(), 2, "{}", p.label);
         assert!(inbound.iter().all(|m| m.verified));
         let outcomes: Vec<&str> = inbound
