@@ -254,17 +254,25 @@ async fn unpaid_trade_is_closed_and_a_later_payment_becomes_an_incident() {
     }
 }
 
+/// A WeChat trade closed at once (too early for WeChat): the create reply, the close reply, and
+/// the close request for asking again.
+async fn wechat_trade_closed_at_once(p: &Platform) -> (support::Reply, support::Reply, Value) {
+    let data = p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": {"openid": "o1"} }));
+    let created = p.sp.call(JSPAY, data.clone()).await;
+    let close = close_data(
+        MER_A,
+        data["req_date"].as_str().unwrap(),
+        data["req_seq_id"].as_str().unwrap(),
+    );
+    let closed = p.sp.call(CLOSE, close.clone()).await;
+    (created, closed, close)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wechat_close_too_early_is_accepted_and_carried_out_by_the_job() {
     for p in Platform::all().await {
-        let data = p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": {"openid": "o1"} }));
-        let r = p.sp.call(JSPAY, data.clone()).await;
+        let (r, c, _) = wechat_trade_closed_at_once(&p).await;
         let nkp = r.get("nkp_seq_id").to_owned();
-        let org = (
-            data["req_date"].as_str().unwrap(),
-            data["req_seq_id"].as_str().unwrap(),
-        );
-        let c = p.sp.call(CLOSE, close_data(MER_A, org.0, org.1)).await;
         assert_eq!(c.code(), "00000000", "{}: {:?}", p.label, c.data);
         assert_eq!(c.get("trans_stat"), "P");
         assert_eq!(c.get("org_trans_stat"), "P");
@@ -301,14 +309,8 @@ async fn wechat_close_too_early_is_accepted_and_carried_out_by_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payment_landing_before_a_deferred_close_wins() {
     for p in Platform::all().await {
-        let data = p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": {"openid": "o1"} }));
-        let r = p.sp.call(JSPAY, data.clone()).await;
+        let (r, c, close) = wechat_trade_closed_at_once(&p).await;
         let nkp = r.get("nkp_seq_id").to_owned();
-        let org = (
-            data["req_date"].as_str().unwrap(),
-            data["req_seq_id"].as_str().unwrap(),
-        );
-        let c = p.sp.call(CLOSE, close_data(MER_A, org.0, org.1)).await;
         assert_eq!(c.get("trans_stat"), "P");
 
         p.pay_wechat(r.get("pay_info")).await;
@@ -322,7 +324,7 @@ async fn payment_landing_before_a_deferred_close_wins() {
             .await
             .unwrap();
         assert_eq!(report.claimed, 0);
-        let c = p.sp.call(CLOSE, close_data(MER_A, org.0, org.1)).await;
+        let c = p.sp.call(CLOSE, close).await;
         assert_eq!(c.code(), "23000002");
         assert_eq!(c.get("trans_stat"), "F");
         assert_eq!(c.get("org_trans_stat"), "S");

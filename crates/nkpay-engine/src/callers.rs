@@ -9,6 +9,8 @@ use nkpay_store::merchants::{self, Caller as StoredCaller};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::payments::fields::Fields;
+use crate::payments::validation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallerKind {
@@ -78,6 +80,17 @@ impl Engine {
             kind,
             public_key,
         })
+    }
+
+    /// The request's `mer_id` (or `huifu_id`), once `caller` is allowed to act for it.
+    pub(crate) async fn merchant_of<'a>(
+        &self,
+        caller: &Caller,
+        f: &Fields<'a>,
+    ) -> Result<&'a str, EngineError> {
+        let mer_id = validation::mer_id(f)?;
+        self.authorize(caller, mer_id).await?;
+        Ok(mer_id)
     }
 
     /// The merchant `mer_id`, when `caller` may act for it and it is active (`22000000`).

@@ -43,17 +43,14 @@ impl Engine {
     ) -> Result<Map<String, Value>, EngineError> {
         let now = Utc::now();
         let f = Fields::new(data);
-        let mer_id = validation::mer_id(&f)?;
-        self.authorize(caller, mer_id).await?;
-        let req_date = f.required("req_date")?;
+        let mer_id = self.merchant_of(caller, &f).await?;
+        let (req_date, req_seq_id) = validation::request_id(&f)?;
         validation::check_req_date_is_current(
             "req_date",
             req_date,
             now,
             self.config.req_date_tolerance_days,
         )?;
-        let req_seq_id = f.required("req_seq_id")?;
-        validation::check_req_seq_id("req_seq_id", req_seq_id)?;
         let t = self.find_org_trade(&f, mer_id).await?;
 
         let outcome = match status_of(&t)? {

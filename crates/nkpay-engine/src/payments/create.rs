@@ -32,14 +32,9 @@ impl Engine {
     ) -> Result<Map<String, Value>, EngineError> {
         let now = Utc::now();
         let f = Fields::new(data);
-        let mer_id = validation::mer_id(&f)?;
-        self.authorize(caller, mer_id).await?;
-
+        let mer_id = self.merchant_of(caller, &f).await?;
         // The request id first: a replay is answered as the first time, even on a later day.
-        let req_date = f.required("req_date")?;
-        validation::check_date_format("req_date", req_date)?;
-        let req_seq_id = f.required("req_seq_id")?;
-        validation::check_req_seq_id("req_seq_id", req_seq_id)?;
+        let (req_date, req_seq_id) = validation::request_id(&f)?;
         let hash = request_hash(data)?;
         if let Some(existing) =
             trades::find_by_req(self.db.conn(), mer_id, req_date, req_seq_id).await?

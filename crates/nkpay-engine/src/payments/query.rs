@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use super::fields::Fields;
 use super::settle::{Applied, closing, describe_pay_result};
 use super::trade_view::{self, status_of};
-use super::validation;
 use crate::callers::Caller;
 use crate::config::delta;
 use crate::engine::Engine;
@@ -26,8 +25,7 @@ impl Engine {
         data: &Map<String, Value>,
     ) -> Result<Map<String, Value>, EngineError> {
         let f = Fields::new(data);
-        let mer_id = validation::mer_id(&f)?;
-        self.authorize(caller, mer_id).await?;
+        let mer_id = self.merchant_of(caller, &f).await?;
         let mut t = self.find_org_trade(&f, mer_id).await?;
         if status_of(&t)? == TradeStatus::Processing {
             match self.refresh(&t, Utc::now()).await {

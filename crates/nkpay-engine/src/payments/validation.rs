@@ -54,6 +54,15 @@ pub fn mer_id<'a>(f: &Fields<'a>) -> Result<&'a str, EngineError> {
     f.required_any(&["mer_id", "huifu_id"])
 }
 
+/// The request's own id: `req_date` (a real `yyyyMMdd` date) and `req_seq_id`.
+pub fn request_id<'a>(f: &Fields<'a>) -> Result<(&'a str, &'a str), EngineError> {
+    let req_date = f.required("req_date")?;
+    check_date_format("req_date", req_date)?;
+    let req_seq_id = f.required("req_seq_id")?;
+    check_req_seq_id("req_seq_id", req_seq_id)?;
+    Ok((req_date, req_seq_id))
+}
+
 /// `[0-9A-Za-z_-]{1,64}`.
 pub fn check_req_seq_id(field: &str, value: &str) -> Result<(), EngineError> {
     let ok = !value.is_empty()
@@ -208,10 +217,8 @@ pub async fn jspay(
     now: DateTime<Utc>,
     config: &EngineConfig,
 ) -> Result<JspayRequest, EngineError> {
-    let req_date = data.required("req_date")?;
+    let (req_date, req_seq_id) = request_id(data)?;
     check_req_date_is_current("req_date", req_date, now, config.req_date_tolerance_days)?;
-    let req_seq_id = data.required("req_seq_id")?;
-    check_req_seq_id("req_seq_id", req_seq_id)?;
     let trade_type_text = data.required("trade_type")?;
     let trade_type: TradeType = trade_type_text.parse().map_err(|_| {
         EngineError::invalid(
