@@ -39,7 +39,26 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub channels: ChannelsConfig,
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token guarding the console API (`/admin/api/...`), at least 16 characters;
+    /// unset disables the console API. Set it from the environment: NKPAY__ADMIN__TOKEN.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +117,9 @@ pub struct SandboxConfig {
 fn default_sandbox_port() -> u16 {
     8090
 }
+fn default_poll_interval_ms() -> u64 {
+    500
+}
 fn default_time_scale() -> f64 {
     1.0
 }
@@ -122,6 +144,8 @@ pub struct NotifyConfig {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub timeout_ms: u64,
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
     pub allow_loopback: bool,
     pub allow_private: bool,
 }
@@ -221,6 +245,29 @@ impl Config {
         }
         if self.notify.schedule_secs.is_empty() {
             return Err(invalid("notify.schedule_secs", "needs at least one delay"));
+        }
+        if self.notify.schedule_secs.contains(&0) {
+            return Err(invalid(
+                "notify.schedule_secs",
+                "every delay must be at least 1 second",
+            ));
+        }
+        if self.notify.timeout_ms < 100 || self.notify.poll_interval_ms == 0 {
+            return Err(invalid(
+                "notify.timeout_ms",
+                "timeout_ms must be at least 100 and poll_interval_ms positive",
+            ));
+        }
+        if let Some(token) = &self.admin.token
+            && token.chars().count() < nkpay_api::admin::auth::MIN_TOKEN_CHARS
+        {
+            return Err(invalid(
+                "admin.token",
+                format!(
+                    "must be at least {} characters",
+                    nkpay_api::admin::auth::MIN_TOKEN_CHARS
+                ),
+            ));
         }
         if self.notify.concurrency == 0 || self.notify.per_host_concurrency == 0 {
             return Err(invalid("notify.concurrency", "must be at least 1"));

@@ -36,6 +36,9 @@ pub struct Credentials {
     pub public_key: String,
     pub platform_public_key: String,
     pub platform_key_id: String,
+    /// Bearer token for the console API (`Authorization: Bearer …`).
+    #[serde(default)]
+    pub admin_token: String,
     pub merchants: Vec<DemoMerchant>,
     /// The simulators' own accounts (API keys, Alipay keys), for tests acting as the channel.
     pub sandbox_accounts: serde_json::Value,
@@ -95,6 +98,10 @@ pub async fn prepare(
         }
     };
 
+    let admin_token = match read_previous(credentials_path)? {
+        Some(previous) if !previous.admin_token.is_empty() => previous.admin_token,
+        _ => nkpay_crypto::sealed::SecretSealer::generate_key_base64().replace(['+', '/', '='], ""),
+    };
     let accounts = sandbox.accounts();
     let wechat_sp = accounts.wechat.service_providers.first();
     let merchants = keys
@@ -142,6 +149,7 @@ pub async fn prepare(
         public_key: keys.provider.public_key().to_spki_pem(),
         platform_public_key,
         platform_key_id,
+        admin_token,
         merchants,
         sandbox_accounts: sandbox.accounts_json(),
     };
@@ -398,6 +406,11 @@ pub fn guide(c: &Credentials, credentials_path: &Path) -> String {
         );
     }
     let _ = writeln!(out, "platform key id   {}", c.platform_key_id);
+    let _ = writeln!(
+        out,
+        "console API       {}/admin/api/notifications  (Authorization: Bearer {})",
+        c.base_url, c.admin_token
+    );
     let _ = writeln!(
         out,
         "\n--- Python, official Dougong SDK (pip install dg-sdk) ---"

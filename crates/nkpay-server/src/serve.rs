@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
+use nkpay_api::admin::AdminToken;
 use nkpay_channels::HttpSettings;
 use nkpay_engine::config::{ChannelSettings, EngineConfig};
+use nkpay_engine::notify::dispatcher::{Dispatcher, DispatcherConfig};
 use nkpay_engine::notify::url_guard::UrlPolicy;
 use nkpay_engine::{Engine, EngineParts};
 use tokio::sync::watch;
@@ -79,7 +81,34 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     })?);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let jobs = nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone());
+    let mut background = vec![
+        nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+        nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+    ];
+    let dispatcher = Dispatcher::new(
+        db.clone(),
+        engine.signer().clone(),
+        dispatcher_config(&config),
+        format!("node-{}", config.server.node_id),
+    )?;
+    let mut stop = shutdown_rx.clone();
+    background.push(dispatcher.spawn(async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }));
+
+    // The console API answers 503 until a token is configured; the demo makes one up.
+    let admin_token = match (&config.admin.token, &demo) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some((demo, _))) => Some(demo.credentials.admin_token.clone()),
+        (None, None) => None,
+    }
+    .and_then(AdminToken::new)
+    .map(web::Data::new);
+    if admin_token.is_none() {
+        tracing::warn!(
+            "admin.token is not set (or shorter than required): the console API is disabled"
+        );
+    }
 
     let state = web::Data::new(ApiState {
         db: db.clone(),
@@ -89,8 +118,12 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let bind = config.bind_addr();
     let limit = config.server.body_limit_bytes;
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        let app = App::new();
+        let app = match &admin_token {
+            Some(token) => app.app_data(token.clone()),
+            None => app,
+        };
+        app.app_data(state.clone())
             .app_data(web::PayloadConfig::new(limit))
             .configure(nkpay_api::configure)
     })
@@ -104,7 +137,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     // actix-web stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
     server.await?;
     let _ = shutdown_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
+    for task in background {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
@@ -120,6 +155,27 @@ fn sandbox_urls(sandbox: &nkpay_sandbox::RunningSandbox) -> anyhow::Result<(Url,
         Url::parse(&sandbox.wechat_api_base_url())?,
         Url::parse(&sandbox.alipay_gateway_url())?,
     ))
+}
+
+fn dispatcher_config(config: &Config) -> DispatcherConfig {
+    let n = &config.notify;
+    let timeout = Duration::from_millis(n.timeout_ms);
+    DispatcherConfig {
+        schedule: n
+            .schedule_secs
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect(),
+        concurrency: n.concurrency,
+        per_host_concurrency: n.per_host_concurrency,
+        timeout,
+        lease: (timeout * 4).max(Duration::from_secs(30)),
+        poll_interval: Duration::from_millis(n.poll_interval_ms),
+        policy: UrlPolicy {
+            allow_loopback: n.allow_loopback,
+            allow_private: n.allow_private,
+        },
+    }
 }
 
 fn engine_config(config: &Config, (wechat, alipay): (Url, Url)) -> EngineConfig {
