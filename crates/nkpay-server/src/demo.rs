@@ -443,7 +443,10 @@ EOF"#,
     let _ = writeln!(out, "# BEGIN CALL EXAMPLE");
     let _ = writeln!(
         out,
-        "cargo run --quiet --bin nkpay -- call /v2/trade/payment/jspay --base-url {base} --sys-id {sys} --product-id {prod} --key {dir}/sp-private-key.pem --platform-key {dir}/platform-public-key.pem --explain '{{\"req_date\":\"{today}\",\"req_seq_id\":\"call{stamp}\",\"huifu_id\":\"{mer}\",\"trade_type\":\"A_NATIVE\",\"trans_amt\":\"0.01\",\"goods_desc\":\"demo\"}}'",
+        "{exe} call /v2/trade/payment/jspay --base-url {base} --sys-id {sys} --product-id {prod} --key {dir}/sp-private-key.pem --platform-key {dir}/platform-public-key.pem --explain '{{\"req_date\":\"{today}\",\"req_seq_id\":\"call{stamp}\",\"huifu_id\":\"{mer}\",\"trade_type\":\"A_NATIVE\",\"trans_amt\":\"0.01\",\"goods_desc\":\"demo\"}}'",
+        exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "nkpay".to_owned()),
         base = c.base_url,
         sys = c.sys_id,
         prod = c.product_id,
