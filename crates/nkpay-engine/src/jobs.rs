@@ -3,6 +3,7 @@
 //! allow yet. Any number of nodes may run it: each trade is claimed under a lease first, so two
 //! nodes never work on the same trade, and a dead node's claims come back when they expire.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -59,23 +60,19 @@ pub async fn run_trades_once(
         claimed: claimed.len(),
         ..JobReport::default()
     };
-    let concurrency = engine.config.job_concurrency.max(1);
-    let results: Vec<(String, Result<Step, EngineError>)> = futures::stream::iter(claimed)
-        .map(|t| async move {
-            let id = t.nkp_seq_id.clone();
-            (id, work(engine, &t, now).await)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for (nkp_seq_id, result) in results {
-        match result {
-            Ok(Step::Finished) => report.finished += 1,
-            Ok(Step::Rescheduled) => report.rescheduled += 1,
-            Err(e) => {
-                tracing::warn!(%nkp_seq_id, error = %e, "trade job failed; it comes back when its lease ends");
-                report.errors += 1;
-            }
+    let (steps, errors) = work_on(
+        engine,
+        "trade",
+        claimed,
+        |t| t.nkp_seq_id.clone(),
+        |t| async move { work(engine, &t, now).await },
+    )
+    .await;
+    report.errors = errors;
+    for step in steps {
+        match step {
+            Step::Finished => report.finished += 1,
+            Step::Rescheduled => report.rescheduled += 1,
         }
     }
     Ok(report)
@@ -148,23 +145,80 @@ async fn reschedule(
     Ok(())
 }
 
+/// Works on claimed rows, `job_concurrency` at a time, and hands back what each finished
+/// with, plus how many failed: those are logged under `job` and come back when their lease
+/// runs out.
+pub(crate) async fn work_on<T, S, F, Fut>(
+    engine: &Engine,
+    job: &'static str,
+    rows: Vec<T>,
+    id: fn(&T) -> String,
+    work: F,
+) -> (Vec<S>, usize)
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<S, EngineError>>,
+{
+    let results: Vec<(String, Result<S, EngineError>)> = futures::stream::iter(rows)
+        .map(|row| {
+            let key = id(&row);
+            let done = work(row);
+            async move { (key, done.await) }
+        })
+        .buffer_unordered(engine.config.job_concurrency.max(1))
+        .collect()
+        .await;
+    let mut finished = Vec::with_capacity(results.len());
+    let mut errors = 0;
+    for (nkp_seq_id, result) in results {
+        match result {
+            Ok(s) => finished.push(s),
+            Err(e) => {
+                tracing::warn!(job, %nkp_seq_id, error = %e, "job work failed; it comes back when its lease ends");
+                errors += 1;
+            }
+        }
+    }
+    (finished, errors)
+}
+
 /// Runs [`run_trades_once`] every `job_interval` (at once again after a full batch) until
 /// `shutdown` turns true or its sender is dropped.
-pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    spawn_rounds(engine, "trade", shutdown, |engine| async move {
+        let report = run_trades_once(&engine, Utc::now()).await?;
+        if report.claimed > 0 {
+            tracing::debug!(?report, "trade job round");
+        }
+        Ok(report.claimed)
+    })
+}
+
+/// The loop of every job: runs `round` every `job_interval`, at once again after a full batch
+/// (`round` answers how many rows it claimed), until `shutdown` turns true or its sender is
+/// dropped.
+pub(crate) fn spawn_rounds<F, Fut>(
+    engine: Arc<Engine>,
+    name: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+    round: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<Engine>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<usize, EngineError>> + Send,
+{
     tokio::spawn(async move {
         let interval = engine.config.job_interval;
         loop {
-            let mut full = false;
-            match run_trades_once(&engine, Utc::now()).await {
-                Ok(report) => {
-                    full = u64::try_from(report.claimed).unwrap_or(u64::MAX)
-                        >= engine.config.job_batch;
-                    if report.claimed > 0 {
-                        tracing::debug!(?report, "trade job round");
-                    }
+            let full = match round(engine.clone()).await {
+                Ok(claimed) => {
+                    u64::try_from(claimed).unwrap_or(u64::MAX) >= engine.config.job_batch
                 }
-                Err(e) => tracing::warn!(error = %e, "trade job round failed"),
-            }
+                Err(e) => {
+                    tracing::warn!(job = name, error = %e, "job round failed");
+                    false
+                }
+            };
             if *shutdown.borrow() {
                 break;
             }
@@ -180,6 +234,6 @@ pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHa
                 _ = tokio::time::sleep(interval) => {}
             }
         }
-        tracing::info!("trade job stopped");
+        tracing::info!(job = name, "job stopped");
     })
 }

@@ -6,7 +6,7 @@ pub mod close;
 mod create;
 pub mod fields;
 pub mod idempotency;
-mod org_trade;
+pub(crate) mod org_trade;
 mod query;
 pub mod routing;
 pub mod settle;

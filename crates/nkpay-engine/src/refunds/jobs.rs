@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use nkpay_store::entity::refund;
 use nkpay_store::{incidents, query_jobs};
 use tokio::sync::watch;
@@ -16,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::jobs::{spawn_rounds, work_on};
 
 pub const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
 
@@ -57,31 +57,23 @@ pub async fn run_refunds_once(
         claimed: claimed.len(),
         ..RefundJobReport::default()
     };
-    let concurrency = engine.config.job_concurrency.max(1);
-    let results: Vec<(String, Result<Step, EngineError>)> = futures::stream::iter(claimed)
-        .map(|r| async move {
-            let id = r.nkp_seq_id.clone();
-            (id, work(engine, &r, now).await)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for (nkp_seq_id, result) in results {
-        match result {
-            Ok(step) => {
-                if step.resent {
-                    report.resent += 1;
-                }
-                if step.finished {
-                    report.finished += 1;
-                } else {
-                    report.rescheduled += 1;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(refund = %nkp_seq_id, error = %e, "refund job failed; it comes back when its lease ends");
-                report.errors += 1;
-            }
+    let (steps, errors) = work_on(
+        engine,
+        "refund",
+        claimed,
+        |r| r.nkp_seq_id.clone(),
+        |r| async move { work(engine, &r, now).await },
+    )
+    .await;
+    report.errors = errors;
+    for step in steps {
+        if step.resent {
+            report.resent += 1;
+        }
+        if step.finished {
+            report.finished += 1;
+        } else {
+            report.rescheduled += 1;
         }
     }
     Ok(report)
@@ -148,36 +140,12 @@ async fn reschedule(
 
 /// Runs [`run_refunds_once`] every `job_interval` (at once again after a full batch) until
 /// `shutdown` turns true or its sender is dropped.
-pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let interval = engine.config.job_interval;
-        loop {
-            let mut full = false;
-            match run_refunds_once(&engine, Utc::now()).await {
-                Ok(report) => {
-                    full = u64::try_from(report.claimed).unwrap_or(u64::MAX)
-                        >= engine.config.job_batch;
-                    if report.claimed > 0 {
-                        tracing::debug!(?report, "refund job round");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "refund job round failed"),
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            if full {
-                continue;
-            }
-            tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        break;
-                    }
-                }
-                _ = tokio::time::sleep(interval) => {}
-            }
+pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    spawn_rounds(engine, "refund", shutdown, |engine| async move {
+        let report = run_refunds_once(&engine, Utc::now()).await?;
+        if report.claimed > 0 {
+            tracing::debug!(?report, "refund job round");
         }
-        tracing::info!("refund job stopped");
+        Ok(report.claimed)
     })
 }

@@ -14,6 +14,7 @@ use crate::callers::Caller;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::payments::fields::Fields;
+use crate::payments::org_trade::OrgId;
 use crate::payments::validation;
 
 impl Engine {
@@ -46,38 +47,12 @@ impl Engine {
         f: &Fields<'_>,
         mer_id: &str,
     ) -> Result<refund::Model, EngineError> {
-        let org_req_date = f.optional("org_req_date")?;
-        if let Some(d) = org_req_date {
-            validation::check_date_format("org_req_date", d)?;
-        }
-        let found = match (f.optional("org_nkp_seq_id")?, f.optional("org_req_seq_id")?) {
-            (Some(nkp), _) => {
-                let ok = nkp.len() <= 32 && nkp.bytes().all(|b| b.is_ascii_alphanumeric());
-                if !ok {
-                    return Err(EngineError::invalid(
-                        "org_nkp_seq_id",
-                        "must be at most 32 letters or digits",
-                    ));
-                }
-                refunds::find_by_nkp_seq_id(self.db.conn(), nkp)
-                    .await?
-                    .filter(|r| org_req_date.is_none_or(|d| d == r.req_date))
-            }
-            (None, Some(seq)) => {
-                validation::check_req_seq_id("org_req_seq_id", seq)?;
-                let date = org_req_date.ok_or_else(|| {
-                    EngineError::refused(
-                        RespCode::ParamError,
-                        "org_req_date不能为空: needed with org_req_seq_id",
-                    )
-                })?;
+        let found = match OrgId::parse(f)? {
+            OrgId::Nkp { id, date } => refunds::find_by_nkp_seq_id(self.db.conn(), id)
+                .await?
+                .filter(|r| date.is_none_or(|d| d == r.req_date)),
+            OrgId::Req { date, seq } => {
                 refunds::find_by_req(self.db.conn(), mer_id, date, seq).await?
-            }
-            (None, None) => {
-                return Err(EngineError::refused(
-                    RespCode::ParamError,
-                    "org_req_seq_id不能为空: give the refund's org_req_date with org_req_seq_id, or its org_nkp_seq_id",
-                ));
             }
         };
         found.filter(|r| r.mer_id == mer_id).ok_or_else(|| {
