@@ -49,12 +49,23 @@ fn alipay_reply_lost(extra: Faults) -> Faults {
 
 /// A WeChat refund notify as WeChat builds it, its `req_info` sealed with `api_key`.
 fn wechat_refund_notify(p: &Platform, api_key: &str, trade: &str, refund: &str) -> String {
+    wechat_refund_notify_of(p, api_key, trade, refund, 100)
+}
+
+/// [`wechat_refund_notify`] saying `refund_fee` fen were refunded.
+fn wechat_refund_notify_of(
+    p: &Platform,
+    api_key: &str,
+    trade: &str,
+    refund: &str,
+    refund_fee: i64,
+) -> String {
     let plain = format!(
         "<root><out_refund_no><![CDATA[{refund}]]></out_refund_no>\
          <out_trade_no><![CDATA[{trade}]]></out_trade_no>\
          <refund_id><![CDATA[50300000000000000001]]></refund_id>\
-         <refund_fee><![CDATA[100]]></refund_fee><total_fee><![CDATA[500]]></total_fee>\
-         <settlement_refund_fee><![CDATA[100]]></settlement_refund_fee>\
+         <refund_fee><![CDATA[{refund_fee}]]></refund_fee><total_fee><![CDATA[500]]></total_fee>\
+         <settlement_refund_fee><![CDATA[{refund_fee}]]></settlement_refund_fee>\
          <refund_status><![CDATA[SUCCESS]]></refund_status>\
          <success_time><![CDATA[2026-01-01 12:00:00]]></success_time></root>"
     );
@@ -283,6 +294,44 @@ async fn a_genuine_notify_for_a_refund_we_do_not_have_is_acknowledged_and_ignore
         assert_eq!(r.status, "S", "{l}: {r:?}");
         assert_eq!(r.party_refund_id.as_deref(), Some("50300000000000000001"));
         assert_eq!(refund_notifications(&p, &id).await, 1, "{l}");
+        p.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_with_another_amount_opens_an_incident_and_settles_nothing() {
+    for p in Platform::all_with(impatient()).await {
+        let l = p.label;
+        let t = p.paid_trade(ChannelKind::Wechat, "5.00").await;
+        p.set_faults(Faults {
+            notify_drop_rate: 1.0,
+            ..Faults::default()
+        });
+        let id = processing_refund(&p, &t, "1.00").await;
+        let body = wechat_refund_notify_of(&p, &p.wechat_api_key, &t.nkp_seq_id, &id, 150);
+        for _ in 0..2 {
+            let answer = p
+                .post_callback("/callback/wechat/refund", "text/xml", body.clone())
+                .await;
+            assert!(answer.contains("SUCCESS"), "{l}: {answer}");
+        }
+        assert_eq!(p.refund_row(&id).await.status, "P", "{l}");
+        let incidents = nkpay_store::incidents::list_for(p.db.conn(), &id)
+            .await
+            .expect("incidents");
+        assert_eq!(
+            incidents.len(),
+            1,
+            "{l}: one incident however often it is told"
+        );
+        assert_eq!(incidents[0].kind, "refund_amount_mismatch");
+        assert!(incidents[0].detail.contains("1.50"), "{:?}", incidents[0]);
+        let row = p.trade(&t.nkp_seq_id).await;
+        assert_eq!(
+            (row.refunded_amt, row.refund_in_flight_amt),
+            (0, 100),
+            "{l}"
+        );
         p.stop().await;
     }
 }

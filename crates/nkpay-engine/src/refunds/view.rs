@@ -142,3 +142,167 @@ pub fn notice(
         first_attempt_at: now,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 10, h, m, s).unwrap()
+    }
+
+    fn trade() -> trade::Model {
+        trade::Model {
+            id: 1,
+            nkp_seq_id: "T0001".into(),
+            sys_id: "sp1".into(),
+            mer_id: "6666000100000001".into(),
+            req_date: "20250310".into(),
+            req_seq_id: "pay1".into(),
+            trade_type: "A_NATIVE".into(),
+            channel: "alipay".into(),
+            channel_account_id: 1,
+            trans_amt: 1050,
+            status: "S".into(),
+            goods_desc: "咖啡".into(),
+            notify_url: Some("https://m.example/pay".into()),
+            remark: Some("trade remark".into()),
+            sub_mch_id: None,
+            appid: None,
+            sub_appid: None,
+            openid: None,
+            sub_openid: None,
+            buyer_id: None,
+            party_order_id: Some("2025031022001400000000000001".into()),
+            pay_info: None,
+            qr_code: None,
+            bank_code: None,
+            bank_message: None,
+            fee_amt: 4,
+            refunded_amt: 0,
+            refund_in_flight_amt: 300,
+            time_expire: at(6, 0, 0),
+            end_time: Some(at(4, 1, 0)),
+            close_requested_at: None,
+            close_req_date: None,
+            close_req_seq_id: None,
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at(4, 0, 0),
+            updated_at: at(4, 1, 0),
+            version: 1,
+        }
+    }
+
+    fn refund() -> refund::Model {
+        refund::Model {
+            id: 1,
+            nkp_seq_id: "R0001".into(),
+            sys_id: "sp1".into(),
+            mer_id: "6666000100000001".into(),
+            req_date: "20250310".into(),
+            req_seq_id: "rf1".into(),
+            org_nkp_seq_id: "T0001".into(),
+            channel: "alipay".into(),
+            ord_amt: 300,
+            status: "P".into(),
+            party_refund_id: None,
+            notify_url: Some("https://m.example/refund".into()),
+            remark: Some("退 3 元".into()),
+            bank_code: None,
+            bank_message: None,
+            end_time: None,
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at(5, 0, 0),
+            updated_at: at(5, 0, 0),
+            version: 0,
+        }
+    }
+
+    fn settled(status: RefundStatus, bank: Option<(&str, &str)>) -> RefundSettlement {
+        RefundSettlement {
+            status,
+            party_refund_id: None,
+            end_time: Some(at(5, 0, 2)),
+            bank_code: bank.map(|b| b.0.to_owned()),
+            bank_message: bank.map(|b| b.1.to_owned()),
+        }
+    }
+
+    #[test]
+    fn refund_notification_resp_data_is_compact_sorted_raw_utf8() {
+        let text =
+            notice_resp_data(&refund(), &trade(), &settled(RefundStatus::Succeeded, None)).unwrap();
+        assert_eq!(
+            text,
+            "{\"end_time\":\"20250310130002\",\"mer_id\":\"6666000100000001\",\"nkp_seq_id\":\"R0001\",\
+             \"notify_type\":\"REFUND\",\"ord_amt\":\"3.00\",\"org_nkp_seq_id\":\"T0001\",\
+             \"org_req_date\":\"20250310\",\"org_req_seq_id\":\"pay1\",\
+             \"party_order_id\":\"2025031022001400000000000001\",\"remark\":\"退 3 元\",\
+             \"req_date\":\"20250310\",\"req_seq_id\":\"rf1\",\"trade_type\":\"A_NATIVE\",\
+             \"trans_stat\":\"S\"}"
+        );
+    }
+
+    #[test]
+    fn a_failed_refund_notice_carries_the_channel_code_and_goes_to_the_refund_url() {
+        let n = notice(
+            &refund(),
+            &trade(),
+            &settled(RefundStatus::Failed, Some(("REFUNDCLOSE", "closed"))),
+            at(5, 0, 3),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n.notify_url, "https://m.example/refund");
+        assert_eq!(n.kind, NotificationKind::Refund);
+        assert_eq!(n.subject_nkp_seq_id, "R0001");
+        let v: Value = serde_json::from_str(&n.resp_data).unwrap();
+        assert_eq!(v["trans_stat"], "F");
+        assert_eq!(v["bank_code"], "REFUNDCLOSE");
+    }
+
+    #[test]
+    fn no_notification_without_the_refund_s_own_notify_url() {
+        let mut r = refund();
+        r.notify_url = None;
+        let s = settled(RefundStatus::Succeeded, None);
+        // The trade's notify_url is for the payment, not its refunds.
+        assert!(notice(&r, &trade(), &s, at(5, 0, 3)).unwrap().is_none());
+    }
+
+    #[test]
+    fn reply_code_follows_the_refund_state() {
+        let mut r = refund();
+        assert_eq!(refund_code(&r).unwrap(), RespCode::Processing);
+        r.status = "S".into();
+        assert_eq!(refund_code(&r).unwrap(), RespCode::Success);
+        r.status = "F".into();
+        r.bank_code = Some("NKP_REFUSED".into());
+        assert_eq!(refund_code(&r).unwrap(), RespCode::ChannelError);
+        r.status = "X".into();
+        assert!(refund_code(&r).is_err());
+    }
+
+    #[test]
+    fn query_reply_names_the_refund_as_org_and_the_trade_as_trade() {
+        let d = query_data(&refund(), &trade()).unwrap().into_map();
+        assert_eq!(d["org_nkp_seq_id"], "R0001");
+        assert_eq!(d["org_req_seq_id"], "rf1");
+        assert_eq!(d["trade_nkp_seq_id"], "T0001");
+        assert_eq!(d["trans_amt"], "10.50");
+        assert_eq!(d["ord_amt"], "3.00");
+        assert_eq!(d["trans_stat"], "P");
+        assert!(d.get("end_time").is_none());
+    }
+}
