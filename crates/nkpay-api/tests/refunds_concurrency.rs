@@ -70,3 +70,29 @@ async fn fifty_concurrent_refunds_of_a_tenth_accept_exactly_ten_and_the_channel_
         p.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_copies_of_one_refund_request_make_one_refund_and_share_its_answer() {
+    for p in Platform::all_with(refund_config()).await {
+        let l = p.label;
+        let t = p.paid_trade(ChannelKind::Wechat, "3.00").await;
+        let data = p.refund_data(&t, "2.00");
+        let answers = join_all((0..10).map(|_| p.sp.call(REFUND, data.clone()))).await;
+        let ids: std::collections::BTreeSet<&str> =
+            answers.iter().map(|a| a.get("nkp_seq_id")).collect();
+        assert_eq!(ids.len(), 1, "{l}: {answers:?}");
+        assert!(
+            answers.iter().all(|a| a.code() == "00000100"),
+            "{l}: {answers:?}"
+        );
+        let rows = refunds::list_for_trade(p.db.conn(), &t.nkp_seq_id)
+            .await
+            .expect("refunds");
+        assert_eq!(rows.len(), 1, "{l}");
+        p.final_refund(&rows[0].nkp_seq_id).await;
+        let trade = p.trade(&t.nkp_seq_id).await;
+        assert_eq!((trade.refunded_amt, trade.refund_in_flight_amt), (200, 0), "{l}");
+        assert_eq!(p.channel_refunds(&t), (1, 1), "{l}");
+        p.stop().await;
+    }
+}
