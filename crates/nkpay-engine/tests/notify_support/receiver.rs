@@ -94,6 +94,11 @@ impl Receiver {
         self.busy.load(Ordering::SeqCst)
     }
 
+    /// How many requests were answered (or dropped) so far.
+    pub fn count(&self) -> usize {
+        self.hits.lock().expect("hits").len()
+    }
+
     pub fn hits(&self) -> Vec<Hit> {
         self.hits.lock().expect("hits").clone()
     }
