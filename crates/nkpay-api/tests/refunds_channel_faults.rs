@@ -12,7 +12,7 @@ use nkpay_core::trade_type::ChannelKind;
 use nkpay_sandbox::{Faults, RefundOutcome};
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications;
-use refunds_support::{REFUND, REFUND_QUERY, impatient, job_round, refund_config};
+use refunds_support::{REFUND, REFUND_QUERY, accepted, impatient, job_round, refund_config};
 use serde_json::{Value, json};
 use support::{MER_A, NOTIFY_URL, Platform};
 
@@ -137,7 +137,11 @@ async fn a_refund_the_channel_closes_fails_and_gives_the_amount_back() {
         let mut data = p.refund_data(&t, "4.00");
         data["notify_url"] = json!(NOTIFY_URL);
         let reply = p.sp.call(REFUND, data).await;
-        assert_eq!(reply.code(), "00000100", "{l}: {reply:?}");
+        // Processing, or already failed when the notify came first.
+        assert!(
+            matches!(reply.get("trans_stat"), "P" | "F") && !reply.get("nkp_seq_id").is_empty(),
+            "{l}: {reply:?}"
+        );
         let id = reply.get("nkp_seq_id").to_owned();
         // Settled by WeChat's refund notify (req_info decrypted with the API key).
         let r = p.final_refund(&id).await;
@@ -161,9 +165,8 @@ async fn a_refund_the_channel_closes_fails_and_gives_the_amount_back() {
 
         p.set_faults(Faults::default());
         let again = p.refund(&t, "4.00").await;
-        assert_eq!(
-            again.code(),
-            "00000100",
+        assert!(
+            accepted(&again),
             "{l}: the whole amount is refundable again: {again:?}"
         );
         assert_eq!(

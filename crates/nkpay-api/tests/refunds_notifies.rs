@@ -17,7 +17,7 @@ use nkpay_sandbox::Faults;
 use nkpay_store::channel_records;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications;
-use refunds_support::{REFUND, TradeIds, impatient, job_round, wait_for};
+use refunds_support::{REFUND, TradeIds, accepted, impatient, job_round, wait_for};
 use serde_json::json;
 use support::{NOTIFY_URL, Platform};
 
@@ -28,11 +28,7 @@ async fn processing_refund(p: &Platform, t: &TradeIds, amount: &str) -> String {
     let mut data = p.refund_data(t, amount);
     data["notify_url"] = json!(NOTIFY_URL);
     let reply = p.sp.call(REFUND, data).await;
-    assert!(
-        reply.code() == "00000100" || reply.code() == "00000000",
-        "{}: {reply:?}",
-        p.label
-    );
+    assert!(accepted(&reply), "{}: {reply:?}", p.label);
     reply.get("nkp_seq_id").to_owned()
 }
 

@@ -91,6 +91,15 @@ pub fn spawn_jobs(engine: &Arc<Engine>) -> Jobs {
     Jobs(tx)
 }
 
+/// A refund reply that took the refund on: processing, or already refunded (a WeChat refund
+/// notify may settle it before the reply is written).
+pub fn accepted(reply: &Reply) -> bool {
+    matches!(
+        (reply.code(), reply.get("trans_stat")),
+        ("00000100", "P") | ("00000000", "S")
+    )
+}
+
 /// A trade of [`MER_A`] as the merchant knows it.
 #[derive(Debug, Clone)]
 pub struct TradeIds {

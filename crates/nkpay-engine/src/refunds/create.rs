@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::state::TradeStatus;
 use nkpay_core::trade_type::ChannelKind;
-use nkpay_store::StoreError;
 use nkpay_store::entity::{refund, trade};
 use nkpay_store::refunds::{self, NewRefund, Reservation};
 use serde_json::{Map, Value};
@@ -48,31 +47,47 @@ impl Engine {
 
         let req = request::parse(&f, now, &self.config).await?;
         let t = self.find_refunded_trade(&f, mer_id).await?;
-        refundable(&t, &req)?;
-        let new = self.new_refund(caller, mer_id, &t, &req, hash.clone(), now)?;
-        let r = match refunds::create_reserved(&self.db, &new, now).await {
-            Ok(Reservation::Reserved(r)) => *r,
-            Ok(Reservation::Refused) => {
-                // Another refund got in first: say which rule the trade now breaks.
-                let current = self.trade_of_id(&t.nkp_seq_id).await?;
-                refundable(&current, &req)?;
-                return Err(over_refundable(&current, &req));
-            }
-            Err(StoreError::Duplicate { .. }) => {
-                // A concurrent duplicate won the insert: answer what it answers.
-                let winner = refunds::find_by_req(self.db.conn(), mer_id, req_date, req_seq_id)
+        let r = match self.reserve(caller, mer_id, &t, &req, &hash, now).await {
+            Ok(r) => r,
+            Err(refusal) => {
+                // A concurrent copy of this very request may have taken the key or the amount
+                // first: then this one is a replay and answers what it answers.
+                return match refunds::find_by_req(self.db.conn(), mer_id, req_date, req_seq_id)
                     .await?
-                    .ok_or_else(|| {
-                        EngineError::Internal("duplicate refund key but no refund found".into())
-                    })?;
-                return self.replay_refund(winner, &hash).await;
+                {
+                    Some(first) => self.replay_refund(first, &hash).await,
+                    None => Err(refusal),
+                };
             }
-            Err(e) => return Err(e.into()),
         };
         let reply = self.refund_upstream_and_reply(&r, &t).await?;
         let text = Value::Object(reply.clone()).to_string();
         refunds::record_first_response(self.db.conn(), &r.nkp_seq_id, &text, Utc::now()).await?;
         Ok(reply)
+    }
+
+    /// Reserves the amount on `t` and inserts the refund, in one transaction; refused when
+    /// the trade is not paid (`23000002`) or too little is left (`23000003`).
+    async fn reserve(
+        &self,
+        caller: &Caller,
+        mer_id: &str,
+        t: &trade::Model,
+        req: &RefundRequest,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<refund::Model, EngineError> {
+        refundable(t, req)?;
+        let new = self.new_refund(caller, mer_id, t, req, hash.to_owned(), now)?;
+        match refunds::create_reserved(&self.db, &new, now).await? {
+            Reservation::Reserved(r) => Ok(*r),
+            Reservation::Refused => {
+                // Another refund got in first: say which rule the trade now breaks.
+                let current = self.trade_of_id(&t.nkp_seq_id).await?;
+                refundable(&current, req)?;
+                Err(over_refundable(&current, req))
+            }
+        }
     }
 
     fn new_refund(
