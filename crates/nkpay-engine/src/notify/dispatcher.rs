@@ -8,12 +8,15 @@
 //! row. Nodes' clocks must agree to within half the time-out. A node that dies leaves its
 //! claims to expire; another node then retries them — at least once, never lost.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::FutureExt;
 use nkpay_core::resp_code::RespCode;
 use nkpay_store::entity::notification;
 use nkpay_store::notifications::{self, AttemptRecord};
@@ -22,21 +25,30 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::delivery::{self, form_body};
-use super::host_slots::{HostSlot, HostSlots, host_key};
+use super::host_slots::{Admission, HostSlots, host_key};
 use super::merchant_schedules::MerchantSchedules;
 use super::schedule::{default_schedule, next_step, to_delta};
 use super::url_guard::UrlPolicy;
 use crate::error::EngineError;
 use crate::platform_keys::PlatformSigner;
 
+/// The answer time assumed for a receiving host before its first attempt ends: low, so a burst
+/// for a fast host is not spread out too thinly (a slow host corrects it within one attempt).
+const FIRST_LATENCY_GUESS: Duration = Duration::from_millis(100);
+
+/// The most hand-back times a running dispatcher remembers to wake up for.
+const MAX_WAKEUPS: usize = 100_000;
+
 /// How the dispatcher behaves; `Default` is the production setting (public receivers only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatcherConfig {
     /// Delays after each failed attempt; N delays allow N + 1 attempts.
     pub schedule: Vec<Duration>,
-    /// Deliveries in flight on this node, all hosts together.
+    /// Deliveries in flight on this node, all hosts together. The node holds at most twice
+    /// as many claimed rows (the rest wait in line for their host).
     pub concurrency: usize,
-    /// Deliveries in flight on this node to one receiving host (scheme, host, port).
+    /// Deliveries in flight on this node to one receiving host (scheme, host, port); as many
+    /// more claimed rows may wait in line for it, further ones are handed back for later.
     pub per_host_concurrency: usize,
     /// One attempt, from resolution to the answer's status, at most this long.
     pub timeout: Duration,
@@ -94,11 +106,6 @@ impl DispatcherConfig {
             ));
         }
         Ok(())
-    }
-
-    /// How long a row whose host is at its limit waits before it is claimable again.
-    fn busy_host_delay(&self) -> Duration {
-        (self.poll_interval * 2).max(Duration::from_millis(10))
     }
 }
 
@@ -177,7 +184,10 @@ struct Shared {
     config: DispatcherConfig,
     node: String,
     client: reqwest::Client,
-    slots: Arc<Semaphore>,
+    /// Deliveries in flight: `concurrency` permits.
+    running: Arc<Semaphore>,
+    /// Claimed rows held by this node, delivering or in line: twice `concurrency`.
+    claims: Arc<Semaphore>,
     hosts: Arc<HostSlots>,
     schedules: MerchantSchedules,
     counters: Counters,
@@ -215,8 +225,9 @@ impl Dispatcher {
                 signer,
                 node,
                 client,
-                slots: Arc::new(Semaphore::new(config.concurrency)),
-                hosts: HostSlots::new(config.per_host_concurrency),
+                running: Arc::new(Semaphore::new(config.concurrency)),
+                claims: Arc::new(Semaphore::new(config.concurrency.saturating_mul(2))),
+                hosts: HostSlots::new(config.per_host_concurrency, FIRST_LATENCY_GUESS),
                 schedules: MerchantSchedules::new(&config.schedule),
                 counters: Counters::default(),
                 config,
@@ -249,7 +260,7 @@ impl Dispatcher {
     /// for those deliveries. For tests and tools; a server uses [`Dispatcher::run`].
     pub async fn run_once(&self) -> Result<RoundSummary, EngineError> {
         let mut tasks = JoinSet::new();
-        let mut summary = self.claim_and_start(&mut tasks).await?;
+        let (mut summary, _) = self.claim_and_start(&mut tasks).await?;
         while let Some(done) = tasks.join_next().await {
             if let Some(outcome) = joined(done) {
                 summary.count(outcome);
@@ -265,28 +276,49 @@ impl Dispatcher {
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let poll = self.shared.config.poll_interval;
         tracing::info!(node = %self.shared.node, "notification dispatcher started");
+        // When rows this node handed back come due: it claims again then, not a poll later.
+        let mut handed_back: BinaryHeap<Reverse<Instant>> = BinaryHeap::new();
         loop {
             while let Some(done) = tasks.try_join_next() {
                 joined(done);
             }
-            let free = self.shared.slots.available_permits();
+            // Whether the last claim took all it could: more may be due as soon as a slot frees.
+            let mut more_due = true;
+            let free = self.shared.claims.available_permits();
             if free > 0 {
                 match self.claim_and_start(&mut tasks).await {
-                    // A full batch with capacity still free (rows were deferred): more may be due.
-                    Ok(round)
-                        if round.claimed == free && self.shared.slots.available_permits() > 0 =>
-                    {
-                        continue;
+                    Ok((round, waits)) => {
+                        more_due = round.claimed == free;
+                        let now = Instant::now();
+                        if handed_back.len() < MAX_WAKEUPS {
+                            handed_back.extend(waits.into_iter().map(|w| Reverse(now + w)));
+                        }
+                        // Rows went back to a busy host while there is room: the next claim
+                        // reaches other hosts' rows, so make it now.
+                        if more_due && round.deferred > 0 {
+                            if (&mut shutdown).now_or_never().is_some() {
+                                break;
+                            }
+                            continue;
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "claiming due notifications failed"),
+                    Err(e) => {
+                        more_due = false;
+                        tracing::warn!(error = %e, "claiming due notifications failed");
+                    }
                 }
             }
-            let full = self.shared.slots.available_permits() == 0;
+            let now = Instant::now();
+            while handed_back.peek().is_some_and(|Reverse(t)| *t <= now) {
+                handed_back.pop();
+            }
+            let wake = handed_back
+                .peek()
+                .map_or(poll, |Reverse(t)| (*t - now).min(poll));
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = tokio::time::sleep(poll) => {}
-                Some(done) = tasks.join_next(), if full => { joined(done); }
+                _ = tokio::time::sleep(wake) => {}
+                Some(done) = tasks.join_next(), if more_due => { joined(done); }
             }
         }
         while let Some(done) = tasks.join_next().await {
@@ -300,15 +332,18 @@ impl Dispatcher {
         tokio::spawn(self.run(shutdown))
     }
 
+    /// Claims up to the free capacity and starts a delivery for each row its host has room
+    /// for (delivering or in line); the others go back due when their host should have room.
+    /// Also returns how long from now each of those is due.
     async fn claim_and_start(
         &self,
         tasks: &mut JoinSet<Outcome>,
-    ) -> Result<RoundSummary, EngineError> {
+    ) -> Result<(RoundSummary, Vec<Duration>), EngineError> {
         let s = &self.shared;
-        let free = s.slots.available_permits();
+        let free = s.claims.available_permits();
         let mut summary = RoundSummary::default();
         if free == 0 {
-            return Ok(summary);
+            return Ok((summary, Vec::new()));
         }
         let now = Utc::now();
         let rows = notifications::claim_due(
@@ -322,28 +357,33 @@ impl Dispatcher {
         summary.claimed = rows.len();
         Counters::add(&s.counters.claimed, rows.len());
         let mut busy = Vec::new();
+        let mut waits = Vec::new();
         for row in rows {
-            let Ok(permit) = Arc::clone(&s.slots).try_acquire_owned() else {
+            let Ok(claim) = Arc::clone(&s.claims).try_acquire_owned() else {
                 // Another round of this dispatcher took the capacity meanwhile.
                 notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await?;
                 summary.released += 1;
                 Counters::add(&s.counters.released, 1);
                 continue;
             };
-            match s.hosts.try_take(host_key(&row.notify_url)) {
-                Some(slot) => {
-                    tasks.spawn(deliver(Arc::clone(&self.shared), row, permit, slot));
+            let key = host_key(&row.notify_url);
+            match s.hosts.admit(&key) {
+                Some(admission) => {
+                    tasks.spawn(deliver(Arc::clone(&self.shared), row, claim, admission));
                 }
-                None => busy.push(row.id),
+                None => {
+                    let wait = s.hosts.pace(&key);
+                    waits.push(wait);
+                    busy.push((row.id, now + to_delta(wait)));
+                }
             }
         }
         if !busy.is_empty() {
-            let later = now + to_delta(s.config.busy_host_delay());
-            notification_deferral::defer(s.db.conn(), &busy, &s.node, later, Utc::now()).await?;
+            notification_deferral::defer(s.db.conn(), &busy, &s.node, Utc::now()).await?;
             summary.deferred = busy.len();
             Counters::add(&s.counters.deferred, busy.len());
         }
-        Ok(summary)
+        Ok((summary, waits))
     }
 }
 
@@ -360,27 +400,48 @@ fn joined(done: Result<Outcome, JoinError>) -> Option<Outcome> {
 async fn deliver(
     shared: Arc<Shared>,
     row: notification::Model,
-    _permit: OwnedSemaphorePermit,
-    _slot: HostSlot,
+    _claim: OwnedSemaphorePermit,
+    admission: Admission,
 ) -> Outcome {
-    let outcome = attempt_and_record(&shared, row).await;
-    shared.counters.outcome(outcome);
+    let s = &*shared;
+    let timeout = s.config.timeout;
+    // The attempt must start while at least 1.5 time-outs of the claim remain, so that it ends
+    // (time-out included) before any other node may claim the row, with room for clock skew.
+    let latest_start = row
+        .lease_until
+        .map(|until| until - to_delta(timeout + timeout / 2));
+    let wait = latest_start
+        .and_then(|t| (t - Utc::now()).to_std().ok())
+        .unwrap_or(Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + wait;
+    let outcome = match admission.slot(deadline).await {
+        Some(slot) => {
+            match tokio::time::timeout_at(deadline, Arc::clone(&s.running).acquire_owned()).await {
+                Ok(Ok(_running)) => {
+                    let outcome = attempt_and_record(s, row).await;
+                    drop(slot);
+                    outcome
+                }
+                _ => release(s, &row).await,
+            }
+        }
+        None => release(s, &row).await,
+    };
+    s.counters.outcome(outcome);
     outcome
+}
+
+/// Gives the row back untouched: it waited in line past the point where an attempt could
+/// still end inside its claim. It is due as before, so a claim picks it up again at once.
+async fn release(s: &Shared, row: &notification::Model) -> Outcome {
+    if let Err(e) = notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await {
+        tracing::warn!(id = row.id, error = %e, "releasing a notification failed");
+    }
+    Outcome::Released
 }
 
 async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
     let timeout = s.config.timeout;
-    // The attempt must end while this node still holds the row, with room for clock skew.
-    let needed = to_delta(timeout + timeout / 2);
-    if row
-        .lease_until
-        .is_none_or(|until| until - Utc::now() < needed)
-    {
-        if let Err(e) = notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await {
-            tracing::warn!(id = row.id, error = %e, "releasing a notification failed");
-        }
-        return Outcome::Released;
-    }
     let record = match s.signer.sign_base64(row.resp_data.as_bytes()) {
         Ok(sign) => {
             let success = RespCode::Success;

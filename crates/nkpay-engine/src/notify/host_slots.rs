@@ -1,10 +1,21 @@
-//! Per-host concurrency: at most `per_host` deliveries to one receiving host at a time on this
-//! node, so one slow receiver holds a few slots while everyone else's notifications keep moving.
+//! Per-host concurrency and pacing, so that one slow receiver holds a few slots while everyone
+//! else's notifications keep moving.
+//!
+//! A host gets at most `per_host` deliveries at a time on this node, and at most as many more
+//! claimed rows waiting in line behind them (they start the moment a slot frees). A row
+//! claimed beyond that is handed back due when the host should have room for it: spaced by the
+//! host's recent answer time divided among its slots, one after the other, so a large backlog
+//! for one host is spread out once instead of being claimed again on every poll.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
+
+/// Past this many known hosts, idle ones are forgotten.
+const MAX_HOSTS: usize = 10_000;
 
 /// The host a delivery goes to, as `scheme://host:port`; URLs that do not parse share one key
 /// (their attempts fail at once anyway).
@@ -23,46 +34,147 @@ pub(crate) fn host_key(notify_url: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct HostSlots {
     per_host: usize,
-    in_use: Mutex<HashMap<String, usize>>,
+    /// The answer time assumed for a host not heard from yet.
+    first_guess: Duration,
+    hosts: Mutex<HashMap<String, HostState>>,
 }
 
-/// One delivery's slot on its host, given back when dropped.
+#[derive(Debug)]
+struct HostState {
+    slots: Arc<Semaphore>,
+    /// Rows of this host held by this node: delivering or waiting for a slot.
+    admitted: usize,
+    /// Moving average of how long a delivery holds a slot (attempt and recording).
+    latency: Option<Duration>,
+    /// The time the last row handed back for this host was made due at.
+    paced_until: Option<Instant>,
+    /// Since when the host has had a delivery in flight without a break.
+    busy_since: Option<Instant>,
+}
+
+/// A claimed row's place with its host: delivering, or in line for a slot. Given back when
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    hosts: Arc<HostSlots>,
+    key: String,
+    slots: Arc<Semaphore>,
+}
+
+/// One delivery's slot on its host. How long it was held is the host's answer time.
 #[derive(Debug)]
 pub(crate) struct HostSlot {
-    slots: Arc<HostSlots>,
+    hosts: Arc<HostSlots>,
     key: String,
+    taken_at: Instant,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl HostSlots {
-    pub fn new(per_host: usize) -> Arc<HostSlots> {
+    pub fn new(per_host: usize, first_guess: Duration) -> Arc<HostSlots> {
         Arc::new(HostSlots {
-            per_host,
-            in_use: Mutex::new(HashMap::new()),
+            per_host: per_host.max(1),
+            first_guess,
+            hosts: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A slot on `key`'s host, or `None` when the host is at its limit.
-    pub fn try_take(self: &Arc<Self>, key: String) -> Option<HostSlot> {
-        let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        let n = in_use.entry(key.clone()).or_insert(0);
-        if *n >= self.per_host {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, HostState>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state<'a>(&self, hosts: &'a mut HashMap<String, HostState>, key: &str) -> &'a mut HostState {
+        if hosts.len() >= MAX_HOSTS && !hosts.contains_key(key) {
+            hosts.retain(|_, h| h.admitted > 0);
+        }
+        hosts.entry(key.to_string()).or_insert_with(|| HostState {
+            slots: Arc::new(Semaphore::new(self.per_host)),
+            admitted: 0,
+            latency: None,
+            paced_until: None,
+            busy_since: None,
+        })
+    }
+
+    /// A place for one more row of `key`'s host, or `None` when it already has `per_host`
+    /// delivering and as many waiting.
+    pub fn admit(self: &Arc<Self>, key: &str) -> Option<Admission> {
+        let mut hosts = self.lock();
+        let host = self.state(&mut hosts, key);
+        if host.admitted >= 2 * self.per_host {
             return None;
         }
-        *n += 1;
-        Some(HostSlot {
-            slots: Arc::clone(self),
-            key,
+        host.admitted += 1;
+        Some(Admission {
+            hosts: Arc::clone(self),
+            key: key.to_string(),
+            slots: Arc::clone(&host.slots),
         })
+    }
+
+    /// How long from now a row for the full host `key` should wait. A host with a known answer
+    /// time gets its rows spaced by that time divided among its slots, one after the other. A
+    /// host not heard from yet gets one flat wait — the first guess, or as long as it has been
+    /// busy, whichever is longer — so a burst is not spread on a guess that may be far too
+    /// slow, and a slow host's backlog is swept ever less often.
+    pub fn pace(&self, key: &str) -> Duration {
+        let now = Instant::now();
+        let mut hosts = self.lock();
+        let host = self.state(&mut hosts, key);
+        let Some(latency) = host.latency else {
+            let busy_for = host.busy_since.map_or(Duration::ZERO, |t| now - t);
+            return self.first_guess.max(busy_for);
+        };
+        let step = (latency / self.per_host as u32).max(Duration::from_millis(1));
+        let at = host.paced_until.map_or(now, |t| t.max(now)) + step;
+        host.paced_until = Some(at);
+        at - now
+    }
+}
+
+impl Admission {
+    /// Waits in line for a slot on the host, until `deadline` at the latest.
+    pub async fn slot(&self, deadline: tokio::time::Instant) -> Option<HostSlot> {
+        let acquire = Arc::clone(&self.slots).acquire_owned();
+        let permit = tokio::time::timeout_at(deadline, acquire)
+            .await
+            .ok()?
+            .ok()?;
+        let now = Instant::now();
+        let mut hosts = self.hosts.lock();
+        if let Some(host) = hosts.get_mut(&self.key) {
+            host.busy_since.get_or_insert(now);
+        }
+        Some(HostSlot {
+            hosts: Arc::clone(&self.hosts),
+            key: self.key.clone(),
+            taken_at: now,
+            _permit: permit,
+        })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut hosts = self.hosts.lock();
+        if let Some(host) = hosts.get_mut(&self.key) {
+            host.admitted = host.admitted.saturating_sub(1);
+        }
     }
 }
 
 impl Drop for HostSlot {
     fn drop(&mut self) {
-        let mut in_use = self.slots.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = in_use.get_mut(&self.key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                in_use.remove(&self.key);
+        let held = self.taken_at.elapsed();
+        let mut hosts = self.hosts.lock();
+        if let Some(host) = hosts.get_mut(&self.key) {
+            host.latency = Some(match host.latency {
+                None => held,
+                Some(avg) => (avg * 4 + held) / 5,
+            });
+            // This slot's permit is still held here: all others free means the host is idle.
+            if host.slots.available_permits() + 1 >= self.hosts.per_host {
+                host.busy_since = None;
             }
         }
     }
@@ -72,15 +184,59 @@ impl Drop for HostSlot {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_host_at_its_limit_gets_no_slot_until_one_is_given_back() {
-        let slots = HostSlots::new(2);
-        let a = slots.try_take("h1".into()).expect("first");
-        let _b = slots.try_take("h1".into()).expect("second");
-        assert!(slots.try_take("h1".into()).is_none());
-        assert!(slots.try_take("h2".into()).is_some());
+    fn soon() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_millis(50)
+    }
+
+    #[tokio::test]
+    async fn a_host_runs_per_host_at_once_with_as_many_in_line() {
+        let hosts = HostSlots::new(2, Duration::from_millis(100));
+        let admitted: Vec<Admission> = (0..4).map(|_| hosts.admit("h").expect("room")).collect();
+        assert!(
+            hosts.admit("h").is_none(),
+            "two delivering and two waiting is the most"
+        );
+        assert!(hosts.admit("other").is_some());
+        let a = admitted[0].slot(soon()).await.expect("first slot");
+        let _b = admitted[1].slot(soon()).await.expect("second slot");
+        assert!(admitted[2].slot(soon()).await.is_none(), "third waits");
         drop(a);
-        assert!(slots.try_take("h1".into()).is_some());
+        assert!(
+            admitted[2].slot(soon()).await.is_some(),
+            "a freed slot goes to the line"
+        );
+        drop(admitted);
+        assert!(hosts.admit("h").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_host_not_heard_from_gets_one_flat_wait_that_grows_while_it_stays_busy() {
+        let hosts = HostSlots::new(2, Duration::from_millis(100));
+        assert_eq!(hosts.pace("new"), Duration::from_millis(100));
+        assert_eq!(hosts.pace("new"), Duration::from_millis(100));
+        let admission = hosts.admit("new").expect("room");
+        let _busy = admission.slot(soon()).await.expect("slot");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(hosts.pace("new") >= Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn rows_for_a_known_host_are_spaced_by_its_answer_time() {
+        let hosts = HostSlots::new(2, Duration::from_millis(100));
+        let admission = hosts.admit("h").expect("room");
+        let slot = admission.slot(soon()).await.expect("slot");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(slot);
+        let first = hosts.pace("h");
+        assert!(
+            (Duration::from_millis(95)..=Duration::from_millis(130)).contains(&first),
+            "{first:?}"
+        );
+        let second = hosts.pace("h");
+        assert!(second >= first + Duration::from_millis(95), "{second:?}");
+        let fast = hosts.admit("fast").expect("room");
+        drop(fast.slot(soon()).await.expect("slot"));
+        assert!(hosts.pace("fast") <= Duration::from_millis(2));
     }
 
     #[test]
