@@ -240,7 +240,9 @@ impl Config {
                 "time-outs must be greater than 0",
             ));
         }
-        if self.sandbox.enabled && (self.sandbox.time_scale.is_nan() || self.sandbox.time_scale <= 0.0) {
+        if self.sandbox.enabled
+            && (self.sandbox.time_scale.is_nan() || self.sandbox.time_scale <= 0.0)
+        {
             return Err(invalid("sandbox.time_scale", "must be greater than 0"));
         }
         if self.notify.schedule_secs.is_empty() {
