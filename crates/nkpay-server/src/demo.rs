@@ -70,15 +70,7 @@ pub async fn prepare(
     platform_public_key: String,
     platform_key_id: String,
 ) -> anyhow::Result<Demo> {
-    let mut sandbox_config = SandboxConfig::demo();
-    sandbox_config.port = config.sandbox.port;
-    sandbox_config.time_scale = config.sandbox.time_scale;
-    let sandbox = Sandbox::start(sandbox_config).await.with_context(|| {
-        format!(
-            "starting the channel simulators on port {}",
-            config.sandbox.port
-        )
-    })?;
+    let sandbox = start_sandbox(config).await?;
 
     let previous = read_previous(credentials_path)?;
     let seeded = nkpay_store::merchants::find_service_provider(db.conn(), DEMO_SYS_ID)
@@ -157,6 +149,19 @@ pub async fn prepare(
     Ok(Demo {
         sandbox,
         credentials,
+    })
+}
+
+/// The simulators with their built-in demo accounts, on the configured port and time scale.
+pub async fn start_sandbox(config: &Config) -> anyhow::Result<RunningSandbox> {
+    let mut sandbox_config = SandboxConfig::demo();
+    sandbox_config.port = config.sandbox.port;
+    sandbox_config.time_scale = config.sandbox.time_scale;
+    Sandbox::start(sandbox_config).await.with_context(|| {
+        format!(
+            "starting the channel simulators on port {}",
+            config.sandbox.port
+        )
     })
 }
 
@@ -353,21 +358,32 @@ fn write_credentials(path: &Path, credentials: &Credentials) -> anyhow::Result<(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     // PEM files beside the JSON, for `nkpay call --key` and other tools.
-    std::fs::write(dir.join("sp-private-key.pem"), &credentials.private_key)?;
+    write_private(&dir.join("sp-private-key.pem"), &credentials.private_key)?;
     std::fs::write(
         dir.join("platform-public-key.pem"),
         &credentials.platform_public_key,
     )?;
     for m in &credentials.merchants {
-        std::fs::write(
-            dir.join(format!("{}-private-key.pem", m.mer_id)),
+        write_private(
+            &dir.join(format!("{}-private-key.pem", m.mer_id)),
             &m.private_key,
         )?;
     }
     // Written aside and renamed, so a reader waiting for the file never sees half of it.
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(credentials)?)?;
+    write_private(&tmp, &serde_json::to_string_pretty(credentials)?)?;
     std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Writes a file that holds private keys, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
     Ok(())
 }
 

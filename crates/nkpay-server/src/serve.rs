@@ -61,10 +61,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     };
     let sandbox = match (&demo, config.sandbox.enabled) {
         (None, true) => {
-            let mut sandbox_config = nkpay_sandbox::SandboxConfig::demo();
-            sandbox_config.port = config.sandbox.port;
-            sandbox_config.time_scale = config.sandbox.time_scale;
-            let sandbox = nkpay_sandbox::Sandbox::start(sandbox_config).await?;
+            let sandbox = demo::start_sandbox(&config).await?;
             channel_urls = sandbox_urls(&sandbox)?;
             Some(sandbox)
         }
