@@ -151,10 +151,22 @@ async fn dropped_notifies_never_arrive() {
     let rx = Receiver::start(0).await;
     let prepay = wx_order(&sb, "DROP-1", &format!("{}/wx/pay", rx.url)).await;
     wx_pay(&sb, &prepay).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(rx.received().is_empty());
     let record = &sb.state().notifies[0];
     assert!(record.dropped && !record.delivered && record.attempts == 0);
+    // A later notify to the same receiver, not dropped, arrives; the dropped one never does.
+    sb.set_faults(Faults::default()).unwrap();
+    let prepay = wx_order(&sb, "DROP-2", &format!("{}/wx/pay", rx.url)).await;
+    wx_pay(&sb, &prepay).await;
+    let got = rx.wait_for(1).await;
+    assert!(got[0].body.contains("DROP-2"), "{got:?}");
+    let state = sb.state();
+    let dropped = state
+        .notifies
+        .iter()
+        .find(|n| n.out_trade_no == "DROP-1")
+        .expect("DROP-1 notify");
+    assert!(dropped.dropped && !dropped.delivered && dropped.attempts == 0);
+    assert!(rx.received().iter().all(|r| !r.body.contains("DROP-1")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

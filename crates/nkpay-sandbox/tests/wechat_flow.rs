@@ -112,13 +112,51 @@ async fn unacknowledged_notifies_are_retried_on_the_schedule() {
     let begun = std::time::Instant::now();
     wx_pay(&sb, &prepay).await;
     let got = rx.wait_for(3).await;
+    // The two retries came no sooner than their delays (a lower bound: load only adds to it).
     assert!(begun.elapsed() >= std::time::Duration::from_millis(30));
     assert_eq!(got[0].body, got[2].body, "a retry repeats the same notify");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(rx.received().len(), 3, "no more deliveries after SUCCESS");
-    let record = &sb.state().notifies[0];
-    assert!(record.delivered);
+    // The simulator marks the notify delivered after the acknowledged attempt and schedules
+    // nothing after it.
+    let record = wait_state(&sb, "the notify marked delivered", |s| {
+        s.notifies.first().filter(|n| n.delivered).cloned()
+    })
+    .await;
     assert_eq!(record.attempts, 3);
+    assert_eq!(rx.received().len(), 3, "no more deliveries after SUCCESS");
+}
+
+/// Polls the simulator's state until `pick` finds something (a generous deadline: a loaded
+/// machine must not fail it).
+async fn wait_state<T>(
+    sb: &nkpay_sandbox::RunningSandbox,
+    what: &str,
+    pick: impl Fn(&nkpay_sandbox::StateSnapshot) -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(found) = pick(&sb.state()) {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            sb.state()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the WeChat refund `out_refund_no` left PROCESSING; its final status.
+async fn wait_refund_settled(sb: &nkpay_sandbox::RunningSandbox, out_refund_no: &str) -> String {
+    wait_state(sb, "the refund to settle", |s| {
+        s.wechat
+            .orders
+            .iter()
+            .flat_map(|o| &o.refunds)
+            .find(|r| r.out_refund_no == out_refund_no && r.refund_status != "PROCESSING")
+            .map(|r| r.refund_status.clone())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,13 +167,10 @@ async fn a_notify_nobody_acknowledges_is_given_up_after_sixteen_attempts() {
     let prepay = wx_order(&sb, "GIVEUP", &format!("{}/wx/pay", rx.url)).await;
     wx_pay(&sb, &prepay).await;
     rx.wait_for(16).await;
-    for _ in 0..200 {
-        if sb.state().notifies[0].gave_up {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let record = &sb.state().notifies[0];
+    let record = wait_state(&sb, "the notify given up", |s| {
+        s.notifies.first().filter(|n| n.gave_up).cloned()
+    })
+    .await;
     assert!(record.gave_up && !record.delivered);
     assert_eq!(record.attempts, 16);
     assert_eq!(rx.received().len(), 16);
@@ -216,7 +251,7 @@ async fn a_refund_can_be_made_to_end_in_refundclose() {
         wx(&sb, "/secapi/pay/refund", f.clone()).await.err_code(Md5),
         ""
     );
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(wait_refund_settled(&sb, "RC1").await, "REFUNDCLOSE");
     let mut q = wx_base();
     q.insert("out_refund_no".into(), "RC1".into());
     let r = wx(&sb, "/pay/refundquery", q).await;
@@ -239,7 +274,7 @@ async fn the_bill_lists_payments_and_refunds_with_backticks_and_a_summary() {
         ("refund_fee", "40"),
     ]));
     assert_eq!(wx(&sb, "/secapi/pay/refund", f).await.err_code(Md5), "");
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(wait_refund_settled(&sb, "BILL-1-R").await, "SUCCESS");
 
     let mut b = wx_base();
     b.insert("bill_date".into(), shanghai_today());
