@@ -6,6 +6,7 @@
 mod refunds_support;
 mod support;
 
+use nkpay_core::state::RefundStatus;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications;
@@ -33,7 +34,7 @@ async fn a_full_refund_settles_notifies_and_shows_in_the_trade_query() {
         assert!(!refund_id.is_empty() && refund_id != t.nkp_seq_id);
 
         let r = p.final_refund(&refund_id).await;
-        assert_eq!(r.status, "S", "{l}: {r:?}");
+        assert_eq!(r.status, RefundStatus::Succeeded, "{l}: {r:?}");
         assert!(r.party_refund_id.is_some() && r.end_time.is_some());
         let row = p.trade(&t.nkp_seq_id).await;
         assert_eq!(
@@ -104,7 +105,11 @@ async fn partial_refunds_reach_exactly_the_paid_amount_and_one_fen_more_is_refus
             assert_eq!(over.code(), "23000003", "{l} {channel:?}: {over:?}");
             assert!(over.desc().contains("ord_amt"), "{over:?}");
             for id in &ids {
-                assert_eq!(p.final_refund(id).await.status, "S", "{l} {channel:?}");
+                assert_eq!(
+                    p.final_refund(id).await.status,
+                    RefundStatus::Succeeded,
+                    "{l} {channel:?}"
+                );
             }
             let row = p.trade(&t.nkp_seq_id).await;
             assert_eq!(

@@ -6,6 +6,7 @@
 mod refunds_support;
 mod support;
 
+use nkpay_core::state::RefundStatus;
 use std::time::Duration;
 
 use nkpay_core::trade_type::ChannelKind;
@@ -53,7 +54,7 @@ async fn a_refund_reply_that_times_out_is_resolved_by_the_refund_query() {
             "{l}: {round:?}"
         );
         let r = p.refund_row(&id).await;
-        assert_eq!(r.status, "S", "{l}: {r:?}");
+        assert_eq!(r.status, RefundStatus::Succeeded, "{l}: {r:?}");
         assert!(r.party_refund_id.is_some());
         let row = p.trade(&t.nkp_seq_id).await;
         assert_eq!(
@@ -97,7 +98,11 @@ async fn a_refund_lost_to_system_errors_is_sent_again_under_the_same_number() {
             (1, 1, 1),
             "{l}: {round:?}"
         );
-        assert_eq!(p.refund_row(&id).await.status, "S", "{l}");
+        assert_eq!(
+            p.refund_row(&id).await.status,
+            RefundStatus::Succeeded,
+            "{l}"
+        );
         let state = p.state();
         let trade = state
             .alipay
@@ -171,7 +176,7 @@ async fn a_refund_the_channel_closes_fails_and_gives_the_amount_back() {
         );
         assert_eq!(
             p.final_refund(again.get("nkp_seq_id")).await.status,
-            "S",
+            RefundStatus::Succeeded,
             "{l}"
         );
         assert_eq!(p.trade(&t.nkp_seq_id).await.refunded_amt, 400, "{l}");

@@ -7,6 +7,7 @@ mod refunds_support;
 mod support;
 
 use futures::future::join_all;
+use nkpay_core::state::RefundStatus;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_engine::EngineError;
 use nkpay_store::refunds;
@@ -57,7 +58,11 @@ async fn fifty_concurrent_refunds_of_a_tenth_accept_exactly_ten_and_the_channel_
                 .expect("refunds");
             assert_eq!(rows.len(), 10, "{l} {channel:?}");
             for r in &rows {
-                assert_eq!(p.final_refund(&r.nkp_seq_id).await.status, "S", "{l}");
+                assert_eq!(
+                    p.final_refund(&r.nkp_seq_id).await.status,
+                    RefundStatus::Succeeded,
+                    "{l}"
+                );
             }
             let trade = p.trade(&t.nkp_seq_id).await;
             assert_eq!(

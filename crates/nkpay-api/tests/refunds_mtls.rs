@@ -6,6 +6,8 @@ mod refunds_support;
 mod support;
 
 use nkpay_core::secret::Secret;
+use nkpay_core::state::RefundStatus;
+use nkpay_core::state::TradeStatus;
 use nkpay_engine::onboarding::{self, AppidKind, BoundAppid, NewWechatAccount, WechatBusiness};
 use nkpay_engine::{ChannelSettings, EngineConfig};
 use nkpay_sandbox::{Sandbox, SandboxConfig, TlsConfig};
@@ -129,7 +131,11 @@ async fn a_wechat_refund_goes_over_mutual_tls_with_the_stored_client_certificate
             .await
             .expect("pay");
         assert!(paid.status().is_success(), "{l}");
-        assert_eq!(p.wait_final(&nkp).await.status, "S", "{l}");
+        assert_eq!(
+            p.wait_final(&nkp).await.status,
+            TradeStatus::Succeeded,
+            "{l}"
+        );
 
         let reply =
             p.sp.call(
@@ -143,7 +149,7 @@ async fn a_wechat_refund_goes_over_mutual_tls_with_the_stored_client_certificate
             .await;
         assert!(accepted(&reply), "{l}: {reply:?}");
         let r = p.final_refund(reply.get("nkp_seq_id")).await;
-        assert_eq!(r.status, "S", "{l}: {r:?}");
+        assert_eq!(r.status, RefundStatus::Succeeded, "{l}: {r:?}");
         assert_eq!(p.trade(&nkp).await.refunded_amt, 120, "{l}");
         let state = channel.state();
         assert_eq!(state.wechat.refunds_made, 1, "{l}");

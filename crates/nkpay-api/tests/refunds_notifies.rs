@@ -6,6 +6,7 @@
 mod refunds_support;
 mod support;
 
+use nkpay_core::state::RefundStatus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -107,7 +108,7 @@ async fn a_duplicated_refund_notify_from_either_channel_settles_once() {
             });
             let id = processing_refund(&p, &t, "3.00").await;
             let r = p.final_refund(&id).await;
-            assert_eq!(r.status, "S", "{l} {channel:?}: {r:?}");
+            assert_eq!(r.status, RefundStatus::Succeeded, "{l} {channel:?}: {r:?}");
             wait_for("both copies of the notify to be answered", WAIT, || async {
                 let state = p.state();
                 let sent = state
@@ -223,7 +224,8 @@ async fn forged_refund_notifies_are_refused_and_change_nothing() {
 
             let r = p.refund_row(&id).await;
             assert_eq!(
-                r.status, "P",
+                r.status,
+                RefundStatus::Processing,
                 "{l} {channel:?}: a forged notify settled the refund"
             );
             assert_eq!(refund_notifications(&p, &id).await, 0, "{l} {channel:?}");
@@ -237,7 +239,11 @@ async fn forged_refund_notifies_are_refused_and_change_nothing() {
             // The refund query still finds the truth.
             p.set_faults(Faults::default());
             assert_eq!(job_round(&p).await.finished, 1, "{l} {channel:?}");
-            assert_eq!(p.refund_row(&id).await.status, "S", "{l} {channel:?}");
+            assert_eq!(
+                p.refund_row(&id).await.status,
+                RefundStatus::Succeeded,
+                "{l} {channel:?}"
+            );
             assert_eq!(
                 p.trade(&t.nkp_seq_id).await.refunded_amt,
                 100,
@@ -273,7 +279,11 @@ async fn a_genuine_notify_for_a_refund_we_do_not_have_is_acknowledged_and_ignore
             .post_callback("/callback/wechat/refund", "text/xml", body)
             .await;
         assert!(answer.contains("SUCCESS"), "{l}: {answer}");
-        assert_eq!(p.refund_row(&id).await.status, "P", "{l}");
+        assert_eq!(
+            p.refund_row(&id).await.status,
+            RefundStatus::Processing,
+            "{l}"
+        );
         let log = inbound(&p, &id).await;
         assert!(
             log.iter().any(|(v, o)| *v && o.contains("ignored")),
@@ -287,7 +297,7 @@ async fn a_genuine_notify_for_a_refund_we_do_not_have_is_acknowledged_and_ignore
             .await;
         assert!(answer.contains("SUCCESS"), "{l}: {answer}");
         let r = p.refund_row(&id).await;
-        assert_eq!(r.status, "S", "{l}: {r:?}");
+        assert_eq!(r.status, RefundStatus::Succeeded, "{l}: {r:?}");
         assert_eq!(r.party_refund_id.as_deref(), Some("50300000000000000001"));
         assert_eq!(refund_notifications(&p, &id).await, 1, "{l}");
         p.stop().await;
@@ -311,7 +321,11 @@ async fn a_notify_with_another_amount_opens_an_incident_and_settles_nothing() {
                 .await;
             assert!(answer.contains("SUCCESS"), "{l}: {answer}");
         }
-        assert_eq!(p.refund_row(&id).await.status, "P", "{l}");
+        assert_eq!(
+            p.refund_row(&id).await.status,
+            RefundStatus::Processing,
+            "{l}"
+        );
         let incidents = nkpay_store::incidents::list_for(p.db.conn(), &id)
             .await
             .expect("incidents");

@@ -4,6 +4,7 @@
 
 mod support;
 
+use nkpay_core::state::TradeStatus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -101,7 +102,7 @@ async fn jsapi_with_platform_openid_is_paid_notified_and_queried() {
 
         p.pay_wechat(r.get("pay_info")).await;
         let t = p.wait_final(&nkp).await;
-        assert_eq!(t.status, "S", "{}", p.label);
+        assert_eq!(t.status, TradeStatus::Succeeded, "{}", p.label);
         assert_eq!(t.openid.as_deref(), Some("oPayer001"));
         assert_eq!(t.appid.as_deref(), Some(p.wechat_sp_appid.as_str()));
 
@@ -165,9 +166,9 @@ async fn jsapi_with_bound_sub_appid_pays_under_the_sub_appid_and_miniapp_too() {
             let nkp = r.get("nkp_seq_id").to_owned();
             p.pay_wechat(r.get("pay_info")).await;
             let t = p.wait_final(&nkp).await;
-            assert_eq!(t.status, "S");
+            assert_eq!(t.status, TradeStatus::Succeeded);
             assert_eq!(t.sub_appid.as_deref(), Some(appid));
-            assert_eq!(t.trade_type, trade_type);
+            assert_eq!(t.trade_type.as_str(), trade_type);
             let q = p.sp.call(QUERY, query_data(MER_A, &nkp)).await;
             assert_eq!(q.get("trans_stat"), "S");
             assert_eq!(q.get("buyer_id"), "oSub001");
@@ -193,7 +194,7 @@ async fn alipay_native_qr_code_is_paid_and_queried() {
 
         p.pay_alipay(&qr).await;
         let t = p.wait_final(&nkp).await;
-        assert_eq!(t.status, "S", "{}", p.label);
+        assert_eq!(t.status, TradeStatus::Succeeded, "{}", p.label);
         assert_eq!(t.fee_amt, 7); // 0.60% of 12.34 = 7.4 fen
         let q = p.sp.call(QUERY, query_data(MER_A, &nkp)).await;
         assert_eq!(q.get("trans_stat"), "S");
@@ -227,7 +228,7 @@ async fn unpaid_trade_is_closed_and_a_later_payment_becomes_an_incident() {
         assert_eq!(c.get("org_trans_stat"), "F");
         assert_eq!(c.get("org_nkp_seq_id"), nkp);
         let t = p.trade(&nkp).await;
-        assert_eq!(t.status, "C");
+        assert_eq!(t.status, TradeStatus::Closed);
         let notes = notification_of(&p, &nkp).await;
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0]["trans_stat"], "F");
@@ -248,7 +249,7 @@ async fn unpaid_trade_is_closed_and_a_later_payment_becomes_an_incident() {
         let found = incidents::list_for(p.db.conn(), &nkp).await.unwrap();
         assert_eq!(found.len(), 1, "{}", p.label);
         assert_eq!(found[0].kind, "paid_after_close");
-        assert_eq!(p.trade(&nkp).await.status, "C");
+        assert_eq!(p.trade(&nkp).await.status, TradeStatus::Closed);
         assert_eq!(notification_of(&p, &nkp).await.len(), 1);
         p.stop().await;
     }
@@ -278,21 +279,21 @@ async fn wechat_close_too_early_is_accepted_and_carried_out_by_the_job() {
         assert_eq!(c.get("org_trans_stat"), "P");
         let t = p.trade(&nkp).await;
         assert!(t.close_requested_at.is_some());
-        assert_eq!(t.status, "P");
+        assert_eq!(t.status, TradeStatus::Processing);
 
         // Past the platform's 1 s but not WeChat's 3 s: the channel still refuses; deferred.
         tokio::time::sleep(Duration::from_millis(1300)).await;
         let report = jobs::run_trades_once(&p.engine, Utc::now()).await.unwrap();
         assert_eq!(report.claimed, 1, "{}", p.label);
         assert_eq!(report.rescheduled, 1);
-        assert_eq!(p.trade(&nkp).await.status, "P");
+        assert_eq!(p.trade(&nkp).await.status, TradeStatus::Processing);
 
         tokio::time::sleep(Duration::from_millis(2200)).await;
         let report = jobs::run_trades_once(&p.engine, Utc::now() + TimeDelta::seconds(30))
             .await
             .unwrap();
         assert_eq!(report.finished, 1, "{}: {report:?}", p.label);
-        assert_eq!(p.trade(&nkp).await.status, "C");
+        assert_eq!(p.trade(&nkp).await.status, TradeStatus::Closed);
         let order = p
             .state()
             .wechat
@@ -314,7 +315,12 @@ async fn payment_landing_before_a_deferred_close_wins() {
         assert_eq!(c.get("trans_stat"), "P");
 
         p.pay_wechat(r.get("pay_info")).await;
-        assert_eq!(p.wait_final(&nkp).await.status, "S", "{}", p.label);
+        assert_eq!(
+            p.wait_final(&nkp).await.status,
+            TradeStatus::Succeeded,
+            "{}",
+            p.label
+        );
         let notes = notification_of(&p, &nkp).await;
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0]["trans_stat"], "S");
@@ -344,13 +350,13 @@ async fn expired_trade_is_closed_upstream_and_here_by_the_job() {
             .await
             .unwrap();
         assert_eq!(report.rescheduled, 1, "{}: {report:?}", p.label);
-        assert_eq!(p.trade(&nkp).await.status, "P");
+        assert_eq!(p.trade(&nkp).await.status, TradeStatus::Processing);
 
         let after = t.time_expire + TimeDelta::minutes(2);
         let report = jobs::run_trades_once(&p.engine, after).await.unwrap();
         assert_eq!(report.finished, 1, "{}: {report:?}", p.label);
         let t = p.trade(&nkp).await;
-        assert_eq!(t.status, "C");
+        assert_eq!(t.status, TradeStatus::Closed);
         let q = p.sp.call(QUERY, query_data(MER_A, &nkp)).await;
         assert_eq!(q.get("trans_stat"), "F");
         let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
@@ -377,7 +383,12 @@ async fn lost_notify_is_recovered_by_the_query_job() {
         let nkp = r.get("nkp_seq_id").to_owned();
         p.pay_wechat(r.get("pay_info")).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(p.trade(&nkp).await.status, "P", "{}", p.label);
+        assert_eq!(
+            p.trade(&nkp).await.status,
+            TradeStatus::Processing,
+            "{}",
+            p.label
+        );
 
         // Not due yet: nothing happens.
         let report = jobs::run_trades_once(&p.engine, Utc::now()).await.unwrap();
@@ -387,7 +398,7 @@ async fn lost_notify_is_recovered_by_the_query_job() {
             .unwrap();
         assert_eq!(report.finished, 1, "{}: {report:?}", p.label);
         let t = p.trade(&nkp).await;
-        assert_eq!(t.status, "S");
+        assert_eq!(t.status, TradeStatus::Succeeded);
         assert!(t.party_order_id.is_some());
         assert_eq!(notification_of(&p, &nkp).await.len(), 1);
         let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
@@ -410,7 +421,7 @@ async fn duplicate_and_late_notifies_are_acknowledged_and_change_nothing() {
         let nkp = r.get("nkp_seq_id").to_owned();
         p.pay_wechat(r.get("pay_info")).await;
         let settled = p.wait_final(&nkp).await;
-        assert_eq!(settled.status, "S");
+        assert_eq!(settled.status, TradeStatus::Succeeded);
         // Both parallel deliveries were verified; one settled, the other found it final.
         let inbound = inbound_of(&p, &nkp, 2).await;
         assert_eq!(inbound.len(), 2, "{}", p.label);
@@ -477,7 +488,7 @@ async fn forged_notifies_are_refused_recorded_and_change_nothing() {
             .unwrap();
         assert!(record.forged);
         assert!(record.last_error.unwrap_or_default().contains("FAIL"));
-        assert_eq!(p.trade(&nkp).await.status, "P");
+        assert_eq!(p.trade(&nkp).await.status, TradeStatus::Processing);
         assert!(notification_of(&p, &nkp).await.is_empty());
 
         // A body that is not even a notify: the channel's failure answer, recorded unverified.
@@ -610,13 +621,13 @@ async fn paid_notify_with_the_wrong_amount_or_merchant_is_an_incident_and_never_
             p.label
         );
         let t = p.trade(&nkp).await;
-        assert_eq!(t.status, "P");
+        assert_eq!(t.status, TradeStatus::Processing);
         assert!(t.party_order_id.is_none());
         assert!(notification_of(&p, &nkp).await.is_empty());
 
         // The real payment still settles it.
         p.pay_wechat(r.get("pay_info")).await;
-        assert_eq!(p.wait_final(&nkp).await.status, "S");
+        assert_eq!(p.wait_final(&nkp).await.status, TradeStatus::Succeeded);
         p.stop().await;
     }
 }

@@ -26,6 +26,11 @@ impl TransStat {
 
 /// A trade's state; stored as "P", "S", "F", "C".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum TradeStatus {
     Processing,
     Succeeded,
@@ -81,6 +86,11 @@ impl TradeStatus {
 
 /// A refund's state; stored as "P", "S", "F".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum RefundStatus {
     Processing,
     Succeeded,

@@ -4,6 +4,11 @@ use crate::error::CoreError;
 use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum TradeType {
     /// WeChat official-account JSAPI.
     TJsapi,
@@ -14,6 +19,11 @@ pub enum TradeType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum ChannelKind {
     Wechat,
     Alipay,

@@ -64,7 +64,7 @@ impl Engine {
         if product != product_id {
             return Err(unknown());
         }
-        if status != RecordStatus::Active.as_str() {
+        if status != RecordStatus::Active {
             return Err(EngineError::refused(
                 RespCode::UnknownSysId,
                 format!("sys_id {sys_id} 已停用: this caller is disabled"),
@@ -118,7 +118,7 @@ impl Engine {
         if !allowed {
             return Err(not_allowed());
         }
-        if merchant.status != RecordStatus::Active.as_str() {
+        if merchant.status != RecordStatus::Active {
             return Err(EngineError::refused(
                 RespCode::MerchantNotAllowed,
                 format!("mer_id {mer_id} 未生效: the merchant is not active"),

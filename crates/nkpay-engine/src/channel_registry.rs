@@ -57,7 +57,7 @@ impl ChannelRegistry {
     ) -> Result<Vec<(i64, Arc<dyn Channel>)>, EngineError> {
         let mut out = Vec::new();
         for account in accounts::list_channel_accounts(self.db.conn()).await? {
-            if account.channel != kind.as_str() || account.status != RecordStatus::Active.as_str() {
+            if account.channel != kind || account.status != RecordStatus::Active {
                 continue;
             }
             let ch = match self.cached(account.id) {

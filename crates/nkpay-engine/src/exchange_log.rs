@@ -35,7 +35,7 @@ impl Engine {
                 (ex.status.is_some() || !ex.reply_body.is_empty()).then(|| ex.reply_body.clone());
             let new = NewExchange {
                 nkp_seq_id: nkp_seq_id.map(str::to_owned),
-                channel: channel.as_str().to_owned(),
+                channel,
                 call_name: ex.call.clone(),
                 request_body: ex.request_body.clone(),
                 reply_body,

@@ -126,7 +126,7 @@ async fn reschedule(
         if expiry_at > now {
             next = next.min(expiry_at);
         }
-        if t.close_requested_at.is_some() && t.channel == ChannelKind::Wechat.as_str() {
+        if t.close_requested_at.is_some() && t.channel == ChannelKind::Wechat {
             let allowed_at = t.created_at + delta(config.wechat_close_min_age);
             if allowed_at > now {
                 next = next.min(allowed_at);

@@ -164,7 +164,7 @@ async fn existing_merchant(db: &Db, mer_id: &str) -> Result<(), EngineError> {
 async fn account_of(db: &Db, id: Option<i64>, channel: ChannelKind) -> Result<(), EngineError> {
     let Some(id) = id else { return Ok(()) };
     match accounts::find_channel_account(db.conn(), id).await? {
-        Some(a) if a.channel == channel.as_str() => Ok(()),
+        Some(a) if a.channel == channel => Ok(()),
         _ => Err(EngineError::invalid(
             "channel_account_id",
             format!("{id} is not a {} channel account", channel.as_str()),

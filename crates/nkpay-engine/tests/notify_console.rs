@@ -29,8 +29,18 @@ async fn stats_count_each_state_and_the_latency_of_recent_attempts() {
         d.run_once().await.expect("round 1");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         d.run_once().await.expect("round 2");
-        assert_eq!(row(&t.db, ok).await.status, "delivered", "{}", t.label);
-        assert_eq!(row(&t.db, bad).await.status, "dead", "{}", t.label);
+        assert_eq!(
+            row(&t.db, ok).await.status,
+            NotificationStatus::Delivered,
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            row(&t.db, bad).await.status,
+            NotificationStatus::Dead,
+            "{}",
+            t.label
+        );
 
         let now = Utc::now();
         let later = NewNotification {
@@ -155,7 +165,12 @@ async fn a_range_resend_opens_one_new_chain_per_finished_notification_of_the_mer
         d.run_once().await.expect("round 2");
         let pending = enqueue(&t.db, MER_ID, "R0004", &rx.url("/ok")).await;
         let to = Utc::now() + TimeDelta::seconds(1);
-        assert_eq!(row(&t.db, dead).await.status, "dead", "{}", t.label);
+        assert_eq!(
+            row(&t.db, dead).await.status,
+            NotificationStatus::Dead,
+            "{}",
+            t.label
+        );
 
         let done = console::resend_range(&t.db, MER_ID, from, to, Utc::now())
             .await

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use nkpay_store::Db;
 use nkpay_store::entity::notification;
+use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::notification_console::{self, NotificationFilter};
 use nkpay_store::testing::{TestDb, databases};
 use notify_support::fixtures::*;
@@ -149,7 +150,10 @@ async fn all_rows(db: &Db) -> Vec<notification::Model> {
 async fn wait_all_delivered(db: &Db, n: usize, limit: Duration) {
     wait_for(&format!("{n} notifications delivered"), limit, || async {
         let rows = all_rows(db).await;
-        rows.len() == n && rows.iter().all(|r| r.status == "delivered")
+        rows.len() == n
+            && rows
+                .iter()
+                .all(|r| r.status == NotificationStatus::Delivered)
     })
     .await;
 }
@@ -219,7 +223,9 @@ async fn killed_node_case(t: &TestDb, key: &PathBuf) {
     let held: Vec<notification::Model> = all_rows(&t.db)
         .await
         .into_iter()
-        .filter(|r| r.status == "pending" && r.lease_owner.as_deref() == Some("node-a"))
+        .filter(|r| {
+            r.status == NotificationStatus::Pending && r.lease_owner.as_deref() == Some("node-a")
+        })
         .collect();
     assert!(
         !held.is_empty(),

@@ -34,7 +34,7 @@ async fn wait_status(db: &nkpay_store::Db, id: i64, status: NotificationStatus) 
     wait_for(
         &format!("notification {id} to be {status}"),
         WAIT,
-        || async { row(db, id).await.status == status.as_str() },
+        || async { row(db, id).await.status == status },
     )
     .await;
 }
@@ -49,7 +49,7 @@ async fn a_listening_receiver_gets_the_signed_form_at_once() {
         assert_eq!((round.claimed, round.delivered), (1, 1), "{}", t.label);
 
         let n = row(&t.db, id).await;
-        assert_eq!(n.status, "delivered", "{}", t.label);
+        assert_eq!(n.status, NotificationStatus::Delivered, "{}", t.label);
         assert_eq!(n.attempt_count, 1);
         assert!(n.lease_owner.is_none() && n.lease_until.is_none());
         let a = attempts(&t.db, id).await;
@@ -267,18 +267,22 @@ async fn a_notification_is_dead_after_its_last_attempt_and_a_resend_starts_a_new
             .expect("detail")
             .expect("found");
         assert_eq!(
-            detail.notification.status, "dead",
+            detail.notification.status,
+            NotificationStatus::Dead,
             "the old chain keeps its history"
         );
         assert_eq!(detail.attempts.len(), 3);
-        let chains: Vec<(i32, String)> = detail
+        let chains: Vec<(i32, NotificationStatus)> = detail
             .chains
             .iter()
-            .map(|c| (c.chain_no, c.status.clone()))
+            .map(|c| (c.chain_no, c.status))
             .collect();
         assert_eq!(
             chains,
-            [(0, "dead".to_string()), (1, "delivered".to_string())]
+            [
+                (0, NotificationStatus::Dead),
+                (1, NotificationStatus::Delivered)
+            ]
         );
         assert_eq!(rx2.hits().len(), 1);
         assert!(
@@ -361,6 +365,9 @@ async fn delivery_refuses_destinations_the_policy_forbids() {
             "notify_url不合法: resolves to a cloud metadata address (::ffff:169.254.169.254)"
         );
         // Still retried on schedule (DNS may change back), never delivered while refused.
-        assert_eq!(row(&t.db, by_name).await.status, "pending");
+        assert_eq!(
+            row(&t.db, by_name).await.status,
+            NotificationStatus::Pending
+        );
     }
 }

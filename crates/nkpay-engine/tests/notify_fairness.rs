@@ -6,6 +6,7 @@ mod notify_support;
 use std::time::{Duration, Instant};
 
 use nkpay_engine::notify::Dispatcher;
+use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::testing::databases;
 use notify_support::fixtures::*;
 use notify_support::receiver::{Hit, Receiver, Reply};
@@ -59,7 +60,7 @@ async fn a_slow_receiver_does_not_hold_up_other_receivers() {
             || async move {
                 let mut all = true;
                 for id in ids {
-                    all &= row(db, *id).await.status == "delivered";
+                    all &= row(db, *id).await.status == NotificationStatus::Delivered;
                 }
                 all
             },
@@ -78,7 +79,7 @@ async fn a_slow_receiver_does_not_hold_up_other_receivers() {
             || async move {
                 let mut all = true;
                 for id in ids {
-                    all &= row(db, *id).await.status == "delivered";
+                    all &= row(db, *id).await.status == NotificationStatus::Delivered;
                 }
                 all
             },

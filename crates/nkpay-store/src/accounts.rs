@@ -84,11 +84,11 @@ fn base(
     now: DateTime<Utc>,
 ) -> channel_account::ActiveModel {
     channel_account::ActiveModel {
-        channel: Set(channel.as_str().to_owned()),
+        channel: Set(channel),
         name: Set(name.to_owned()),
         gateway_url: Set(gateway_url.to_owned()),
         is_default: Set(is_default),
-        status: Set(RecordStatus::Active.as_str().to_owned()),
+        status: Set(RecordStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -196,11 +196,7 @@ pub fn open_channel_account(
             reason: "missing on this channel account".to_owned(),
         })
     }
-    let channel: ChannelKind = account.channel.parse().map_err(|_| StoreError::Corrupt {
-        what: "channel account channel",
-        reason: format!("{:?} is not a channel", account.channel),
-    })?;
-    Ok(match channel {
+    Ok(match account.channel {
         ChannelKind::Wechat => ChannelCredentials::Wechat(WechatCredentials {
             account_id: account.id,
             gateway_url: account.gateway_url.clone(),

@@ -23,7 +23,7 @@ pub async fn insert_admin_user(
         username: Set(username.to_owned()),
         password_hash: Set(password_hash.to_owned()),
         role: Set(role.to_owned()),
-        status: Set(RecordStatus::Active.as_str().to_owned()),
+        status: Set(RecordStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -2,6 +2,7 @@
 //! each outbound call with its reply. The caller masks secrets before handing bodies over.
 
 use chrono::{DateTime, Utc};
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -13,7 +14,7 @@ use crate::error::StoreError;
 /// A notify as it arrived, before or after verification.
 #[derive(Debug, Clone)]
 pub struct NewInboundMessage {
-    pub channel: String,
+    pub channel: ChannelKind,
     pub kind: String,
     pub body: String,
     /// JSON object of the request headers.
@@ -29,7 +30,7 @@ pub struct NewInboundMessage {
 #[derive(Debug, Clone)]
 pub struct NewExchange {
     pub nkp_seq_id: Option<String>,
-    pub channel: String,
+    pub channel: ChannelKind,
     pub call_name: String,
     pub request_body: String,
     pub reply_body: Option<String>,
@@ -43,7 +44,7 @@ pub async fn record_inbound(
     new: &NewInboundMessage,
 ) -> Result<channel_inbound_message::Model, StoreError> {
     Ok(channel_inbound_message::ActiveModel {
-        channel: Set(new.channel.clone()),
+        channel: Set(new.channel),
         kind: Set(new.kind.clone()),
         body: Set(new.body.clone()),
         headers: Set(new.headers.clone()),
@@ -83,7 +84,7 @@ pub async fn record_exchange(
 ) -> Result<channel_exchange::Model, StoreError> {
     Ok(channel_exchange::ActiveModel {
         nkp_seq_id: Set(new.nkp_seq_id.clone()),
-        channel: Set(new.channel.clone()),
+        channel: Set(new.channel),
         call_name: Set(new.call_name.clone()),
         request_body: Set(new.request_body.clone()),
         reply_body: Set(new.reply_body.clone()),

@@ -40,7 +40,15 @@ impl StoreError {
             Some(SqlErr::UniqueConstraintViolation(detail)) => {
                 StoreError::Duplicate { what, detail }
             }
-            _ => StoreError::Db(err),
+            _ => match err {
+                // A column whose stored value does not parse into its type (an unknown status,
+                // channel or kind): never defaulted, always this error.
+                DbErr::TryIntoErr { into, source, .. } => StoreError::Corrupt {
+                    what: into,
+                    reason: source.to_string(),
+                },
+                err => StoreError::Db(err),
+            },
         }
     }
 

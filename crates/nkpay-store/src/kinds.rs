@@ -9,7 +9,8 @@ use crate::error::StoreError;
 macro_rules! stored_words {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $word:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+        #[sea_orm(value_type = "String")]
         pub enum $name {
             $($variant),+
         }

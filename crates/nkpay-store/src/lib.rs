@@ -29,6 +29,7 @@ pub mod query_jobs;
 pub mod refunds;
 pub mod sealing;
 pub mod statements;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod trade_schedule;
 pub mod trades;

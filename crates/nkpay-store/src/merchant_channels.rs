@@ -59,7 +59,7 @@ pub async fn open_business(
         Some(m) => merchant_channel::ActiveModel::from(m.clone()),
         None => merchant_channel::ActiveModel {
             mer_id: Set(setup.mer_id.clone()),
-            channel: Set(setup.channel.as_str().to_owned()),
+            channel: Set(setup.channel),
             created_at: Set(now),
             ..Default::default()
         },
@@ -72,7 +72,7 @@ pub async fn open_business(
     row.ali_seller_id = Set(setup.ali_seller_id.clone());
     row.ali_smid = Set(setup.ali_smid.clone());
     row.fee_rate_bp = Set(setup.fee_rate_bp);
-    row.status = Set(RecordStatus::Active.as_str().to_owned());
+    row.status = Set(RecordStatus::Active);
     row.updated_at = Set(now);
     let saved = match existing {
         Some(_) => row.update(&txn).await,
@@ -89,7 +89,7 @@ pub async fn open_business(
             merchant_channel_id: Set(saved.id),
             mer_id: Set(setup.mer_id.clone()),
             appid: Set(bound.appid.clone()),
-            kind: Set(bound.kind.as_str().to_owned()),
+            kind: Set(bound.kind),
             created_at: Set(now),
             ..Default::default()
         }

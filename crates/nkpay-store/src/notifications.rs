@@ -81,12 +81,12 @@ fn active_model(
 ) -> notification::ActiveModel {
     notification::ActiveModel {
         mer_id: Set(new.mer_id.clone()),
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         subject_nkp_seq_id: Set(new.subject_nkp_seq_id.clone()),
         chain_no: Set(chain_no),
         notify_url: Set(new.notify_url.clone()),
         resp_data: Set(new.resp_data.clone()),
-        status: Set(NotificationStatus::Pending.as_str().to_owned()),
+        status: Set(NotificationStatus::Pending),
         attempt_count: Set(0),
         next_attempt_at: Set(new.first_attempt_at),
         lease_owner: Set(None),
@@ -114,13 +114,13 @@ pub async fn resend(
     let last_chain: Option<i32> = notification::Entity::find()
         .select_only()
         .column_as(notification::Column::ChainNo.max(), "max_chain")
-        .filter(notification::Column::Kind.eq(&original.kind))
+        .filter(notification::Column::Kind.eq(original.kind))
         .filter(notification::Column::SubjectNkpSeqId.eq(&original.subject_nkp_seq_id))
         .into_tuple()
         .one(&txn)
         .await?
         .flatten();
-    let kind = original.kind.parse()?;
+    let kind = original.kind;
     let new = NewNotification {
         mer_id: original.mer_id,
         kind,

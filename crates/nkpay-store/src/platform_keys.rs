@@ -49,7 +49,7 @@ pub async fn rotate_to(
         key_id: Set(new.key_id.clone()),
         private_key_sealed: Set(sealed),
         public_key: Set(new.public_key.clone()),
-        status: Set(KeyStatus::Active.as_str().to_owned()),
+        status: Set(KeyStatus::Active),
         created_at: Set(now),
         retired_at: Set(None),
         ..Default::default()

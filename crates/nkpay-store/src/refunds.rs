@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::notifications::{self, NewNotification};
 use crate::trades;
 
-const PROCESSING: &str = "P";
+const PROCESSING: RefundStatus = RefundStatus::Processing;
 
 /// A refund to create; it starts as processing (`P`).
 #[derive(Debug, Clone)]
@@ -80,9 +80,9 @@ pub async fn create_reserved(
         req_date: Set(new.req_date.clone()),
         req_seq_id: Set(new.req_seq_id.clone()),
         org_nkp_seq_id: Set(new.org_nkp_seq_id.clone()),
-        channel: Set(new.channel.as_str().to_owned()),
+        channel: Set(new.channel),
         ord_amt: Set(new.ord_amt.fen()),
-        status: Set(PROCESSING.to_owned()),
+        status: Set(PROCESSING),
         party_refund_id: Set(None),
         notify_url: Set(new.notify_url.clone()),
         remark: Set(new.remark.clone()),

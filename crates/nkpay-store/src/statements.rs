@@ -33,13 +33,13 @@ pub async fn begin_file(
 ) -> Result<statement_file::Model, StoreError> {
     statement_file::ActiveModel {
         file_id: Set(new.file_id.clone()),
-        owner_kind: Set(new.owner.as_str().to_owned()),
+        owner_kind: Set(new.owner),
         owner_id: Set(new.owner_id.clone()),
         file_date: Set(new.file_date.clone()),
         bill_type: Set(new.bill_type.clone()),
         file_name: Set(new.file_name.clone()),
         path: Set(new.path.clone()),
-        status: Set(StatementStatus::Making.as_str().to_owned()),
+        status: Set(StatementStatus::Making),
         size_bytes: Set(0),
         sha256: Set(None),
         created_at: Set(now),

@@ -3,6 +3,7 @@
 //! back-off. The job itself still claims the trade under the lease (see [`crate::query_jobs`]).
 
 use chrono::{DateTime, Utc};
+use nkpay_core::state::TradeStatus;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -21,7 +22,7 @@ pub async fn due_no_later_than(
         .col_expr(Column::NextQueryAt, Expr::value(at))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::NkpSeqId.eq(nkp_seq_id))
-        .filter(Column::Status.eq("P"))
+        .filter(Column::Status.eq(TradeStatus::Processing))
         .filter(
             Condition::any()
                 .add(Column::NextQueryAt.is_null())

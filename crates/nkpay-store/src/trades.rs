@@ -17,8 +17,8 @@ use crate::entity::trade::{self, Column};
 use crate::error::StoreError;
 use crate::notifications::{self, NewNotification};
 
-const PROCESSING: &str = "P";
-const SUCCEEDED: &str = "S";
+const PROCESSING: TradeStatus = TradeStatus::Processing;
+const SUCCEEDED: TradeStatus = TradeStatus::Succeeded;
 
 /// A trade to insert; it starts as processing (`P`).
 #[derive(Debug, Clone)]
@@ -80,11 +80,11 @@ pub async fn insert(
         mer_id: Set(new.mer_id.clone()),
         req_date: Set(new.req_date.clone()),
         req_seq_id: Set(new.req_seq_id.clone()),
-        trade_type: Set(new.trade_type.as_str().to_owned()),
-        channel: Set(new.trade_type.channel().as_str().to_owned()),
+        trade_type: Set(new.trade_type),
+        channel: Set(new.trade_type.channel()),
         channel_account_id: Set(new.channel_account_id),
         trans_amt: Set(new.trans_amt.fen()),
-        status: Set(PROCESSING.to_owned()),
+        status: Set(PROCESSING),
         goods_desc: Set(new.goods_desc.clone()),
         notify_url: Set(new.notify_url.clone()),
         remark: Set(new.remark.clone()),

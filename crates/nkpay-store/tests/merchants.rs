@@ -56,7 +56,7 @@ async fn caller_is_a_service_provider_or_a_merchant_with_its_own_key() {
             .await
             .unwrap();
         match merchants::find_caller(c, "6666000000000002").await.unwrap() {
-            Some(Caller::Merchant(m)) => assert_eq!(m.kind, "ent", "{}", t.label),
+            Some(Caller::Merchant(m)) => assert_eq!(m.kind, MerchantKind::Ent, "{}", t.label),
             other => panic!("{}: expected a merchant caller, got {other:?}", t.label),
         }
         let err = merchants::insert_merchant(c, &own, fixture::t0())
@@ -85,7 +85,7 @@ async fn caller_is_a_service_provider_or_a_merchant_with_its_own_key() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(m.status, "disabled", "{}", t.label);
+        assert_eq!(m.status, RecordStatus::Disabled, "{}", t.label);
     }
 }
 
@@ -134,7 +134,7 @@ async fn reopening_a_business_replaces_its_bound_appids() {
             .await
             .unwrap()
             .expect("bound");
-        assert_eq!(bound.kind, "miniapp", "{}", t.label);
+        assert_eq!(bound.kind, AppidKind::Miniapp, "{}", t.label);
         assert_eq!(
             merchant_channels::jsapi_pay_dirs(&opened).unwrap(),
             vec!["https://shop.example/pay/".to_owned()],

@@ -3,6 +3,8 @@
 
 mod fixture;
 
+use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::*;
 use nkpay_store::sea_orm::{EntityTrait, PaginatorTrait};
 use nkpay_store::testing::databases;
@@ -52,8 +54,8 @@ async fn seeded_rows_read_back_through_the_entities() {
         let seeded = fixture::seed(&t.db, &sealer).await;
         let trade = fixture::insert_trade(&t.db, &seeded, "NKP0001", 1234).await;
         assert_eq!(trade.trans_amt, 1234, "{}", t.label);
-        assert_eq!(trade.status, "P", "{}", t.label);
-        assert_eq!(trade.channel, "wechat", "{}", t.label);
+        assert_eq!(trade.status, TradeStatus::Processing, "{}", t.label);
+        assert_eq!(trade.channel, ChannelKind::Wechat, "{}", t.label);
         assert_eq!(trade.created_at, fixture::t0(), "{}", t.label);
         assert_eq!(trade.goods_desc, "一杯咖啡", "{}", t.label);
     }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Duration;
-use nkpay_store::kinds::NotificationKind;
+use nkpay_store::kinds::{NotificationKind, NotificationStatus};
 use nkpay_store::notifications::{self, AttemptRecord, NextStep, RESPONSE_BODY_LIMIT};
 use nkpay_store::testing::databases;
 
@@ -45,7 +45,7 @@ async fn enqueueing_the_same_final_state_twice_writes_one_row() {
             .await
             .unwrap();
         assert_eq!(rows.len(), 1, "{}", t.label);
-        assert_eq!(rows[0].status, "pending", "{}", t.label);
+        assert_eq!(rows[0].status, NotificationStatus::Pending, "{}", t.label);
     }
 }
 
@@ -172,7 +172,7 @@ async fn expired_lease_comes_back_and_the_old_owner_can_no_longer_write() {
         assert!(fresh, "{}", t.label);
 
         let row = notifications::find(t.db.conn(), id).await.unwrap().unwrap();
-        assert_eq!(row.status, "delivered", "{}", t.label);
+        assert_eq!(row.status, NotificationStatus::Delivered, "{}", t.label);
         assert_eq!(row.attempt_count, 1, "{}", t.label);
         assert_eq!(row.lease_owner, None, "{}", t.label);
         let attempts = notifications::list_attempts(t.db.conn(), id).await.unwrap();

@@ -4,8 +4,9 @@
 mod fixture;
 
 use chrono::Duration;
+use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::channel_records::{self, NewExchange, NewInboundMessage};
-use nkpay_store::kinds::{RecordStatus, StatementOwner};
+use nkpay_store::kinds::{RecordStatus, StatementOwner, StatementStatus};
 use nkpay_store::statements::{self, NewStatementFile};
 use nkpay_store::testing::databases;
 use nkpay_store::{admin_users, audit_log, incidents};
@@ -17,7 +18,7 @@ async fn inbound_messages_and_exchanges_are_kept_per_trade() {
         let msg = channel_records::record_inbound(
             c,
             &NewInboundMessage {
-                channel: "wechat".into(),
+                channel: ChannelKind::Wechat,
                 kind: "pay".into(),
                 body: "<xml><return_code>SUCCESS</return_code></xml>".into(),
                 headers: Some(r#"{"content-type":"text/xml"}"#.into()),
@@ -52,7 +53,7 @@ async fn inbound_messages_and_exchanges_are_kept_per_trade() {
                 c,
                 &NewExchange {
                     nkp_seq_id: Some("NKP0001".into()),
-                    channel: "wechat".into(),
+                    channel: ChannelKind::Wechat,
                     call_name: call.into(),
                     request_body: "<xml><sign>***</sign></xml>".into(),
                     reply_body: None,
@@ -189,7 +190,7 @@ async fn statement_file_is_made_once_per_owner_day_and_bill_type() {
         let made = statements::begin_file(c, &new, fixture::t0())
             .await
             .unwrap();
-        assert_eq!(made.status, "making", "{}", t.label);
+        assert_eq!(made.status, StatementStatus::Making, "{}", t.label);
         let other_node = NewStatementFile {
             file_id: "F0002".into(),
             ..new.clone()

@@ -170,7 +170,7 @@ async fn settled_refunds_commit_or_release_their_reservation_once() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(r1.status, "S", "{}", t.label);
+        assert_eq!(r1.status, RefundStatus::Succeeded, "{}", t.label);
         assert_eq!(
             r1.party_refund_id.as_deref(),
             Some("5030000001"),
@@ -181,7 +181,7 @@ async fn settled_refunds_commit_or_release_their_reservation_once() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(r2.status, "F", "{}", t.label);
+        assert_eq!(r2.status, RefundStatus::Failed, "{}", t.label);
 
         // What is left (600) can be refunded again.
         let rest = fixture::new_refund("RFD0004", "NKP0001", "R4", 600);

@@ -163,7 +163,7 @@ async fn twenty_concurrent_settlements_have_exactly_one_winner_and_one_notificat
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(trade.status, "S", "{}", t.label);
+        assert_eq!(trade.status, TradeStatus::Succeeded, "{}", t.label);
         assert_eq!(trade.version, 1, "{}: exactly one UPDATE landed", t.label);
         assert_eq!(trade.next_query_at, None, "{}: query job ended", t.label);
     }
@@ -187,7 +187,7 @@ async fn settled_trade_does_not_move_again() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(trade.status, "S", "{}", t.label);
+        assert_eq!(trade.status, TradeStatus::Succeeded, "{}", t.label);
         let notes =
             notifications::list_for_subject(t.db.conn(), NotificationKind::Trade, "NKP0001")
                 .await

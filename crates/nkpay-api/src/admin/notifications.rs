@@ -59,16 +59,16 @@ pub struct NotificationView {
 
 impl From<notification::Model> for NotificationView {
     fn from(n: notification::Model) -> Self {
-        let pending = n.status == NotificationStatus::Pending.as_str();
+        let pending = n.status == NotificationStatus::Pending;
         NotificationView {
             id: n.id,
             mer_id: n.mer_id,
-            notify_type: n.kind,
+            notify_type: n.kind.to_string(),
             nkp_seq_id: n.subject_nkp_seq_id,
             chain_no: n.chain_no,
             notify_url: n.notify_url,
             next_attempt_at: pending.then_some(n.next_attempt_at),
-            status: n.status,
+            status: n.status.to_string(),
             attempt_count: n.attempt_count,
             lease_owner: n.lease_owner,
             resp_data: n.resp_data,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use nkpay_channels::HttpSettings;
+use nkpay_core::state::{RefundStatus, TradeStatus};
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_engine::refunds::jobs::{RefundJobReport, run_refunds_once};
 use nkpay_engine::{ChannelSettings, Engine, EngineConfig};
@@ -147,7 +148,12 @@ impl Platform {
             ChannelKind::Alipay => self.pay_alipay(&t.prompt).await,
         }
         let paid = self.wait_final(&t.nkp_seq_id).await;
-        assert_eq!(paid.status, "S", "{}: {paid:?}", self.label);
+        assert_eq!(
+            paid.status,
+            TradeStatus::Succeeded,
+            "{}: {paid:?}",
+            self.label
+        );
         t
     }
 
@@ -179,7 +185,7 @@ impl Platform {
         wait_for(
             &format!("refund {nkp_seq_id} to be final"),
             WAIT,
-            || async { self.refund_row(nkp_seq_id).await.status != "P" },
+            || async { self.refund_row(nkp_seq_id).await.status != RefundStatus::Processing },
         )
         .await;
         self.refund_row(nkp_seq_id).await

@@ -41,7 +41,7 @@ pub async fn detail(db: &Db, id: i64) -> Result<Option<NotificationDetail>, Engi
         return Ok(None);
     };
     let attempts = notifications::list_attempts(db.conn(), id).await?;
-    let kind: NotificationKind = n.kind.parse()?;
+    let kind: NotificationKind = n.kind;
     let chains = notifications::list_for_subject(db.conn(), kind, &n.subject_nkp_seq_id).await?;
     Ok(Some(NotificationDetail {
         notification: n,
@@ -102,19 +102,18 @@ pub async fn resend_range(
         ));
     }
     let mut seen = HashSet::new();
-    let subjects: Vec<(String, String)> = rows
+    let subjects: Vec<(NotificationKind, String)> = rows
         .into_iter()
         .map(|row| (row.kind, row.subject_nkp_seq_id))
         .filter(|key| seen.insert(key.clone()))
         .collect();
     let mut out = RangeResend::default();
     for (kind, subject) in subjects {
-        let kind: NotificationKind = kind.parse()?;
         let chains = notifications::list_for_subject(db.conn(), kind, &subject).await?;
         let Some(latest) = chains.last() else {
             continue;
         };
-        if latest.status == NotificationStatus::Pending.as_str() {
+        if latest.status == NotificationStatus::Pending {
             out.skipped_pending.push(latest.id);
             continue;
         }

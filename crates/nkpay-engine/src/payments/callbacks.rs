@@ -34,7 +34,7 @@ impl Engine {
         let now = Utc::now();
         let kind = inbound.path.channel();
         let record = NewInboundMessage {
-            channel: kind.as_str().to_owned(),
+            channel: kind,
             kind: inbound.path.kind().to_owned(),
             body: String::from_utf8_lossy(inbound.body).into_owned(),
             headers: inbound.headers.clone(),

@@ -105,7 +105,7 @@ impl Engine {
         t: &trade::Model,
         now: DateTime<Utc>,
     ) -> Result<CloseOutcome, EngineError> {
-        if t.channel == ChannelKind::Wechat.as_str() {
+        if t.channel == ChannelKind::Wechat {
             let allowed_at = t.created_at + delta(self.config.wechat_close_min_age);
             if now < allowed_at {
                 self.due_by(&t.nkp_seq_id, allowed_at, now).await?;

@@ -84,7 +84,7 @@ impl Engine {
         kind: ChannelKind,
     ) -> Result<merchant_channel::Model, EngineError> {
         match merchant_channels::find_business(self.db.conn(), mer_id, kind).await? {
-            Some(b) if b.status == RecordStatus::Active.as_str() => Ok(b),
+            Some(b) if b.status == RecordStatus::Active => Ok(b),
             _ => Err(not_opened(format!(
                 "商户未开通{}: mer_id {mer_id} has no active {} business",
                 channel_name(kind),
@@ -104,9 +104,7 @@ impl Engine {
             None => accounts::find_default_account(self.db.conn(), kind).await?,
         };
         match found {
-            Some(a) if a.status == RecordStatus::Active.as_str() && a.channel == kind.as_str() => {
-                Ok(a)
-            }
+            Some(a) if a.status == RecordStatus::Active && a.channel == kind => Ok(a),
             _ => Err(not_opened(format!(
                 "{}通道不可用: the platform has no active {} account for mer_id {}",
                 channel_name(kind),
@@ -199,9 +197,9 @@ impl Engine {
             None => Err(not_opened(format!(
                 "wx_data.sub_appid未绑定: {sub_appid} is not bound to mer_id {mer_id}"
             ))),
-            Some(b) if b.kind != wanted.as_str() => Err(not_opened(format!(
+            Some(b) if b.kind != wanted => Err(not_opened(format!(
                 "wx_data.sub_appid类型不符: {sub_appid} is bound as {}, {} needs {wanted_name} appid",
-                if b.kind == AppidKind::Miniapp.as_str() {
+                if b.kind == AppidKind::Miniapp {
                     "a mini-program"
                 } else {
                     "an official account"
@@ -217,12 +215,7 @@ impl Engine {
         &self,
         t: &trade::Model,
     ) -> Result<(Arc<dyn Channel>, TradeRef), EngineError> {
-        let kind: ChannelKind = t.channel.parse().map_err(|_| {
-            EngineError::Internal(format!(
-                "trade {} has channel {:?}",
-                t.nkp_seq_id, t.channel
-            ))
-        })?;
+        let kind: ChannelKind = t.channel;
         let merchant = match kind {
             ChannelKind::Wechat => MerchantRoute::Wechat {
                 sub_mch_id: t.sub_mch_id.clone().unwrap_or_default(),

@@ -196,10 +196,7 @@ impl Engine {
 
     /// The sub-merchant a payment of `t` must name, when known.
     async fn expected_sub_merchant(&self, t: &trade::Model) -> Result<Option<String>, EngineError> {
-        let kind: ChannelKind = match t.channel.parse() {
-            Ok(k) => k,
-            Err(_) => return Ok(None),
-        };
+        let kind: ChannelKind = t.channel;
         Ok(match kind {
             ChannelKind::Wechat => t.sub_mch_id.clone(),
             ChannelKind::Alipay => {
@@ -212,12 +209,9 @@ impl Engine {
 
     /// The platform's fee on `t` at the merchant's rate on the trade's channel.
     async fn fee_of(&self, t: &trade::Model) -> Result<Money, EngineError> {
-        let bp = match t.channel.parse::<ChannelKind>() {
-            Ok(kind) => merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
-                .await?
-                .map_or(0, |b| b.fee_rate_bp),
-            Err(_) => 0,
-        };
+        let bp = merchant_channels::find_business(self.db.conn(), &t.mer_id, t.channel)
+            .await?
+            .map_or(0, |b| b.fee_rate_bp);
         Money::from_fen(fee_fen(t.trans_amt, bp))
             .map_err(|e| EngineError::Internal(format!("fee of trade {}: {e}", t.nkp_seq_id)))
     }

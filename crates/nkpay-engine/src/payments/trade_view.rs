@@ -56,9 +56,7 @@ pub fn yuan(fen: i64) -> String {
 }
 
 pub fn status_of(t: &trade::Model) -> Result<TradeStatus, EngineError> {
-    t.status.parse().map_err(|_| {
-        EngineError::Internal(format!("trade {} has status {:?}", t.nkp_seq_id, t.status))
-    })
+    Ok(t.status)
 }
 
 pub fn trans_stat(t: &trade::Model) -> Result<TransStat, EngineError> {
@@ -72,7 +70,7 @@ pub fn jspay_data(t: &trade::Model, code: RespCode, desc: &str) -> Result<Data, 
         .set("req_seq_id", &t.req_seq_id)
         .set("mer_id", &t.mer_id)
         .set("nkp_seq_id", &t.nkp_seq_id)
-        .set("trade_type", &t.trade_type)
+        .set("trade_type", t.trade_type.as_str())
         .set("trans_amt", yuan(t.trans_amt))
         .set("trans_stat", trans_stat(t)?.as_str())
         .set_opt("pay_info", t.pay_info.clone())
@@ -106,7 +104,7 @@ pub fn query_data(t: &trade::Model) -> Result<Data, EngineError> {
         .set("org_req_date", &t.req_date)
         .set("org_req_seq_id", &t.req_seq_id)
         .set("org_nkp_seq_id", &t.nkp_seq_id)
-        .set("trade_type", &t.trade_type)
+        .set("trade_type", t.trade_type.as_str())
         .set("trans_amt", yuan(t.trans_amt))
         .set("trans_stat", trans_stat(t)?.as_str())
         .set("fee_amt", yuan(t.fee_amt))
@@ -129,7 +127,7 @@ pub fn notice_resp_data(t: &trade::Model, settlement: &Settlement) -> Result<Str
         .set("req_date", &t.req_date)
         .set("req_seq_id", &t.req_seq_id)
         .set("nkp_seq_id", &t.nkp_seq_id)
-        .set("trade_type", &t.trade_type)
+        .set("trade_type", t.trade_type.as_str())
         .set("trans_amt", yuan(t.trans_amt))
         .set("trans_stat", settlement.status.trans_stat().as_str())
         .set_opt(
@@ -175,6 +173,7 @@ pub fn notice(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use nkpay_core::trade_type::{ChannelKind, TradeType};
 
     fn trade() -> trade::Model {
         let at = Utc.with_ymd_and_hms(2025, 3, 10, 4, 0, 0).unwrap();
@@ -185,11 +184,11 @@ mod tests {
             mer_id: "6666000100000001".into(),
             req_date: "20250310".into(),
             req_seq_id: "r1".into(),
-            trade_type: "T_JSAPI".into(),
-            channel: "wechat".into(),
+            trade_type: TradeType::TJsapi,
+            channel: ChannelKind::Wechat,
             channel_account_id: 1,
             trans_amt: 1050,
-            status: "P".into(),
+            status: TradeStatus::Processing,
             goods_desc: "咖啡".into(),
             notify_url: Some("https://m.example/notify".into()),
             remark: Some("桌号 7".into()),
@@ -267,9 +266,9 @@ mod tests {
         assert_eq!(jspay_code(&t).unwrap(), RespCode::ChannelError);
         t.pay_info = Some("{}".into());
         assert_eq!(jspay_code(&t).unwrap(), RespCode::Processing);
-        t.status = "S".into();
+        t.status = TradeStatus::Succeeded;
         assert_eq!(jspay_code(&t).unwrap(), RespCode::Success);
-        t.status = "F".into();
+        t.status = TradeStatus::Failed;
         t.bank_code = Some("NOAUTH".into());
         assert_eq!(jspay_code(&t).unwrap(), RespCode::ChannelError);
     }

@@ -99,12 +99,7 @@ impl Engine {
         request_hash: String,
         now: DateTime<Utc>,
     ) -> Result<NewRefund, EngineError> {
-        let channel: ChannelKind = t.channel.parse().map_err(|_| {
-            EngineError::Internal(format!(
-                "trade {} has channel {:?}",
-                t.nkp_seq_id, t.channel
-            ))
-        })?;
+        let channel: ChannelKind = t.channel;
         Ok(NewRefund {
             nkp_seq_id: self.seq.next_id(),
             sys_id: caller.sys_id.clone(),

@@ -17,12 +17,7 @@ use crate::payments::trade_view::{Data, yuan};
 use crate::shanghai_time;
 
 pub fn status_of(r: &refund::Model) -> Result<RefundStatus, EngineError> {
-    RefundStatus::ALL
-        .into_iter()
-        .find(|s| s.as_str() == r.status)
-        .ok_or_else(|| {
-            EngineError::Internal(format!("refund {} has status {:?}", r.nkp_seq_id, r.status))
-        })
+    Ok(r.status)
 }
 
 /// The `resp_code` of the refund reply for a refund in this state: processing `00000100`;
@@ -48,7 +43,7 @@ fn common(d: &mut Data, r: &refund::Model, t: &trade::Model) -> Result<(), Engin
     d.set("mer_id", &r.mer_id)
         .set("ord_amt", yuan(r.ord_amt))
         .set("trans_stat", status_of(r)?.as_str())
-        .set("trade_type", &t.trade_type)
+        .set("trade_type", t.trade_type.as_str())
         .set_opt("party_order_id", t.party_order_id.clone())
         .set_opt("end_time", r.end_time.map(shanghai_time::format_date_time))
         .set_opt("bank_code", r.bank_code.clone())
@@ -107,7 +102,7 @@ pub fn notice_resp_data(
         .set("org_req_date", &t.req_date)
         .set("org_req_seq_id", &t.req_seq_id)
         .set("org_nkp_seq_id", &t.nkp_seq_id)
-        .set("trade_type", &t.trade_type)
+        .set("trade_type", t.trade_type.as_str())
         .set("ord_amt", yuan(r.ord_amt))
         .set("trans_stat", settlement.status.as_str())
         .set_opt("party_order_id", t.party_order_id.clone())
@@ -147,6 +142,8 @@ pub fn notice(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use nkpay_core::state::TradeStatus;
+    use nkpay_core::trade_type::{ChannelKind, TradeType};
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 10, h, m, s).unwrap()
@@ -160,11 +157,11 @@ mod tests {
             mer_id: "6666000100000001".into(),
             req_date: "20250310".into(),
             req_seq_id: "pay1".into(),
-            trade_type: "A_NATIVE".into(),
-            channel: "alipay".into(),
+            trade_type: TradeType::ANative,
+            channel: ChannelKind::Alipay,
             channel_account_id: 1,
             trans_amt: 1050,
-            status: "S".into(),
+            status: TradeStatus::Succeeded,
             goods_desc: "咖啡".into(),
             notify_url: Some("https://m.example/pay".into()),
             remark: Some("trade remark".into()),
@@ -208,9 +205,9 @@ mod tests {
             req_date: "20250310".into(),
             req_seq_id: "rf1".into(),
             org_nkp_seq_id: "T0001".into(),
-            channel: "alipay".into(),
+            channel: ChannelKind::Alipay,
             ord_amt: 300,
-            status: "P".into(),
+            status: RefundStatus::Processing,
             party_refund_id: None,
             notify_url: Some("https://m.example/refund".into()),
             remark: Some("退 3 元".into()),
@@ -285,13 +282,11 @@ mod tests {
     fn reply_code_follows_the_refund_state() {
         let mut r = refund();
         assert_eq!(refund_code(&r).unwrap(), RespCode::Processing);
-        r.status = "S".into();
+        r.status = RefundStatus::Succeeded;
         assert_eq!(refund_code(&r).unwrap(), RespCode::Success);
-        r.status = "F".into();
+        r.status = RefundStatus::Failed;
         r.bank_code = Some("NKP_REFUSED".into());
         assert_eq!(refund_code(&r).unwrap(), RespCode::ChannelError);
-        r.status = "X".into();
-        assert!(refund_code(&r).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `admin_users`: console users.
 
+use crate::kinds::RecordStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,7 +13,7 @@ pub struct Model {
     pub password_hash: String,
     pub role: String,
     /// "active" or "disabled".
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -2,6 +2,8 @@
 //! `*_sealed` columns hold [`crate::sealing`] output; read them through
 //! [`crate::accounts::open_channel_account`].
 
+use crate::kinds::RecordStatus;
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +11,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub channel: String,
+    pub channel: ChannelKind,
     pub name: String,
     pub is_default: bool,
     /// Base URL of the channel's API (production host or the sandbox).
@@ -24,7 +26,7 @@ pub struct Model {
     pub ali_public_key: Option<String>,
     pub ali_isv_pid: Option<String>,
     /// "active" or "disabled".
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! `channel_exchanges`: one call to a channel and its reply, secrets masked by the caller.
 
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub id: i64,
     /// The trade or refund the call was about.
     pub nkp_seq_id: Option<String>,
-    pub channel: String,
+    pub channel: ChannelKind,
     /// e.g. "unifiedorder", "alipay.trade.query".
     pub call_name: String,
     pub request_body: String,

@@ -1,5 +1,6 @@
 //! `channel_inbound_messages`: a notify from a channel, stored as received.
 
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub channel: String,
+    pub channel: ChannelKind,
     /// e.g. "pay", "refund".
     pub kind: String,
     pub body: String,

@@ -1,5 +1,6 @@
 //! `merchants`: a sub-merchant (`mer_id`, 16 digits) owned by one service provider.
 
+use crate::kinds::{MerchantKind, RecordStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -14,9 +15,9 @@ pub struct Model {
     pub name: String,
     pub short_name: Option<String>,
     /// "ent" (enterprise) or "indv" (individual).
-    pub kind: String,
+    pub kind: MerchantKind,
     /// "active" or "disabled".
-    pub status: String,
+    pub status: RecordStatus,
     /// Set when the merchant calls the API as its own `sys_id` (= its `mer_id`).
     pub rsa_public_key: Option<String>,
     /// Comma-separated retry delays in seconds overriding the platform's schedule.

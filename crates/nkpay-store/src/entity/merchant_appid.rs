@@ -1,5 +1,6 @@
 //! `merchant_appids`: an appid bound to a merchant's WeChat business, with its kind.
 
+use crate::kinds::AppidKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,7 +12,7 @@ pub struct Model {
     pub mer_id: String,
     pub appid: String,
     /// "mp" (official account, for T_JSAPI) or "miniapp" (mini-program, for T_MINIAPP).
-    pub kind: String,
+    pub kind: AppidKind,
     pub created_at: DateTimeUtc,
 }
 

@@ -1,5 +1,7 @@
 //! `merchant_channels`: a merchant's business on one channel ("wechat" or "alipay").
 
+use crate::kinds::RecordStatus;
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub mer_id: String,
-    pub channel: String,
+    pub channel: ChannelKind,
     /// The platform account the business runs under; `None` means the channel's default.
     pub channel_account_id: Option<i64>,
     /// WeChat `sub_mch_id`.
@@ -24,7 +26,7 @@ pub struct Model {
     /// Fee rate in basis points (38 = 0.38%).
     pub fee_rate_bp: i32,
     /// "active" or "disabled".
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

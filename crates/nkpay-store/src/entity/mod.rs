@@ -1,5 +1,8 @@
-//! sea-orm entities, one per table, matching `nkpay-migration`. Columns hold plain strings for
-//! states and kinds; the query modules convert from the `nkpay_core` types.
+//! sea-orm entities, one per table, matching `nkpay-migration`. State, channel, trade-type and
+//! kind columns are typed: the `nkpay_core` enums (`TradeStatus`, `RefundStatus`, `ChannelKind`,
+//! `TradeType`, with nkpay-core's `sea-orm` feature) and this crate's [`crate::kinds`], each
+//! stored as its wire string. A stored string that is none of the enum's values fails the read
+//! with [`crate::StoreError::Corrupt`]; it is never defaulted.
 
 pub mod admin_user;
 pub mod audit_log;

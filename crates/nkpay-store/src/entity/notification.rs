@@ -1,5 +1,6 @@
 //! `notifications`: the merchant-notification outbox.
 
+use crate::kinds::{NotificationKind, NotificationStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub mer_id: String,
     /// "TRADE" or "REFUND".
-    pub kind: String,
+    pub kind: NotificationKind,
     pub subject_nkp_seq_id: String,
     /// 0 for the notification the final state wrote; each console re-send opens the next.
     pub chain_no: i32,
@@ -17,7 +18,7 @@ pub struct Model {
     /// The exact `resp_data` string that is signed and sent.
     pub resp_data: String,
     /// "pending", "delivered" or "dead".
-    pub status: String,
+    pub status: NotificationStatus,
     pub attempt_count: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_owner: Option<String>,

@@ -1,5 +1,6 @@
 //! `platform_keys`: the platform's signing keys, by key id.
 
+use crate::kinds::KeyStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,7 +13,7 @@ pub struct Model {
     pub private_key_sealed: String,
     pub public_key: String,
     /// "active" or "retired".
-    pub status: String,
+    pub status: KeyStatus,
     pub created_at: DateTimeUtc,
     pub retired_at: Option<DateTimeUtc>,
 }

@@ -1,6 +1,8 @@
 //! `refunds`: one refund order against a paid trade. Change its state only through
 //! [`crate::refunds`].
 
+use nkpay_core::state::RefundStatus;
+use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,11 +18,11 @@ pub struct Model {
     pub req_seq_id: String,
     /// The refunded trade.
     pub org_nkp_seq_id: String,
-    pub channel: String,
+    pub channel: ChannelKind,
     /// Fen.
     pub ord_amt: i64,
     /// "P", "S" or "F" (see `nkpay_core::state::RefundStatus`).
-    pub status: String,
+    pub status: RefundStatus,
     pub party_refund_id: Option<String>,
     pub notify_url: Option<String>,
     pub remark: Option<String>,

@@ -1,5 +1,6 @@
 //! `service_providers`: a caller (`sys_id`) that onboards and acts for merchants.
 
+use crate::kinds::RecordStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -14,7 +15,7 @@ pub struct Model {
     /// The caller's RSA public key (PEM or base64 SPKI) that verifies its requests.
     pub rsa_public_key: String,
     /// "active" or "disabled".
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! `statement_files`: a statement file for one owner, date and bill type.
 
+use crate::kinds::{StatementOwner, StatementStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub file_id: String,
     /// "mer" (a merchant's file) or "sys" (a service provider's, all its merchants).
-    pub owner_kind: String,
+    pub owner_kind: StatementOwner,
     /// The `mer_id` or `sys_id`.
     pub owner_id: String,
     /// `yyyyMMdd`, the Asia/Shanghai day it covers.
@@ -20,7 +21,7 @@ pub struct Model {
     pub file_name: String,
     pub path: String,
     /// "making", "ready" or "failed".
-    pub status: String,
+    pub status: StatementStatus,
     pub size_bytes: i64,
     pub sha256: Option<String>,
     pub created_at: DateTimeUtc,

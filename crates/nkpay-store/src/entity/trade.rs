@@ -1,6 +1,8 @@
 //! `trades`: one payment order. Change its state only through [`crate::trades`], whose
 //! UPDATEs are conditional on the current state.
 
+use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::{ChannelKind, TradeType};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,13 +17,13 @@ pub struct Model {
     pub mer_id: String,
     pub req_date: String,
     pub req_seq_id: String,
-    pub trade_type: String,
-    pub channel: String,
+    pub trade_type: TradeType,
+    pub channel: ChannelKind,
     pub channel_account_id: i64,
     /// Fen.
     pub trans_amt: i64,
     /// "P", "S", "F" or "C" (see `nkpay_core::state::TradeStatus`).
-    pub status: String,
+    pub status: TradeStatus,
     pub goods_desc: String,
     pub notify_url: Option<String>,
     pub remark: Option<String>,
