@@ -4,7 +4,7 @@
 mod support;
 
 use chrono::{TimeDelta, Utc};
-use nkpay_crypto::canonical_json::canonical_all_sorted;
+use nkpay_crypto::envelope::{self, KeyOrder};
 use nkpay_engine::shanghai_time;
 use nkpay_store::sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -95,8 +95,9 @@ async fn envelope_errors_have_their_codes_and_dg_sdk_forms_are_accepted() {
             "T_JSAPI",
             json!({"wx_data": {"sub_openid": "oS", "sub_appid": MP_APPID}, "unknown_field": "x"}),
         );
-        let signed = canonical_all_sorted(&d.to_string()).unwrap();
-        let sign = p.sp.key.sign_sha256_base64(signed.as_bytes()).unwrap();
+        let sign = envelope::sign_request_data(&d.to_string(), KeyOrder::EveryLevel, &p.sp.key)
+            .unwrap()
+            .sign;
         let body =
             json!({"sys_id": SP, "product_id": PRODUCT, "data": d, "sign": sign, "extra": 1});
         let r =
@@ -106,8 +107,9 @@ async fn envelope_errors_have_their_codes_and_dg_sdk_forms_are_accepted() {
         assert_eq!(r.get("remark"), "桌号 7");
 
         let d = p.jspay_data(MER_A, "A_NATIVE", json!({}));
-        let signed = nkpay_crypto::canonical_json::canonical_top_sorted(&d.to_string()).unwrap();
-        let sign = p.sp.key.sign_sha256_base64(signed.as_bytes()).unwrap();
+        let sign = envelope::sign_request_data(&d.to_string(), KeyOrder::TopLevel, &p.sp.key)
+            .unwrap()
+            .sign;
         let body =
             json!({"sys_id": SP, "product_id": PRODUCT, "data": d.to_string(), "sign": sign});
         let r = p.sp.post_envelope(JSPAY, &body.to_string()).await;

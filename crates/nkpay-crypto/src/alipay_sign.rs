@@ -9,15 +9,20 @@ use crate::json_text;
 use crate::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use crate::sorted_pairs::join_sorted_pairs;
 
+/// The string an Alipay request signs: every non-empty param but `sign` (`sign_type` included),
+/// sorted by key, `k=v` joined by `&`, values raw (Alipay open platform docs, "自行实现签名").
 pub fn request_string_to_sign(params: &BTreeMap<String, String>) -> String {
     join_sorted_pairs(params, &["sign"])
 }
 
+/// The string an Alipay asynchronous notification signs: as a request, but without `sign_type`
+/// either (Alipay docs, "异步通知验签").
 pub fn notify_string_to_sign(params: &BTreeMap<String, String>) -> String {
     join_sorted_pairs(params, &["sign", "sign_type"])
 }
 
-/// The `sign` param of a request, base64.
+/// The `sign` param of a request: base64 RSA2 (RSA PKCS#1 v1.5 SHA-256) over
+/// [`request_string_to_sign`] with the app's private key.
 pub fn sign_params(params: &BTreeMap<String, String>, key: &RsaPrivateKey) -> Result<String> {
     key.sign_sha256_base64(request_string_to_sign(params).as_bytes())
 }
@@ -31,12 +36,16 @@ fn sign_of(params: &BTreeMap<String, String>) -> Result<&str> {
 }
 
 /// Verifies a request as a gateway would (the sandbox plays Alipay).
+///
+/// Errors: [`CryptoError::MissingField`] without `sign`, else the RSA check's error.
 pub fn verify_request(params: &BTreeMap<String, String>, key: &RsaPublicKey) -> Result<()> {
     let sig = sign_of(params)?;
     key.verify_sha256_base64(request_string_to_sign(params).as_bytes(), sig)
 }
 
 /// Verifies an asynchronous notification with the Alipay public key.
+///
+/// Errors: [`CryptoError::MissingField`] without `sign`, else the RSA check's error.
 pub fn verify_notify(params: &BTreeMap<String, String>, key: &RsaPublicKey) -> Result<()> {
     let sig = sign_of(params)?;
     key.verify_sha256_base64(notify_string_to_sign(params).as_bytes(), sig)
@@ -54,16 +63,19 @@ pub struct SignedResponse<'a> {
 }
 
 /// Finds the `*_response` member and the `sign` of a sync reply without re-encoding anything.
+///
+/// Errors: not a JSON object, no `*_response` member ([`CryptoError::MissingField`]), or a
+/// `sign` that is not a string.
 pub fn split_response(body: &str) -> Result<SignedResponse<'_>> {
-    let members = json_text::raw_members(body)?;
+    let members = json_text::members(body)?;
     let (name, content) = members
         .iter()
-        .find(|(k, _)| k.ends_with("_response"))
-        .map(|(k, raw)| (k.clone(), *raw))
+        .find(|m| m.key.ends_with("_response"))
+        .map(|m| (m.key.clone(), m.raw))
         .ok_or(CryptoError::MissingField("*_response"))?;
-    let sign = match members.iter().find(|(k, _)| k == "sign") {
-        Some((_, raw)) => match json_text::parse(raw)? {
-            json_text::JsonValue::String(s) => Some(s),
+    let sign = match members.iter().find(|m| m.key == "sign") {
+        Some(m) => match &m.value {
+            json_text::JsonValue::String(s) => Some(s.clone()),
             _ => {
                 return Err(CryptoError::JsonNotObject {
                     what: "sign (a string)",
@@ -79,7 +91,11 @@ pub fn split_response(body: &str) -> Result<SignedResponse<'_>> {
     })
 }
 
-/// Verifies a sync reply's `sign` over the exact bytes of its `*_response` object.
+/// Verifies a sync reply's `sign` over the exact bytes of its `*_response` object (Alipay docs,
+/// "同步响应验签").
+///
+/// Errors: as [`split_response`], [`CryptoError::MissingField`] without `sign`, or the RSA
+/// check's error.
 pub fn verify_response(body: &str, key: &RsaPublicKey) -> Result<()> {
     let parts = split_response(body)?;
     let sig = parts.sign.ok_or(CryptoError::MissingField("sign"))?;

@@ -2,74 +2,64 @@
 //! JSON, top-level keys sorted by bytes, top-level empties dropped, nested objects as received,
 //! raw UTF-8 — byte for byte what dg-sdk builds with `pop_empty_value`, `sort_dict` and
 //! `json.dumps(ensure_ascii=False, separators=(',', ':'))`.
+//!
+//! This is the envelope's canonical writer; the envelope itself (parse, sign, verify, reply
+//! bodies) is [`crate::envelope`].
 
 use crate::error::{CryptoError, Result};
 use crate::json_text::{self, JsonValue};
 
-/// S as dg-sdk signs requests: top-level `null`/`""`/`{}`/`[]` dropped, top-level keys sorted.
+/// Which object keys are sorted in the canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Only the top-level keys of `data`, nested objects as received: what dg-sdk signs and
+    /// what the platform signs replies and notifications with (API.md).
+    TopLevel,
+    /// Keys sorted at every depth, objects inside arrays too: what some other SDKs sign; the
+    /// platform accepts it on requests (API.md).
+    EveryLevel,
+}
+
+/// S for an object given as JSON text, top-level keys sorted, top-level `null`/`""`/`{}`/`[]`
+/// dropped. The merchant envelope is built on this through [`crate::envelope`]; the engine also
+/// hashes and stores notification `resp_data` in this form.
+///
+/// Errors: the text is not JSON ([`CryptoError::Json`], [`CryptoError::JsonTooDeep`]) or not an
+/// object ([`CryptoError::JsonNotObject`]).
 pub fn canonical_top_sorted(json_text: &str) -> Result<String> {
-    let v = json_text::parse(json_text)?;
-    canonical_value(&v, Empties::Drop, Depth::Top)
+    canonical_text(json_text, KeyOrder::TopLevel)
 }
 
-/// The variant some SDKs sign: the same, with keys sorted at every depth (inside arrays too).
-pub fn canonical_all_sorted(json_text: &str) -> Result<String> {
-    let v = json_text::parse(json_text)?;
-    canonical_value(&v, Empties::Drop, Depth::All)
+/// S for an object given as JSON text, with the keys sorted as `order` says.
+pub(crate) fn canonical_text(json_text: &str, order: KeyOrder) -> Result<String> {
+    canonical_value(&json_text::parse(json_text)?, order)
 }
 
-/// S as dg-sdk *verifies responses*: `verify_sign` applies `sort_dict` without
-/// `pop_empty_value`, so only top-level `null`s go and `""`, `{}` and `[]` are kept. Sign
-/// response `data` with this form (or leave empty fields out of responses).
-pub fn canonical_top_sorted_keep_empty(json_text: &str) -> Result<String> {
-    let v = json_text::parse(json_text)?;
-    canonical_value(&v, Empties::KeepButNull, Depth::Top)
+/// S for an already parsed value, which must be an object.
+pub(crate) fn canonical_value(v: &JsonValue, order: KeyOrder) -> Result<String> {
+    match v {
+        JsonValue::Object(members) => Ok(canonical_members(members, order)),
+        _ => Err(CryptoError::JsonNotObject { what: "data" }),
+    }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Empties {
-    Drop,
-    KeepButNull,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Depth {
-    Top,
-    All,
-}
-
-/// Builds S from an already parsed object (e.g. the `data` member of a parsed envelope).
-fn canonical_value(v: &JsonValue, empties: Empties, depth: Depth) -> Result<String> {
-    let JsonValue::Object(members) = v else {
-        return Err(CryptoError::JsonNotObject { what: "data" });
-    };
+/// S for the members of an object: empty values dropped, keys sorted by bytes, compact.
+pub(crate) fn canonical_members(members: &[(String, JsonValue)], order: KeyOrder) -> String {
     let mut kept: Vec<(String, JsonValue)> = members
         .iter()
-        .filter(|(_, v)| match empties {
-            Empties::Drop => !v.is_empty_value(),
-            Empties::KeepButNull => *v != JsonValue::Null,
-        })
+        .filter(|(_, v)| !v.is_empty_value())
         .map(|(k, v)| {
-            let v = match depth {
-                Depth::Top => v.clone(),
-                Depth::All => sorted_deep(v),
+            let v = match order {
+                KeyOrder::TopLevel => v.clone(),
+                KeyOrder::EveryLevel => sorted_deep(v),
             };
             (k.clone(), v)
         })
         .collect();
-    // Keys are unique (the parser refuses duplicates), so an unstable sort is deterministic.
+    // Keys are unique (the parser refuses duplicates, serde_json maps cannot hold two), so an
+    // unstable sort is deterministic.
     kept.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(JsonValue::Object(kept).to_compact())
-}
-
-/// Public entry for callers holding a parsed value: top-sorted with empties dropped.
-pub fn canonical_top_sorted_value(v: &JsonValue) -> Result<String> {
-    canonical_value(v, Empties::Drop, Depth::Top)
-}
-
-/// Public entry for callers holding a parsed value: sorted at every depth, empties dropped.
-pub fn canonical_all_sorted_value(v: &JsonValue) -> Result<String> {
-    canonical_value(v, Empties::Drop, Depth::All)
+    JsonValue::Object(kept).to_compact()
 }
 
 fn sorted_deep(v: &JsonValue) -> JsonValue {
@@ -106,20 +96,8 @@ mod tests {
     #[test]
     fn all_sorted_form_sorts_nested_objects_and_objects_in_arrays() {
         assert_eq!(
-            canonical_all_sorted(RECEIVED).unwrap(),
+            canonical_text(RECEIVED, KeyOrder::EveryLevel).unwrap(),
             r#"{"alipay_data":"{\"subject\":\"水\"}","delay_acct_flag":false,"fee_flag":2,"goods_desc":"测试商品-拿铁·\"特价\"","huifu_id":"6666000000000001","limit_pay_type":["NO_CREDIT"],"notify_url":"https://m.example.com/n?a=1&b=2","req_date":"20240101","req_seq_id":"rQ2024010112000001","trade_type":"T_JSAPI","trans_amt":"0.01","wx_data":{"detail":{"cost_price":1250,"goods_detail":[{"goods_name":"咖啡","price":12.5,"quantity":1}]},"openid":"","sub_appid":"wxd678efh567hg6787"}}"#
-        );
-    }
-
-    #[test]
-    fn keep_empty_form_matches_dg_sdk_response_verification() {
-        // verify_sign: sort_dict only — drops None, keeps "", {} and [].
-        assert_eq!(
-            canonical_top_sorted_keep_empty(
-                r#"{"resp_desc":"成功","resp_code":"00000000","remark":"","x":null,"o":{},"l":[]}"#
-            )
-            .unwrap(),
-            r#"{"l":[],"o":{},"remark":"","resp_code":"00000000","resp_desc":"成功"}"#
         );
     }
 

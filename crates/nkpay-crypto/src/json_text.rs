@@ -10,16 +10,22 @@ use std::ops::Range;
 
 use crate::error::{CryptoError, Result};
 
-/// Deeper than any payment payload; deep enough to fail fast on hostile input.
+/// How deep arrays and objects may nest (the document itself is level 1): deeper than any payment
+/// payload, shallow enough to fail fast on hostile input.
 pub const MAX_DEPTH: usize = 64;
 
+/// One parsed JSON value (RFC 8259), keeping what signing needs: member order and number text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonValue {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The number exactly as written (`1.50` stays `1.50`).
     Number(String),
+    /// A string, escapes decoded.
     String(String),
+    /// Items in the order received.
     Array(Vec<JsonValue>),
     /// Members in the order received.
     Object(Vec<(String, JsonValue)>),
@@ -27,7 +33,7 @@ pub enum JsonValue {
 
 impl JsonValue {
     /// `null`, `""`, `{}` or `[]`: what the SDKs leave out before signing.
-    pub fn is_empty_value(&self) -> bool {
+    pub(crate) fn is_empty_value(&self) -> bool {
         match self {
             JsonValue::Null => true,
             JsonValue::String(s) => s.is_empty(),
@@ -37,22 +43,8 @@ impl JsonValue {
         }
     }
 
-    /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&JsonValue> {
-        match self {
-            JsonValue::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            JsonValue::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Compact JSON (`,` and `:` with no spaces), raw UTF-8, Python's escapes.
+    /// Compact JSON (`,` and `:` with no spaces), raw UTF-8, Python's escapes: the text Python's
+    /// `json.dumps(v, ensure_ascii=False, separators=(',', ':'))` writes for the same value.
     pub fn to_compact(&self) -> String {
         let mut out = String::new();
         write_value(self, &mut out);
@@ -61,6 +53,9 @@ impl JsonValue {
 }
 
 /// Parses one JSON value filling the whole text (surrounding whitespace allowed).
+///
+/// Errors: [`CryptoError::Json`] with the byte offset and the rule broken, or
+/// [`CryptoError::JsonTooDeep`] past [`MAX_DEPTH`].
 pub fn parse(text: &str) -> Result<JsonValue> {
     let mut p = Parser::new(text);
     p.skip_ws();
@@ -69,18 +64,37 @@ pub fn parse(text: &str) -> Result<JsonValue> {
     Ok(v)
 }
 
-/// Parses a top-level object and returns each member with the exact text of its value, for
-/// signatures computed over bytes as received (Alipay's sync replies).
-pub fn raw_members(text: &str) -> Result<Vec<(String, &str)>> {
+/// One member of a top-level object: its key, its parsed value, and the exact text of the value.
+#[derive(Debug)]
+pub(crate) struct Member<'a> {
+    pub(crate) key: String,
+    pub(crate) value: JsonValue,
+    pub(crate) raw: &'a str,
+}
+
+/// Parses a top-level object and returns each member with its value both parsed and as the exact
+/// text received, for signatures computed over bytes as received (Alipay's sync replies) and for
+/// envelopes whose `data` is checked against a signature.
+pub(crate) fn members(text: &str) -> Result<Vec<Member<'_>>> {
     let mut p = Parser::new(text);
     p.skip_ws();
     let mut spans: Vec<(String, Range<usize>)> = Vec::new();
     if p.peek() != Some(b'{') {
         return Err(CryptoError::JsonNotObject { what: "document" });
     }
-    p.object(0, Some(&mut spans))?;
+    let JsonValue::Object(values) = p.object(0, Some(&mut spans))? else {
+        return Err(CryptoError::JsonNotObject { what: "document" });
+    };
     p.finish()?;
-    Ok(spans.into_iter().map(|(k, r)| (k, &text[r])).collect())
+    Ok(values
+        .into_iter()
+        .zip(spans)
+        .map(|((key, value), (_, r))| Member {
+            key,
+            value,
+            raw: &text[r],
+        })
+        .collect())
 }
 
 struct Parser<'a> {
@@ -392,7 +406,7 @@ fn write_value(v: &JsonValue, out: &mut String) {
 }
 
 /// Python `json.dumps(ensure_ascii=False)`: escape `"` `\` and the C0 controls, nothing else.
-pub fn write_string(s: &str, out: &mut String) {
+fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -484,13 +498,17 @@ mod tests {
     }
 
     #[test]
-    fn raw_members_give_the_exact_bytes_of_each_value() {
+    fn members_give_the_exact_bytes_of_each_value() {
         let text = r#"{ "x_response" : {"b":"1",  "a":2.0} , "sign":"abc"}"#;
-        let members = raw_members(text).unwrap();
-        assert_eq!(
-            members[0],
-            ("x_response".to_string(), r#"{"b":"1",  "a":2.0}"#)
-        );
-        assert_eq!(members[1], ("sign".to_string(), r#""abc""#));
+        let got = members(text).unwrap();
+        assert_eq!(got[0].key, "x_response");
+        assert_eq!(got[0].raw, r#"{"b":"1",  "a":2.0}"#);
+        assert_eq!(got[1].key, "sign");
+        assert_eq!(got[1].raw, r#""abc""#);
+        assert_eq!(got[1].value, JsonValue::String("abc".into()));
+        assert!(matches!(
+            members("[1]").unwrap_err(),
+            CryptoError::JsonNotObject { .. }
+        ));
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! Not for: wire formats, HTTP or storage; callers hand it strings and field maps.
 
+#![warn(missing_docs)]
+
 pub mod alipay_sign;
 pub mod canonical_json;
-pub mod envelope_sign;
+pub mod envelope;
 pub mod error;
 pub mod json_text;
 pub mod merchant_notify;

@@ -90,18 +90,23 @@ impl RsaPrivateKey {
         })
     }
 
+    /// The key as `-----BEGIN PRIVATE KEY-----` PEM (PKCS#8), for storing (sealed) or handing
+    /// to a merchant once.
     pub fn to_pkcs8_pem(&self) -> String {
         pem_encode("PRIVATE KEY", &self.inner.pkcs8_der)
     }
 
+    /// The PKCS#8 DER as bare base64, the one-line form the Dougong and Alipay consoles use.
     pub fn to_pkcs8_base64(&self) -> String {
         STANDARD.encode(&*self.inner.pkcs8_der)
     }
 
+    /// The matching public key.
     pub fn public_key(&self) -> RsaPublicKey {
         self.inner.public.clone()
     }
 
+    /// The modulus size in bits (2048 to 4096).
     pub fn bits(&self) -> usize {
         self.inner.public.bits
     }
@@ -115,6 +120,8 @@ impl RsaPrivateKey {
         Ok(sig)
     }
 
+    /// [`Self::sign_sha256`] as standard base64: the `sign` of the merchant envelope, of
+    /// merchant notifications and of Alipay RSA2 requests.
     pub fn sign_sha256_base64(&self, msg: &[u8]) -> Result<String> {
         self.sign_sha256(msg).map(|s| STANDARD.encode(s))
     }
@@ -169,25 +176,34 @@ impl RsaPublicKey {
         })
     }
 
+    /// The key as `-----BEGIN PUBLIC KEY-----` PEM (SubjectPublicKeyInfo).
     pub fn to_spki_pem(&self) -> String {
         pem_encode("PUBLIC KEY", &self.spki_der)
     }
 
+    /// The SPKI DER as bare base64, the one-line form the consoles use.
     pub fn to_spki_base64(&self) -> String {
         STANDARD.encode(&*self.spki_der)
     }
 
+    /// The modulus size in bits (2048 to 4096).
     pub fn bits(&self) -> usize {
         self.bits
     }
 
+    /// Checks an RSASSA-PKCS1-v1_5 SHA-256 signature (raw bytes) over `msg`.
+    ///
+    /// Errors: [`CryptoError::BadSignature`].
     pub fn verify_sha256(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
         self.parsed
             .verify_sig(msg, sig)
             .map_err(|_| CryptoError::BadSignature { what: "RSA-SHA256" })
     }
 
-    /// Surrounding whitespace in the signature is tolerated (form fields often carry a newline).
+    /// [`Self::verify_sha256`] with the signature in standard base64. Surrounding whitespace in
+    /// the signature is tolerated (form fields often carry a newline).
+    ///
+    /// Errors: [`CryptoError::Base64`], [`CryptoError::BadSignature`].
     pub fn verify_sha256_base64(&self, msg: &[u8], sig_b64: &str) -> Result<()> {
         let sig = STANDARD
             .decode(sig_b64.trim())

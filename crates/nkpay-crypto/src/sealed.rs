@@ -15,6 +15,7 @@ const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 const WHAT: &str = "sealed secret";
 
+/// An AES-256-GCM key for sealing secrets at rest. `Debug` does not show the key.
 pub struct SecretSealer {
     key: LessSafeKey,
 }
@@ -59,17 +60,24 @@ impl SecretSealer {
         out
     }
 
+    /// base64(nonce ‖ ciphertext ‖ tag) of `plain`, with a fresh random nonce.
+    ///
+    /// Errors: [`CryptoError::Cipher`] when the system has no randomness.
     pub fn seal(&self, plain: &[u8]) -> Result<String> {
         self.seal_bound(plain, b"")
     }
 
+    /// The plaintext of what [`Self::seal`] produced under this key.
+    ///
+    /// Errors: [`CryptoError::Base64`], or [`CryptoError::Cipher`] when the value was altered,
+    /// truncated or sealed under another key.
     pub fn open(&self, sealed_b64: &str) -> Result<Vec<u8>> {
         self.open_bound(sealed_b64, b"")
     }
 
     /// Seals with `context` (e.g. the owning row's id) as associated data, so a sealed value
     /// copied to another row does not open there.
-    pub fn seal_bound(&self, plain: &[u8], context: &[u8]) -> Result<String> {
+    fn seal_bound(&self, plain: &[u8], context: &[u8]) -> Result<String> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
@@ -94,7 +102,7 @@ impl SecretSealer {
         Ok(STANDARD.encode(out))
     }
 
-    pub fn open_bound(&self, sealed_b64: &str, context: &[u8]) -> Result<Vec<u8>> {
+    fn open_bound(&self, sealed_b64: &str, context: &[u8]) -> Result<Vec<u8>> {
         let raw = STANDARD
             .decode(sealed_b64.trim())
             .map_err(|_| CryptoError::Base64 { what: WHAT })?;

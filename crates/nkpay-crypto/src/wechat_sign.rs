@@ -13,13 +13,17 @@ use subtle::ConstantTimeEq;
 use crate::error::{CryptoError, Result};
 use crate::sorted_pairs::join_sorted_pairs;
 
+/// The `sign_type` of a WeChat Pay v2 merchant (WeChat Pay v2 docs, "安全规范").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WechatSignType {
+    /// `MD5`: what WeChat assumes when a request names no `sign_type`.
     Md5,
+    /// `HMAC-SHA256`, keyed with the API key.
     HmacSha256,
 }
 
 impl WechatSignType {
+    /// The wire name: `MD5` or `HMAC-SHA256`.
     pub fn as_str(self) -> &'static str {
         match self {
             WechatSignType::Md5 => "MD5",

@@ -5,10 +5,11 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use nkpay_crypto::canonical_json::canonical_top_sorted;
+use anyhow::Context;
+use nkpay_crypto::envelope::{self, KeyOrder};
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub struct CallArgs<'a> {
     pub base_url: &'a str,
@@ -34,19 +35,9 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
         }
         None => None,
     };
-    let data: Value =
-        serde_json::from_str(args.data).context("the data argument must be a JSON object")?;
-    if !data.is_object() {
-        bail!("the data argument must be a JSON object");
-    }
-    let signed_string = canonical_top_sorted(args.data).context("canonical form of data")?;
-    let sign = key.sign_sha256_base64(signed_string.as_bytes())?;
-    let body = serde_json::json!({
-        "sys_id": args.sys_id,
-        "product_id": args.product_id,
-        "data": data,
-        "sign": sign,
-    });
+    let signed = envelope::sign_request_data(args.data, KeyOrder::TopLevel, &key)
+        .context("signing the data argument (it must be a JSON object)")?;
+    let body = request_body(&args, &signed.sign)?;
     let url = format!(
         "{}/{}",
         args.base_url.trim_end_matches('/'),
@@ -54,7 +45,8 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
     );
     let reply = reqwest::Client::new()
         .post(&url)
-        .json(&body)
+        .header("content-type", "application/json")
+        .body(body)
         .send()
         .await
         .with_context(|| format!("POST {url}"))?;
@@ -68,31 +60,25 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
     let text = reply.text().await?;
     let mut out = String::new();
     if args.explain {
-        writeln!(out, "request string signed by you:\n{signed_string}\n")?;
+        writeln!(
+            out,
+            "request string signed by you:\n{}\n",
+            signed.signing_string
+        )?;
     }
-    #[derive(serde::Deserialize)]
-    struct Reply {
-        data: Box<serde_json::value::RawValue>,
-        #[serde(default)]
-        sign: String,
-    }
-    // Keep `data` as received so nested key order survives into the canonical string.
-    let reply: Reply = serde_json::from_str(&text)
+    let reply = envelope::parse_reply(&text)
         .with_context(|| format!("HTTP {status}: the reply is not a signed envelope: {text}"))?;
-    let reply_sign = reply.sign.as_str();
-    let reply_string = canonical_top_sorted(reply.data.get()).unwrap_or_default();
-    let reply_data: Value = serde_json::from_str(reply.data.get())?;
+    let reply_data: Value = serde_json::from_str(&reply.data_text)?;
     if args.explain {
         writeln!(
             out,
-            "reply string signed by the platform (key id {key_id}):\n{reply_string}\n"
+            "reply string signed by the platform (key id {key_id}):\n{}\n",
+            reply.signing_string
         )?;
     }
     let verified = match &platform_key {
         Some(pk) => {
-            let ok = pk
-                .verify_sha256_base64(reply_string.as_bytes(), reply_sign)
-                .is_ok();
+            let ok = reply.verify(pk).is_ok();
             writeln!(
                 out,
                 "reply signature: {}",
@@ -107,4 +93,55 @@ pub async fn run(args: CallArgs<'_>) -> anyhow::Result<(String, bool)> {
     };
     writeln!(out, "{}", serde_json::to_string_pretty(&reply_data)?)?;
     Ok((out, verified || platform_key.is_none()))
+}
+
+/// The request envelope with `data` exactly as given: the platform rebuilds the signed string
+/// from it, so nested key order and number text must survive (a `serde_json::Value` would sort
+/// nested keys and rewrite numbers).
+fn request_body(args: &CallArgs<'_>, sign: &str) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        sys_id: &'a str,
+        product_id: &'a str,
+        data: &'a RawValue,
+        sign: &'a str,
+    }
+    let data: &RawValue =
+        serde_json::from_str(args.data).context("the data argument must be a JSON object")?;
+    Ok(serde_json::to_string(&Envelope {
+        sys_id: args.sys_id,
+        product_id: args.product_id,
+        data,
+        sign,
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_posted_exactly_as_given() {
+        let data =
+            r#"{"trans_amt":"0.10","wx_data":{"sub_openid":"o1","sub_appid":"wx1"},"n":1.50}"#;
+        let args = CallArgs {
+            base_url: "http://127.0.0.1:1",
+            path: "/v2/trade/payment/jspay",
+            sys_id: "NKSP0001",
+            product_id: "NKPAY",
+            key_file: Path::new("unused"),
+            platform_key_file: None,
+            data,
+            explain: false,
+        };
+        let key = RsaPrivateKey::generate_2048().unwrap();
+        let signed = envelope::sign_request_data(data, KeyOrder::TopLevel, &key).unwrap();
+        let body = request_body(&args, &signed.sign).unwrap();
+        assert!(body.contains(&format!(r#""data":{data}"#)), "{body}");
+        // What the platform does with it: nested order and `1.50` survive, so the sign holds.
+        let parsed = envelope::parse(body.as_bytes()).unwrap();
+        assert_eq!(parsed.data_text, data);
+        assert_eq!(parsed.sys_id, "NKSP0001");
+        assert!(envelope::verify(&parsed, &key.public_key()));
+    }
 }

@@ -1,7 +1,6 @@
 //! The merchant open API (API.md): the signed envelope in, the engine's answer out, signed.
 //! Handlers only authenticate, verify and translate; every rule lives in nkpay-engine.
 
-pub mod envelope;
 pub mod refund;
 pub mod reply;
 
@@ -9,11 +8,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use nkpay_core::resp_code::RespCode;
+use nkpay_crypto::envelope::{self, EnvelopeError};
 use nkpay_engine::{Caller, Engine};
 use serde_json::{Map, Value};
 
 use crate::ApiState;
-use envelope::EnvelopeError;
 
 pub const JSPAY: &str = "/v2/trade/payment/jspay";
 pub const QUERY: &str = "/v2/trade/payment/scanpay/query";

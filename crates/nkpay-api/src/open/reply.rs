@@ -5,11 +5,10 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use nkpay_core::resp_code::RespCode;
+use nkpay_crypto::envelope;
 use nkpay_engine::EngineError;
 use nkpay_engine::platform_keys::PlatformSigner;
 use serde_json::{Map, Value};
-
-use super::envelope;
 
 pub const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
@@ -20,10 +19,17 @@ pub fn signed(
     status: StatusCode,
     data: Map<String, Value>,
 ) -> HttpResponse {
+    let body = match envelope::signed_reply_body(&data, signer.private_key()) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "signing a merchant API reply failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
     HttpResponse::build(status)
         .insert_header((KEY_ID_HEADER, signer.key_id()))
         .content_type(CONTENT_TYPE)
-        .body(envelope::signed_body(data, signer.private_key()))
+        .body(body)
 }
 
 /// A refusal as `data`: the code, a description naming the field and rule, and the request's

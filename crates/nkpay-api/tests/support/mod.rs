@@ -14,7 +14,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use nkpay_api::ApiState;
 use nkpay_core::secret::Secret;
-use nkpay_crypto::canonical_json::{canonical_top_sorted, canonical_top_sorted_keep_empty};
+use nkpay_crypto::envelope::{self, KeyOrder};
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use nkpay_crypto::sealed::SecretSealer;
 use nkpay_engine::notify::url_guard::UrlPolicy;
@@ -28,7 +28,6 @@ use nkpay_store::Db;
 use nkpay_store::entity::trade;
 use nkpay_store::kinds::RecordStatus;
 use nkpay_store::testing::{TestDb, databases};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 pub const SP: &str = "NKSP0001";
@@ -120,13 +119,9 @@ impl Reply {
 impl Client {
     /// Posts `data` signed as dg-sdk signs it (top-level sorted, compact, raw UTF-8).
     pub async fn call(&self, path: &str, data: Value) -> Reply {
-        let text = data.to_string();
-        let signed = canonical_top_sorted(&text).expect("canonical");
-        let sign = self
-            .key
-            .sign_sha256_base64(signed.as_bytes())
+        let signed = envelope::sign_request_data(&data.to_string(), KeyOrder::TopLevel, &self.key)
             .expect("sign");
-        self.post_envelope(path, &json!({"sys_id": self.sys_id, "product_id": self.product_id, "data": data, "sign": sign}).to_string())
+        self.post_envelope(path, &json!({"sys_id": self.sys_id, "product_id": self.product_id, "data": data, "sign": signed.sign}).to_string())
             .await
     }
 
@@ -162,20 +157,14 @@ impl Client {
     }
 }
 
-/// Verifies a reply the way dg-sdk does (parse, sort the top level, dump compact, verify) and
-/// returns its data.
+/// Verifies a reply as a merchant does (parse, rebuild the canonical `data`, verify) and returns
+/// its data.
 pub fn verify_reply(text: &str, key: &RsaPublicKey) -> Reply {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(borrow)]
-        data: &'a RawValue,
-        sign: String,
-    }
-    let body: Body<'_> = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let canonical = canonical_top_sorted_keep_empty(body.data.get()).expect("canonical reply");
-    key.verify_sha256_base64(canonical.as_bytes(), &body.sign)
+    let reply = envelope::parse_reply(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    reply
+        .verify(key)
         .unwrap_or_else(|e| panic!("reply signature does not verify ({e}): {text}"));
-    let data: Map<String, Value> = serde_json::from_str(body.data.get()).expect("data object");
+    let data: Map<String, Value> = serde_json::from_str(&reply.data_text).expect("data object");
     Reply { status: 200, data }
 }
 
@@ -328,7 +317,7 @@ impl Platform {
     pub async fn wait_final(&self, nkp_seq_id: &str) -> trade::Model {
         for _ in 0..200 {
             let t = self.trade(nkp_seq_id).await;
-            if t.status != nkpay_core::state::TradeStatus::Processing {
+            if t.status != "P" {
                 return t;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
