@@ -15,6 +15,16 @@ use notify_support::receiver::{Receiver, Reply};
 
 const OTHER: &str = "6666000000000002";
 
+/// Waits until the retry of notification `id` is due (the time its row records).
+async fn retry_due(db: &nkpay_store::Db, id: i64) {
+    wait_for(
+        &format!("the retry of notification {id} to come due"),
+        std::time::Duration::from_secs(60),
+        || async { row(db, id).await.next_attempt_at <= Utc::now() },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn stats_count_each_state_and_the_latency_of_recent_attempts() {
     for t in databases().await {
@@ -27,7 +37,7 @@ async fn stats_count_each_state_and_the_latency_of_recent_attempts() {
         let bad = enqueue(&t.db, MER_ID, "T0002", &rx.url("/bad")).await;
         let d = Dispatcher::new(t.db.clone(), signer(), config(&[1]), "node-stats").expect("d");
         d.run_once().await.expect("round 1");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        retry_due(&t.db, bad).await;
         d.run_once().await.expect("round 2");
         assert_eq!(
             row(&t.db, ok).await.status,
@@ -161,7 +171,7 @@ async fn a_range_resend_opens_one_new_chain_per_finished_notification_of_the_mer
         let other = enqueue(&t.db, OTHER, "R0003", &rx.url("/ok")).await;
         let d = Dispatcher::new(t.db.clone(), signer(), config(&[1]), "n").expect("d");
         d.run_once().await.expect("round 1");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        retry_due(&t.db, dead).await;
         d.run_once().await.expect("round 2");
         let pending = enqueue(&t.db, MER_ID, "R0004", &rx.url("/ok")).await;
         let to = Utc::now() + TimeDelta::seconds(1);

@@ -116,7 +116,7 @@ impl Node {
                     .collect();
             }
             assert!(
-                start.elapsed() < Duration::from_secs(5),
+                start.elapsed() < Duration::from_secs(30),
                 "{} printed no totals",
                 self.name
             );
