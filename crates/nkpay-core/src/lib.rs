@@ -3,6 +3,8 @@
 //!
 //! Not for: signatures (nkpay-crypto), storage (nkpay-store), or anything that talks to a network.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod money;
 pub mod resp_code;

@@ -12,6 +12,7 @@ pub use crate::error::CoreError as MoneyError;
 pub struct Money(i64);
 
 impl Money {
+    /// 0 fen.
     pub const ZERO: Money = Money(0);
     /// 99 999 999.99 yuan: the largest amount the API accepts.
     pub const MAX: Money = Money(9_999_999_999);
@@ -25,6 +26,7 @@ impl Money {
         }
     }
 
+    /// The amount in fen (1/100 yuan), 0 to [`Money::MAX`].
     pub fn fen(self) -> i64 {
         self.0
     }
@@ -60,18 +62,21 @@ impl Money {
         format!("{}.{:02}", self.0 / 100, self.0 % 100)
     }
 
+    /// The sum, or `None` when it would exceed [`Money::MAX`].
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0
             .checked_add(other.0)
             .and_then(|f| Money::from_fen(f).ok())
     }
 
+    /// The difference, or `None` when it would be negative.
     pub fn checked_sub(self, other: Money) -> Option<Money> {
         self.0
             .checked_sub(other.0)
             .and_then(|f| Money::from_fen(f).ok())
     }
 
+    /// Whether the amount is 0 fen.
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }

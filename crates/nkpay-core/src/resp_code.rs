@@ -3,6 +3,7 @@
 use crate::error::CoreError;
 use crate::string_enum::string_enum;
 
+/// A `resp_code` of the merchant API; the doc of each variant gives its code and meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RespCode {
     /// 00000000 accepted / succeeded; read `trans_stat`.
@@ -36,6 +37,7 @@ pub enum RespCode {
 }
 
 impl RespCode {
+    /// Every code, in the order API.md lists them.
     pub const ALL: [RespCode; 14] = [
         RespCode::Success,
         RespCode::Processing,
@@ -53,6 +55,7 @@ impl RespCode {
         RespCode::InternalError,
     ];
 
+    /// The eight-digit code string, e.g. "00000000".
     pub fn code(self) -> &'static str {
         match self {
             RespCode::Success => "00000000",
@@ -97,6 +100,7 @@ impl RespCode {
         self.code()
     }
 
+    /// Whether the request was accepted (`Success` or `Processing`): the caller then reads `trans_stat`.
     pub fn is_success(self) -> bool {
         matches!(self, RespCode::Success | RespCode::Processing)
     }

@@ -5,10 +5,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+/// A value that must never reach logs or responses: `Debug` prints `***`, there is no `Serialize`.
 #[derive(Clone, Default)]
 pub struct Secret<T>(T);
 
 impl<T> Secret<T> {
+    /// Wraps `value`.
     pub fn new(value: T) -> Secret<T> {
         Secret(value)
     }
@@ -18,6 +20,7 @@ impl<T> Secret<T> {
         &self.0
     }
 
+    /// Unwraps the secret; the same care as [`Secret::expose`] applies.
     pub fn into_inner(self) -> T {
         self.0
     }

@@ -41,6 +41,7 @@ pub struct SeqIdGenerator {
 }
 
 impl SeqIdGenerator {
+    /// A generator for node `node_id` (0 to 65535); every running node needs its own id.
     pub fn new(node_id: u16) -> SeqIdGenerator {
         SeqIdGenerator {
             node_id,
@@ -52,6 +53,7 @@ impl SeqIdGenerator {
         }
     }
 
+    /// The node id written into every id this generator issues.
     pub fn node_id(&self) -> u16 {
         self.node_id
     }

@@ -7,14 +7,19 @@ use crate::string_enum::string_enum;
 /// `trans_stat` as the API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransStat {
+    /// Processing.
     P,
+    /// Succeeded.
     S,
+    /// Failed (a closed trade is reported as failed).
     F,
 }
 
 impl TransStat {
+    /// Every value.
     pub const ALL: [TransStat; 3] = [TransStat::P, TransStat::S, TransStat::F];
 
+    /// "P", "S" or "F", as sent in `trans_stat`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransStat::P => "P",
@@ -32,13 +37,18 @@ impl TransStat {
     sea_orm(value_type = "String")
 )]
 pub enum TradeStatus {
+    /// "P": placed, waiting for the payer or the channel.
     Processing,
+    /// "S": paid.
     Succeeded,
+    /// "F": the channel refused or the payment failed.
     Failed,
+    /// "C": closed before payment (by the merchant or on expiry).
     Closed,
 }
 
 impl TradeStatus {
+    /// Every state.
     pub const ALL: [TradeStatus; 4] = [
         TradeStatus::Processing,
         TradeStatus::Succeeded,
@@ -46,6 +56,7 @@ impl TradeStatus {
         TradeStatus::Closed,
     ];
 
+    /// The stored string: "P", "S", "F" or "C".
     pub fn as_str(self) -> &'static str {
         match self {
             TradeStatus::Processing => "P",
@@ -64,6 +75,7 @@ impl TradeStatus {
         }
     }
 
+    /// Whether the trade can no longer move (anything but processing).
     pub fn is_final(self) -> bool {
         self != TradeStatus::Processing
     }
@@ -92,22 +104,28 @@ impl TradeStatus {
     sea_orm(value_type = "String")
 )]
 pub enum RefundStatus {
+    /// "P": sent to the channel, result not known yet.
     Processing,
+    /// "S": the channel refunded the money.
     Succeeded,
+    /// "F": the channel refused or the refund failed; the reserved amount is released.
     Failed,
 }
 
 impl RefundStatus {
+    /// Every state.
     pub const ALL: [RefundStatus; 3] = [
         RefundStatus::Processing,
         RefundStatus::Succeeded,
         RefundStatus::Failed,
     ];
 
+    /// The stored string, the same as its `trans_stat`: "P", "S" or "F".
     pub fn as_str(self) -> &'static str {
         self.trans_stat().as_str()
     }
 
+    /// What the merchant sees; one to one with the refund state.
     pub fn trans_stat(self) -> TransStat {
         match self {
             RefundStatus::Processing => TransStat::P,
@@ -116,6 +134,7 @@ impl RefundStatus {
         }
     }
 
+    /// Whether the refund can no longer move (anything but processing).
     pub fn is_final(self) -> bool {
         self != RefundStatus::Processing
     }
@@ -125,6 +144,7 @@ impl RefundStatus {
         self == RefundStatus::Processing && next != RefundStatus::Processing
     }
 
+    /// `next` if the move is allowed, else an error naming both states.
     pub fn move_to(self, next: RefundStatus) -> Result<RefundStatus, CoreError> {
         checked_move(
             "refund",

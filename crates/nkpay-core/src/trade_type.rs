@@ -9,6 +9,7 @@ use crate::string_enum::string_enum;
     derive(sea_orm::DeriveValueType),
     sea_orm(value_type = "String")
 )]
+/// A payment method a merchant orders, as sent in `trade_type`.
 pub enum TradeType {
     /// WeChat official-account JSAPI.
     TJsapi,
@@ -24,14 +25,19 @@ pub enum TradeType {
     derive(sea_orm::DeriveValueType),
     sea_orm(value_type = "String")
 )]
+/// An upstream channel; stored and configured as "wechat" or "alipay".
 pub enum ChannelKind {
+    /// WeChat Pay, as service provider (`sub_mch_id`, `sub_appid`).
     Wechat,
+    /// Alipay, as ISV (`app_auth_token`).
     Alipay,
 }
 
 impl TradeType {
+    /// Every trade type.
     pub const ALL: [TradeType; 3] = [TradeType::TJsapi, TradeType::TMiniapp, TradeType::ANative];
 
+    /// The wire string: "T_JSAPI", "T_MINIAPP" or "A_NATIVE".
     pub fn as_str(self) -> &'static str {
         match self {
             TradeType::TJsapi => "T_JSAPI",
@@ -40,6 +46,7 @@ impl TradeType {
         }
     }
 
+    /// The channel that runs this payment method.
     pub fn channel(self) -> ChannelKind {
         match self {
             TradeType::TJsapi | TradeType::TMiniapp => ChannelKind::Wechat,
@@ -49,8 +56,10 @@ impl TradeType {
 }
 
 impl ChannelKind {
+    /// Every channel.
     pub const ALL: [ChannelKind; 2] = [ChannelKind::Wechat, ChannelKind::Alipay];
 
+    /// The stored string: "wechat" or "alipay".
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Wechat => "wechat",

@@ -22,25 +22,38 @@ const ALI_PRIVATE_KEY: &str = "Alipay app private key";
 /// A WeChat Pay service-provider account to store.
 #[derive(Debug, Clone)]
 pub struct NewWechatAccount {
+    /// Display name.
     pub name: String,
+    /// Base URL of the channel's API (production host or the sandbox).
     pub gateway_url: String,
+    /// Whether it serves merchants that name no account.
     pub is_default: bool,
+    /// The appid.
     pub appid: String,
+    /// The service provider's WeChat `mch_id`.
     pub mch_id: String,
+    /// WeChat API v2 key; sealed before it is stored.
     pub api_key: Secret<String>,
     /// PEM, for `secapi/pay/refund` (mutual TLS).
     pub client_cert_pem: Option<Secret<String>>,
+    /// PEM private key for the client certificate; sealed before it is stored.
     pub client_key_pem: Option<Secret<String>>,
 }
 
 /// An Alipay ISV app to store.
 #[derive(Debug, Clone)]
 pub struct NewAlipayAccount {
+    /// Display name.
     pub name: String,
+    /// Base URL of the channel's API (production host or the sandbox).
     pub gateway_url: String,
+    /// Whether it serves merchants that name no account.
     pub is_default: bool,
+    /// The ISV's Alipay app id.
     pub app_id: String,
+    /// The app's RSA2 private key (PEM or base64); sealed before it is stored.
     pub app_private_key: Secret<String>,
+    /// Alipay's public key, verifying replies and notifies.
     pub alipay_public_key: String,
     /// The ISV's PID (`extend_params.sys_service_provider_id`).
     pub isv_pid: Option<String>,
@@ -49,30 +62,45 @@ pub struct NewAlipayAccount {
 /// WeChat credentials, opened.
 #[derive(Debug, Clone)]
 pub struct WechatCredentials {
+    /// The `channel_accounts` row.
     pub account_id: i64,
+    /// Base URL of the channel's API.
     pub gateway_url: String,
+    /// The appid.
     pub appid: String,
+    /// The service provider's WeChat `mch_id`.
     pub mch_id: String,
+    /// WeChat API v2 key.
     pub api_key: Secret<String>,
+    /// PEM client certificate for mutual TLS (refunds), if configured.
     pub client_cert_pem: Option<Secret<String>>,
+    /// PEM private key of the client certificate, if configured.
     pub client_key_pem: Option<Secret<String>>,
 }
 
 /// Alipay credentials, opened.
 #[derive(Debug, Clone)]
 pub struct AlipayCredentials {
+    /// The `channel_accounts` row.
     pub account_id: i64,
+    /// Base URL of the channel's API.
     pub gateway_url: String,
+    /// The ISV's Alipay app id.
     pub app_id: String,
+    /// The app's RSA2 private key.
     pub app_private_key: Secret<String>,
+    /// Alipay's public key, verifying replies and notifies.
     pub alipay_public_key: String,
+    /// The ISV's PID (`extend_params.sys_service_provider_id`).
     pub isv_pid: Option<String>,
 }
 
 /// An account's credentials, by channel.
 #[derive(Debug, Clone)]
 pub enum ChannelCredentials {
+    /// A WeChat Pay service-provider account.
     Wechat(WechatCredentials),
+    /// An Alipay ISV app.
     Alipay(AlipayCredentials),
 }
 
@@ -154,6 +182,7 @@ pub async fn insert_alipay_account(
         .map_err(|e| StoreError::from_write("channel account", e))
 }
 
+/// The channel account with row id `id`, as stored (secrets still sealed).
 pub async fn find_channel_account(
     conn: &impl ConnectionTrait,
     id: i64,

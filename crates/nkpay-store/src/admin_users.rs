@@ -33,6 +33,7 @@ pub async fn insert_admin_user(
     .map_err(|e| StoreError::from_write("admin user", e))
 }
 
+/// The console user named `username`.
 pub async fn find_admin_user(
     conn: &impl ConnectionTrait,
     username: &str,
@@ -43,6 +44,7 @@ pub async fn find_admin_user(
         .await?)
 }
 
+/// Every console user.
 pub async fn list_admin_users(
     conn: &impl ConnectionTrait,
 ) -> Result<Vec<admin_user::Model>, StoreError> {
@@ -52,6 +54,7 @@ pub async fn list_admin_users(
         .await?)
 }
 
+/// Replaces the user's password hash. Returns whether the user exists.
 pub async fn set_password_hash(
     conn: &impl ConnectionTrait,
     username: &str,
@@ -67,6 +70,7 @@ pub async fn set_password_hash(
     Ok(res.rows_affected == 1)
 }
 
+/// Enables or disables the user. Returns whether the user exists.
 pub async fn set_admin_user_status(
     conn: &impl ConnectionTrait,
     username: &str,

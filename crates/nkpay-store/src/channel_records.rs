@@ -14,31 +14,48 @@ use crate::error::StoreError;
 /// A notify as it arrived, before or after verification.
 #[derive(Debug, Clone)]
 pub struct NewInboundMessage {
+    /// The channel it runs on; stored as "wechat" or "alipay".
     pub channel: ChannelKind,
+    /// Which notify it is, e.g. "pay" or "refund".
     pub kind: String,
+    /// The body as received.
     pub body: String,
     /// JSON object of the request headers.
     pub headers: Option<String>,
+    /// The sender's address as seen by the platform.
     pub remote_addr: Option<String>,
+    /// Whether its signature verified.
     pub verified: bool,
+    /// What the platform made of it (settled, refused, error …).
     pub outcome: Option<String>,
+    /// The platform's order number (`nkp_seq_id`), unique.
     pub nkp_seq_id: Option<String>,
+    /// When it arrived (UTC).
     pub received_at: DateTime<Utc>,
 }
 
 /// One call to a channel.
 #[derive(Debug, Clone)]
 pub struct NewExchange {
+    /// The platform's order number (`nkp_seq_id`), unique.
     pub nkp_seq_id: Option<String>,
+    /// The channel it runs on; stored as "wechat" or "alipay".
     pub channel: ChannelKind,
+    /// The channel API called, e.g. "unifiedorder" or "alipay.trade.query".
     pub call_name: String,
+    /// The request as sent, secrets masked.
     pub request_body: String,
+    /// The reply as received; `None` when none came.
     pub reply_body: Option<String>,
+    /// How long the call took, in milliseconds.
     pub duration_ms: i64,
+    /// What the platform made of it (settled, refused, error …).
     pub outcome: String,
+    /// When it happened (UTC).
     pub at: DateTime<Utc>,
 }
 
+/// Stores an inbound notify as received.
 pub async fn record_inbound(
     conn: &impl ConnectionTrait,
     new: &NewInboundMessage,
@@ -78,6 +95,7 @@ pub async fn set_inbound_outcome(
     Ok(res.rows_affected == 1)
 }
 
+/// Stores one call to a channel and its reply.
 pub async fn record_exchange(
     conn: &impl ConnectionTrait,
     new: &NewExchange,

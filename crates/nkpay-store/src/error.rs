@@ -4,30 +4,68 @@ use std::path::PathBuf;
 
 use sea_orm::{DbErr, SqlErr};
 
+/// Every failure of the store. Database errors are mapped in one place (`from_write` and the
+/// `From<DbErr>` impl): unique-key violations become [`StoreError::Duplicate`], stored values
+/// that do not parse into their column's type become [`StoreError::Corrupt`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique key refused the row: the caller decides whether that is a replay.
     #[error("{what} already exists ({detail})")]
-    Duplicate { what: &'static str, detail: String },
+    Duplicate {
+        /// What was inserted, e.g. "trade".
+        what: &'static str,
+        /// The database's words on which key.
+        detail: String,
+    },
+    /// No row for the key.
     #[error("{what} {key} not found")]
-    NotFound { what: &'static str, key: String },
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+        /// The key that found nothing.
+        key: String,
+    },
+    /// A database URL that is neither SQLite nor PostgreSQL.
     #[error("database URL must start with sqlite: or postgres:// (got scheme {scheme:?})")]
-    UnsupportedUrl { scheme: String },
+    UnsupportedUrl {
+        /// The URL's scheme as given.
+        scheme: String,
+    },
+    /// The SQLite file's directory could not be created.
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
+        /// The directory.
         path: PathBuf,
+        /// Why it failed.
         source: std::io::Error,
     },
+    /// An argument the store refuses before writing.
     #[error("invalid {field}: {rule}")]
-    Invalid { field: &'static str, rule: String },
-    /// A stored value the code cannot read (an unknown status, a JSON column that is not JSON).
+    Invalid {
+        /// The argument refused.
+        field: &'static str,
+        /// The rule it broke.
+        rule: String,
+    },
+    /// A stored value the code cannot read: a status, channel, trade-type or kind column
+    /// holding a string that is none of its enum's values (never defaulted), a JSON column that
+    /// is not JSON, a required secret missing.
     #[error("stored {what} is unreadable: {reason}")]
-    Corrupt { what: &'static str, reason: String },
+    Corrupt {
+        /// What could not be read: the column's type (e.g. "TradeStatus") or the field.
+        what: &'static str,
+        /// Why, naming the stored value.
+        reason: String,
+    },
+    /// A secret could not be sealed or opened.
     #[error("{what}: {source}")]
     Sealing {
+        /// Which secret.
         what: &'static str,
+        /// The cipher's error.
         source: nkpay_crypto::CryptoError,
     },
+    /// Any other database error.
     #[error("database error: {0}")]
     Db(#[source] DbErr),
 }
@@ -52,6 +90,7 @@ impl StoreError {
         }
     }
 
+    /// Whether this is [`StoreError::Duplicate`].
     pub fn is_duplicate(&self) -> bool {
         matches!(self, StoreError::Duplicate { .. })
     }

@@ -1,5 +1,7 @@
 //! The closed sets of words this crate stores in string columns (kinds and statuses that
-//! belong to storage rather than to `nkpay_core`). Each parses back strictly.
+//! belong to storage rather than to `nkpay_core`). Each parses back strictly, and each is a
+//! sea-orm value type stored as its word, so entity columns hold the enum: a stored word that
+//! is not one of the set fails the read ([`crate::StoreError::Corrupt`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,12 +14,17 @@ macro_rules! stored_words {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
         #[sea_orm(value_type = "String")]
         pub enum $name {
-            $($variant),+
+            $(
+                #[doc = concat!("Stored as \"", $word, "\".")]
+                $variant
+            ),+
         }
 
         impl $name {
+            /// Every value.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The stored word.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $word),+

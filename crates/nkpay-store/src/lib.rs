@@ -9,6 +9,8 @@
 //!
 //! Not for: business rules (nkpay-engine) or HTTP.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod admin_users;
 pub mod audit_log;

@@ -20,23 +20,34 @@ const APP_AUTH_TOKEN: &str = "Alipay app_auth_token";
 /// An appid to bind, and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundAppid {
+    /// The appid.
     pub appid: String,
+    /// Official account or mini-program.
     pub kind: AppidKind,
 }
 
 /// The whole business on one channel as the merchant opens (or re-opens) it.
 #[derive(Debug, Clone)]
 pub struct MerchantChannelSetup {
+    /// The sub-merchant's `mer_id` (16 digits).
     pub mer_id: String,
+    /// The channel it runs on; stored as "wechat" or "alipay".
     pub channel: ChannelKind,
     /// `None`: the channel's default platform account.
     pub channel_account_id: Option<i64>,
+    /// WeChat `sub_mch_id` of the merchant.
     pub sub_mch_id: Option<String>,
+    /// Appids to bind (WeChat); replaces the bound set.
     pub appids: Vec<BoundAppid>,
+    /// JSAPI pay directory URLs (WeChat).
     pub jsapi_pay_dirs: Vec<String>,
+    /// Alipay `app_auth_token`; sealed before it is stored.
     pub ali_app_auth_token: Option<Secret<String>>,
+    /// The merchant's app that granted `app_auth_token`.
     pub ali_auth_app_id: Option<String>,
+    /// Alipay seller `user_id` (PID).
     pub ali_seller_id: Option<String>,
+    /// Alipay secondary-merchant id (`smid`).
     pub ali_smid: Option<String>,
     /// Basis points (38 = 0.38%).
     pub fee_rate_bp: i32,

@@ -13,27 +13,39 @@ use crate::kinds::{MerchantKind, RecordStatus};
 /// A service provider to register.
 #[derive(Debug, Clone)]
 pub struct NewServiceProvider {
+    /// The caller's `sys_id`: a service provider, or a merchant acting for itself.
     pub sys_id: String,
+    /// The product the caller signs up for (`product_id`).
     pub product_id: String,
+    /// Display name.
     pub name: String,
+    /// The caller's RSA public key (PEM or base64 SPKI) that verifies its requests.
     pub rsa_public_key: String,
 }
 
 /// A merchant to onboard under `sys_id`.
 #[derive(Debug, Clone)]
 pub struct NewMerchant {
+    /// The sub-merchant's `mer_id` (16 digits).
     pub mer_id: String,
+    /// The caller's `sys_id`: a service provider, or a merchant acting for itself.
     pub sys_id: String,
+    /// Display name.
     pub name: String,
+    /// Short name shown to payers.
     pub short_name: Option<String>,
+    /// Enterprise or individual.
     pub kind: MerchantKind,
+    /// Set when the merchant calls the API as its own `sys_id` (= its `mer_id`).
     pub rsa_public_key: Option<String>,
+    /// Comma-separated retry delays in seconds overriding the platform's schedule.
     pub notify_schedule: Option<String>,
 }
 
 /// Who is calling with a given `sys_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
+    /// A service provider.
     ServiceProvider(service_provider::Model),
     /// A merchant calling for itself: its `mer_id` is the `sys_id`.
     Merchant(merchant::Model),
@@ -60,6 +72,7 @@ pub async fn insert_service_provider(
     .map_err(|e| StoreError::from_write("service provider", e))
 }
 
+/// The service provider with `sys_id`.
 pub async fn find_service_provider(
     conn: &impl ConnectionTrait,
     sys_id: &str,
@@ -95,6 +108,7 @@ pub async fn insert_merchant(
     .map_err(|e| StoreError::from_write("merchant", e))
 }
 
+/// The merchant with `mer_id`.
 pub async fn find_merchant(
     conn: &impl ConnectionTrait,
     mer_id: &str,

@@ -15,7 +15,9 @@ use crate::kinds::NotificationStatus;
 /// Which notifications a listing returns; every field narrows it.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationFilter {
+    /// Only this status.
     pub status: Option<NotificationStatus>,
+    /// Only this merchant.
     pub mer_id: Option<String>,
     /// The trade's or refund's `nkp_seq_id`.
     pub subject_nkp_seq_id: Option<String>,
@@ -61,15 +63,19 @@ pub async fn list(
 /// How many notifications are in each state, and how many pending ones are due or held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
+    /// Pending, due or not.
     pub pending: u64,
     /// Pending and due at `now`, not held by a live lease: waiting for a dispatcher.
     pub due: u64,
     /// Pending and held by a live lease: being delivered right now.
     pub in_flight: u64,
+    /// Delivered.
     pub delivered: u64,
+    /// Given up after the last attempt.
     pub dead: u64,
 }
 
+/// The outbox counts at `now` (UTC).
 pub async fn counts(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,

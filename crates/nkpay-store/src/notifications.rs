@@ -21,25 +21,34 @@ pub const RESPONSE_BODY_LIMIT: usize = 2048;
 /// A notification to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
+    /// The merchant it goes to.
     pub mer_id: String,
+    /// Trade or refund.
     pub kind: NotificationKind,
     /// The trade's or refund's `nkp_seq_id`.
     pub subject_nkp_seq_id: String,
+    /// Where it is POSTed.
     pub notify_url: String,
     /// The exact `resp_data` string to sign and send.
     pub resp_data: String,
+    /// When the first attempt is due (UTC).
     pub first_attempt_at: DateTime<Utc>,
 }
 
 /// One delivery attempt as the dispatcher saw it.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
+    /// When the attempt began (UTC).
     pub started_at: DateTime<Utc>,
+    /// How long it took, in milliseconds.
     pub duration_ms: i64,
+    /// The receiver's HTTP status, if it answered.
     pub http_status: Option<i32>,
+    /// Why no usable answer came (time-out, refused, redirect …).
     pub error: Option<String>,
     /// The answer's body; cut to [`RESPONSE_BODY_LIMIT`] bytes here.
     pub response_body: Option<String>,
+    /// Whether the receiver took it.
     pub delivered: bool,
 }
 
@@ -247,6 +256,7 @@ pub async fn release(
     Ok(res.rows_affected == 1)
 }
 
+/// The notification with row id `id`.
 pub async fn find(
     conn: &impl ConnectionTrait,
     id: i64,

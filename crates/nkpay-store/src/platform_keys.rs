@@ -20,9 +20,11 @@ const PRIVATE_KEY: &str = "platform signing key";
 /// A key pair to store.
 #[derive(Debug, Clone)]
 pub struct NewPlatformKey {
+    /// Key id, sent with signatures; unique.
     pub key_id: String,
     /// PKCS#8 PEM (or whatever `RsaPrivateKey::from_pem_or_base64` reads).
     pub private_key: Secret<String>,
+    /// The public key (PEM) merchants verify with.
     pub public_key: String,
 }
 
@@ -72,6 +74,7 @@ pub async fn active_key(
         .await?)
 }
 
+/// The key with `key_id`, active or retired.
 pub async fn find_key(
     conn: &impl ConnectionTrait,
     key_id: &str,

@@ -1,6 +1,6 @@
 //! The "nobody called back" jobs: trades and refunds still processing whose `next_query_at`
-//! has come are claimed under a lease (see [`crate::lease`]), queried at the channel, then
-//! either settled (which ends the job) or rescheduled here.
+//! has come are claimed under a lease (the crate's private `lease` module), queried at the
+//! channel, then either settled (which ends the job) or rescheduled here.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, Statement};

@@ -23,18 +23,29 @@ const PROCESSING: RefundStatus = RefundStatus::Processing;
 /// A refund to create; it starts as processing (`P`).
 #[derive(Debug, Clone)]
 pub struct NewRefund {
+    /// The refund's own `nkp_seq_id` (sent upstream as `out_refund_no`).
     pub nkp_seq_id: String,
+    /// The caller's `sys_id`: a service provider, or a merchant acting for itself.
     pub sys_id: String,
+    /// The sub-merchant's `mer_id` (16 digits).
     pub mer_id: String,
+    /// The merchant's request date, `yyyyMMdd`.
     pub req_date: String,
+    /// The merchant's request number, unique per `mer_id` and `req_date`.
     pub req_seq_id: String,
     /// The trade being refunded.
     pub org_nkp_seq_id: String,
+    /// The channel of the refunded trade.
     pub channel: nkpay_core::trade_type::ChannelKind,
+    /// The amount to refund.
     pub ord_amt: Money,
+    /// Where the merchant wants its asynchronous notification.
     pub notify_url: Option<String>,
+    /// The merchant's free text, returned as given.
     pub remark: Option<String>,
+    /// When the query job should first ask the channel (UTC).
     pub next_query_at: Option<DateTime<Utc>>,
+    /// Hash of the canonical request, to tell a replay from a different request.
     pub request_hash: String,
 }
 
@@ -53,9 +64,13 @@ pub enum Reservation {
 pub struct RefundSettlement {
     /// Succeeded or Failed; Processing is refused.
     pub status: RefundStatus,
+    /// The channel's refund id, when it gave one.
     pub party_refund_id: Option<String>,
+    /// When the channel finished the refund (UTC).
     pub end_time: Option<DateTime<Utc>>,
+    /// The channel's error or result code, if it gave one.
     pub bank_code: Option<String>,
+    /// The channel's message with `bank_code`.
     pub bank_message: Option<String>,
 }
 
@@ -107,6 +122,7 @@ pub async fn create_reserved(
     Ok(Reservation::Reserved(Box::new(saved)))
 }
 
+/// The refund with the merchant's request key `(mer_id, req_date, req_seq_id)`.
 pub async fn find_by_req(
     conn: &impl ConnectionTrait,
     mer_id: &str,
@@ -121,6 +137,7 @@ pub async fn find_by_req(
         .await?)
 }
 
+/// The refund with `nkp_seq_id`.
 pub async fn find_by_nkp_seq_id(
     conn: &impl ConnectionTrait,
     nkp_seq_id: &str,

@@ -14,13 +14,19 @@ use crate::kinds::{StatementOwner, StatementStatus};
 /// A file the statement job is about to make.
 #[derive(Debug, Clone)]
 pub struct NewStatementFile {
+    /// Public id used by `filequery`.
     pub file_id: String,
+    /// A merchant's file or a service provider's.
     pub owner: StatementOwner,
+    /// The `mer_id` or `sys_id`.
     pub owner_id: String,
     /// `yyyyMMdd`.
     pub file_date: String,
+    /// "TRADE_BILL" or "SETTLE_BILL".
     pub bill_type: String,
+    /// File name as handed to the downloader.
     pub file_name: String,
+    /// Where the file lies, relative to the statements directory.
     pub path: String,
 }
 
@@ -101,6 +107,7 @@ pub async fn delete_failed(conn: &impl ConnectionTrait, file_id: &str) -> Result
     Ok(res.rows_affected == 1)
 }
 
+/// The statement file with `file_id`.
 pub async fn find_by_file_id(
     conn: &impl ConnectionTrait,
     file_id: &str,

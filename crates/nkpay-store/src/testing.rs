@@ -26,6 +26,7 @@ const STALE_AFTER_SECS: u64 = 3600;
 
 /// One fresh, migrated database.
 pub struct TestDb {
+    /// The connected, migrated database.
     pub db: Db,
     /// "sqlite" or "postgres", for assertion messages.
     pub label: &'static str,

@@ -23,22 +23,39 @@ const SUCCEEDED: TradeStatus = TradeStatus::Succeeded;
 /// A trade to insert; it starts as processing (`P`).
 #[derive(Debug, Clone)]
 pub struct NewTrade {
+    /// The trade's `nkp_seq_id` (sent upstream as `out_trade_no`).
     pub nkp_seq_id: String,
+    /// The caller's `sys_id`: a service provider, or a merchant acting for itself.
     pub sys_id: String,
+    /// The sub-merchant's `mer_id` (16 digits).
     pub mer_id: String,
+    /// The merchant's request date, `yyyyMMdd`.
     pub req_date: String,
+    /// The merchant's request number, unique per `mer_id` and `req_date`.
     pub req_seq_id: String,
+    /// The payment method; stored as "T_JSAPI", "T_MINIAPP" or "A_NATIVE".
     pub trade_type: TradeType,
+    /// The platform channel account that places it.
     pub channel_account_id: i64,
+    /// The amount to pay.
     pub trans_amt: Money,
+    /// Goods description shown to the payer.
     pub goods_desc: String,
+    /// Where the merchant wants its asynchronous notification.
     pub notify_url: Option<String>,
+    /// The merchant's free text, returned as given.
     pub remark: Option<String>,
+    /// WeChat `sub_mch_id` of the merchant.
     pub sub_mch_id: Option<String>,
+    /// The appid the order is placed under (platform appid or `sub_appid`).
     pub appid: Option<String>,
+    /// The merchant's own appid (`sub_appid`), when the order uses one.
     pub sub_appid: Option<String>,
+    /// The payer's openid under the platform appid.
     pub openid: Option<String>,
+    /// The payer's openid under `sub_appid`.
     pub sub_openid: Option<String>,
+    /// When the order expires unpaid (UTC).
     pub time_expire: DateTime<Utc>,
     /// When the query job should first ask the channel, if nobody calls back.
     pub next_query_at: Option<DateTime<Utc>>,
@@ -49,8 +66,11 @@ pub struct NewTrade {
 /// What the channel said once it placed the order.
 #[derive(Debug, Clone, Default)]
 pub struct Placement {
+    /// WeChat JSAPI/mini-program payment parameters (JSON) for the payer's client.
     pub pay_info: Option<String>,
+    /// Alipay QR code URL for `A_NATIVE`.
     pub qr_code: Option<String>,
+    /// The channel's order id, when placing gave one.
     pub party_order_id: Option<String>,
 }
 
@@ -59,11 +79,17 @@ pub struct Placement {
 pub struct Settlement {
     /// Succeeded, Failed or Closed; Processing is refused.
     pub status: TradeStatus,
+    /// The channel's order id (WeChat `transaction_id`, Alipay `trade_no`).
     pub party_order_id: Option<String>,
+    /// The payer: WeChat openid or Alipay buyer id.
     pub buyer_id: Option<String>,
+    /// When the channel finished it (UTC).
     pub end_time: Option<DateTime<Utc>>,
+    /// The platform's fee at the merchant's rate.
     pub fee_amt: Option<Money>,
+    /// The channel's error or result code, if it gave one.
     pub bank_code: Option<String>,
+    /// The channel's message with `bank_code`.
     pub bank_message: Option<String>,
 }
 

@@ -3,11 +3,14 @@
 use crate::kinds::{StatementOwner, StatementStatus};
 use sea_orm::entity::prelude::*;
 
+/// One row of `statement_files`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "statement_files")]
 pub struct Model {
+    /// Surrogate primary key.
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// Public id used by `filequery`, unique.
     #[sea_orm(unique)]
     pub file_id: String,
     /// "mer" (a merchant's file) or "sys" (a service provider's, all its merchants).
@@ -18,16 +21,23 @@ pub struct Model {
     pub file_date: String,
     /// "TRADE_BILL" or "SETTLE_BILL".
     pub bill_type: String,
+    /// File name as handed to the downloader.
     pub file_name: String,
+    /// Where the file lies, relative to the statements directory.
     pub path: String,
     /// "making", "ready" or "failed".
     pub status: StatementStatus,
+    /// File size in bytes (0 while making).
     pub size_bytes: i64,
+    /// Hex SHA-256 of the file, once ready.
     pub sha256: Option<String>,
+    /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
+    /// When the row last changed (UTC).
     pub updated_at: DateTimeUtc,
 }
 
+/// No declared relations: queries join by key themselves.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
