@@ -15,7 +15,8 @@ use crate::error::StoreError;
 
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// SQLite serializes writers anyway; a few connections let readers run beside a writer (WAL).
+/// Default pool sizes. SQLite serializes writers anyway; a few connections let readers run
+/// beside a writer (WAL).
 const SQLITE_POOL_SIZE: u32 = 4;
 const POSTGRES_POOL_SIZE: u32 = 16;
 
@@ -29,6 +30,31 @@ impl Db {
     /// Wraps an existing sea-orm connection (tests, or a caller with its own pool settings).
     pub fn from_connection(conn: DatabaseConnection) -> Db {
         Db { conn }
+    }
+
+    /// Opens `url` like [`connect`] with a pool of at most `max_connections` connections
+    /// (at least 1; an in-memory SQLite database always has exactly one).
+    pub async fn connect_with_pool_size(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        open(url, Some(max_connections)).await
+    }
+
+    /// The most connections the pool holds at once.
+    pub fn max_connections(&self) -> Option<u32> {
+        match self.backend() {
+            DbBackend::Sqlite => Some(
+                self.conn
+                    .get_sqlite_connection_pool()
+                    .options()
+                    .get_max_connections(),
+            ),
+            DbBackend::Postgres => Some(
+                self.conn
+                    .get_postgres_connection_pool()
+                    .options()
+                    .get_max_connections(),
+            ),
+            _ => None,
+        }
     }
 
     /// The sea-orm connection, for queries this crate does not provide.
@@ -59,8 +85,14 @@ impl Db {
 }
 
 /// Opens `url`: `sqlite:` (e.g. `sqlite://data/nkpay.db`; the parent directory is created,
-/// WAL journal, busy timeout, foreign keys on) or `postgres://` / `postgresql://`.
+/// WAL journal, busy timeout, foreign keys on) or `postgres://` / `postgresql://`, with the
+/// backend's default pool size ([`Db::connect_with_pool_size`] sets it).
 pub async fn connect(url: &str) -> Result<Db, StoreError> {
+    open(url, None).await
+}
+
+async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError> {
+    let max_connections = max_connections.map(|n| n.max(1));
     let scheme = url.split(':').next().unwrap_or_default();
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -75,7 +107,11 @@ pub async fn connect(url: &str) -> Result<Db, StoreError> {
                 create_parent_dir(Path::new(path))?;
             }
             // Each connection to `:memory:` is its own database, so keep exactly one.
-            options.max_connections(if in_memory { 1 } else { SQLITE_POOL_SIZE });
+            options.max_connections(if in_memory {
+                1
+            } else {
+                max_connections.unwrap_or(SQLITE_POOL_SIZE)
+            });
             options.map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -85,7 +121,7 @@ pub async fn connect(url: &str) -> Result<Db, StoreError> {
             });
         }
         "postgres" | "postgresql" => {
-            options.max_connections(POSTGRES_POOL_SIZE);
+            options.max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE));
         }
         other => {
             return Err(StoreError::UnsupportedUrl {
@@ -125,6 +161,87 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Holds `n` connections of a pool sized `n`: a further acquire waits until one is
+    /// returned, and the pool never opens more than `n`.
+    async fn pool_holds_exactly(url: &str, n: u32, label: &str) {
+        let db = Db::connect_with_pool_size(url, n)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: connect {e}"));
+        assert_eq!(db.max_connections(), Some(n), "{label}");
+        macro_rules! check {
+            ($pool:expr) => {{
+                let pool = $pool;
+                let mut held = Vec::new();
+                for _ in 0..n {
+                    held.push(pool.acquire().await.expect("acquire"));
+                }
+                assert_eq!(pool.size(), n, "{label}: all {n} connections open");
+                let more = pool.acquire();
+                let mut more = tokio::spawn(more);
+                // It cannot complete while all n are held, however long we look.
+                assert!(
+                    tokio::time::timeout(Duration::from_millis(300), &mut more)
+                        .await
+                        .is_err(),
+                    "{label}: connection {} was handed out beyond the pool size",
+                    n + 1
+                );
+                assert!(pool.try_acquire().is_none(), "{label}");
+                drop(held.pop());
+                let conn = tokio::time::timeout(Duration::from_secs(25), more)
+                    .await
+                    .expect("the waiting acquire completes once one is returned")
+                    .expect("join")
+                    .expect("acquire");
+                assert_eq!(
+                    pool.size(),
+                    n,
+                    "{label}: no connection beyond the pool size"
+                );
+                drop(conn);
+            }};
+        }
+        match db.backend() {
+            DbBackend::Sqlite => check!(db.conn().get_sqlite_connection_pool()),
+            _ => check!(db.conn().get_postgres_connection_pool()),
+        }
+        db.close().await.expect("close");
+    }
+
+    #[tokio::test]
+    async fn the_pool_has_the_configured_size_on_sqlite_and_postgres() {
+        let dir = std::env::temp_dir().join(format!("nkpay-pool-{}", std::process::id()));
+        let file = dir.join("pool.db");
+        pool_holds_exactly(&format!("sqlite://{}", file.display()), 3, "sqlite").await;
+        let _ = std::fs::remove_dir_all(&dir);
+        // Without a size the backend default applies.
+        let db = connect("sqlite::memory:").await.expect("memory");
+        assert_eq!(db.max_connections(), Some(1));
+
+        let configured = std::env::var("NKPAY_TEST_DATABASE_URL").ok();
+        let pg = configured
+            .clone()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        match Database::connect(pg.as_str()).await {
+            Ok(probe) => {
+                let _ = probe.close().await;
+                pool_holds_exactly(&pg, 2, "postgres").await;
+                let db = connect(&pg).await.expect("postgres");
+                assert_eq!(db.max_connections(), Some(POSTGRES_POOL_SIZE));
+            }
+            Err(e) => {
+                let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+                assert!(
+                    !ci && configured.is_none(),
+                    "PostgreSQL {pg} is required but unreachable: {e}"
+                );
+                eprintln!(
+                    "!!! PostgreSQL unreachable ({e}): the PostgreSQL half of this test was SKIPPED"
+                );
+            }
+        }
+    }
 
     #[test]
     fn sqlite_path_is_taken_from_every_url_form() {
