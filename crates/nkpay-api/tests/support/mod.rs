@@ -317,7 +317,7 @@ impl Platform {
     pub async fn wait_final(&self, nkp_seq_id: &str) -> trade::Model {
         for _ in 0..200 {
             let t = self.trade(nkp_seq_id).await;
-            if t.status != "P" {
+            if t.status != nkpay_core::state::TradeStatus::Processing {
                 return t;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
