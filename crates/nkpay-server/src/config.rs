@@ -1,11 +1,19 @@
 //! Configuration: `config/default.toml` (or `--config FILE`), then `NKPAY__SECTION__KEY`
 //! environment overrides, then validation that names the offending key.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Format, Toml};
+use nkpay_channels::HttpSettings;
+use nkpay_channels::wechat::WechatSignType;
+use nkpay_engine::config::{ChannelSettings, EngineConfig};
+use nkpay_engine::notify::dispatcher::DispatcherConfig;
+use nkpay_engine::notify::url_guard::UrlPolicy;
 use serde::Deserialize;
+use url::Url;
 
 /// The embedded default, compiled in so `nkpay` runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -30,6 +38,48 @@ fn invalid(key: &'static str, rule: impl Into<String>) -> ConfigError {
     }
 }
 
+/// `value` must lie in `min..=max`.
+fn within<T>(key: &'static str, value: T, min: T, max: T) -> Result<(), ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if value < min || value > max {
+        return Err(invalid(key, format!("must be {min} to {max}")));
+    }
+    Ok(())
+}
+
+/// A schedule of delays in seconds: 1 to `max_len` of them, each 1 second to 7 days.
+fn delays(key: &'static str, secs: &[u64], max_len: usize) -> Result<(), ConfigError> {
+    if secs.is_empty() || secs.len() > max_len {
+        return Err(invalid(key, format!("must list 1 to {max_len} delays")));
+    }
+    if secs.iter().any(|s| *s == 0 || *s > MAX_DELAY_SECS) {
+        return Err(invalid(
+            key,
+            format!("every delay must be 1 to {MAX_DELAY_SECS} seconds (7 days)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Upper bounds: beyond them a value is a mistake (or would overflow a timer or a semaphore).
+const MAX_DELAY_SECS: u64 = 7 * 24 * 3600;
+const MAX_BODY_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+const MAX_DB_CONNECTIONS: u32 = 1000;
+const MAX_CONNECT_TIMEOUT_MS: u64 = 60_000;
+const MAX_REQUEST_TIMEOUT_MS: u64 = 120_000;
+const MAX_TIME_SCALE: f64 = 1000.0;
+const MAX_NOTIFY_SCHEDULE_LEN: usize = 100;
+const MAX_NOTIFY_CONCURRENCY: usize = 10_000;
+const MAX_NOTIFY_TIMEOUT_MS: u64 = 120_000;
+const MAX_POLL_INTERVAL_MS: u64 = 3_600_000;
+const MAX_QUERY_DELAYS_LEN: usize = 100;
+const MAX_QUERY_ATTEMPTS: u32 = 100_000;
+const MAX_JOB_BATCH: u64 = 10_000;
+const MAX_JOB_CONCURRENCY: usize = 1024;
+const MAX_LEASE_SECS: u64 = 24 * 3600;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -39,6 +89,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub channels: ChannelsConfig,
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub jobs: JobsConfig,
     #[serde(default)]
     pub admin: AdminConfig,
     pub log: LogConfig,
@@ -131,10 +183,61 @@ pub struct ChannelsConfig {
     pub alipay_gateway_url: String,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
-    #[serde(default)]
-    pub wechat_client_cert_file: Option<PathBuf>,
-    #[serde(default)]
-    pub wechat_client_key_file: Option<PathBuf>,
+    /// How WeChat requests and `pay_info` are signed: "MD5" or "HMAC-SHA256".
+    #[serde(default = "default_wechat_sign_type")]
+    pub wechat_sign_type: String,
+    /// Sent as `spbill_create_ip` when the payer's IP is not known (an IPv4 or IPv6 address).
+    #[serde(default = "default_wechat_spbill_create_ip")]
+    pub wechat_spbill_create_ip: String,
+}
+
+fn default_wechat_sign_type() -> String {
+    ChannelSettings::default()
+        .wechat_sign_type
+        .as_str()
+        .to_owned()
+}
+fn default_wechat_spbill_create_ip() -> String {
+    ChannelSettings::default().wechat_server_ip
+}
+
+/// The channel jobs: when trades nobody called back about are queried, when expired ones are
+/// closed, and how the job loop paces itself. Missing keys take the engine's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Seconds between channel queries of a silent trade; the last one repeats.
+    pub query_delays_secs: Vec<u64>,
+    /// Queries without a final state before the job stops asking and opens an incident.
+    pub query_max_attempts: u32,
+    /// An unpaid trade is closed this long after its `time_expire`.
+    pub expiry_grace_secs: u64,
+    /// A WeChat order the channel does not know is given up only once the trade is this old.
+    pub not_found_grace_secs: u64,
+    /// How often the job loop looks for due trades and refunds.
+    pub interval_ms: u64,
+    /// Rows claimed per round.
+    pub batch_size: u64,
+    /// Claimed rows worked on at once.
+    pub concurrency: usize,
+    /// How long a claim holds a row before another node may take it.
+    pub lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        let e = EngineConfig::default();
+        JobsConfig {
+            query_delays_secs: e.query_delays.iter().map(Duration::as_secs).collect(),
+            query_max_attempts: u32::try_from(e.query_max_attempts).unwrap_or(u32::MAX),
+            expiry_grace_secs: e.expiry_grace.as_secs(),
+            not_found_grace_secs: e.not_found_grace.as_secs(),
+            interval_ms: u64::try_from(e.job_interval.as_millis()).unwrap_or(u64::MAX),
+            batch_size: e.job_batch,
+            concurrency: e.job_concurrency,
+            lease_secs: e.job_lease.as_secs(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,9 +304,12 @@ impl Config {
                 "must be an absolute http(s) URL",
             ));
         }
-        if self.server.body_limit_bytes < 1024 {
-            return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
-        }
+        within(
+            "server.body_limit_bytes",
+            self.server.body_limit_bytes,
+            1024,
+            MAX_BODY_LIMIT_BYTES,
+        )?;
         let db = &self.database.url;
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -214,52 +320,29 @@ impl Config {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1"));
-        }
+        within(
+            "database.max_connections",
+            self.database.max_connections,
+            1,
+            MAX_DB_CONNECTIONS,
+        )?;
         if self.secrets.master_key.is_none() && self.secrets.master_key_file.is_none() {
             return Err(invalid(
                 "secrets.master_key",
                 "set secrets.master_key (base64 of 32 bytes) or secrets.master_key_file",
             ));
         }
-        for (key, value) in [
-            ("channels.wechat_base_url", &self.channels.wechat_base_url),
-            (
-                "channels.alipay_gateway_url",
-                &self.channels.alipay_gateway_url,
-            ),
-        ] {
-            if url::Url::parse(value).is_err() {
-                return Err(invalid(key, "must be an absolute http(s) URL"));
-            }
-        }
-        if self.channels.connect_timeout_ms == 0 || self.channels.request_timeout_ms == 0 {
+        self.validate_channels()?;
+        let scale = self.sandbox.time_scale;
+        let scale_ok = scale.is_finite() && scale > 0.0 && scale <= MAX_TIME_SCALE;
+        if self.sandbox.enabled && !scale_ok {
             return Err(invalid(
-                "channels.request_timeout_ms",
-                "time-outs must be greater than 0",
+                "sandbox.time_scale",
+                format!("must be greater than 0 and at most {MAX_TIME_SCALE}"),
             ));
         }
-        if self.sandbox.enabled
-            && (self.sandbox.time_scale.is_nan() || self.sandbox.time_scale <= 0.0)
-        {
-            return Err(invalid("sandbox.time_scale", "must be greater than 0"));
-        }
-        if self.notify.schedule_secs.is_empty() {
-            return Err(invalid("notify.schedule_secs", "needs at least one delay"));
-        }
-        if self.notify.schedule_secs.contains(&0) {
-            return Err(invalid(
-                "notify.schedule_secs",
-                "every delay must be at least 1 second",
-            ));
-        }
-        if self.notify.timeout_ms < 100 || self.notify.poll_interval_ms == 0 {
-            return Err(invalid(
-                "notify.timeout_ms",
-                "timeout_ms must be at least 100 and poll_interval_ms positive",
-            ));
-        }
+        self.validate_notify()?;
+        self.validate_jobs()?;
         if let Some(token) = &self.admin.token
             && token.chars().count() < nkpay_api::admin::auth::MIN_TOKEN_CHARS
         {
@@ -271,13 +354,199 @@ impl Config {
                 ),
             ));
         }
-        if self.notify.concurrency == 0 || self.notify.per_host_concurrency == 0 {
-            return Err(invalid("notify.concurrency", "must be at least 1"));
-        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
         Ok(())
+    }
+
+    fn validate_channels(&self) -> Result<(), ConfigError> {
+        let c = &self.channels;
+        for (key, value) in [
+            ("channels.wechat_base_url", &c.wechat_base_url),
+            ("channels.alipay_gateway_url", &c.alipay_gateway_url),
+        ] {
+            if url::Url::parse(value).is_err() {
+                return Err(invalid(key, "must be an absolute http(s) URL"));
+            }
+        }
+        within(
+            "channels.connect_timeout_ms",
+            c.connect_timeout_ms,
+            1,
+            MAX_CONNECT_TIMEOUT_MS,
+        )?;
+        within(
+            "channels.request_timeout_ms",
+            c.request_timeout_ms,
+            1,
+            MAX_REQUEST_TIMEOUT_MS,
+        )?;
+        if c.wechat_sign_type.parse::<WechatSignType>().is_err() {
+            return Err(invalid(
+                "channels.wechat_sign_type",
+                "must be \"MD5\" or \"HMAC-SHA256\"",
+            ));
+        }
+        if c.wechat_spbill_create_ip.parse::<IpAddr>().is_err() {
+            return Err(invalid(
+                "channels.wechat_spbill_create_ip",
+                "must be an IPv4 or IPv6 address",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_notify(&self) -> Result<(), ConfigError> {
+        let n = &self.notify;
+        delays(
+            "notify.schedule_secs",
+            &n.schedule_secs,
+            MAX_NOTIFY_SCHEDULE_LEN,
+        )?;
+        within(
+            "notify.concurrency",
+            n.concurrency,
+            1,
+            MAX_NOTIFY_CONCURRENCY,
+        )?;
+        if n.per_host_concurrency == 0 || n.per_host_concurrency > n.concurrency {
+            return Err(invalid(
+                "notify.per_host_concurrency",
+                "must be at least 1 and at most notify.concurrency",
+            ));
+        }
+        within(
+            "notify.timeout_ms",
+            n.timeout_ms,
+            100,
+            MAX_NOTIFY_TIMEOUT_MS,
+        )?;
+        within(
+            "notify.poll_interval_ms",
+            n.poll_interval_ms,
+            1,
+            MAX_POLL_INTERVAL_MS,
+        )?;
+        Ok(())
+    }
+
+    fn validate_jobs(&self) -> Result<(), ConfigError> {
+        let j = &self.jobs;
+        delays(
+            "jobs.query_delays_secs",
+            &j.query_delays_secs,
+            MAX_QUERY_DELAYS_LEN,
+        )?;
+        within(
+            "jobs.query_max_attempts",
+            j.query_max_attempts,
+            1,
+            MAX_QUERY_ATTEMPTS,
+        )?;
+        within(
+            "jobs.expiry_grace_secs",
+            j.expiry_grace_secs,
+            0,
+            MAX_DELAY_SECS,
+        )?;
+        // A create still in flight must not be taken for an order that never arrived.
+        let request_secs = self.channels.request_timeout_ms.div_ceil(1000);
+        within(
+            "jobs.not_found_grace_secs",
+            j.not_found_grace_secs,
+            request_secs,
+            MAX_DELAY_SECS,
+        )
+        .map_err(|_| {
+            invalid(
+                "jobs.not_found_grace_secs",
+                format!(
+                    "must be at least channels.request_timeout_ms ({request_secs} s) and at most \
+                     {MAX_DELAY_SECS} (7 days)"
+                ),
+            )
+        })?;
+        within("jobs.interval_ms", j.interval_ms, 10, MAX_POLL_INTERVAL_MS)?;
+        within("jobs.batch_size", j.batch_size, 1, MAX_JOB_BATCH)?;
+        within("jobs.concurrency", j.concurrency, 1, MAX_JOB_CONCURRENCY)?;
+        // One row's work may be a close and a query, each up to the request time-out.
+        let min_lease = request_secs.saturating_mul(2).max(1);
+        if j.lease_secs < min_lease || j.lease_secs > MAX_LEASE_SECS {
+            return Err(invalid(
+                "jobs.lease_secs",
+                format!(
+                    "must be at least twice channels.request_timeout_ms ({min_lease} s) and at \
+                     most {MAX_LEASE_SECS}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the engine is told: the job timings, the notify URL policy and how channel
+    /// connectors are built (their gateways at `wechat` and `alipay`).
+    pub fn engine_config(&self, wechat: Url, alipay: Url) -> EngineConfig {
+        let j = &self.jobs;
+        let defaults = EngineConfig::default();
+        EngineConfig {
+            query_delays: j
+                .query_delays_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            query_max_attempts: i32::try_from(j.query_max_attempts).unwrap_or(i32::MAX),
+            expiry_grace: Duration::from_secs(j.expiry_grace_secs),
+            not_found_grace: Duration::from_secs(j.not_found_grace_secs),
+            job_interval: Duration::from_millis(j.interval_ms),
+            job_batch: j.batch_size,
+            job_concurrency: j.concurrency,
+            job_lease: Duration::from_secs(j.lease_secs),
+            notify_url_policy: UrlPolicy {
+                allow_loopback: self.notify.allow_loopback,
+                allow_private: self.notify.allow_private,
+            },
+            channels: ChannelSettings {
+                http: HttpSettings {
+                    connect_timeout: Duration::from_millis(self.channels.connect_timeout_ms),
+                    total_timeout: Duration::from_millis(self.channels.request_timeout_ms),
+                    ..HttpSettings::default()
+                },
+                // Validated at load; the fallbacks are never taken.
+                wechat_sign_type: self
+                    .channels
+                    .wechat_sign_type
+                    .parse()
+                    .unwrap_or(defaults.channels.wechat_sign_type),
+                wechat_server_ip: self.channels.wechat_spbill_create_ip.clone(),
+                wechat_base_url: Some(wechat),
+                alipay_gateway_url: Some(alipay),
+                ..ChannelSettings::default()
+            },
+            ..defaults
+        }
+    }
+
+    /// How the merchant notification dispatcher runs.
+    pub fn dispatcher_config(&self) -> DispatcherConfig {
+        let n = &self.notify;
+        let timeout = Duration::from_millis(n.timeout_ms);
+        DispatcherConfig {
+            schedule: n
+                .schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            concurrency: n.concurrency,
+            per_host_concurrency: n.per_host_concurrency,
+            timeout,
+            lease: (timeout * 4).max(Duration::from_secs(30)),
+            poll_interval: Duration::from_millis(n.poll_interval_ms),
+            policy: UrlPolicy {
+                allow_loopback: n.allow_loopback,
+                allow_private: n.allow_private,
+            },
+        }
     }
 
     pub fn bind_addr(&self) -> String {
@@ -349,5 +618,74 @@ mod tests {
         let config = Config::load(Some(&path), env(&[])).unwrap();
         assert!(config.database.url.starts_with("postgres://"));
         assert!(!config.notify.allow_loopback);
+        assert_eq!(config.database.max_connections, 32);
+        assert_eq!(config.jobs, JobsConfig::default());
+        let engine = config.engine_config(url("https://wx/"), url("https://ali/"));
+        assert_eq!(engine.channels.wechat_sign_type, WechatSignType::Md5);
+        assert_eq!(engine.channels.wechat_server_ip, "203.0.113.10");
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    /// The embedded default states the engine's own defaults, so reading it tells the truth.
+    #[test]
+    fn the_embedded_default_states_the_engine_defaults() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.jobs, JobsConfig::default());
+        let got = config.engine_config(url("http://wx/"), url("http://ali/"));
+        let want = EngineConfig::default();
+        assert_eq!(got.query_delays, want.query_delays);
+        assert_eq!(got.query_max_attempts, want.query_max_attempts);
+        assert_eq!(got.expiry_grace, want.expiry_grace);
+        assert_eq!(got.not_found_grace, want.not_found_grace);
+        assert_eq!(got.job_interval, want.job_interval);
+        assert_eq!(got.job_batch, want.job_batch);
+        assert_eq!(got.job_concurrency, want.job_concurrency);
+        assert_eq!(got.job_lease, want.job_lease);
+        assert_eq!(
+            got.channels.wechat_sign_type,
+            want.channels.wechat_sign_type
+        );
+        assert_eq!(
+            got.channels.wechat_server_ip,
+            want.channels.wechat_server_ip
+        );
+    }
+
+    /// A configuration written before the new keys existed still loads, with the defaults.
+    #[test]
+    fn a_file_without_the_job_and_wechat_keys_takes_the_defaults() {
+        let old: String = DEFAULT_TOML
+            .split("\n[jobs]\n")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("wechat_sign_type") && !l.starts_with("wechat_spbill"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            + "[log]\nformat = \"text\"\nlevel = \"info\"\n";
+        assert!(!old.contains("[jobs]") && !old.contains("wechat_sign_type"));
+        let dir = std::env::temp_dir().join(format!("nkpay-config-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("old.toml");
+        std::fs::write(&file, old).unwrap();
+        let config = Config::load(Some(&file), env(&[])).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(config.jobs, JobsConfig::default());
+        assert_eq!(config.channels.wechat_sign_type, "MD5");
+        assert_eq!(config.channels.wechat_spbill_create_ip, "127.0.0.1");
+    }
+
+    #[test]
+    fn client_certificate_files_are_no_longer_configuration() {
+        for key in [
+            "NKPAY__CHANNELS__WECHAT_CLIENT_CERT_FILE",
+            "NKPAY__CHANNELS__WECHAT_CLIENT_KEY_FILE",
+        ] {
+            let err = Config::load(None, env(&[(key, "/etc/nkpay/x.pem")])).unwrap_err();
+            assert!(err.to_string().contains("wechat_client_"), "{err}");
+        }
     }
 }

@@ -124,7 +124,7 @@ fn main() -> ExitCode {
                 nkpay_server::serve::run(config, options).await
             }
             Command::Migrate => {
-                let db = nkpay_store::connect(&config.database.url).await?;
+                let db = nkpay_server::serve::open_database(&config).await?;
                 nkpay_store::migrate(&db).await?;
                 println!("migrations applied to {}", redact(&config.database.url));
                 Ok(())

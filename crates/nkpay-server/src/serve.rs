@@ -8,10 +8,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
 use nkpay_api::admin::AdminToken;
-use nkpay_channels::HttpSettings;
-use nkpay_engine::config::{ChannelSettings, EngineConfig};
-use nkpay_engine::notify::dispatcher::{Dispatcher, DispatcherConfig};
-use nkpay_engine::notify::url_guard::UrlPolicy;
+use nkpay_engine::notify::dispatcher::Dispatcher;
 use nkpay_engine::{Engine, EngineParts};
 use tokio::sync::watch;
 use url::Url;
@@ -29,7 +26,7 @@ pub struct ServeOptions {
 
 pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let sealer = Arc::new(crate::master_key::load(&config.secrets)?);
-    let db = nkpay_store::connect(&config.database.url).await?;
+    let db = open_database(&config).await?;
     let migrate = config.database.migrate_on_start || options.demo_credentials.is_some();
     if migrate && !options.no_migrate {
         nkpay_store::migrate(&db).await?;
@@ -74,7 +71,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         node_id: config.server.node_id,
         signer,
         public_base_url: config.server.public_base_url.clone(),
-        config: engine_config(&config, channel_urls),
+        config: config.engine_config(channel_urls.0, channel_urls.1),
     })?);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -85,7 +82,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let dispatcher = Dispatcher::new(
         db.clone(),
         engine.signer().clone(),
-        dispatcher_config(&config),
+        config.dispatcher_config(),
         format!("node-{}", config.server.node_id),
     )?;
     let mut stop = shutdown_rx.clone();
@@ -147,50 +144,18 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Connects to the configured database with the configured pool size.
+pub async fn open_database(config: &Config) -> anyhow::Result<nkpay_store::Db> {
+    Ok(nkpay_store::Db::connect_with_pool_size(
+        &config.database.url,
+        config.database.max_connections,
+    )
+    .await?)
+}
+
 fn sandbox_urls(sandbox: &nkpay_sandbox::RunningSandbox) -> anyhow::Result<(Url, Url)> {
     Ok((
         Url::parse(&sandbox.wechat_api_base_url())?,
         Url::parse(&sandbox.alipay_gateway_url())?,
     ))
-}
-
-fn dispatcher_config(config: &Config) -> DispatcherConfig {
-    let n = &config.notify;
-    let timeout = Duration::from_millis(n.timeout_ms);
-    DispatcherConfig {
-        schedule: n
-            .schedule_secs
-            .iter()
-            .map(|s| Duration::from_secs(*s))
-            .collect(),
-        concurrency: n.concurrency,
-        per_host_concurrency: n.per_host_concurrency,
-        timeout,
-        lease: (timeout * 4).max(Duration::from_secs(30)),
-        poll_interval: Duration::from_millis(n.poll_interval_ms),
-        policy: UrlPolicy {
-            allow_loopback: n.allow_loopback,
-            allow_private: n.allow_private,
-        },
-    }
-}
-
-fn engine_config(config: &Config, (wechat, alipay): (Url, Url)) -> EngineConfig {
-    EngineConfig {
-        notify_url_policy: UrlPolicy {
-            allow_loopback: config.notify.allow_loopback,
-            allow_private: config.notify.allow_private,
-        },
-        channels: ChannelSettings {
-            http: HttpSettings {
-                connect_timeout: Duration::from_millis(config.channels.connect_timeout_ms),
-                total_timeout: Duration::from_millis(config.channels.request_timeout_ms),
-                ..HttpSettings::default()
-            },
-            wechat_base_url: Some(wechat),
-            alipay_gateway_url: Some(alipay),
-            ..ChannelSettings::default()
-        },
-        ..EngineConfig::default()
-    }
 }
