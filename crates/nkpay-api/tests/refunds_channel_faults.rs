@@ -17,6 +17,9 @@ use refunds_support::{REFUND, REFUND_QUERY, accepted, impatient, job_round, refu
 use serde_json::{Value, json};
 use support::{MER_A, NOTIFY_URL, Platform};
 
+/// Generous: a wait that only needs time must not fail on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_reply_that_times_out_is_resolved_by_the_refund_query() {
     for p in Platform::all_with(impatient()).await {
@@ -45,8 +48,17 @@ async fn a_refund_reply_that_times_out_is_resolved_by_the_refund_query() {
             "{l}"
         );
 
-        // Let the channel finish settling it, then the job asks.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Once the channel has settled it, the job asks.
+        refunds_support::wait_for("the channel to settle the refund", PATIENCE, || async {
+            p.state()
+                .wechat
+                .orders
+                .iter()
+                .filter(|o| o.out_trade_no == t.nkp_seq_id)
+                .flat_map(|o| &o.refunds)
+                .any(|r| r.refund_status == "SUCCESS")
+        })
+        .await;
         let round = job_round(&p).await;
         assert_eq!(
             (round.claimed, round.finished, round.resent),

@@ -58,17 +58,36 @@ async fn inbound_of(
     nkp_seq_id: &str,
     n: usize,
 ) -> Vec<nkpay_store::entity::channel_inbound_message::Model> {
-    let mut inbound = Vec::new();
-    for _ in 0..100 {
-        inbound = channel_records::list_inbound_for(p.db.conn(), nkp_seq_id)
+    eventually("the inbound notifies completed", || async {
+        let inbound = channel_records::list_inbound_for(p.db.conn(), nkp_seq_id)
             .await
             .unwrap();
-        if inbound.len() >= n && inbound.iter().all(|m| m.outcome.is_some()) {
-            break;
+        (inbound.len() >= n && inbound.iter().all(|m| m.outcome.is_some())).then_some(inbound)
+    })
+    .await
+}
+
+/// How long a wait for something that only needs time may take: generous, so a loaded
+/// machine does not fail it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Asks `check` every 50 ms until it gives a value; fails after [`PATIENCE`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = check().await {
+            return found;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    inbound
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -236,16 +255,11 @@ async fn unpaid_trade_is_closed_and_a_later_payment_becomes_an_incident() {
         // Alipay's QR code outlives a close before the scan: a payment may still come, and it
         // must be caught for a refund, not lost and not settled.
         p.pay_alipay(&qr).await;
-        for _ in 0..100 {
-            if !incidents::list_for(p.db.conn(), &nkp)
-                .await
-                .unwrap()
-                .is_empty()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually("the paid-after-close incident", || async {
+            let found = incidents::list_for(p.db.conn(), &nkp).await.unwrap();
+            (!found.is_empty()).then_some(())
+        })
+        .await;
         let found = incidents::list_for(p.db.conn(), &nkp).await.unwrap();
         assert_eq!(found.len(), 1, "{}", p.label);
         assert_eq!(found[0].kind, "paid_after_close");
@@ -281,17 +295,28 @@ async fn wechat_close_too_early_is_accepted_and_carried_out_by_the_job() {
         assert!(t.close_requested_at.is_some());
         assert_eq!(t.status, TradeStatus::Processing);
 
-        // Past the platform's 1 s but not WeChat's 3 s: the channel still refuses; deferred.
-        tokio::time::sleep(Duration::from_millis(1300)).await;
-        let report = jobs::run_trades_once(&p.engine, Utc::now()).await.unwrap();
+        // The job's round at the due time the close request recorded (the platform's minimum
+        // age) comes at once, well inside WeChat's 3 s: the channel still refuses; deferred.
+        let due = t.next_query_at.expect("the close is scheduled");
+        assert!(due > t.created_at, "{}", p.label);
+        let report = jobs::run_trades_once(&p.engine, due - TimeDelta::milliseconds(1))
+            .await
+            .unwrap();
+        assert_eq!(report.claimed, 0, "{}: not before its time", p.label);
+        let report = jobs::run_trades_once(&p.engine, due).await.unwrap();
         assert_eq!(report.claimed, 1, "{}", p.label);
         assert_eq!(report.rescheduled, 1);
         assert_eq!(p.trade(&nkp).await.status, TradeStatus::Processing);
 
-        tokio::time::sleep(Duration::from_millis(2200)).await;
-        let report = jobs::run_trades_once(&p.engine, Utc::now() + TimeDelta::seconds(30))
-            .await
-            .unwrap();
+        // Each later round at the trade's next recorded time, until WeChat allows the close.
+        let report = eventually("the deferred close carried out", || async {
+            let t = p.trade(&nkp).await;
+            let at = t.next_query_at.expect("still scheduled");
+            let report = jobs::run_trades_once(&p.engine, at).await.unwrap();
+            assert_eq!(report.claimed, 1, "{}: {report:?}", p.label);
+            (report.finished == 1).then_some(report)
+        })
+        .await;
         assert_eq!(report.finished, 1, "{}: {report:?}", p.label);
         assert_eq!(p.trade(&nkp).await.status, TradeStatus::Closed);
         let order = p
@@ -382,20 +407,24 @@ async fn lost_notify_is_recovered_by_the_query_job() {
         let r = p.sp.call(JSPAY, data).await;
         let nkp = r.get("nkp_seq_id").to_owned();
         p.pay_wechat(r.get("pay_info")).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(
-            p.trade(&nkp).await.status,
-            TradeStatus::Processing,
-            "{}",
-            p.label
-        );
+        // The channel dropped its notify (it will never send it): the trade waits for the job.
+        eventually("the channel's notify dropped", || async {
+            p.state()
+                .notifies
+                .into_iter()
+                .find(|n| n.out_trade_no == nkp && n.dropped && n.attempts == 0)
+        })
+        .await;
+        let t = p.trade(&nkp).await;
+        assert_eq!(t.status, TradeStatus::Processing, "{}", p.label);
 
-        // Not due yet: nothing happens.
-        let report = jobs::run_trades_once(&p.engine, Utc::now()).await.unwrap();
-        assert_eq!(report.claimed, 0);
-        let report = jobs::run_trades_once(&p.engine, Utc::now() + TimeDelta::seconds(6))
+        // Not due yet: nothing happens; at the recorded due time the job asks.
+        let due = t.next_query_at.expect("a query is scheduled");
+        let report = jobs::run_trades_once(&p.engine, due - TimeDelta::milliseconds(1))
             .await
             .unwrap();
+        assert_eq!(report.claimed, 0);
+        let report = jobs::run_trades_once(&p.engine, due).await.unwrap();
         assert_eq!(report.finished, 1, "{}: {report:?}", p.label);
         let t = p.trade(&nkp).await;
         assert_eq!(t.status, TradeStatus::Succeeded);
@@ -466,19 +495,16 @@ async fn forged_notifies_are_refused_recorded_and_change_nothing() {
         let r = p.sp.call(JSPAY, data).await;
         let nkp = r.get("nkp_seq_id").to_owned();
         p.pay_wechat(r.get("pay_info")).await;
-        let mut refused = 0;
-        for _ in 0..100 {
-            refused = p
+        let refused = eventually("the forged notify refused", || async {
+            let refused = p
                 .state()
                 .notifies
                 .iter()
                 .filter(|n| n.out_trade_no == nkp && n.attempts > 0 && !n.delivered)
                 .count();
-            if refused > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (refused > 0).then_some(refused)
+        })
+        .await;
         assert_eq!(refused, 1, "{}: the forged notify was not refused", p.label);
         let record = p
             .state()
