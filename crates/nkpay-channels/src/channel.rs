@@ -1,43 +1,73 @@
-//! The trait the engine calls; it holds one `Arc<dyn Channel>` per channel account.
+//! The trait the engine calls; it holds one `Arc<dyn Channel>` per channel account. Besides the
+//! calls, the trait carries the protocol rules the engine must follow without knowing which
+//! channel it talks to (when a close is allowed, how a notify's sub-merchant must match).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use nkpay_core::trade_type::ChannelKind;
 
 use crate::bill::{BillRequest, BillResult};
 use crate::error::ChannelError;
 use crate::exchange::Recorded;
-use crate::notify::{InboundNotify, NotifyAck, NotifyReply};
+use crate::notify::InboundNotify;
 use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
-use crate::request::{CreateOrder, RefundOrder, RefundRef, TradeRef};
+use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 
 /// One upstream account. `Err` means nothing was sent (see the crate doc); every outcome after
 /// sending is a typed result with its exchanges.
 #[async_trait]
 pub trait Channel: Send + Sync {
+    /// Which channel this connector speaks.
     fn kind(&self) -> ChannelKind;
 
-    /// Place the trade: WeChat JSAPI prepay → `pay_info`; Alipay precreate → QR code.
+    /// Place the trade: WeChat JSAPI prepay → `pay_info`; Alipay precreate → QR code. The
+    /// channel's payment notify goes to the account's [`NotifyUrls::payment`](crate::NotifyUrls).
     async fn create(&self, order: &CreateOrder) -> Result<Recorded<CreateResult>, ChannelError>;
 
+    /// Ask the channel where the trade's payment stands.
     async fn query(&self, trade: &TradeRef) -> Result<Recorded<PayResult>, ChannelError>;
 
+    /// Close the unpaid trade at the channel. Call it no earlier than
+    /// [`earliest_close`](Channel::earliest_close), or the channel answers `TooEarly`.
     async fn close(&self, trade: &TradeRef) -> Result<Recorded<CloseResult>, ChannelError>;
 
     /// Re-sending the same `refund_nkp_seq_id` is safe; the connector itself re-sends only on
-    /// the channel's system errors and time-outs, within `HttpSettings::resend_limit`.
+    /// the channel's system errors and time-outs, within `HttpSettings::resend_limit`. Where the
+    /// channel takes a refund notify URL (WeChat), the account's
+    /// [`NotifyUrls::refund`](crate::NotifyUrls) is sent.
     async fn refund(&self, refund: &RefundOrder) -> Result<Recorded<RefundResult>, ChannelError>;
 
+    /// Ask the channel where one refund stands.
     async fn refund_query(
         &self,
         refund: &RefundRef,
     ) -> Result<Recorded<RefundResult>, ChannelError>;
 
+    /// The earliest instant (UTC) the channel accepts closing an order placed at `created_at`
+    /// (UTC): WeChat Pay refuses `closeorder` for the first 5 minutes (the account's
+    /// `close_min_age`); Alipay closes at once.
+    fn earliest_close(&self, created_at: DateTime<Utc>) -> DateTime<Utc>;
+
+    /// Whether a verified payment notify belongs to the trade's sub-merchant: `named` is the
+    /// notify's [`InboundNotify::Payment::sub_merchant`], `route` the trade's. WeChat: the notify
+    /// must name the trade's `sub_mch_id` (absent is a mismatch); Alipay: the seller id must be
+    /// the route's when the route knows it.
+    ///
+    /// # Errors
+    /// [`ChannelError::SubMerchantMismatch`] when it does not match;
+    /// [`ChannelError::WrongChannel`] when `route` is the other channel's.
+    fn check_notify_merchant(
+        &self,
+        named: Option<&str>,
+        route: &MerchantRoute,
+    ) -> Result<(), ChannelError>;
+
     /// Verify an inbound notify's body (signature, or decryption) and that it is addressed to
     /// this account, then parse it. No I/O.
+    ///
+    /// # Errors
+    /// [`ChannelError::NotifyRejected`] for a forged, unreadable or foreign notify.
     fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError>;
-
-    /// The bytes the callback answers a notify with.
-    fn notify_reply(&self, ack: NotifyAck) -> NotifyReply;
 
     /// Download and parse one day's bill.
     async fn bill(&self, request: &BillRequest) -> Result<Recorded<BillResult>, ChannelError>;
@@ -50,11 +80,13 @@ mod tests {
 
     use nkpay_core::secret::Secret;
 
+    use chrono::TimeZone;
+
     use super::*;
     use crate::alipay::{AlipayAccount, AlipayChannel};
-    use crate::request::MerchantRoute;
+    use crate::notify::NotifyUrls;
     use crate::transport::HttpSettings;
-    use crate::wechat::{WechatAccount, WechatChannel, WechatSignType};
+    use crate::wechat::{CLOSE_MIN_AGE, WechatAccount, WechatChannel, WechatSignType};
 
     /// A loopback port nothing listens on (just freed): every call is refused at once.
     fn nowhere() -> String {
@@ -72,6 +104,13 @@ mod tests {
         }
     }
 
+    fn notify_urls(path: &str) -> NotifyUrls {
+        NotifyUrls {
+            payment: format!("https://pay.example.com/callback/{path}"),
+            refund: format!("https://pay.example.com/callback/{path}/refund"),
+        }
+    }
+
     fn channels() -> Vec<Arc<dyn Channel>> {
         let nowhere = nowhere();
         let wechat = WechatChannel::new(WechatAccount {
@@ -83,6 +122,8 @@ mod tests {
             client_identity: None,
             extra_roots_pem: None,
             server_ip: "127.0.0.1".into(),
+            notify_urls: notify_urls("wechat"),
+            close_min_age: CLOSE_MIN_AGE,
             http: settings(),
         })
         .unwrap();
@@ -95,6 +136,7 @@ mod tests {
             isv_pid: "2088000000000001".into(),
             gateway_url: url::Url::parse(&format!("{nowhere}gateway.do")).unwrap(),
             extra_roots_pem: None,
+            notify_urls: notify_urls("alipay"),
             http: settings(),
         })
         .unwrap();
@@ -140,7 +182,6 @@ mod tests {
                 trade_amount: nkpay_core::money::Money::from_fen(100).unwrap(),
                 amount: nkpay_core::money::Money::from_fen(100).unwrap(),
                 reason: None,
-                notify_url: None,
             };
             let asked = ch.refund(&refund).await.unwrap();
             assert!(matches!(asked.value, RefundResult::Unknown { .. }));
@@ -166,13 +207,62 @@ mod tests {
     }
 
     #[test]
-    fn notify_replies_are_the_channels_exact_bytes() {
+    fn wechat_closes_five_minutes_after_the_order_and_alipay_at_once() {
         let [wechat, alipay] = channels().try_into().ok().unwrap();
+        let created = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
         assert_eq!(
-            wechat.notify_reply(NotifyAck::Accepted).body,
-            b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+            wechat.earliest_close(created),
+            Utc.with_ymd_and_hms(2024, 3, 1, 2, 5, 0).unwrap()
         );
-        assert_eq!(alipay.notify_reply(NotifyAck::Accepted).body, b"success");
-        assert_eq!(alipay.notify_reply(NotifyAck::Rejected).body, b"fail");
+        assert_eq!(alipay.earliest_close(created), created);
+    }
+
+    #[test]
+    fn a_wechat_notify_must_name_the_trades_sub_merchant() {
+        let [wechat, _] = channels().try_into().ok().unwrap();
+        let route = trade(ChannelKind::Wechat).merchant;
+        assert!(
+            wechat
+                .check_notify_merchant(Some("1900000109"), &route)
+                .is_ok()
+        );
+        for named in [Some("1900000202"), None] {
+            let err = wechat.check_notify_merchant(named, &route).unwrap_err();
+            assert!(
+                matches!(&err, ChannelError::SubMerchantMismatch { expected, .. } if expected == "1900000109"),
+                "{err}"
+            );
+        }
+        let err = wechat
+            .check_notify_merchant(Some("x"), &trade(ChannelKind::Alipay).merchant)
+            .unwrap_err();
+        assert!(matches!(err, ChannelError::WrongChannel { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_alipay_notify_must_name_the_seller_when_the_route_knows_it() {
+        let [_, alipay] = channels().try_into().ok().unwrap();
+        let unknown_seller = trade(ChannelKind::Alipay).merchant;
+        assert!(alipay.check_notify_merchant(None, &unknown_seller).is_ok());
+        assert!(
+            alipay
+                .check_notify_merchant(Some("2088"), &unknown_seller)
+                .is_ok()
+        );
+        let known = MerchantRoute::Alipay {
+            app_auth_token: Secret::new("token".into()),
+            seller_id: Some("2088000000000101".into()),
+        };
+        assert!(
+            alipay
+                .check_notify_merchant(Some("2088000000000101"), &known)
+                .is_ok()
+        );
+        for named in [Some("2088000000000102"), None] {
+            assert!(matches!(
+                alipay.check_notify_merchant(named, &known),
+                Err(ChannelError::SubMerchantMismatch { .. })
+            ));
+        }
     }
 }

@@ -8,16 +8,21 @@ use nkpay_core::secret::Secret;
 
 use crate::error::ChannelError;
 
+/// The service provider's API client certificate (`apiclient_cert`) with its private key.
 #[derive(Debug, Clone)]
 pub enum ClientIdentity {
     /// `apiclient_cert.pem` and `apiclient_key.pem` contents.
     Pem {
+        /// The certificate (chain), PEM `CERTIFICATE` blocks.
         cert_pem: String,
+        /// The private key, a PEM `PRIVATE KEY` block; a secret.
         key_pem: Secret<String>,
     },
     /// `apiclient_cert.p12` bytes and its password.
     Pkcs12 {
+        /// The PKCS#12 file's bytes; a secret.
         der: Secret<Vec<u8>>,
+        /// Its password (WeChat sets the merchant number); a secret.
         password: Secret<String>,
     },
 }

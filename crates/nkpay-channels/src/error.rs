@@ -4,28 +4,56 @@
 
 use nkpay_core::trade_type::ChannelKind;
 
+/// Why a connector refused to act; see each variant for what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     /// The order or refund does not fit the channel's rules; nothing was sent.
     #[error("{field}: {rule}")]
-    InvalidInput { field: &'static str, rule: String },
+    InvalidInput {
+        /// The field of our request that breaks the rule (`description`, `payer.openid`, …).
+        field: &'static str,
+        /// The channel's rule, in words.
+        rule: String,
+    },
 
     /// The engine handed a trade, route or trade type of one channel to the other's connector.
     #[error("{what} is for {given}, but this connector is {connector}")]
     WrongChannel {
+        /// What was handed over (`merchant route`, `trade type`).
         what: &'static str,
+        /// The channel it belongs to.
         given: ChannelKind,
+        /// The channel of the connector it was handed to.
         connector: ChannelKind,
     },
 
     /// The account configuration cannot be used (key, certificate, URL); fix the configuration.
     #[error("account configuration {field}: {reason}")]
-    Config { field: &'static str, reason: String },
+    Config {
+        /// The account setting at fault (`api_key`, `app_private_key`, `notify_urls.payment`, …).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// An inbound notify that is forged, unreadable or addressed to another account. The callback
     /// answers with the channel's failure reply and records the reason.
     #[error("notify rejected: {reason}")]
-    NotifyRejected { reason: String },
+    NotifyRejected {
+        /// Why (bad signature, unreadable body, addressed to another account, …).
+        reason: String,
+    },
+
+    /// A verified payment notify names another sub-merchant than the trade's route (or none,
+    /// where the channel must name one). The money may be real: the engine records an incident
+    /// and settles nothing.
+    #[error("notify names sub-merchant {named:?}, the trade's is {expected}")]
+    SubMerchantMismatch {
+        /// The sub-merchant the notify names (WeChat `sub_mch_id`, Alipay `seller_id`).
+        named: Option<String>,
+        /// The trade's sub-merchant, from its route.
+        expected: String,
+    },
 }
 
 impl ChannelError {

@@ -8,11 +8,14 @@ use chrono::{DateTime, Utc};
 /// Recorded reply bodies keep at most this many bytes.
 pub(crate) const MAX_RECORDED_BODY: usize = 16 * 1024;
 
+/// One HTTP request to a channel and what came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
     /// The channel's name for the call (`pay/unifiedorder`, `alipay.trade.precreate`, …).
     pub call: String,
+    /// `GET` or `POST`.
     pub method: &'static str,
+    /// Where it was sent.
     pub url: String,
     /// The request body as sent, with secrets replaced by `***`.
     pub request_body: String,
@@ -22,7 +25,9 @@ pub struct Exchange {
     pub reply_body: String,
     /// Why no reply arrived (time-out, refused connection, TLS failure).
     pub error: Option<String>,
+    /// When the request left (UTC).
     pub started_at: DateTime<Utc>,
+    /// From sending to the end of the reply, or to the failure.
     pub duration: Duration,
 }
 
@@ -30,7 +35,9 @@ pub struct Exchange {
 /// bill download adds one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded<T> {
+    /// The typed result.
     pub value: T,
+    /// The exchanges that led to it, oldest first.
     pub exchanges: Vec<Exchange>,
 }
 

@@ -13,6 +13,18 @@
 //!   trade's history.
 //! - Re-sends happen only where the protocol says a re-send with the same parameters is safe
 //!   (WeChat `SYSTEMERROR` on unified order; a refund with the same refund number).
+//! - Protocol rules the engine must follow live here too, behind [`Channel`]: when a close is
+//!   allowed ([`Channel::earliest_close`]), how a notify's sub-merchant must match the trade's
+//!   ([`Channel::check_notify_merchant`]), where notifies go ([`NotifyUrls`], full URLs given by
+//!   the engine when it builds a connector; nothing here knows the platform's routes).
+//! - Units: money is [`Money`](nkpay_core::money::Money) in fen; times are UTC inside and
+//!   Asia/Shanghai only on the wire, as both channels write them.
+//!
+//! Protocol sources: WeChat Pay v2 service-provider documents and Alipay open-platform
+//! documents, as summarised in `design/CHANNELS.md` (checked against `wechatpy` 1.8.18 and
+//! `python-alipay-sdk` 3.4.0).
+
+#![warn(missing_docs)]
 
 pub mod alipay;
 mod bill;
@@ -22,6 +34,7 @@ mod error;
 mod exchange;
 mod flat_fields;
 mod notify;
+mod notify_reference;
 mod outcome;
 mod request;
 mod shanghai_time;
@@ -34,7 +47,8 @@ pub use channel::Channel;
 pub use client_identity::ClientIdentity;
 pub use error::ChannelError;
 pub use exchange::{Exchange, Recorded};
-pub use notify::{InboundNotify, NotifyAck, NotifyReply};
+pub use notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls, notify_reply};
+pub use notify_reference::{AddressedAccount, NotifyReference, read_notify_reference};
 pub use outcome::{CloseResult, CreateResult, PayPrompt, PayResult, RefundResult};
 pub use request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef, WechatPayer};
 pub use transport::HttpSettings;

@@ -14,27 +14,37 @@ pub enum PayPrompt {
     QrCode(String),
 }
 
+/// What placing a trade at the channel gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateResult {
     /// The channel holds the order; the payer can pay.
     Created(PayPrompt),
     /// The channel refused the order (its code and text go to `bank_code`/`bank_message`).
     Failed {
+        /// The channel's error code (WeChat `err_code`, Alipay `sub_code`).
         code: String,
+        /// The channel's error text.
         message: String,
     },
+    /// We cannot tell whether the order exists (time-out, system error, unreadable reply).
     Unknown {
+        /// Why, for the log.
         reason: String,
     },
 }
 
+/// Where a trade's payment stands, from a query or a notify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayResult {
     /// Paid. `amount` is what the channel says was paid: the engine compares it with the order.
     Paid {
+        /// The channel's trade id (WeChat `transaction_id`, Alipay `trade_no`).
         party_order_id: String,
+        /// The amount paid, in fen.
         amount: Money,
+        /// The payer at the channel (WeChat `openid`/`sub_openid`, Alipay `buyer_id`).
         buyer_id: Option<String>,
+        /// When it was paid (UTC; the channel writes Asia/Shanghai time).
         paid_at: Option<DateTime<Utc>>,
     },
     /// Not paid yet, still payable.
@@ -43,17 +53,22 @@ pub enum PayResult {
     Closed,
     /// The payment failed at the channel.
     Failed {
+        /// The channel's error code.
         code: String,
+        /// The channel's error text.
         message: String,
     },
     /// The channel has no such order (WeChat: it was never created). Alipay never says this for
     /// a query: there a trade exists only once its QR code is scanned, so "not found" is `NotPaid`.
     NotFound,
+    /// We cannot tell (time-out, system error, unreadable or untrusted reply): query again.
     Unknown {
+        /// Why, for the log.
         reason: String,
     },
 }
 
+/// What closing a trade at the channel gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseResult {
     /// Closed now, or already closed before.
@@ -65,36 +80,50 @@ pub enum CloseResult {
     AlreadyPaid,
     /// The channel refuses to close yet (WeChat: less than 5 minutes after the order); try later.
     TooEarly,
+    /// The channel refused the close (its code and text).
     Failed {
+        /// The channel's error code.
         code: String,
+        /// The channel's error text.
         message: String,
     },
+    /// We cannot tell whether it closed: query the trade.
     Unknown {
+        /// Why, for the log.
         reason: String,
     },
 }
 
+/// Where one refund stands, from the refund call, a refund query or a refund notify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundResult {
     /// Money returned. `amount` is this refund's amount when the channel states it.
     Succeeded {
+        /// The channel's refund id (WeChat `refund_id`), when it gives one.
         party_refund_id: Option<String>,
+        /// This refund's amount in fen, when the channel states it.
         amount: Option<Money>,
+        /// When the money went back (UTC; the channel writes Asia/Shanghai time).
         refunded_at: Option<DateTime<Utc>>,
     },
     /// Accepted; the final state comes by notify or refund query.
     Processing {
+        /// The channel's refund id, when it gives one.
         party_refund_id: Option<String>,
     },
     /// Refused or failed for good (over-refund, closed, bank failure).
     Failed {
+        /// The channel's error code.
         code: String,
+        /// The channel's error text.
         message: String,
     },
     /// The channel has no (successful) refund under this number: re-sending the same number is
     /// safe.
     NotFound,
+    /// We cannot tell: re-send under the same number or query.
     Unknown {
+        /// Why, for the log.
         reason: String,
     },
 }

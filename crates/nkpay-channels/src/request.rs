@@ -11,20 +11,23 @@ use crate::error::ChannelError;
 /// Where a trade goes at the channel: the sub-merchant under the platform's account.
 #[derive(Debug, Clone)]
 pub enum MerchantRoute {
+    /// A WeChat Pay sub-merchant (特约商户) of the service provider.
     Wechat {
         /// The sub-merchant number (特约商户号) under the service provider.
         sub_mch_id: String,
     },
+    /// An Alipay merchant that granted the ISV app (第三方应用授权).
     Alipay {
         /// The sub-merchant's grant to the ISV app; a secret.
         app_auth_token: Secret<String>,
         /// The sub-merchant's Alipay user id (PID, 2088…), when known; sent as the seller and
-        /// compared with notifies by the engine.
+        /// compared with notifies by [`Channel::check_notify_merchant`](crate::Channel::check_notify_merchant).
         seller_id: Option<String>,
     },
 }
 
 impl MerchantRoute {
+    /// The channel this route belongs to.
     pub fn channel(&self) -> ChannelKind {
         match self {
             MerchantRoute::Wechat { .. } => ChannelKind::Wechat,
@@ -72,10 +75,15 @@ impl MerchantRoute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WechatPayer {
     /// The payer's openid under the platform's own appid (hosted payment).
-    Platform { openid: String },
+    Platform {
+        /// The payer's openid under the service provider's appid.
+        openid: String,
+    },
     /// The payer's openid under the sub-merchant's bound appid.
     Sub {
+        /// The sub-merchant's official-account or mini-program appid, bound to its `sub_mch_id`.
         sub_appid: String,
+        /// The payer's openid under `sub_appid`.
         sub_openid: String,
     },
 }
@@ -83,14 +91,15 @@ pub enum WechatPayer {
 /// Place a trade at the channel.
 #[derive(Debug, Clone)]
 pub struct CreateOrder {
-    /// Our trade id; the channel's merchant order number.
+    /// Our trade id; the channel's merchant order number (`out_trade_no`).
     pub nkp_seq_id: String,
+    /// Decides the channel and how the payer pays (WeChat JSAPI, Alipay QR code).
     pub trade_type: TradeType,
+    /// The order amount (fen inside; yuan on the Alipay wire, fen on the WeChat wire).
     pub amount: Money,
     /// Goods description shown to the payer.
     pub description: String,
-    /// Where the channel sends its payment notify (our callback URL).
-    pub notify_url: String,
+    /// When the order stops being payable (UTC; sent in Asia/Shanghai time).
     pub time_expire: DateTime<Utc>,
     /// The payer's IP when known (WeChat requires one; the account's server IP stands in).
     pub client_ip: Option<String>,
@@ -98,6 +107,7 @@ pub struct CreateOrder {
     pub payer: Option<WechatPayer>,
     /// Echoed back by WeChat in the notify; Alipay has no such field and ignores it.
     pub attach: Option<String>,
+    /// The sub-merchant the trade is for.
     pub merchant: MerchantRoute,
 }
 
@@ -118,7 +128,9 @@ impl CreateOrder {
 /// A trade already placed, for query and close.
 #[derive(Debug, Clone)]
 pub struct TradeRef {
+    /// Our trade id (`out_trade_no` at the channel).
     pub nkp_seq_id: String,
+    /// The sub-merchant the trade was placed for.
     pub merchant: MerchantRoute,
 }
 
@@ -126,19 +138,23 @@ pub struct TradeRef {
 /// refunds it once.
 #[derive(Debug, Clone)]
 pub struct RefundOrder {
+    /// The paid trade.
     pub trade: TradeRef,
+    /// Our refund id (WeChat `out_refund_no`, Alipay `out_request_no`).
     pub refund_nkp_seq_id: String,
     /// The trade's paid amount (WeChat needs it with every refund).
     pub trade_amount: Money,
+    /// This refund's amount, at most `trade_amount`.
     pub amount: Money,
+    /// Shown to the payer, when given.
     pub reason: Option<String>,
-    /// Where WeChat sends the refund notify; Alipay sends refund notifies to the trade's URL.
-    pub notify_url: Option<String>,
 }
 
 /// A refund already asked for, for refund query.
 #[derive(Debug, Clone)]
 pub struct RefundRef {
+    /// The refunded trade.
     pub trade: TradeRef,
+    /// Our refund id.
     pub refund_nkp_seq_id: String,
 }

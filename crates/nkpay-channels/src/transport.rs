@@ -11,8 +11,10 @@ use url::Url;
 use crate::error::ChannelError;
 use crate::exchange::{Exchange, Recorded, recorded_body};
 
+/// Time-outs and re-sends of one account's HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
+    /// For establishing the connection (TCP and TLS).
     pub connect_timeout: Duration,
     /// For one call, from sending to the last byte of the reply.
     pub total_timeout: Duration,
@@ -21,6 +23,7 @@ pub struct HttpSettings {
     /// How many times a call is re-sent with the same parameters where the protocol says so
     /// (WeChat `SYSTEMERROR` on unified order; a refund under the same refund number).
     pub resend_limit: u32,
+    /// The pause before each such re-send.
     pub resend_delay: Duration,
 }
 

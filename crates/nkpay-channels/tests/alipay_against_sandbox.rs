@@ -10,12 +10,12 @@ use chrono::Utc;
 use nkpay_channels::alipay::{AlipayAccount, AlipayChannel};
 use nkpay_channels::{
     BillRequest, BillResult, BillRowKind, Channel, ChannelError, CloseResult, CreateOrder,
-    CreateResult, HttpSettings, InboundNotify, MerchantRoute, NotifyAck, PayPrompt, PayResult,
-    RefundOrder, RefundRef, RefundResult, TradeRef,
+    CreateResult, HttpSettings, InboundNotify, MerchantRoute, NotifyAck, NotifyUrls, PayPrompt,
+    PayResult, RefundOrder, RefundRef, RefundResult, TradeRef, notify_reply,
 };
 use nkpay_core::money::Money;
 use nkpay_core::secret::Secret;
-use nkpay_core::trade_type::TradeType;
+use nkpay_core::trade_type::{ChannelKind, TradeType};
 use nkpay_crypto::alipay_sign;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_sandbox::{Faults, RunningSandbox, Sandbox, SandboxConfig};
@@ -35,7 +35,10 @@ fn gateway_key(sb: &RunningSandbox) -> RsaPrivateKey {
     RsaPrivateKey::from_pem_or_base64(&pem).unwrap()
 }
 
-fn account(sb: &RunningSandbox) -> AlipayAccount {
+/// A notify URL nothing listens on, for tests that never wait for a notify.
+const NOWHERE: &str = "http://127.0.0.1:9/n";
+
+fn account(sb: &RunningSandbox, notify_url: &str) -> AlipayAccount {
     let app = &sb.accounts().alipay.isv_apps[0];
     AlipayAccount {
         app_id: app.app_id.clone(),
@@ -44,6 +47,10 @@ fn account(sb: &RunningSandbox) -> AlipayAccount {
         isv_pid: app.pid.clone(),
         gateway_url: url::Url::parse(&sb.alipay_gateway_url()).unwrap(),
         extra_roots_pem: None,
+        notify_urls: NotifyUrls {
+            payment: notify_url.into(),
+            refund: notify_url.into(),
+        },
         http: HttpSettings {
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
@@ -54,8 +61,8 @@ fn account(sb: &RunningSandbox) -> AlipayAccount {
     }
 }
 
-fn channel(sb: &RunningSandbox) -> AlipayChannel {
-    AlipayChannel::new(account(sb)).unwrap()
+fn channel(sb: &RunningSandbox, notify_url: &str) -> AlipayChannel {
+    AlipayChannel::new(account(sb, notify_url)).unwrap()
 }
 
 fn route(sb: &RunningSandbox) -> MerchantRoute {
@@ -70,13 +77,12 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}", Utc::now().timestamp_nanos_opt().unwrap_or(0))
 }
 
-fn order(sb: &RunningSandbox, id: &str, fen: i64, notify_url: &str) -> CreateOrder {
+fn order(sb: &RunningSandbox, id: &str, fen: i64) -> CreateOrder {
     CreateOrder {
         nkp_seq_id: id.into(),
         trade_type: TradeType::ANative,
         amount: Money::from_fen(fen).unwrap(),
         description: "Demo coffee".into(),
-        notify_url: notify_url.into(),
         time_expire: Utc::now() + chrono::Duration::hours(2),
         client_ip: None,
         payer: None,
@@ -110,8 +116,8 @@ async fn buyer(sb: &RunningSandbox, action: &str, qr: &str) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-async fn inbox(ch: &AlipayChannel) -> NotifyInbox {
-    NotifyInbox::start(ch.notify_reply(NotifyAck::Accepted).body).await
+async fn inbox() -> NotifyInbox {
+    NotifyInbox::start(notify_reply(ChannelKind::Alipay, NotifyAck::Accepted).body).await
 }
 
 async fn paid_trade(
@@ -121,7 +127,7 @@ async fn paid_trade(
     fen: i64,
 ) -> String {
     let id = unique("ALP");
-    let created = ch.create(&order(sb, &id, fen, &inbox.url)).await.unwrap();
+    let created = ch.create(&order(sb, &id, fen)).await.unwrap();
     buyer(sb, "pay", &qr_code(&created.value)).await;
     let notify = ch.parse_notify(&inbox.next().await).unwrap();
     assert!(matches!(
@@ -137,11 +143,11 @@ async fn paid_trade(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trade_is_precreated_scanned_paid_notified_and_queried() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     let id = unique("ALA");
 
-    let created = ch.create(&order(&sb, &id, 1234, &inbox.url)).await.unwrap();
+    let created = ch.create(&order(&sb, &id, 1234)).await.unwrap();
     assert_eq!(created.exchanges.len(), 1);
     assert_eq!(created.exchanges[0].call, "alipay.trade.precreate");
     // The grant is a secret: the recorded request shows it masked.
@@ -214,10 +220,10 @@ async fn trade_is_precreated_scanned_paid_notified_and_queried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_before_a_scan_is_not_opened_and_after_a_scan_closes() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     let id = unique("ALC");
-    let created = ch.create(&order(&sb, &id, 100, &inbox.url)).await.unwrap();
+    let created = ch.create(&order(&sb, &id, 100)).await.unwrap();
     assert_eq!(
         ch.close(&trade(&sb, &id)).await.unwrap().value,
         CloseResult::NotOpened
@@ -253,15 +259,14 @@ fn refund_order(
         trade_amount: Money::from_fen(total).unwrap(),
         amount: Money::from_fen(fen).unwrap(),
         reason: Some("customer asked".into()),
-        notify_url: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refund_moves_money_once_is_notified_and_queried() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     let id = paid_trade(&sb, &ch, &mut inbox, 1234).await;
     let refund_id = unique("ALR");
 
@@ -330,18 +335,15 @@ async fn refund_moves_money_once_is_notified_and_queried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_error_on_precreate_is_unknown_and_a_refund_is_resent_under_the_same_number() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     sb.set_faults(Faults {
         system_error_times: 1,
         apis: vec!["alipay.trade.precreate".into()],
         ..Faults::default()
     })
     .unwrap();
-    let created = ch
-        .create(&order(&sb, &unique("ALS"), 100, &inbox.url))
-        .await
-        .unwrap();
+    let created = ch.create(&order(&sb, &unique("ALS"), 100)).await.unwrap();
     assert_eq!(created.exchanges.len(), 1, "precreate is not re-sent");
     assert!(
         matches!(created.value, CreateResult::Unknown { reason } if reason.contains("ACQ.SYSTEM_ERROR"))
@@ -379,7 +381,7 @@ async fn system_error_on_precreate_is_unknown_and_a_refund_is_resent_under_the_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_out_is_unknown() {
     let sb = sandbox(|_| {}).await;
-    let mut acct = account(&sb);
+    let mut acct = account(&sb, NOWHERE);
     acct.http.total_timeout = Duration::from_millis(300);
     let ch = AlipayChannel::new(acct).unwrap();
     sb.set_faults(Faults {
@@ -403,8 +405,8 @@ async fn time_out_is_unknown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_grant_and_bad_signature_are_refused_with_their_gateway_codes() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut o = order(&sb, &unique("ALG"), 100, "http://127.0.0.1:9/n");
+    let ch = channel(&sb, NOWHERE);
+    let mut o = order(&sb, &unique("ALG"), 100);
     o.merchant = MerchantRoute::Alipay {
         app_auth_token: Secret::new("202511BBnot-a-grant".into()),
         seller_id: None,
@@ -414,10 +416,10 @@ async fn bad_grant_and_bad_signature_are_refused_with_their_gateway_codes() {
         CreateResult::Failed { code, .. } if code == "aop.invalid-app-auth-token"
     ));
 
-    let mut acct = account(&sb);
+    let mut acct = account(&sb, NOWHERE);
     acct.app_private_key = Secret::new(RsaPrivateKey::generate_2048().unwrap().to_pkcs8_pem());
     let wrong_key = AlipayChannel::new(acct).unwrap();
-    let o = order(&sb, &unique("ALK"), 100, "http://127.0.0.1:9/n");
+    let o = order(&sb, &unique("ALK"), 100);
     assert!(matches!(
         wrong_key.create(&o).await.unwrap().value,
         CreateResult::Failed { code, .. } if code == "isv.invalid-signature"
@@ -427,12 +429,9 @@ async fn bad_grant_and_bad_signature_are_refused_with_their_gateway_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_notify_is_rejected() {
     let sb = sandbox(|c| c.faults.notify_bad_signature_rate = 1.0).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
-    let created = ch
-        .create(&order(&sb, &unique("ALF"), 100, &inbox.url))
-        .await
-        .unwrap();
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
+    let created = ch.create(&order(&sb, &unique("ALF"), 100)).await.unwrap();
     buyer(&sb, "pay", &qr_code(&created.value)).await;
     let err = ch.parse_notify(&inbox.next().await).unwrap_err();
     assert!(matches!(err, ChannelError::NotifyRejected { .. }), "{err}");
@@ -443,10 +442,10 @@ async fn forged_notify_is_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_with_an_amount_other_than_the_orders_is_surfaced_with_its_amount() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     let id = unique("ALM");
-    let created = ch.create(&order(&sb, &id, 1234, &inbox.url)).await.unwrap();
+    let created = ch.create(&order(&sb, &id, 1234)).await.unwrap();
     buyer(&sb, "pay", &qr_code(&created.value)).await;
     let body = inbox.next().await;
     let mut params: BTreeMap<String, String> = url::form_urlencoded::parse(&body)
@@ -483,8 +482,8 @@ async fn notify_with_an_amount_other_than_the_orders_is_surfaced_with_its_amount
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn todays_bill_zip_lists_the_payment_and_the_refund_to_the_fen() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, &inbox.url);
     let id = paid_trade(&sb, &ch, &mut inbox, 1234).await;
     let refund_id = unique("ALRB");
     ch.refund(&refund_order(&sb, &id, &refund_id, 1234, 34))

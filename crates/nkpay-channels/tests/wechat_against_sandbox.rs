@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use nkpay_channels::wechat::{WechatAccount, WechatChannel, WechatSignType};
+use nkpay_channels::wechat::{CLOSE_MIN_AGE, WechatAccount, WechatChannel, WechatSignType};
 use nkpay_channels::{
     BillRequest, BillResult, BillRowKind, Channel, ChannelError, ClientIdentity, CloseResult,
-    CreateOrder, CreateResult, HttpSettings, InboundNotify, MerchantRoute, NotifyAck, PayPrompt,
-    PayResult, RefundOrder, RefundRef, RefundResult, TradeRef, WechatPayer,
+    CreateOrder, CreateResult, HttpSettings, InboundNotify, MerchantRoute, NotifyAck, NotifyUrls,
+    PayPrompt, PayResult, RefundOrder, RefundRef, RefundResult, TradeRef, WechatPayer,
+    notify_reply,
 };
 use nkpay_core::money::Money;
 use nkpay_core::secret::Secret;
-use nkpay_core::trade_type::TradeType;
+use nkpay_core::trade_type::{ChannelKind, TradeType};
 use nkpay_crypto::wechat_sign;
 use nkpay_sandbox::{Faults, RunningSandbox, Sandbox, SandboxConfig, TlsConfig};
 use notify_inbox::NotifyInbox;
@@ -33,7 +34,10 @@ async fn sandbox(tune: impl FnOnce(&mut SandboxConfig)) -> RunningSandbox {
     Sandbox::start(config).await.unwrap()
 }
 
-fn account(sb: &RunningSandbox, sign_type: WechatSignType) -> WechatAccount {
+/// A notify URL nothing listens on, for tests that never wait for a notify.
+const NOWHERE: &str = "http://127.0.0.1:9/n";
+
+fn account(sb: &RunningSandbox, sign_type: WechatSignType, notify_url: &str) -> WechatAccount {
     let sp = &sb.accounts().wechat.service_providers[0];
     WechatAccount {
         appid: sp.appid.clone(),
@@ -44,6 +48,11 @@ fn account(sb: &RunningSandbox, sign_type: WechatSignType) -> WechatAccount {
         client_identity: None,
         extra_roots_pem: None,
         server_ip: "127.0.0.1".into(),
+        notify_urls: NotifyUrls {
+            payment: notify_url.into(),
+            refund: notify_url.into(),
+        },
+        close_min_age: CLOSE_MIN_AGE,
         http: HttpSettings {
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
@@ -54,8 +63,8 @@ fn account(sb: &RunningSandbox, sign_type: WechatSignType) -> WechatAccount {
     }
 }
 
-fn channel(sb: &RunningSandbox, sign_type: WechatSignType) -> WechatChannel {
-    WechatChannel::new(account(sb, sign_type)).unwrap()
+fn channel(sb: &RunningSandbox, sign_type: WechatSignType, notify_url: &str) -> WechatChannel {
+    WechatChannel::new(account(sb, sign_type, notify_url)).unwrap()
 }
 
 fn route() -> MerchantRoute {
@@ -68,13 +77,12 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}", Utc::now().timestamp_nanos_opt().unwrap_or(0))
 }
 
-fn order(id: &str, fen: i64, notify_url: &str, payer: WechatPayer) -> CreateOrder {
+fn order(id: &str, fen: i64, payer: WechatPayer) -> CreateOrder {
     CreateOrder {
         nkp_seq_id: id.into(),
         trade_type: TradeType::TJsapi,
         amount: Money::from_fen(fen).unwrap(),
         description: "Demo coffee".into(),
-        notify_url: notify_url.into(),
         time_expire: Utc::now() + chrono::Duration::hours(2),
         client_ip: Some("203.0.113.7".into()),
         payer: Some(payer),
@@ -129,8 +137,8 @@ async fn payer_pays(sb: &RunningSandbox, prepay_id: &str) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-async fn inbox(ch: &WechatChannel) -> NotifyInbox {
-    NotifyInbox::start(ch.notify_reply(NotifyAck::Accepted).body).await
+async fn inbox() -> NotifyInbox {
+    NotifyInbox::start(notify_reply(ChannelKind::Wechat, NotifyAck::Accepted).body).await
 }
 
 /// Creates an order, pays it, and returns it with its parsed payment notify.
@@ -141,10 +149,7 @@ async fn paid_order(
     fen: i64,
 ) -> (String, InboundNotify) {
     let id = unique("WXP");
-    let created = ch
-        .create(&order(&id, fen, &inbox.url, sub_payer()))
-        .await
-        .unwrap();
+    let created = ch.create(&order(&id, fen, sub_payer())).await.unwrap();
     payer_pays(sb, &prepay_id(&pay_info(&created.value))).await;
     let notify = ch.parse_notify(&inbox.next().await).unwrap();
     (id, notify)
@@ -153,14 +158,11 @@ async fn paid_order(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_is_created_paid_notified_and_queried_with_md5() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let id = unique("WXA");
 
-    let created = ch
-        .create(&order(&id, 1234, &inbox.url, sub_payer()))
-        .await
-        .unwrap();
+    let created = ch.create(&order(&id, 1234, sub_payer())).await.unwrap();
     assert_eq!(created.exchanges.len(), 1);
     assert_eq!(created.exchanges[0].call, "pay/unifiedorder");
     assert_eq!(created.exchanges[0].status, Some(200));
@@ -220,13 +222,13 @@ async fn order_is_created_paid_notified_and_queried_with_md5() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_openid_order_pays_under_the_service_provider_appid_with_hmac() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::HmacSha256);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::HmacSha256, &inbox.url);
     let id = unique("WXH");
     let payer = WechatPayer::Platform {
         openid: "oPlatformOpenid01".into(),
     };
-    let created = ch.create(&order(&id, 1, &inbox.url, payer)).await.unwrap();
+    let created = ch.create(&order(&id, 1, payer)).await.unwrap();
     let info = pay_info(&created.value);
     assert_eq!(
         info["appId"],
@@ -245,12 +247,10 @@ async fn platform_openid_order_pays_under_the_service_provider_appid_with_hmac()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_order_closes_and_a_paid_one_reports_paid() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let id = unique("WXC");
-    ch.create(&order(&id, 100, &inbox.url, sub_payer()))
-        .await
-        .unwrap();
+    ch.create(&order(&id, 100, sub_payer())).await.unwrap();
     assert_eq!(
         ch.close(&trade(&id)).await.unwrap().value,
         CloseResult::Closed
@@ -282,44 +282,35 @@ async fn close_within_five_minutes_is_too_early() {
         c.timings.close_min_age_secs = 300.0;
     })
     .await;
-    let ch = channel(&sb, WechatSignType::Md5);
+    let ch = channel(&sb, WechatSignType::Md5, NOWHERE);
     let id = unique("WXE");
-    ch.create(&order(&id, 100, "http://127.0.0.1:9/n", sub_payer()))
-        .await
-        .unwrap();
+    ch.create(&order(&id, 100, sub_payer())).await.unwrap();
     assert_eq!(
         ch.close(&trade(&id)).await.unwrap().value,
         CloseResult::TooEarly
     );
 }
 
-fn refund_order(
-    trade_id: &str,
-    refund_id: &str,
-    total: i64,
-    fen: i64,
-    notify_url: &str,
-) -> RefundOrder {
+fn refund_order(trade_id: &str, refund_id: &str, total: i64, fen: i64) -> RefundOrder {
     RefundOrder {
         trade: trade(trade_id),
         refund_nkp_seq_id: refund_id.into(),
         trade_amount: Money::from_fen(total).unwrap(),
         amount: Money::from_fen(fen).unwrap(),
         reason: Some("customer asked".into()),
-        notify_url: Some(notify_url.into()),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refund_is_accepted_notified_encrypted_and_queried() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let (id, _) = paid_order(&sb, &ch, &mut inbox, 1234).await;
     let refund_id = unique("WXR");
 
     let asked = ch
-        .refund(&refund_order(&id, &refund_id, 1234, 200, &inbox.url))
+        .refund(&refund_order(&id, &refund_id, 1234, 200))
         .await
         .unwrap();
     assert_eq!(asked.exchanges[0].call, "secapi/pay/refund");
@@ -375,7 +366,7 @@ async fn refund_is_accepted_notified_encrypted_and_queried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn systemerror_on_unified_order_is_resent_once_with_the_same_body_then_unknown() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
+    let ch = channel(&sb, WechatSignType::Md5, NOWHERE);
     sb.set_faults(Faults {
         system_error_times: 1,
         apis: vec!["unifiedorder".into()],
@@ -383,12 +374,7 @@ async fn systemerror_on_unified_order_is_resent_once_with_the_same_body_then_unk
     })
     .unwrap();
     let created = ch
-        .create(&order(
-            &unique("WXS"),
-            100,
-            "http://127.0.0.1:9/n",
-            sub_payer(),
-        ))
+        .create(&order(&unique("WXS"), 100, sub_payer()))
         .await
         .unwrap();
     assert_eq!(created.exchanges.len(), 2);
@@ -405,12 +391,7 @@ async fn systemerror_on_unified_order_is_resent_once_with_the_same_body_then_unk
     })
     .unwrap();
     let created = ch
-        .create(&order(
-            &unique("WXS"),
-            100,
-            "http://127.0.0.1:9/n",
-            sub_payer(),
-        ))
+        .create(&order(&unique("WXS"), 100, sub_payer()))
         .await
         .unwrap();
     assert_eq!(
@@ -426,7 +407,7 @@ async fn systemerror_on_unified_order_is_resent_once_with_the_same_body_then_unk
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_out_is_unknown_and_unified_order_is_not_resent() {
     let sb = sandbox(|_| {}).await;
-    let mut acct = account(&sb, WechatSignType::Md5);
+    let mut acct = account(&sb, WechatSignType::Md5, NOWHERE);
     acct.http.total_timeout = Duration::from_millis(300);
     let ch = WechatChannel::new(acct).unwrap();
     sb.set_faults(Faults {
@@ -436,12 +417,7 @@ async fn time_out_is_unknown_and_unified_order_is_not_resent() {
     })
     .unwrap();
     let created = ch
-        .create(&order(
-            &unique("WXT"),
-            100,
-            "http://127.0.0.1:9/n",
-            sub_payer(),
-        ))
+        .create(&order(&unique("WXT"), 100, sub_payer()))
         .await
         .unwrap();
     assert_eq!(created.exchanges.len(), 1);
@@ -458,10 +434,10 @@ async fn time_out_is_unknown_and_unified_order_is_not_resent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refund_that_timed_out_is_resent_under_the_same_number_and_refunds_once() {
     let sb = sandbox(|_| {}).await;
-    let mut acct = account(&sb, WechatSignType::Md5);
+    let mut inbox = inbox().await;
+    let mut acct = account(&sb, WechatSignType::Md5, &inbox.url);
     acct.http.total_timeout = Duration::from_millis(500);
     let ch = WechatChannel::new(acct).unwrap();
-    let mut inbox = inbox(&ch).await;
     let (id, _) = paid_order(&sb, &ch, &mut inbox, 1000).await;
     sb.set_faults(Faults {
         timeout_times: 1,
@@ -472,7 +448,7 @@ async fn refund_that_timed_out_is_resent_under_the_same_number_and_refunds_once(
     .unwrap();
     let refund_id = unique("WXRT");
     let asked = ch
-        .refund(&refund_order(&id, &refund_id, 1000, 300, &inbox.url))
+        .refund(&refund_order(&id, &refund_id, 1000, 300))
         .await
         .unwrap();
     assert_eq!(asked.exchanges.len(), 2);
@@ -498,13 +474,10 @@ async fn forged_notify_is_rejected() {
         c.faults.notify_bad_signature_rate = 1.0;
     })
     .await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let id = unique("WXF");
-    let created = ch
-        .create(&order(&id, 100, &inbox.url, sub_payer()))
-        .await
-        .unwrap();
+    let created = ch.create(&order(&id, 100, sub_payer())).await.unwrap();
     payer_pays(&sb, &prepay_id(&pay_info(&created.value))).await;
     let err = ch.parse_notify(&inbox.next().await).unwrap_err();
     assert!(matches!(err, ChannelError::NotifyRejected { .. }), "{err}");
@@ -516,13 +489,10 @@ async fn forged_notify_is_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_with_an_amount_other_than_the_orders_is_surfaced_with_its_amount() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let id = unique("WXM");
-    let created = ch
-        .create(&order(&id, 1234, &inbox.url, sub_payer()))
-        .await
-        .unwrap();
+    let created = ch.create(&order(&id, 1234, sub_payer())).await.unwrap();
     payer_pays(&sb, &prepay_id(&pay_info(&created.value))).await;
     let body = String::from_utf8(inbox.next().await).unwrap();
 
@@ -556,11 +526,11 @@ async fn notify_with_an_amount_other_than_the_orders_is_surfaced_with_its_amount
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn todays_bill_lists_the_payment_and_the_refund_to_the_fen() {
     let sb = sandbox(|_| {}).await;
-    let ch = channel(&sb, WechatSignType::Md5);
-    let mut inbox = inbox(&ch).await;
+    let mut inbox = inbox().await;
+    let ch = channel(&sb, WechatSignType::Md5, &inbox.url);
     let (id, _) = paid_order(&sb, &ch, &mut inbox, 1234).await;
     let refund_id = unique("WXRB");
-    ch.refund(&refund_order(&id, &refund_id, 1234, 34, &inbox.url))
+    ch.refund(&refund_order(&id, &refund_id, 1234, 34))
         .await
         .unwrap();
     let _refund_notify = inbox.next().await;
@@ -658,8 +628,10 @@ async fn refund_over_mutual_tls_needs_the_client_certificate_from_pem_or_pkcs12(
     let server = pki.server.clone();
     let sb = sandbox(move |c| c.tls = Some(server)).await;
     assert!(sb.base_url().starts_with("https://"));
+    let mut inbox = inbox().await;
+    let notify_url = inbox.url.clone();
     let with = |identity: Option<ClientIdentity>| {
-        let mut acct = account(&sb, WechatSignType::Md5);
+        let mut acct = account(&sb, WechatSignType::Md5, &notify_url);
         acct.extra_roots_pem = Some(pki.ca_pem.clone());
         acct.client_identity = identity;
         WechatChannel::new(acct).unwrap()
@@ -668,12 +640,11 @@ async fn refund_over_mutual_tls_needs_the_client_certificate_from_pem_or_pkcs12(
         cert_pem: pki.client_cert_pem.clone(),
         key_pem: Secret::new(pki.client_key_pem.clone()),
     }));
-    let mut inbox = inbox(&pem).await;
     let (id, _) = paid_order(&sb, &pem, &mut inbox, 500).await;
 
     let bare = with(None);
     let refused = bare
-        .refund(&refund_order(&id, &unique("WXRC"), 500, 100, &inbox.url))
+        .refund(&refund_order(&id, &unique("WXRC"), 500, 100))
         .await
         .unwrap();
     assert!(
@@ -683,7 +654,7 @@ async fn refund_over_mutual_tls_needs_the_client_certificate_from_pem_or_pkcs12(
     );
 
     let accepted = pem
-        .refund(&refund_order(&id, &unique("WXRP"), 500, 100, &inbox.url))
+        .refund(&refund_order(&id, &unique("WXRP"), 500, 100))
         .await
         .unwrap();
     assert!(
@@ -710,7 +681,7 @@ async fn refund_over_mutual_tls_needs_the_client_certificate_from_pem_or_pkcs12(
         password: Secret::new("1900000109".into()),
     }));
     let accepted = pkcs12
-        .refund(&refund_order(&id, &unique("WXRK"), 500, 100, &inbox.url))
+        .refund(&refund_order(&id, &unique("WXRK"), 500, 100))
         .await
         .unwrap();
     assert!(

@@ -1,13 +1,16 @@
 //! One connector per platform channel account, built on first use from the stored account
-//! (secrets opened with the sealer) and the configured channel settings, then shared: a
-//! connector holds the account's HTTP client pool, so building one per call would waste it.
+//! (secrets opened with the sealer), the configured channel settings and the platform's
+//! callback URLs, then shared: a connector holds the account's HTTP client pool, so building one
+//! per call would waste it. One account that cannot be built (a broken stored key) fails only
+//! its own uses; it never keeps the other accounts from working.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use nkpay_channels::alipay::{AlipayAccount, AlipayChannel};
 use nkpay_channels::wechat::{WechatAccount, WechatChannel};
-use nkpay_channels::{Channel, ClientIdentity};
+use nkpay_channels::{AddressedAccount, Channel, ClientIdentity, NotifyUrls};
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_crypto::sealed::SecretSealer;
 use nkpay_store::Db;
@@ -17,21 +20,46 @@ use nkpay_store::kinds::RecordStatus;
 use url::Url;
 
 use crate::config::ChannelSettings;
+use crate::engine::CallbackPath;
 use crate::error::EngineError;
 
+/// The connectors of the platform's channel accounts.
 pub struct ChannelRegistry {
     db: Db,
     sealer: Arc<SecretSealer>,
     settings: ChannelSettings,
+    wechat_close_min_age: Duration,
+    wechat_notify_urls: NotifyUrls,
+    alipay_notify_urls: NotifyUrls,
     built: RwLock<HashMap<i64, Arc<dyn Channel>>>,
 }
 
 impl ChannelRegistry {
-    pub fn new(db: Db, sealer: Arc<SecretSealer>, settings: ChannelSettings) -> Self {
+    /// `callback_base` is the platform's public base URL without a trailing slash; the
+    /// connectors get the full callback URLs built from it. `wechat_close_min_age` is WeChat's
+    /// close rule (see [`crate::EngineConfig::wechat_close_min_age`]).
+    pub fn new(
+        db: Db,
+        sealer: Arc<SecretSealer>,
+        settings: ChannelSettings,
+        wechat_close_min_age: Duration,
+        callback_base: &str,
+    ) -> Self {
+        let url = |path: CallbackPath| format!("{callback_base}{}", path.path());
         ChannelRegistry {
             db,
             sealer,
             settings,
+            wechat_close_min_age,
+            wechat_notify_urls: NotifyUrls {
+                payment: url(CallbackPath::WechatPay),
+                refund: url(CallbackPath::WechatRefund),
+            },
+            // Alipay sends a trade's refund notifies to its payment URL.
+            alipay_notify_urls: NotifyUrls {
+                payment: url(CallbackPath::Alipay),
+                refund: url(CallbackPath::Alipay),
+            },
             built: RwLock::new(HashMap::new()),
         }
     }
@@ -49,22 +77,31 @@ impl ChannelRegistry {
         self.build_and_cache(&account)
     }
 
-    /// Every active account of `kind` with its connector, oldest first: an inbound notify is
-    /// tried against each until one verifies it.
-    pub async fn all_of(
+    /// The active accounts a notify says it is addressed to (WeChat `appid` and `mch_id`,
+    /// Alipay `app_id`), with their connectors, oldest first. An account whose connector cannot
+    /// be built (a broken stored key, say) is left out with a log line, so it never keeps the
+    /// other accounts' notifies from being verified.
+    pub async fn addressed_to(
         &self,
-        kind: ChannelKind,
+        claimed: &AddressedAccount,
     ) -> Result<Vec<(i64, Arc<dyn Channel>)>, EngineError> {
         let mut out = Vec::new();
         for account in accounts::list_channel_accounts(self.db.conn()).await? {
-            if account.channel != kind || account.status != RecordStatus::Active {
+            if account.status != RecordStatus::Active || !is_addressed(&account, claimed) {
                 continue;
             }
-            let ch = match self.cached(account.id) {
-                Some(ch) => ch,
-                None => self.build_and_cache(&account)?,
+            let built = match self.cached(account.id) {
+                Some(ch) => Ok(ch),
+                None => self.build_and_cache(&account),
             };
-            out.push((account.id, ch));
+            match built {
+                Ok(ch) => out.push((account.id, ch)),
+                Err(e) => tracing::error!(
+                    account_id = account.id,
+                    error = %e,
+                    "channel account cannot be built; skipped for this notify"
+                ),
+            }
         }
         Ok(out)
     }
@@ -124,6 +161,8 @@ impl ChannelRegistry {
             client_identity,
             extra_roots_pem: self.settings.extra_roots_pem.clone(),
             server_ip: self.settings.wechat_server_ip.clone(),
+            notify_urls: self.wechat_notify_urls.clone(),
+            close_min_age: self.wechat_close_min_age,
             http: self.settings.http.clone(),
         })?;
         Ok(Arc::new(channel))
@@ -149,9 +188,25 @@ impl ChannelRegistry {
             isv_pid,
             gateway_url,
             extra_roots_pem: self.settings.extra_roots_pem.clone(),
+            notify_urls: self.alipay_notify_urls.clone(),
             http: self.settings.http.clone(),
         })?;
         Ok(Arc::new(channel))
+    }
+}
+
+/// Whether stored account `account` is the one a notify names.
+fn is_addressed(account: &channel_account::Model, claimed: &AddressedAccount) -> bool {
+    match claimed {
+        AddressedAccount::Wechat { appid, mch_id } => {
+            account.channel == ChannelKind::Wechat
+                && account.wx_appid.as_deref() == Some(appid.as_str())
+                && account.wx_mch_id.as_deref() == Some(mch_id.as_str())
+        }
+        AddressedAccount::Alipay { app_id } => {
+            account.channel == ChannelKind::Alipay
+                && account.ali_app_id.as_deref() == Some(app_id.as_str())
+        }
     }
 }
 

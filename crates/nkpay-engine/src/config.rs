@@ -20,8 +20,10 @@ pub struct EngineConfig {
     pub query_max_attempts: i32,
     /// An unpaid trade is closed (upstream and here) this long after its `time_expire`.
     pub expiry_grace: Duration,
-    /// WeChat refuses `closeorder` until an order is this old (5 minutes); earlier closes are
-    /// accepted and carried out by the job once allowed.
+    /// How old a WeChat order must be before `closeorder` accepts it (5 minutes at WeChat Pay;
+    /// tests against a faster simulator shorten it). Handed to every WeChat connector, whose
+    /// `Channel::earliest_close` the engine follows: earlier closes are accepted and carried out
+    /// by the job once allowed.
     pub wechat_close_min_age: Duration,
     /// A WeChat order the channel does not know is given up only once the trade is this old,
     /// so a create still in flight is not mistaken for one that never arrived.
@@ -53,7 +55,7 @@ impl Default for EngineConfig {
                 .collect(),
             query_max_attempts: 400,
             expiry_grace: Duration::from_secs(60),
-            wechat_close_min_age: Duration::from_secs(300),
+            wechat_close_min_age: nkpay_channels::wechat::CLOSE_MIN_AGE,
             not_found_grace: Duration::from_secs(60),
             notify_url_policy: UrlPolicy::PUBLIC_ONLY,
             req_date_tolerance_days: 1,

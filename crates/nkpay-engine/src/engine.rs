@@ -68,6 +68,8 @@ impl Engine {
             parts.db.clone(),
             parts.sealer.clone(),
             parts.config.channels.clone(),
+            parts.config.wechat_close_min_age,
+            &base,
         );
         Ok(Engine {
             db: parts.db,
@@ -99,11 +101,6 @@ impl Engine {
 
     pub fn channels(&self) -> &ChannelRegistry {
         &self.channels
-    }
-
-    /// The URL a channel posts its notifies of `kind` to.
-    pub fn callback_url(&self, path: CallbackPath) -> String {
-        format!("{}{}", self.callback_base, path.path())
     }
 }
 

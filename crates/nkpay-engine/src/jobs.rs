@@ -9,7 +9,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use nkpay_core::state::TradeStatus;
-use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::trade;
 use nkpay_store::{incidents, query_jobs};
 use tokio::sync::watch;
@@ -98,7 +97,8 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
 }
 
 /// Gives a trade still processing its next time: the back-off, but no later than its expiry
-/// close, and no later than the moment a requested WeChat close becomes allowed.
+/// close, and no later than the moment a requested close becomes allowed (the channel's rule:
+/// WeChat refuses closes within 5 minutes of the order).
 async fn reschedule(
     engine: &Engine,
     t: &trade::Model,
@@ -126,8 +126,12 @@ async fn reschedule(
         if expiry_at > now {
             next = next.min(expiry_at);
         }
-        if t.close_requested_at.is_some() && t.channel == ChannelKind::Wechat {
-            let allowed_at = t.created_at + delta(config.wechat_close_min_age);
+        if t.close_requested_at.is_some() {
+            let allowed_at = engine
+                .channels
+                .get(t.channel_account_id)
+                .await?
+                .earliest_close(t.created_at);
             if allowed_at > now {
                 next = next.min(allowed_at);
             }

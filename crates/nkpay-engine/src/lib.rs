@@ -10,6 +10,7 @@
 //! [`refunds::jobs::spawn`] the refund job.
 
 pub mod callers;
+pub mod channel_notifies;
 pub mod channel_registry;
 pub mod config;
 mod engine;
@@ -27,4 +28,4 @@ pub use callers::{Caller, CallerKind};
 pub use config::{ChannelSettings, EngineConfig};
 pub use engine::{CallbackPath, Engine, EngineParts};
 pub use error::EngineError;
-pub use payments::InboundCallback;
+pub use channel_notifies::InboundCallback;

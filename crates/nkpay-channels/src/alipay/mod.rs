@@ -6,7 +6,7 @@ mod reply;
 mod transformers;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
@@ -17,9 +17,10 @@ use crate::bill::{BillRequest, BillResult};
 use crate::channel::Channel;
 use crate::error::ChannelError;
 use crate::exchange::Recorded;
-use crate::notify::{InboundNotify, NotifyAck, NotifyReply};
+use crate::notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls};
+use crate::notify_reference::NotifyReference;
 use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
-use crate::request::{CreateOrder, RefundOrder, RefundRef, TradeRef};
+use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::transport::{
     Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
 };
@@ -27,6 +28,7 @@ use crate::transport::{
 /// One ISV app at the Alipay open platform.
 #[derive(Debug, Clone)]
 pub struct AlipayAccount {
+    /// The ISV app's id (`app_id`).
     pub app_id: String,
     /// PKCS#8 or PKCS#1, PEM or bare base64.
     pub app_private_key: Secret<String>,
@@ -38,9 +40,14 @@ pub struct AlipayAccount {
     pub gateway_url: Url,
     /// Extra trusted CA certificates (PEM), for a sandbox behind TLS.
     pub extra_roots_pem: Option<String>,
+    /// Where Alipay sends notifies: `payment` is every precreate's `notify_url` (at most 256
+    /// characters), and Alipay sends a trade's refund notifies there too; `refund` is not used.
+    pub notify_urls: NotifyUrls,
+    /// Time-outs and re-sends.
     pub http: HttpSettings,
 }
 
+/// The connector of one Alipay ISV app.
 pub struct AlipayChannel {
     account: AlipayAccount,
     private_key: RsaPrivateKey,
@@ -49,7 +56,19 @@ pub struct AlipayChannel {
 }
 
 impl AlipayChannel {
+    /// Parses the keys and builds the connector and its HTTP client.
+    ///
+    /// # Errors
+    /// [`ChannelError::Config`] for a key that does not parse, a notify URL Alipay would refuse,
+    /// or a CA that cannot be used.
     pub fn new(account: AlipayAccount) -> Result<Self, ChannelError> {
+        let notify_len = account.notify_urls.payment.chars().count();
+        if notify_len == 0 || notify_len > 256 {
+            return Err(ChannelError::config(
+                "notify_urls.payment",
+                format!("must be 1 to 256 characters for Alipay, is {notify_len}"),
+            ));
+        }
         let private_key = RsaPrivateKey::from_pem_or_base64(account.app_private_key.expose())
             .map_err(|e| ChannelError::config("app_private_key", e.to_string()))?;
         let public_key = RsaPublicKey::from_pem_or_base64(&account.alipay_public_key)
@@ -146,19 +165,29 @@ impl Channel for AlipayChannel {
             .await)
     }
 
-    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
-        wire::parse_notify(body, &self.account, &self.public_key)
+    /// Alipay closes a waiting trade at any time.
+    fn earliest_close(&self, created_at: DateTime<Utc>) -> DateTime<Utc> {
+        created_at
     }
 
-    fn notify_reply(&self, ack: NotifyAck) -> NotifyReply {
-        let body: &[u8] = match ack {
-            NotifyAck::Accepted => b"success",
-            NotifyAck::Rejected => b"fail",
-        };
-        NotifyReply {
-            content_type: "text/plain; charset=utf-8",
-            body: body.to_vec(),
+    fn check_notify_merchant(
+        &self,
+        named: Option<&str>,
+        route: &MerchantRoute,
+    ) -> Result<(), ChannelError> {
+        let (_, seller_id) = route.alipay()?;
+        match seller_id {
+            Some(expected) if named != Some(expected) => Err(ChannelError::SubMerchantMismatch {
+                named: named.map(str::to_owned),
+                expected: expected.to_owned(),
+            }),
+            // A route without a known seller has nothing to compare with.
+            _ => Ok(()),
         }
+    }
+
+    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
+        wire::parse_notify(body, &self.account, &self.public_key)
     }
 
     /// Two exchanges: the signed URL query, then the download from that URL.
@@ -197,6 +226,23 @@ impl Channel for AlipayChannel {
             .await;
         exchanges.extend(fetched.exchanges);
         Ok(Recorded::new(fetched.value, exchanges))
+    }
+}
+
+/// What an Alipay notify claims (see [`crate::read_notify_reference`]).
+pub(crate) fn notify_reference(body: &[u8]) -> Result<NotifyReference, ChannelError> {
+    wire::notify_reference(body)
+}
+
+/// The answer Alipay expects to a notify: exactly `success`, anything else makes it retry.
+pub(crate) fn notify_reply(ack: NotifyAck) -> NotifyReply {
+    let body: &[u8] = match ack {
+        NotifyAck::Accepted => b"success",
+        NotifyAck::Rejected => b"fail",
+    };
+    NotifyReply {
+        content_type: "text/plain; charset=utf-8",
+        body: body.to_vec(),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::bill::{BillRequest, BillResult};
 use crate::error::ChannelError;
 use crate::flat_fields::typed;
 use crate::notify::InboundNotify;
+use crate::notify_reference::{AddressedAccount, NotifyReference};
 use crate::outcome::{CloseResult, CreateResult, PayPrompt, PayResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::shanghai_time::{self, DASHED, DASHED_FRACTION};
@@ -130,7 +131,6 @@ pub(super) fn precreate(
     let (_, seller_id) = order.merchant.alipay()?;
     check_len("nkp_seq_id", &order.nkp_seq_id, 1, 64)?;
     check_len("description", &order.description, 1, 256)?;
-    check_len("notify_url", &order.notify_url, 1, 256)?;
     if order.amount.is_zero() {
         return Err(ChannelError::invalid("amount", "must be at least 0.01"));
     }
@@ -155,7 +155,7 @@ pub(super) fn precreate(
         key,
         PRECREATE,
         Some(&order.merchant),
-        Some(&order.notify_url),
+        Some(&account.notify_urls.payment),
         &biz,
         now,
     )
@@ -546,12 +546,9 @@ struct Notify {
     gmt_refund: Option<String>,
 }
 
-/// A form POST signed with Alipay's key over every parameter but `sign` and `sign_type`.
-pub(super) fn parse_notify(
-    body: &[u8],
-    account: &AlipayAccount,
-    public_key: &RsaPublicKey,
-) -> Result<InboundNotify, ChannelError> {
+/// A notify's form body. A repeated parameter is refused: which copy the signature covers
+/// would be ambiguous.
+fn notify_params(body: &[u8]) -> Result<Params, ChannelError> {
     let mut params = Params::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if params.insert(k.to_string(), v.to_string()).is_some() {
@@ -560,6 +557,36 @@ pub(super) fn parse_notify(
             )));
         }
     }
+    Ok(params)
+}
+
+/// The fields that say what a notify is about, before anything is verified.
+#[derive(Deserialize)]
+struct NotifyClaim {
+    app_id: String,
+    out_trade_no: String,
+}
+
+/// Payment and refund notifies alike name the trade (`out_trade_no`) and the ISV app.
+pub(super) fn notify_reference(body: &[u8]) -> Result<NotifyReference, ChannelError> {
+    let mut params = notify_params(body)?;
+    params.retain(|_, v| !v.is_empty());
+    let claim: NotifyClaim = typed(&params).map_err(ChannelError::rejected)?;
+    Ok(NotifyReference::Trade {
+        nkp_seq_id: claim.out_trade_no,
+        account: AddressedAccount::Alipay {
+            app_id: claim.app_id,
+        },
+    })
+}
+
+/// A form POST signed with Alipay's key over every parameter but `sign` and `sign_type`.
+pub(super) fn parse_notify(
+    body: &[u8],
+    account: &AlipayAccount,
+    public_key: &RsaPublicKey,
+) -> Result<InboundNotify, ChannelError> {
+    let mut params = notify_params(body)?;
     match params.get("sign_type").map(String::as_str) {
         Some("RSA2") => {}
         other => {
@@ -610,6 +637,7 @@ pub(super) fn parse_notify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::NotifyUrls;
     use crate::transport::HttpSettings;
     use chrono::TimeZone;
     use nkpay_core::secret::Secret;
@@ -628,6 +656,10 @@ mod tests {
             isv_pid: "2088000000000001".into(),
             gateway_url: url::Url::parse("https://openapi.alipay.com/gateway.do").unwrap(),
             extra_roots_pem: None,
+            notify_urls: NotifyUrls {
+                payment: "https://pay.example.com/callback/alipay".into(),
+                refund: "https://pay.example.com/callback/alipay".into(),
+            },
             http: HttpSettings::default(),
         }
     }
@@ -705,7 +737,6 @@ mod tests {
             trade_type: TradeType::ANative,
             amount: Money::from_fen(1234).unwrap(),
             description: "咖啡 & 蛋糕".into(),
-            notify_url: "https://pay.example.com/callback/alipay".into(),
             time_expire: Utc.with_ymd_and_hms(2024, 3, 1, 4, 0, 0).unwrap(),
             client_ip: None,
             payer: None,
@@ -722,6 +753,10 @@ mod tests {
         assert_eq!(sent["method"], "alipay.trade.precreate");
         assert_eq!(sent["app_auth_token"], "202511BBsecrettoken");
         assert_eq!(sent["timestamp"], "2024-03-01 10:00:00");
+        assert_eq!(
+            sent["notify_url"],
+            "https://pay.example.com/callback/alipay"
+        );
         let biz: serde_json::Value = serde_json::from_str(&sent["biz_content"]).unwrap();
         assert_eq!(biz["total_amount"], "12.34");
         assert_eq!(biz["subject"], "咖啡 & 蛋糕");
@@ -992,6 +1027,24 @@ mod tests {
         acct.app_id = "2021000000000001".into();
         let err = parse_notify(encode_form(&params).as_bytes(), &acct, &public).unwrap_err();
         assert!(err.to_string().contains("not this account"), "{err}");
+    }
+
+    #[test]
+    fn notify_reference_names_the_trade_and_the_app_unverified() {
+        let (_, _, mut params) = vector_notify();
+        params.insert("sign".into(), "not a signature".into());
+        assert_eq!(
+            notify_reference(encode_form(&params).as_bytes()).unwrap(),
+            NotifyReference::Trade {
+                nkp_seq_id: "20190815155618536-564-57".into(),
+                account: AddressedAccount::Alipay {
+                    app_id: "2019073166072302".into(),
+                },
+            }
+        );
+        params.remove("app_id");
+        assert!(notify_reference(encode_form(&params).as_bytes()).is_err());
+        assert!(notify_reference(b"out_trade_no=1&app_id=2&app_id=3").is_err());
     }
 
     #[test]

@@ -5,8 +5,10 @@ mod bill;
 mod transformers;
 mod xml;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use flate2::read::GzDecoder;
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
@@ -19,9 +21,10 @@ use crate::channel::Channel;
 use crate::client_identity::ClientIdentity;
 use crate::error::ChannelError;
 use crate::exchange::Recorded;
-use crate::notify::{InboundNotify, NotifyAck, NotifyReply};
+use crate::notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls};
+use crate::notify_reference::NotifyReference;
 use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
-use crate::request::{CreateOrder, RefundOrder, RefundRef, TradeRef};
+use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::transport::{
     Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
 };
@@ -45,19 +48,40 @@ pub struct WechatAccount {
     pub extra_roots_pem: Option<String>,
     /// Sent as `spbill_create_ip` when the payer's IP is not known.
     pub server_ip: String,
+    /// Where WeChat sends payment notifies (`notify_url` of every order) and refund notifies
+    /// (`notify_url` of every refund): at most 256 characters, no query string.
+    pub notify_urls: NotifyUrls,
+    /// How old an order must be before `closeorder` accepts it: 5 minutes at WeChat Pay; tests
+    /// against a faster simulator shorten it.
+    pub close_min_age: Duration,
+    /// Time-outs and re-sends.
     pub http: HttpSettings,
 }
 
+/// The WeChat default for [`WechatAccount::close_min_age`]: `closeorder` is refused for the
+/// first 5 minutes of an order.
+pub const CLOSE_MIN_AGE: Duration = Duration::from_secs(300);
+
+/// The connector of one WeChat Pay service-provider account.
 pub struct WechatChannel {
     account: WechatAccount,
     transport: Transport,
 }
 
 impl WechatChannel {
+    /// Builds the connector and its HTTP client.
+    ///
+    /// # Errors
+    /// [`ChannelError::Config`] for an empty API key, a notify URL WeChat would refuse, or a
+    /// client certificate or CA that cannot be used.
     pub fn new(mut account: WechatAccount) -> Result<Self, ChannelError> {
         if account.api_key.expose().is_empty() {
             return Err(ChannelError::config("api_key", "is empty"));
         }
+        wire::check_notify_url(&account.notify_urls.payment)
+            .map_err(|reason| ChannelError::config("notify_urls.payment", reason))?;
+        wire::check_notify_url(&account.notify_urls.refund)
+            .map_err(|reason| ChannelError::config("notify_urls.refund", reason))?;
         // Paths are joined onto the base, which therefore must end with a slash.
         if !account.base_url.path().ends_with('/') {
             let path = format!("{}/", account.base_url.path());
@@ -175,15 +199,33 @@ impl Channel for WechatChannel {
             .await)
     }
 
-    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
-        wire::parse_notify(body, &self.account)
+    fn earliest_close(&self, created_at: DateTime<Utc>) -> DateTime<Utc> {
+        // A huge configured age means "never": saturate instead of overflowing.
+        TimeDelta::from_std(self.account.close_min_age)
+            .ok()
+            .and_then(|age| created_at.checked_add_signed(age))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
-    fn notify_reply(&self, ack: NotifyAck) -> NotifyReply {
-        NotifyReply {
-            content_type: "text/xml; charset=utf-8",
-            body: wire::notify_answer(ack == NotifyAck::Accepted).into_bytes(),
+    fn check_notify_merchant(
+        &self,
+        named: Option<&str>,
+        route: &MerchantRoute,
+    ) -> Result<(), ChannelError> {
+        // Every service-provider notify names the sub-merchant; one that does not cannot be
+        // tied to the trade's.
+        let expected = route.wechat()?;
+        if named == Some(expected) {
+            return Ok(());
         }
+        Err(ChannelError::SubMerchantMismatch {
+            named: named.map(str::to_owned),
+            expected: expected.to_owned(),
+        })
+    }
+
+    fn parse_notify(&self, body: &[u8]) -> Result<InboundNotify, ChannelError> {
+        wire::parse_notify(body, &self.account)
     }
 
     async fn bill(&self, request: &BillRequest) -> Result<Recorded<BillResult>, ChannelError> {
@@ -196,6 +238,19 @@ impl Channel for WechatChannel {
             .transport
             .call(&out, |d| Verdict::done(judge_bill(d)))
             .await)
+    }
+}
+
+/// What a WeChat notify claims (see [`crate::read_notify_reference`]).
+pub(crate) fn notify_reference(body: &[u8]) -> Result<NotifyReference, ChannelError> {
+    wire::notify_reference(body)
+}
+
+/// The answer WeChat expects to a notify.
+pub(crate) fn notify_reply(ack: NotifyAck) -> NotifyReply {
+    NotifyReply {
+        content_type: "text/xml; charset=utf-8",
+        body: wire::notify_answer(ack == NotifyAck::Accepted).into_bytes(),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::bill::BillRequest;
 use crate::error::ChannelError;
 use crate::flat_fields::typed;
 use crate::notify::InboundNotify;
+use crate::notify_reference::{AddressedAccount, NotifyReference};
 use crate::outcome::{CloseResult, CreateResult, PayPrompt, PayResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef, WechatPayer};
 use crate::shanghai_time::{self, COMPACT, DASHED};
@@ -59,13 +60,16 @@ fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result
     Ok(())
 }
 
-fn check_notify_url(field: &'static str, url: &str) -> Result<(), ChannelError> {
-    check_len(field, url, 1, 256)?;
-    if url.contains('?') {
-        return Err(ChannelError::invalid(
-            field,
-            "WeChat Pay calls notify URLs without a query string",
+/// WeChat takes a `notify_url` of at most 256 characters and calls it without a query string.
+pub(super) fn check_notify_url(url: &str) -> Result<(), String> {
+    let n = url.chars().count();
+    if n == 0 || n > 256 {
+        return Err(format!(
+            "must be 1 to 256 characters for WeChat Pay, is {n}"
         ));
+    }
+    if url.contains('?') {
+        return Err("WeChat Pay calls notify URLs without a query string".to_owned());
     }
     Ok(())
 }
@@ -92,7 +96,6 @@ pub(super) fn unifiedorder<'a>(
     let sub = sub_mch_id(&order.merchant)?;
     check_len("nkp_seq_id", &order.nkp_seq_id, 1, 32)?;
     check_len("description", &order.description, 1, 127)?;
-    check_notify_url("notify_url", &order.notify_url)?;
     if order.amount.is_zero() {
         return Err(ChannelError::invalid("amount", "must be at least 0.01"));
     }
@@ -138,7 +141,7 @@ pub(super) fn unifiedorder<'a>(
         "time_expire".into(),
         shanghai_time::format(order.time_expire, COMPACT),
     );
-    f.insert("notify_url".into(), order.notify_url.clone());
+    f.insert("notify_url".into(), account.notify_urls.payment.clone());
     // Official accounts and mini-programs both pay through JSAPI.
     f.insert("trade_type".into(), "JSAPI".into());
     Ok((f, payer))
@@ -172,10 +175,7 @@ pub(super) fn refund(
             "must be between 0.01 and the trade's paid amount",
         ));
     }
-    if let Some(url) = &refund.notify_url {
-        check_notify_url("notify_url", url)?;
-        f.insert("notify_url".into(), url.clone());
-    }
+    f.insert("notify_url".into(), account.notify_urls.refund.clone());
     if let Some(reason) = refund.reason.as_deref().filter(|r| !r.is_empty()) {
         check_len("reason", reason, 1, 80)?;
         f.insert("refund_desc".into(), reason.to_owned());
@@ -623,6 +623,36 @@ struct RefundNotifyInfo {
     success_time: Option<String>,
 }
 
+/// The fields that say what a notify is about, before anything is verified.
+#[derive(Deserialize)]
+struct NotifyClaim {
+    appid: String,
+    mch_id: String,
+    out_trade_no: Option<String>,
+}
+
+/// A payment notify names its trade in the clear; a refund notify (the one with `req_info`)
+/// hides it in the encrypted part, so only the outer account ids are read.
+pub(super) fn notify_reference(body: &[u8]) -> Result<NotifyReference, ChannelError> {
+    let fields = xml::decode(body).map_err(ChannelError::rejected)?;
+    let sealed = fields.contains_key("req_info");
+    let claim: NotifyClaim = typed(&without_empty(fields)).map_err(ChannelError::rejected)?;
+    let account = AddressedAccount::Wechat {
+        appid: claim.appid,
+        mch_id: claim.mch_id,
+    };
+    if sealed {
+        return Ok(NotifyReference::Sealed { account });
+    }
+    let nkp_seq_id = claim
+        .out_trade_no
+        .ok_or_else(|| ChannelError::rejected("payment notify names no out_trade_no"))?;
+    Ok(NotifyReference::Trade {
+        nkp_seq_id,
+        account,
+    })
+}
+
 fn addressed_to(account: &WechatAccount, appid: &str, mch_id: &str) -> Result<(), ChannelError> {
     if appid != account.appid || mch_id != account.mch_id {
         return Err(ChannelError::rejected(format!(
@@ -778,6 +808,7 @@ pub(super) fn bill_failure(body: &[u8]) -> Option<BillFailureKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::NotifyUrls;
     use crate::transport::HttpSettings;
     use chrono::TimeZone;
     use nkpay_core::secret::Secret;
@@ -796,6 +827,11 @@ mod tests {
             client_identity: None,
             extra_roots_pem: None,
             server_ip: "10.0.0.1".into(),
+            notify_urls: NotifyUrls {
+                payment: "https://pay.example.com/callback/wechat/pay".into(),
+                refund: "https://pay.example.com/callback/wechat/refund".into(),
+            },
+            close_min_age: crate::wechat::CLOSE_MIN_AGE,
             http: HttpSettings::default(),
         }
     }
@@ -810,7 +846,6 @@ mod tests {
             trade_type: TradeType::TJsapi,
             amount: Money::from_fen(1234).unwrap(),
             description: "咖啡".into(),
-            notify_url: "https://pay.example.com/callback/wechat/pay".into(),
             time_expire: now() + chrono::Duration::hours(2),
             client_ip: Some("203.0.113.9".into()),
             payer,
@@ -925,7 +960,7 @@ mod tests {
     }
 
     #[test]
-    fn over_long_description_and_notify_url_with_query_are_refused() {
+    fn over_long_description_is_refused() {
         let acct = account(WechatSignType::Md5);
         let mut o = order(Some(sub_payer()));
         o.description = "字".repeat(128);
@@ -936,15 +971,46 @@ mod tests {
                 ..
             }
         ));
-        let mut o = order(Some(sub_payer()));
-        o.notify_url.push_str("?a=1");
-        assert!(matches!(
-            unifiedorder(&acct, &o, now()).unwrap_err(),
-            ChannelError::InvalidInput {
-                field: "notify_url",
-                ..
-            }
-        ));
+    }
+
+    #[test]
+    fn notify_urls_with_a_query_or_over_256_characters_are_refused() {
+        assert!(check_notify_url("https://pay.example.com/callback/wechat/pay").is_ok());
+        assert!(
+            check_notify_url("https://pay.example.com/n?a=1")
+                .unwrap_err()
+                .contains("query")
+        );
+        let long = format!("https://pay.example.com/{}", "a".repeat(240));
+        assert!(check_notify_url(&long).unwrap_err().contains("256"));
+        assert!(check_notify_url("").is_err());
+    }
+
+    #[test]
+    fn order_and_refund_carry_the_accounts_notify_urls() {
+        let acct = account(WechatSignType::Md5);
+        let (f, _) = unifiedorder(&acct, &order(Some(sub_payer())), now()).unwrap();
+        assert_eq!(
+            f["notify_url"],
+            "https://pay.example.com/callback/wechat/pay"
+        );
+        let refund = RefundOrder {
+            trade: TradeRef {
+                nkp_seq_id: "NKP0001".into(),
+                merchant: MerchantRoute::Wechat {
+                    sub_mch_id: "1900000109".into(),
+                },
+            },
+            refund_nkp_seq_id: "R1".into(),
+            trade_amount: Money::from_fen(1234).unwrap(),
+            amount: Money::from_fen(200).unwrap(),
+            reason: None,
+        };
+        let f = super::refund(&acct, &refund).unwrap();
+        assert_eq!(
+            f["notify_url"],
+            "https://pay.example.com/callback/wechat/refund"
+        );
     }
 
     #[test]
@@ -1356,6 +1422,46 @@ mod tests {
         let body = refund_notify(&other);
         let err = parse_notify(body.as_bytes(), &account(WechatSignType::Md5)).unwrap_err();
         assert!(matches!(err, ChannelError::NotifyRejected { .. }));
+    }
+
+    #[test]
+    fn payment_notify_reference_names_the_trade_and_the_account_unverified() {
+        // The documented notify with its original sign: nothing is verified here.
+        assert_eq!(
+            notify_reference(DOCUMENTED_PAY_NOTIFY.as_bytes()).unwrap(),
+            NotifyReference::Trade {
+                nkp_seq_id: "1409811653".into(),
+                account: AddressedAccount::Wechat {
+                    appid: "wx2421b1c4370ec43b".into(),
+                    mch_id: "10000100".into(),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn refund_notify_reference_is_sealed_with_the_outer_account() {
+        let body = refund_notify("bm90IGRlY3J5cHRlZA==");
+        assert_eq!(
+            notify_reference(body.as_bytes()).unwrap(),
+            NotifyReference::Sealed {
+                account: AddressedAccount::Wechat {
+                    appid: "wx2421b1c4370ec43b".into(),
+                    mch_id: "10000100".into(),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn notify_reference_needs_the_account_and_the_trade() {
+        let no_trade = DOCUMENTED_PAY_NOTIFY
+            .replace("<out_trade_no><![CDATA[1409811653]]></out_trade_no>", "");
+        assert!(notify_reference(no_trade.as_bytes()).is_err());
+        let no_account = DOCUMENTED_PAY_NOTIFY
+            .replace("<mch_id><![CDATA[10000100]]></mch_id>", "<mch_id></mch_id>");
+        assert!(notify_reference(no_account.as_bytes()).is_err());
+        assert!(notify_reference(b"out_trade_no=1").is_err());
     }
 
     #[test]

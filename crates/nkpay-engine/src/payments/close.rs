@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use nkpay_channels::CloseResult;
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::state::{TradeStatus, TransStat};
-use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::trade;
 use nkpay_store::trades;
 use serde_json::{Map, Value};
@@ -105,14 +104,13 @@ impl Engine {
         t: &trade::Model,
         now: DateTime<Utc>,
     ) -> Result<CloseOutcome, EngineError> {
-        if t.channel == ChannelKind::Wechat {
-            let allowed_at = t.created_at + delta(self.config.wechat_close_min_age);
-            if now < allowed_at {
-                self.due_by(&t.nkp_seq_id, allowed_at, now).await?;
-                return Ok(CloseOutcome::Deferred);
-            }
-        }
         let (channel, tref) = self.trade_ref(t).await?;
+        // The channel's own rule (WeChat: not within 5 minutes of the order).
+        let allowed_at = channel.earliest_close(t.created_at);
+        if now < allowed_at {
+            self.due_by(&t.nkp_seq_id, allowed_at, now).await?;
+            return Ok(CloseOutcome::Deferred);
+        }
         let recorded = match channel.close(&tref).await {
             Ok(r) => r,
             Err(e) => {

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use nkpay_channels::{CreateOrder, CreateResult, PayPrompt};
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::state::TradeStatus;
-use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::StoreError;
 use nkpay_store::entity::trade;
 use nkpay_store::trades::{self, NewTrade, Placement};
@@ -20,7 +19,7 @@ use super::trade_view::{self, Data};
 use super::validation::{self, JspayRequest};
 use crate::callers::Caller;
 use crate::config::delta;
-use crate::engine::{CallbackPath, Engine};
+use crate::engine::Engine;
 use crate::error::EngineError;
 
 impl Engine {
@@ -114,16 +113,11 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, EngineError> {
         let kind = req.trade_type.channel();
-        let callback = match kind {
-            ChannelKind::Wechat => CallbackPath::WechatPay,
-            ChannelKind::Alipay => CallbackPath::Alipay,
-        };
         let order = CreateOrder {
             nkp_seq_id: t.nkp_seq_id.clone(),
             trade_type: req.trade_type,
             amount: req.trans_amt,
             description: req.goods_desc.clone(),
-            notify_url: self.callback_url(callback),
             time_expire: req.time_expire,
             client_ip: req.wx.client_ip.clone(),
             payer: route.payer,

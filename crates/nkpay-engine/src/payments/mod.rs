@@ -1,7 +1,7 @@
-//! Payments: jspay (create), query and close from the merchant API, channel notifies, and the
-//! one settlement path every result goes through. Each file is one step of the trade's life.
+//! Payments: jspay (create), query and close from the merchant API, and the one settlement path
+//! every result goes through (channel notifies reach it from `crate::channel_notifies`). Each
+//! file is one step of the trade's life.
 
-pub mod callbacks;
 pub mod close;
 mod create;
 pub mod fields;
@@ -13,6 +13,5 @@ pub mod settle;
 pub mod trade_view;
 pub mod validation;
 
-pub use callbacks::InboundCallback;
 pub use close::CloseOutcome;
 pub use settle::Applied;

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use nkpay_channels::PayResult;
 use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
-use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::trade;
 use nkpay_store::merchant_channels;
 use nkpay_store::trades::{self, Settlement};
@@ -70,15 +69,24 @@ pub fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
 }
 
 impl Engine {
-    /// Applies what the channel said about `t`'s payment. `sub_merchant` is the sub-merchant a
-    /// notify names (WeChat `sub_mch_id`, Alipay seller id), checked against the trade.
+    /// Applies what the channel said about `t`'s payment. `merchant_mismatch` says why a
+    /// notify's sub-merchant is not the trade's (the connector's
+    /// `Channel::check_notify_merchant` decided): such a result is not believed.
     pub(crate) async fn apply_pay_result(
         &self,
         t: &trade::Model,
         result: &PayResult,
-        sub_merchant: Option<&str>,
+        merchant_mismatch: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Applied, EngineError> {
+        if let Some(why) = merchant_mismatch {
+            let detail = format!(
+                "channel notify for trade {} ({}): {why}; not applied",
+                t.nkp_seq_id,
+                describe_pay_result(result)
+            );
+            return self.incident(t, MERCHANT_MISMATCH, &detail, now).await;
+        }
         match result {
             PayResult::Paid {
                 party_order_id,
@@ -93,16 +101,6 @@ impl Engine {
                         trade_view::yuan(t.trans_amt)
                     );
                     return self.incident(t, AMOUNT_MISMATCH, &detail, now).await;
-                }
-                if let Some(named) = sub_merchant
-                    && let Some(expected) = self.expected_sub_merchant(t).await?
-                    && named != expected
-                {
-                    let detail = format!(
-                        "payment notify for trade {} names sub-merchant {named}, the trade's is {expected}; not settled",
-                        t.nkp_seq_id
-                    );
-                    return self.incident(t, MERCHANT_MISMATCH, &detail, now).await;
                 }
                 let fee = self.fee_of(t).await?;
                 let settlement = Settlement {
@@ -192,19 +190,6 @@ impl Engine {
                 .await?;
         }
         Ok(Applied::Incident(kind))
-    }
-
-    /// The sub-merchant a payment of `t` must name, when known.
-    async fn expected_sub_merchant(&self, t: &trade::Model) -> Result<Option<String>, EngineError> {
-        let kind: ChannelKind = t.channel;
-        Ok(match kind {
-            ChannelKind::Wechat => t.sub_mch_id.clone(),
-            ChannelKind::Alipay => {
-                merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
-                    .await?
-                    .and_then(|b| b.ali_seller_id)
-            }
-        })
     }
 
     /// The platform's fee on `t` at the merchant's rate on the trade's channel.

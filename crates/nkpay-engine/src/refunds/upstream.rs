@@ -9,7 +9,7 @@ use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::{refund, trade};
 
 use super::settle::{RefundApplied, describe_refund_result, failing};
-use crate::engine::{CallbackPath, Engine};
+use crate::engine::Engine;
 use crate::error::EngineError;
 
 /// What one call to the channel did to a refund.
@@ -42,9 +42,6 @@ impl Engine {
             trade_amount: money(t.trans_amt, "trans_amt", &t.nkp_seq_id)?,
             amount: money(r.ord_amt, "ord_amt", &r.nkp_seq_id)?,
             reason: None,
-            // Alipay sends refund notifies to the trade's notify URL instead.
-            notify_url: (channel.kind() == ChannelKind::Wechat)
-                .then(|| self.callback_url(CallbackPath::WechatRefund)),
         };
         let recorded = match channel.refund(&order).await {
             Ok(recorded) => recorded,
