@@ -8,7 +8,7 @@ use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
 use url::Url;
 
-use crate::notify::url_guard::UrlPolicy;
+use crate::notifications::url_guard::UrlPolicy;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {

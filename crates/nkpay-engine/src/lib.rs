@@ -17,7 +17,7 @@ mod engine;
 pub mod error;
 mod exchange_log;
 pub mod jobs;
-pub mod notify;
+pub mod notifications;
 pub mod onboarding;
 pub mod payments;
 pub mod platform_keys;

@@ -10,8 +10,8 @@ use figment::providers::{Format, Toml};
 use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
 use nkpay_engine::config::{ChannelSettings, EngineConfig};
-use nkpay_engine::notify::dispatcher::DispatcherConfig;
-use nkpay_engine::notify::url_guard::UrlPolicy;
+use nkpay_engine::notifications::dispatcher::DispatcherConfig;
+use nkpay_engine::notifications::url_guard::UrlPolicy;
 use serde::Deserialize;
 use url::Url;
 

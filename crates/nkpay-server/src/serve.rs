@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
 use nkpay_api::admin::AdminToken;
-use nkpay_engine::notify::dispatcher::Dispatcher;
+use nkpay_engine::notifications::dispatcher::Dispatcher;
 use nkpay_engine::{Engine, EngineParts};
 use tokio::sync::watch;
 use url::Url;

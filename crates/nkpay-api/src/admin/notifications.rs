@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use nkpay_engine::notify::{console, stats};
+use nkpay_engine::notifications::{console, stats};
 use nkpay_store::entity::{notification, notification_attempt};
 use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::notification_console::NotificationFilter;

@@ -17,7 +17,7 @@ use nkpay_core::secret::Secret;
 use nkpay_crypto::envelope::{self, KeyOrder};
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use nkpay_crypto::sealed::SecretSealer;
-use nkpay_engine::notify::url_guard::UrlPolicy;
+use nkpay_engine::notifications::url_guard::UrlPolicy;
 use nkpay_engine::onboarding::{
     self, AlipayBusiness, AppidKind, BoundAppid, MerchantKind, MerchantSetup, NewAlipayAccount,
     NewWechatAccount, ServiceProviderSetup, WechatBusiness,

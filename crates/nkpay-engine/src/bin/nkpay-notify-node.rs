@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
-use nkpay_engine::notify::{Dispatcher, DispatcherConfig, parse_schedule};
+use nkpay_engine::notifications::{Dispatcher, DispatcherConfig, parse_schedule};
 use nkpay_engine::platform_keys::PlatformSigner;
 
 #[tokio::main]

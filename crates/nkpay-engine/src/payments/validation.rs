@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::fields::{Fields, nested};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
-use crate::notify::url_guard;
+use crate::notifications::url_guard;
 use crate::shanghai_time;
 
 pub const GOODS_DESC_MAX_CHARS: usize = 127;

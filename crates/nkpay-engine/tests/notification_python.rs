@@ -2,7 +2,7 @@
 //! docs/notifications.md (pycryptodome) runs against the dispatcher, verifies every
 //! notification, dedupes a re-send by `nkp_seq_id`, and rejects one signed with another key.
 
-mod notify_support;
+mod notification_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
-use nkpay_engine::notify::{Dispatcher, console};
+use nkpay_engine::notifications::{Dispatcher, console};
 use nkpay_engine::platform_keys::PlatformSigner;
 use nkpay_store::testing::databases;
-use notify_support::fixtures::*;
+use notification_support::fixtures::*;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

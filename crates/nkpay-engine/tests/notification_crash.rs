@@ -3,7 +3,7 @@
 //! notification exactly once with no two attempts of one notification overlapping in time.
 //! The nodes are the `nkpay-notify-node` binary, so a kill is a real process death.
 
-mod notify_support;
+mod notification_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -18,8 +18,8 @@ use nkpay_store::entity::notification;
 use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::notification_console::{self, NotificationFilter};
 use nkpay_store::testing::{TestDb, databases};
-use notify_support::fixtures::*;
-use notify_support::receiver::{Hit, Receiver, Reply};
+use notification_support::fixtures::*;
+use notification_support::receiver::{Hit, Receiver, Reply};
 
 /// A running `nkpay-notify-node` process and what it printed.
 struct Node {

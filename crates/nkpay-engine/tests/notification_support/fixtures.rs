@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
-use nkpay_engine::notify::{DispatcherConfig, UrlPolicy};
+use nkpay_engine::notifications::{DispatcherConfig, UrlPolicy};
 use nkpay_engine::platform_keys::PlatformSigner;
 use nkpay_store::Db;
 use nkpay_store::entity::{notification, notification_attempt};

@@ -1,18 +1,18 @@
 //! Fairness: a slow receiver gets at most its per-host share of the dispatcher, so the other
 //! merchants' notifications keep flowing while it takes its time.
 
-mod notify_support;
+mod notification_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use nkpay_engine::notify::Dispatcher;
+use nkpay_engine::notifications::Dispatcher;
 use nkpay_store::Db;
 use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::testing::databases;
-use notify_support::fixtures::*;
-use notify_support::receiver::{Hit, Receiver, Reply};
+use notification_support::fixtures::*;
+use notification_support::receiver::{Hit, Receiver, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};

@@ -2,17 +2,17 @@
 //! once, retried on schedule after refusals, error statuses, time-outs and redirects, dead
 //! after the last attempt, re-sent from the console, and refused by the SSRF guard.
 
-mod notify_support;
+mod notification_support;
 
 use std::time::Duration;
 
 use chrono::Utc;
 use nkpay_crypto::merchant_notify::verify_notify;
-use nkpay_engine::notify::{Dispatcher, UrlPolicy, console};
+use nkpay_engine::notifications::{Dispatcher, UrlPolicy, console};
 use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::testing::databases;
-use notify_support::fixtures::*;
-use notify_support::receiver::{Receiver, Reply};
+use notification_support::fixtures::*;
+use notification_support::receiver::{Receiver, Reply};
 use tokio::sync::oneshot;
 
 const WAIT: Duration = Duration::from_secs(60);

@@ -1,21 +1,21 @@
 //! Deliveries per second: the dispatcher's full loop (claim under lease, sign with RSA-2048,
 //! POST, record the attempt) against a fast receiver on loopback, on SQLite and, when it
-//! answers, PostgreSQL. `cargo bench -p nkpay-engine --bench notify_throughput`.
+//! answers, PostgreSQL. `cargo bench -p nkpay-engine --bench notification_throughput`.
 
-#[path = "../tests/notify_support/mod.rs"]
-mod notify_support;
+#[path = "../tests/notification_support/mod.rs"]
+mod notification_support;
 
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use nkpay_engine::notify::Dispatcher;
+use nkpay_engine::notifications::Dispatcher;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications::{self, NewNotification};
 use nkpay_store::sea_orm::{ConnectionTrait, Statement};
 use nkpay_store::testing::{TestDb, databases};
-use notify_support::fixtures::{MER_ID, config, resp_data, signer};
-use notify_support::receiver::{Receiver, Reply};
+use notification_support::fixtures::{MER_ID, config, resp_data, signer};
+use notification_support::receiver::{Receiver, Reply};
 
 /// Notifications per measured iteration.
 const BATCH: usize = 500;

@@ -1,17 +1,17 @@
 //! What the console reads and does: counts and latency, filtered listings, and re-sending a
 //! merchant's notifications over a time range, on SQLite and PostgreSQL.
 
-mod notify_support;
+mod notification_support;
 
 use chrono::{TimeDelta, Utc};
 use nkpay_engine::EngineError;
-use nkpay_engine::notify::{Dispatcher, console, stats};
+use nkpay_engine::notifications::{Dispatcher, console, stats};
 use nkpay_store::kinds::{NotificationKind, NotificationStatus};
 use nkpay_store::notification_console::NotificationFilter;
 use nkpay_store::notifications::{self, NewNotification};
 use nkpay_store::testing::databases;
-use notify_support::fixtures::*;
-use notify_support::receiver::{Receiver, Reply};
+use notification_support::fixtures::*;
+use notification_support::receiver::{Receiver, Reply};
 
 const OTHER: &str = "6666000000000002";
 
