@@ -7,6 +7,9 @@ mod refunds_support;
 mod support;
 
 use futures::future::join_all;
+use nkpay_api::open::fields::Fields;
+use nkpay_api::open::handler::OpenCall;
+use nkpay_api::open::refund::{Refund, refund_reply};
 use nkpay_core::state::RefundStatus;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_engine::EngineError;
@@ -22,7 +25,11 @@ async fn fifty_concurrent_refunds_of_a_tenth_accept_exactly_ten_and_the_channel_
     for p in Platform::all_with(refund_config()).await {
         let l = p.label;
         let node2 = p.second_engine(2);
-        let caller = node2.authenticate(SP, PRODUCT).await.expect("caller");
+        let caller = node2
+            .callers()
+            .authenticate(SP, PRODUCT)
+            .await
+            .expect("caller");
         for channel in [ChannelKind::Wechat, ChannelKind::Alipay] {
             let t = p.paid_trade(channel, "10.00").await;
             let requests: Vec<Value> = (0..REQUESTS).map(|_| p.refund_data(&t, "1.00")).collect();
@@ -32,9 +39,22 @@ async fn fifty_concurrent_refunds_of_a_tenth_accept_exactly_ten_and_the_channel_
                     if i % 2 == 0 {
                         p.sp.call(REFUND, data.clone()).await.code().to_owned()
                     } else {
+                        // Node 2 runs the same request through its own engine, as its API
+                        // would: fields read by the api's reader, the merchant scope, the
+                        // engine's refund, the api's reply.
                         let data = data.as_object().expect("object");
-                        match node2.refund(caller, data).await {
-                            Ok(reply) => reply["resp_code"].as_str().unwrap_or("").to_owned(),
+                        let fields = Fields::new(data);
+                        let scope = node2
+                            .callers()
+                            .authorize(caller, fields.mer_id().expect("mer_id"))
+                            .await
+                            .expect("scope");
+                        let cmd = Refund::read(&fields).expect("fields");
+                        match node2.refunds().create(&scope, cmd).await {
+                            Ok(answer) => refund_reply(&answer)["resp_code"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_owned(),
                             Err(EngineError::Refused { code, .. }) => code.code().to_owned(),
                             Err(e) => format!("error {e}"),
                         }

@@ -121,7 +121,10 @@ async fn a_duplicated_refund_notify_from_either_channel_settles_once() {
             .await;
             let log = inbound(&p, &id).await;
             assert!(log.iter().all(|(verified, _)| *verified), "{l}: {log:?}");
-            let settled = log.iter().filter(|(_, o)| o.contains("settled S")).count();
+            let settled = log
+                .iter()
+                .filter(|(_, o)| o.contains("finalized S"))
+                .count();
             let repeats = log
                 .iter()
                 .filter(|(_, o)| o.contains("already final S"))

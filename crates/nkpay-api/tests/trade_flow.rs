@@ -460,7 +460,10 @@ async fn duplicate_and_late_notifies_are_acknowledged_and_change_nothing() {
             .filter_map(|m| m.outcome.as_deref())
             .collect();
         assert_eq!(
-            outcomes.iter().filter(|o| o.contains("settled S")).count(),
+            outcomes
+                .iter()
+                .filter(|o| o.contains("finalized S"))
+                .count(),
             1,
             "{outcomes:?}"
         );

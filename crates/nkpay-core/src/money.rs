@@ -62,6 +62,15 @@ impl Money {
         format!("{}.{:02}", self.0 / 100, self.0 % 100)
     }
 
+    /// Any stored fen amount (fees, refunded totals, a remainder that may be negative) as yuan
+    /// with two decimals: `-5` is `"-0.05"`. For amounts that may lie outside [`Money`]'s range,
+    /// where `Money::from_fen(f)?.to_yuan()` would need an error path.
+    pub fn yuan_of_fen(fen: i64) -> String {
+        let sign = if fen < 0 { "-" } else { "" };
+        let abs = fen.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+
     /// The sum, or `None` when it would exceed [`Money::MAX`].
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0
@@ -113,6 +122,14 @@ impl<'de> Deserialize<'de> for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_fen_amount_reads_as_yuan() {
+        assert_eq!(Money::yuan_of_fen(1050), "10.50");
+        assert_eq!(Money::yuan_of_fen(0), "0.00");
+        assert_eq!(Money::yuan_of_fen(-5), "-0.05");
+        assert_eq!(Money::yuan_of_fen(i64::MIN), "-92233720368547758.08");
+    }
 
     #[test]
     fn valid_yuan_strings_parse_to_fen() {

@@ -7,13 +7,13 @@ use nkpay_store::entity::merchant;
 use nkpay_store::kinds::RecordStatus;
 use nkpay_store::merchants::{self, Caller as StoredCaller};
 
-use crate::engine::Engine;
+use crate::engine::service;
 use crate::error::EngineError;
-use crate::payments::fields::Fields;
-use crate::payments::validation;
 
+/// Whose key signs a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallerKind {
+    /// A service provider (agent) acting for the merchants it onboarded.
     ServiceProvider,
     /// A merchant calling for itself (`sys_id` = its `mer_id`).
     Merchant,
@@ -22,12 +22,37 @@ pub enum CallerKind {
 /// An identified caller; its signature is checked with `public_key` by the API edge.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The caller's `sys_id`.
     pub sys_id: String,
+    /// Service provider or merchant.
     pub kind: CallerKind,
+    /// The registered RSA-2048 public key that verifies the caller's `sign`.
     pub public_key: RsaPublicKey,
 }
 
-impl Engine {
+/// A caller allowed to act for one active merchant: what every merchant API request runs under
+/// once [`Callers::authorize`] let it through.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Who calls.
+    pub caller: Caller,
+    /// The merchant the request is for (`mer_id` / `huifu_id`), active.
+    pub merchant: merchant::Model,
+}
+
+impl Scope {
+    /// The merchant's `mer_id`.
+    pub fn mer_id(&self) -> &str {
+        &self.merchant.mer_id
+    }
+}
+
+service!(
+    /// Who is calling and for which merchant: the start of every merchant API request.
+    Callers
+);
+
+impl Callers {
     /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`).
     pub async fn authenticate(
         &self,
@@ -82,23 +107,8 @@ impl Engine {
         })
     }
 
-    /// The request's `mer_id` (or `huifu_id`), once `caller` is allowed to act for it.
-    pub(crate) async fn merchant_of<'a>(
-        &self,
-        caller: &Caller,
-        f: &Fields<'a>,
-    ) -> Result<&'a str, EngineError> {
-        let mer_id = validation::mer_id(f)?;
-        self.authorize(caller, mer_id).await?;
-        Ok(mer_id)
-    }
-
     /// The merchant `mer_id`, when `caller` may act for it and it is active (`22000000`).
-    pub async fn authorize(
-        &self,
-        caller: &Caller,
-        mer_id: &str,
-    ) -> Result<merchant::Model, EngineError> {
+    pub async fn authorize(&self, caller: &Caller, mer_id: &str) -> Result<Scope, EngineError> {
         let not_allowed = || {
             EngineError::refused(
                 RespCode::MerchantNotAllowed,
@@ -124,6 +134,9 @@ impl Engine {
                 format!("mer_id {mer_id} 未生效: the merchant is not active"),
             ));
         }
-        Ok(merchant)
+        Ok(Scope {
+            caller: caller.clone(),
+            merchant,
+        })
     }
 }

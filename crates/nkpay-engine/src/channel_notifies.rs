@@ -29,9 +29,11 @@ use nkpay_store::channel_records::{self, NewInboundMessage};
 use nkpay_store::entity::trade;
 use nkpay_store::trades;
 
-use crate::engine::{CallbackPath, Engine};
+use crate::context::{CallbackPath, Context};
 use crate::error::EngineError;
-use crate::payments::settle::describe_pay_result;
+use crate::payments::Payments;
+use crate::payments::finalize::describe_pay_result;
+use crate::refunds::Refunds;
 
 /// How much of a refused notify's reasons the inbound log keeps.
 const REASON_LIMIT: usize = 1000;
@@ -101,9 +103,41 @@ struct Verified {
     notify: InboundNotify,
 }
 
-impl Engine {
+/// The channels' asynchronous notifies: verified by the trade's own account, applied through
+/// [`Payments`] or [`Refunds`], answered in the channel's own bytes.
+#[derive(Clone)]
+pub struct ChannelNotifies {
+    ctx: Arc<Context>,
+    payments: Payments,
+    refunds: Refunds,
+}
+
+impl std::fmt::Debug for ChannelNotifies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelNotifies").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for ChannelNotifies {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl ChannelNotifies {
+    /// The service over `ctx`, applying results through `payments` and `refunds`.
+    pub fn new(ctx: Arc<Context>, payments: Payments, refunds: Refunds) -> Self {
+        ChannelNotifies {
+            ctx,
+            payments,
+            refunds,
+        }
+    }
+
     /// Handles one channel notify and returns the exact answer for the channel.
-    pub async fn handle_channel_notify(&self, inbound: InboundCallback<'_>) -> NotifyReply {
+    pub async fn handle(&self, inbound: InboundCallback<'_>) -> NotifyReply {
         let kind = inbound.path.channel();
         let record_id = self.record_inbound(&inbound).await;
         let handled = match self.verify_notify(kind, inbound.body).await {
@@ -250,6 +284,7 @@ impl Engine {
                 .await
             {
                 Ok(mismatch) => self
+                    .payments
                     .apply_pay_result(t, result, mismatch.as_deref(), Utc::now())
                     .await
                     .map(|applied| {
@@ -265,7 +300,8 @@ impl Engine {
                 result,
                 ..
             } => {
-                self.apply_refund_notify(&t.nkp_seq_id, refund_nkp_seq_id, result)
+                self.refunds
+                    .apply_refund_notify(&t.nkp_seq_id, refund_nkp_seq_id, result)
                     .await
             }
         };

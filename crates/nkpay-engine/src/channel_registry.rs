@@ -20,7 +20,7 @@ use nkpay_store::kinds::RecordStatus;
 use url::Url;
 
 use crate::config::ChannelSettings;
-use crate::engine::CallbackPath;
+use crate::context::CallbackPath;
 use crate::error::EngineError;
 
 /// The connectors of the platform's channel accounts.

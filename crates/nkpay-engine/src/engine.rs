@@ -1,146 +1,106 @@
-//! The engine: what every use case shares (database, sealer, id generator, platform signing key,
-//! channel connectors, configuration), built once per process.
+//! The engine: one value per process holding the services a reader finds by name —
+//! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`] — over one shared [`Context`].
 
+use std::ops::Deref;
 use std::sync::Arc;
 
-use nkpay_core::seq_id::SeqIdGenerator;
-use nkpay_crypto::sealed::SecretSealer;
-use nkpay_store::Db;
-use url::Url;
-
-use crate::channel_registry::ChannelRegistry;
-use crate::config::EngineConfig;
+use crate::callers::Callers;
+use crate::channel_notifies::ChannelNotifies;
+use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
-use crate::platform_keys::PlatformSigner;
+use crate::payments::Payments;
+use crate::refunds::Refunds;
 
-/// What the engine is built from.
-pub struct EngineParts {
-    pub db: Db,
-    pub sealer: Arc<SecretSealer>,
-    /// Unique per running node: part of every `nkp_seq_id` and the owner of job claims.
-    pub node_id: u16,
-    /// The platform key signing responses and notifications
-    /// ([`crate::platform_keys::load_or_create`]).
-    pub signer: PlatformSigner,
-    /// How the channels reach this platform (`public_base_url`): the notify URLs sent upstream
-    /// are `{base}/callback/wechat/pay`, `{base}/callback/wechat/refund`, `{base}/callback/alipay`.
-    pub public_base_url: String,
-    pub config: EngineConfig,
-}
-
+/// The engine's services over their shared context.
+#[derive(Debug)]
 pub struct Engine {
-    pub(crate) db: Db,
-    pub(crate) sealer: Arc<SecretSealer>,
-    pub(crate) seq: SeqIdGenerator,
-    pub(crate) signer: PlatformSigner,
-    pub(crate) callback_base: String,
-    pub(crate) config: EngineConfig,
-    pub(crate) channels: ChannelRegistry,
-    pub(crate) job_owner: String,
-}
-
-impl std::fmt::Debug for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("node_id", &self.seq.node_id())
-            .field("callback_base", &self.callback_base)
-            .finish_non_exhaustive()
-    }
+    ctx: Arc<Context>,
+    callers: Callers,
+    payments: Payments,
+    refunds: Refunds,
+    channel_notifies: ChannelNotifies,
 }
 
 impl Engine {
+    /// Builds the context and its services; fails when `parts.public_base_url` is not an
+    /// absolute http(s) URL.
     pub fn new(parts: EngineParts) -> Result<Engine, EngineError> {
-        let base = parts
-            .public_base_url
-            .trim()
-            .trim_end_matches('/')
-            .to_owned();
-        let parsed = Url::parse(&base).map_err(|e| {
-            EngineError::invalid("public_base_url", format!("must be an absolute URL: {e}"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-            return Err(EngineError::invalid(
-                "public_base_url",
-                "must be an http(s) URL without a query string (channels append callback paths)",
-            ));
-        }
-        let channels = ChannelRegistry::new(
-            parts.db.clone(),
-            parts.sealer.clone(),
-            parts.config.channels.clone(),
-            parts.config.wechat_close_min_age,
-            &base,
-        );
+        let ctx = Arc::new(Context::new(parts)?);
+        let payments = Payments::new(ctx.clone());
+        let refunds = Refunds::new(ctx.clone());
         Ok(Engine {
-            db: parts.db,
-            sealer: parts.sealer,
-            seq: SeqIdGenerator::new(parts.node_id),
-            signer: parts.signer,
-            callback_base: base,
-            config: parts.config,
-            channels,
-            job_owner: format!("node-{}", parts.node_id),
+            callers: Callers::new(ctx.clone()),
+            channel_notifies: ChannelNotifies::new(ctx.clone(), payments.clone(), refunds.clone()),
+            payments,
+            refunds,
+            ctx,
         })
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// Who calls the merchant API, and for which merchant.
+    pub fn callers(&self) -> &Callers {
+        &self.callers
     }
 
-    pub fn signer(&self) -> &PlatformSigner {
-        &self.signer
+    /// Trades: create, query, close, and every channel result about a payment.
+    pub fn payments(&self) -> &Payments {
+        &self.payments
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
+    /// Refunds: create, query, and every channel result about a refund.
+    pub fn refunds(&self) -> &Refunds {
+        &self.refunds
     }
 
-    pub fn sealer(&self) -> &SecretSealer {
-        &self.sealer
+    /// The channels' asynchronous notifies.
+    pub fn channel_notifies(&self) -> &ChannelNotifies {
+        &self.channel_notifies
     }
 
-    pub fn channels(&self) -> &ChannelRegistry {
-        &self.channels
+    /// The shared context (database, signer, configuration, connectors).
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+}
+
+impl Deref for Engine {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
     }
 }
 
-/// The channel callback endpoints this platform serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallbackPath {
-    WechatPay,
-    WechatRefund,
-    Alipay,
+/// Declares a service type over the shared [`Context`]: `Clone`, built with `new(ctx)`, and
+/// reaching the context's fields and lookups through `Deref`.
+macro_rules! service {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name {
+            ctx: std::sync::Arc<$crate::context::Context>,
+        }
+
+        impl $name {
+            /// The service over `ctx`.
+            pub fn new(ctx: std::sync::Arc<$crate::context::Context>) -> Self {
+                $name { ctx }
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = $crate::context::Context;
+
+            fn deref(&self) -> &$crate::context::Context {
+                &self.ctx
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
 }
-
-impl CallbackPath {
-    pub const ALL: [CallbackPath; 3] = [
-        CallbackPath::WechatPay,
-        CallbackPath::WechatRefund,
-        CallbackPath::Alipay,
-    ];
-
-    pub fn path(self) -> &'static str {
-        match self {
-            CallbackPath::WechatPay => "/callback/wechat/pay",
-            CallbackPath::WechatRefund => "/callback/wechat/refund",
-            CallbackPath::Alipay => "/callback/alipay",
-        }
-    }
-
-    pub fn channel(self) -> nkpay_core::trade_type::ChannelKind {
-        use nkpay_core::trade_type::ChannelKind;
-        match self {
-            CallbackPath::WechatPay | CallbackPath::WechatRefund => ChannelKind::Wechat,
-            CallbackPath::Alipay => ChannelKind::Alipay,
-        }
-    }
-
-    /// What the inbound message log calls a notify that arrived here.
-    pub fn kind(self) -> &'static str {
-        match self {
-            CallbackPath::WechatPay => "pay",
-            CallbackPath::WechatRefund => "refund",
-            CallbackPath::Alipay => "trade",
-        }
-    }
-}
+pub(crate) use service;

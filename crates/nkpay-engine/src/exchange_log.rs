@@ -7,9 +7,9 @@ use nkpay_channels::Exchange;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::channel_records::{self, NewExchange};
 
-use crate::engine::Engine;
+use crate::context::Context;
 
-impl Engine {
+impl Context {
     /// Stores `exchanges` under `nkp_seq_id`; the last one carries `outcome`, the earlier ones
     /// (permitted re-sends) say they were re-sent.
     pub(crate) async fn log_exchanges(

@@ -18,8 +18,7 @@ use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::payments::CloseOutcome;
-use crate::payments::settle::Applied;
-use crate::payments::trade_view::status_of;
+use crate::payments::finalize::Applied;
 
 pub const QUERY_GAVE_UP: &str = "query_gave_up";
 
@@ -80,14 +79,14 @@ pub async fn run_trades_once(
 async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<Step, EngineError> {
     let expired = now >= t.time_expire + delta(engine.config.expiry_grace);
     let finished = if t.close_requested_at.is_some() || expired {
-        match engine.carry_out_close(t, now).await? {
+        match engine.payments().carry_out_close(t, now).await? {
             CloseOutcome::Closed | CloseOutcome::Paid => true,
             CloseOutcome::Deferred | CloseOutcome::Refused { .. } => false,
         }
     } else {
-        let (fresh, applied) = engine.refresh(t, now).await?;
-        matches!(applied, Applied::Settled(_) | Applied::AlreadyFinal(_))
-            || status_of(&fresh)? != TradeStatus::Processing
+        let (fresh, applied) = engine.payments().refresh(t, now).await?;
+        matches!(applied, Applied::Finalized(_) | Applied::AlreadyFinal(_))
+            || fresh.status != TradeStatus::Processing
     };
     if finished {
         return Ok(Step::Finished);

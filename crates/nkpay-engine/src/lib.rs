@@ -1,18 +1,22 @@
-//! nkpay-engine: the use cases — onboarding, payments, refunds, merchant notifications,
-//! reconciliation, statements and the background jobs.
+//! nkpay-engine: the use cases — payments, refunds, channel notifies, merchant notifications,
+//! onboarding and the background jobs — in nkpay-core terms: typed commands in (`Money`,
+//! `NaiveDate`, enums, ids), typed answers out.
 //!
-//! Not for: HTTP routes or wire formats; it speaks in nkpay-core terms.
+//! Not for: HTTP routes or wire formats. The merchant API's fields and replies live in
+//! `nkpay-api`; the channels' in `nkpay-channels`.
 //!
-//! Start here: [`Engine::new`] from [`EngineParts`]; the merchant API calls
-//! [`Engine::authenticate`] then [`Engine::jspay`], [`Engine::query_trade`] or
-//! [`Engine::close_trade`], [`Engine::refund`] or [`Engine::query_refund`]; channel callbacks
-//! call [`Engine::handle_channel_notify`]; [`jobs::spawn`] runs the trade job and
-//! [`refunds::jobs::spawn`] the refund job.
+//! Start here: [`Engine::new`] from [`EngineParts`] builds the services. The merchant API calls
+//! [`Callers::authenticate`] and [`Callers::authorize`] (giving a [`Scope`]), then
+//! [`Payments::create`], [`Payments::query`], [`Payments::close`], [`Refunds::create`] or
+//! [`Refunds::query`]; channel callbacks call [`ChannelNotifies::handle`]; [`jobs::spawn`] runs
+//! the trade job and [`refunds::jobs::spawn`] the refund job; [`notifications::Dispatcher`]
+//! delivers merchant notifications.
 
 pub mod callers;
 pub mod channel_notifies;
 pub mod channel_registry;
 pub mod config;
+pub mod context;
 mod engine;
 pub mod error;
 mod exchange_log;
@@ -22,10 +26,14 @@ pub mod onboarding;
 pub mod payments;
 pub mod platform_keys;
 pub mod refunds;
+pub mod request;
 pub mod shanghai_time;
 
-pub use callers::{Caller, CallerKind};
+pub use callers::{Caller, CallerKind, Callers, Scope};
+pub use channel_notifies::{ChannelNotifies, InboundCallback};
 pub use config::{ChannelSettings, EngineConfig};
-pub use engine::{CallbackPath, Engine, EngineParts};
+pub use context::{CallbackPath, Context, EngineParts};
+pub use engine::Engine;
 pub use error::EngineError;
-pub use channel_notifies::InboundCallback;
+pub use payments::Payments;
+pub use refunds::Refunds;

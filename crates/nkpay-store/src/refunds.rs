@@ -61,7 +61,7 @@ pub enum Reservation {
 
 /// A refund's final state and what came with it. `None` fields leave the column as it is.
 #[derive(Debug, Clone)]
-pub struct RefundSettlement {
+pub struct RefundFinalState {
     /// Succeeded or Failed; Processing is refused.
     pub status: RefundStatus,
     /// The channel's refund id, when it gave one.
@@ -200,16 +200,16 @@ pub async fn record_first_response(
 /// Moves a processing refund to its final state, commits (succeeded) or releases (failed)
 /// its reservation on the trade, and enqueues `notification`, in one transaction. `true` for
 /// exactly one caller; the others get `false`.
-pub async fn settle(
+pub async fn finalize(
     db: &Db,
     nkp_seq_id: &str,
-    settlement: &RefundSettlement,
+    final_state: &RefundFinalState,
     notification: Option<&NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    if !settlement.status.is_final() {
+    if !final_state.status.is_final() {
         return Err(StoreError::Invalid {
-            field: "settlement.status",
+            field: "final_state.status",
             rule: "must be a final state (S or F)".to_owned(),
         });
     }
@@ -221,7 +221,7 @@ pub async fn settle(
         });
     };
     let mut update = update_one(nkp_seq_id, now)
-        .col_expr(Column::Status, Expr::value(settlement.status.as_str()))
+        .col_expr(Column::Status, Expr::value(final_state.status.as_str()))
         .col_expr(
             Column::NextQueryAt,
             Expr::value(Option::<DateTime<Utc>>::None),
@@ -232,16 +232,16 @@ pub async fn settle(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(Column::Status.eq(PROCESSING));
-    if let Some(v) = &settlement.party_refund_id {
+    if let Some(v) = &final_state.party_refund_id {
         update = update.col_expr(Column::PartyRefundId, Expr::value(v.clone()));
     }
-    if let Some(v) = settlement.end_time {
+    if let Some(v) = final_state.end_time {
         update = update.col_expr(Column::EndTime, Expr::value(v));
     }
-    if let Some(v) = &settlement.bank_code {
+    if let Some(v) = &final_state.bank_code {
         update = update.col_expr(Column::BankCode, Expr::value(v.clone()));
     }
-    if let Some(v) = &settlement.bank_message {
+    if let Some(v) = &final_state.bank_message {
         update = update.col_expr(Column::BankMessage, Expr::value(v.clone()));
     }
     if update.exec(&txn).await?.rows_affected != 1 {
@@ -251,7 +251,7 @@ pub async fn settle(
         what: "refund ord_amt",
         reason: e.to_string(),
     })?;
-    let moved = match settlement.status {
+    let moved = match final_state.status {
         RefundStatus::Succeeded => {
             trades::commit_refund(&txn, &current.org_nkp_seq_id, amount, now).await?
         }

@@ -76,7 +76,7 @@ pub struct Placement {
 
 /// A trade's final state and what came with it. `None` fields leave the column as it is.
 #[derive(Debug, Clone)]
-pub struct Settlement {
+pub struct FinalState {
     /// Succeeded, Failed or Closed; Processing is refused.
     pub status: TradeStatus,
     /// The channel's order id (WeChat `transaction_id`, Alipay `trade_no`).
@@ -277,36 +277,36 @@ pub async fn record_first_response(
 /// Moves a processing trade to its final state and enqueues `notification`, in one
 /// transaction. Returns `true` for exactly one caller however many race: the others (and
 /// every later call) get `false` and must re-read the trade. Also ends its query job.
-pub async fn settle(
+pub async fn finalize(
     db: &Db,
     nkp_seq_id: &str,
-    settlement: &Settlement,
+    final_state: &FinalState,
     notification: Option<&NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let txn = db.begin_write().await?;
-    let changed = settle_in(&txn, nkp_seq_id, settlement, notification, now).await?;
+    let changed = finalize_in(&txn, nkp_seq_id, final_state, notification, now).await?;
     txn.commit().await?;
     Ok(changed)
 }
 
 /// [`settle`] inside a transaction the caller owns (to add its own writes, e.g. an incident).
 /// Start it with [`Db::begin_write`].
-pub async fn settle_in(
+pub async fn finalize_in(
     txn: &impl ConnectionTrait,
     nkp_seq_id: &str,
-    settlement: &Settlement,
+    final_state: &FinalState,
     notification: Option<&NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    if !settlement.status.is_final() {
+    if !final_state.status.is_final() {
         return Err(StoreError::Invalid {
-            field: "settlement.status",
+            field: "final_state.status",
             rule: "must be a final state (S, F or C)".to_owned(),
         });
     }
     let mut update = update_one(nkp_seq_id, now)
-        .col_expr(Column::Status, Expr::value(settlement.status.as_str()))
+        .col_expr(Column::Status, Expr::value(final_state.status.as_str()))
         .col_expr(
             Column::NextQueryAt,
             Expr::value(Option::<DateTime<Utc>>::None),
@@ -320,24 +320,24 @@ pub async fn settle_in(
     let optional: [(Column, Option<SimpleExpr>); 6] = [
         (
             Column::PartyOrderId,
-            settlement.party_order_id.clone().map(Expr::value),
+            final_state.party_order_id.clone().map(Expr::value),
         ),
         (
             Column::BuyerId,
-            settlement.buyer_id.clone().map(Expr::value),
+            final_state.buyer_id.clone().map(Expr::value),
         ),
-        (Column::EndTime, settlement.end_time.map(Expr::value)),
+        (Column::EndTime, final_state.end_time.map(Expr::value)),
         (
             Column::FeeAmt,
-            settlement.fee_amt.map(|m| Expr::value(m.fen())),
+            final_state.fee_amt.map(|m| Expr::value(m.fen())),
         ),
         (
             Column::BankCode,
-            settlement.bank_code.clone().map(Expr::value),
+            final_state.bank_code.clone().map(Expr::value),
         ),
         (
             Column::BankMessage,
-            settlement.bank_message.clone().map(Expr::value),
+            final_state.bank_message.clone().map(Expr::value),
         ),
     ];
     for (col, value) in optional {

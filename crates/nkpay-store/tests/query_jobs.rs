@@ -68,7 +68,7 @@ async fn due_processing_trades_are_claimed_once_and_rescheduled() {
         assert_eq!(claimed.len(), 1, "{}", t.label);
         // Settling ends the job even while a lease is held.
         assert!(
-            trades::settle(&t.db, "NKP0001", &fixture::success(), None, next)
+            trades::finalize(&t.db, "NKP0001", &fixture::success(), None, next)
                 .await
                 .unwrap()
         );

@@ -32,7 +32,7 @@ async fn inbound_messages_and_exchanges_are_kept_per_trade() {
         .await
         .unwrap();
         assert!(
-            channel_records::set_inbound_outcome(c, msg.id, true, "settled S", Some("NKP0001"))
+            channel_records::set_inbound_outcome(c, msg.id, true, "finalized S", Some("NKP0001"))
                 .await
                 .unwrap()
         );
@@ -43,7 +43,7 @@ async fn inbound_messages_and_exchanges_are_kept_per_trade() {
         assert!(linked[0].verified, "{}", t.label);
         assert_eq!(
             linked[0].outcome.as_deref(),
-            Some("settled S"),
+            Some("finalized S"),
             "{}",
             t.label
         );

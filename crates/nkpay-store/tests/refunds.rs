@@ -6,7 +6,7 @@ mod fixture;
 use std::sync::Arc;
 
 use nkpay_core::state::RefundStatus;
-use nkpay_store::refunds::{self, RefundSettlement, Reservation};
+use nkpay_store::refunds::{self, RefundFinalState, Reservation};
 use nkpay_store::testing::databases;
 use nkpay_store::trades;
 
@@ -125,14 +125,14 @@ async fn settled_refunds_commit_or_release_their_reservation_once() {
             t.label
         );
 
-        let ok = RefundSettlement {
+        let ok = RefundFinalState {
             status: RefundStatus::Succeeded,
             party_refund_id: Some("5030000001".into()),
             end_time: Some(fixture::t0()),
             bank_code: None,
             bank_message: None,
         };
-        let failed = RefundSettlement {
+        let failed = RefundFinalState {
             status: RefundStatus::Failed,
             party_refund_id: None,
             end_time: None,
@@ -140,22 +140,22 @@ async fn settled_refunds_commit_or_release_their_reservation_once() {
             bank_message: Some("closed".into()),
         };
         assert!(
-            refunds::settle(&t.db, "RFD0001", &ok, None, fixture::t0())
+            refunds::finalize(&t.db, "RFD0001", &ok, None, fixture::t0())
                 .await
                 .unwrap()
         );
         assert!(
-            !refunds::settle(&t.db, "RFD0001", &ok, None, fixture::t0())
+            !refunds::finalize(&t.db, "RFD0001", &ok, None, fixture::t0())
                 .await
                 .unwrap()
         );
         assert!(
-            refunds::settle(&t.db, "RFD0002", &failed, None, fixture::t0())
+            refunds::finalize(&t.db, "RFD0002", &failed, None, fixture::t0())
                 .await
                 .unwrap()
         );
         assert!(
-            !refunds::settle(&t.db, "RFD0002", &ok, None, fixture::t0())
+            !refunds::finalize(&t.db, "RFD0002", &ok, None, fixture::t0())
                 .await
                 .unwrap()
         );

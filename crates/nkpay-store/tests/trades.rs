@@ -10,7 +10,7 @@ use nkpay_store::StoreError;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications;
 use nkpay_store::testing::databases;
-use nkpay_store::trades::{self, Placement, Settlement};
+use nkpay_store::trades::{self, FinalState, Placement};
 
 #[tokio::test]
 async fn duplicate_trade_request_is_refused_as_duplicate() {
@@ -134,13 +134,13 @@ async fn twenty_concurrent_settlements_have_exactly_one_winner_and_one_notificat
         for i in 0..20 {
             let db = Arc::clone(&db);
             tasks.push(tokio::spawn(async move {
-                let settlement = Settlement {
+                let final_state = FinalState {
                     party_order_id: Some("4200000001".into()),
                     fee_amt: Some(fixture::fen(i)),
                     ..fixture::success()
                 };
                 let note = fixture::trade_notification("NKP0001", fixture::t0());
-                trades::settle(&db, "NKP0001", &settlement, Some(&note), fixture::t0()).await
+                trades::finalize(&db, "NKP0001", &final_state, Some(&note), fixture::t0()).await
             }));
         }
         let mut winners = 0;
@@ -174,12 +174,12 @@ async fn settled_trade_does_not_move_again() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         fixture::paid_trade(&t.db, &seeded, "NKP0001", 100).await;
-        let close = Settlement {
+        let close = FinalState {
             status: TradeStatus::Closed,
             ..fixture::success()
         };
         let note = fixture::trade_notification("NKP0001", fixture::t0());
-        let moved = trades::settle(&t.db, "NKP0001", &close, Some(&note), fixture::t0())
+        let moved = trades::finalize(&t.db, "NKP0001", &close, Some(&note), fixture::t0())
             .await
             .unwrap();
         assert!(!moved, "{}", t.label);
@@ -205,16 +205,16 @@ async fn settling_to_processing_is_refused() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         fixture::insert_trade(&t.db, &seeded, "NKP0001", 100).await;
-        let bad = Settlement {
+        let bad = FinalState {
             status: TradeStatus::Processing,
             ..fixture::success()
         };
-        let err = trades::settle(&t.db, "NKP0001", &bad, None, fixture::t0())
+        let err = trades::finalize(&t.db, "NKP0001", &bad, None, fixture::t0())
             .await
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid settlement.status: must be a final state (S, F or C)",
+            "invalid final_state.status: must be a final state (S, F or C)",
             "{}",
             t.label
         );

@@ -46,7 +46,7 @@ async fn notify(
         headers: Some(Value::Object(headers).to_string()),
         remote_addr: req.peer_addr().map(|a| a.to_string()),
     };
-    let answer = state.engine.handle_channel_notify(inbound).await;
+    let answer = state.engine.channel_notifies().handle(inbound).await;
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, answer.content_type))
         .body(answer.body)

@@ -1,4 +1,4 @@
-//! Merchant notifications: the SSRF guard for `notify_url`s, the dispatcher that delivers the
+//! Merchant notifications: what a final state sends (`resp_data`), the SSRF guard for `notify_url`s, the dispatcher that delivers the
 //! outbox with retries, the console's listings and re-sends, and the counts it shows.
 //!
 //! The outbox rows are written by the payments and refunds code, in the same transaction as
@@ -10,6 +10,7 @@ pub mod dispatcher;
 mod guarded_resolver;
 mod host_slots;
 mod merchant_schedules;
+pub mod resp_data;
 pub mod schedule;
 pub mod stats;
 pub mod url_guard;

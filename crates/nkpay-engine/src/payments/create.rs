@@ -1,74 +1,87 @@
-//! jspay (aggregate scan): validate, route, insert the trade under the merchant's request id,
-//! place it at the channel, store what the payer needs, answer — and keep that answer for
-//! replays.
+//! jspay (aggregate scan): check the rules that depend on the clock and the merchant, route,
+//! insert the trade under the merchant's request id, place it at the channel, store what the
+//! payer needs, answer — and keep that answer for replays.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use nkpay_channels::{CreateOrder, CreateResult, PayPrompt};
-use nkpay_core::resp_code::RespCode;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::StoreError;
 use nkpay_store::entity::trade;
 use nkpay_store::trades::{self, NewTrade, Placement};
-use serde_json::{Map, Value};
 
-use super::fields::Fields;
-use super::idempotency::request_hash;
+use super::Payments;
+use super::command::CreateTrade;
+use super::finalize::closing;
 use super::routing::Route;
-use super::settle::closing;
-use super::trade_view::{self, Data};
-use super::validation::{self, JspayRequest};
-use crate::callers::Caller;
+use super::view::Created;
+use crate::callers::Scope;
 use crate::config::delta;
-use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::notifications::url_guard;
 
-impl Engine {
-    /// `POST /v2/trade/payment/jspay`: the reply `data` (unsigned), or a refusal.
-    pub async fn jspay(
-        &self,
-        caller: &Caller,
-        data: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, EngineError> {
+/// A trade's payer has 2 hours when `time_expire` is absent (API.md "jspay").
+pub const DEFAULT_EXPIRY: TimeDelta = TimeDelta::hours(2);
+/// `time_expire` at least 1 minute from now.
+pub const MIN_EXPIRY: TimeDelta = TimeDelta::minutes(1);
+/// `time_expire` at most 24 hours from now.
+pub const MAX_EXPIRY: TimeDelta = TimeDelta::hours(24);
+
+impl Payments {
+    /// `jspay`: creates the trade and places it at the channel, or answers a replay of the same
+    /// request as the first time. Refusals: `10000000` (`req_date` not current, `time_expire`
+    /// out of range, `notify_url` not deliverable), `20000000` (same id, other content),
+    /// `22000001` (payment method not opened), routing errors naming the field.
+    pub async fn create(&self, scope: &Scope, cmd: CreateTrade) -> Result<Created, EngineError> {
         let now = Utc::now();
-        let f = Fields::new(data);
-        let mer_id = self.merchant_of(caller, &f).await?;
+        let mer_id = scope.mer_id();
+        let id = &cmd.request.id;
+        let req_date = id.date_text();
         // The request id first: a replay is answered as the first time, even on a later day.
-        let (req_date, req_seq_id) = validation::request_id(&f)?;
-        let hash = request_hash(data)?;
         if let Some(existing) =
-            trades::find_by_req(self.db.conn(), mer_id, req_date, req_seq_id).await?
+            trades::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id).await?
         {
-            return self.replay(existing, &hash).await;
+            return self.replay(existing, &cmd.request.content_hash).await;
         }
-
-        let req = validation::jspay(&f, mer_id, now, &self.config).await?;
-        let route = self.resolve_route(mer_id, req.trade_type, &req.wx).await?;
-        let new = self.new_trade(caller, &req, &route, hash.clone(), now);
+        id.check_current("req_date", now, self.config.req_date_tolerance_days)?;
+        let time_expire = time_expire(cmd.time_expire, now)?;
+        if let Some(url) = &cmd.notify_url {
+            url_guard::check_notify_url(url, &self.config.notify_url_policy)
+                .await
+                .map_err(|refusal| {
+                    EngineError::refused(
+                        nkpay_core::resp_code::RespCode::ParamError,
+                        refusal.to_string(),
+                    )
+                })?;
+        }
+        let route = self.resolve_route(mer_id, cmd.trade_type, &cmd.wx).await?;
+        let new = self.new_trade(scope, &cmd, &route, time_expire, now);
         let t = match trades::insert(self.db.conn(), &new, now).await {
             Ok(t) => t,
             Err(StoreError::Duplicate { .. }) => {
                 // A concurrent duplicate won the insert: answer what it answers.
-                let winner = trades::find_by_req(self.db.conn(), mer_id, req_date, req_seq_id)
+                let winner = trades::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id)
                     .await?
                     .ok_or_else(|| {
                         EngineError::Internal("duplicate trade key but no trade found".into())
                     })?;
-                return self.replay(winner, &hash).await;
+                return self.replay(winner, &cmd.request.content_hash).await;
             }
             Err(e) => return Err(e.into()),
         };
-        let reply = self.place(&t, &req, route, now).await?;
-        let text = Value::Object(reply.clone()).to_string();
+        let created = self.place(&t, &cmd, route, time_expire, now).await?;
+        let text = serde_json::to_string(&created)
+            .map_err(|e| EngineError::Internal(format!("first answer not serializable: {e}")))?;
         trades::record_first_response(self.db.conn(), &t.nkp_seq_id, &text, Utc::now()).await?;
-        Ok(reply)
+        Ok(created)
     }
 
     fn new_trade(
         &self,
-        caller: &Caller,
-        req: &JspayRequest,
+        scope: &Scope,
+        req: &CreateTrade,
         route: &Route,
-        request_hash: String,
+        time_expire: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> NewTrade {
         let (openid, sub_appid, sub_openid) = match &route.payer {
@@ -83,10 +96,10 @@ impl Engine {
         };
         NewTrade {
             nkp_seq_id: self.seq.next_id(),
-            sys_id: caller.sys_id.clone(),
-            mer_id: req.mer_id.clone(),
-            req_date: req.req_date.clone(),
-            req_seq_id: req.req_seq_id.clone(),
+            sys_id: scope.caller.sys_id.clone(),
+            mer_id: scope.mer_id().to_owned(),
+            req_date: req.request.id.date_text(),
+            req_seq_id: req.request.id.req_seq_id.clone(),
             trade_type: req.trade_type,
             channel_account_id: route.channel_account_id,
             trans_amt: req.trans_amt,
@@ -98,27 +111,28 @@ impl Engine {
             sub_appid,
             openid,
             sub_openid,
-            time_expire: req.time_expire,
+            time_expire,
             next_query_at: Some(now + delta(self.config.query_delay(0))),
-            request_hash,
+            request_hash: req.request.content_hash.clone(),
         }
     }
 
-    /// Places the inserted trade at the channel and builds the reply.
+    /// Places the inserted trade at the channel; the trade as it stands afterwards.
     async fn place(
         &self,
         t: &trade::Model,
-        req: &JspayRequest,
+        req: &CreateTrade,
         route: Route,
+        time_expire: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Map<String, Value>, EngineError> {
+    ) -> Result<Created, EngineError> {
         let kind = req.trade_type.channel();
         let order = CreateOrder {
             nkp_seq_id: t.nkp_seq_id.clone(),
             trade_type: req.trade_type,
             amount: req.trans_amt,
             description: req.goods_desc.clone(),
-            time_expire: req.time_expire,
+            time_expire,
             client_ip: req.wx.client_ip.clone(),
             payer: route.payer,
             attach: req.wx.attach.clone(),
@@ -129,12 +143,12 @@ impl Engine {
         match channel.create(&order).await {
             Err(e) => {
                 // Nothing was sent: the order cannot be placed as asked, so the trade fails.
-                let settlement = closing(
+                let final_state = closing(
                     TradeStatus::Failed,
                     Some(("NKP_REFUSED".to_owned(), e.to_string())),
                     now,
                 );
-                self.settle(t, settlement, Utc::now()).await?;
+                self.finalize(t, final_state, Utc::now()).await?;
             }
             Ok(recorded) => {
                 let outcome = describe_create(&recorded.value);
@@ -161,8 +175,8 @@ impl Engine {
                         .await?;
                     }
                     CreateResult::Failed { code, message } => {
-                        let settlement = closing(TradeStatus::Failed, Some((code, message)), now);
-                        self.settle(t, settlement, Utc::now()).await?;
+                        let final_state = closing(TradeStatus::Failed, Some((code, message)), now);
+                        self.finalize(t, final_state, Utc::now()).await?;
                     }
                     CreateResult::Unknown { reason } => {
                         // The order may exist upstream; the query job finds out.
@@ -172,22 +186,11 @@ impl Engine {
                 }
             }
         }
-        let current = trades::find_by_nkp_seq_id(self.db.conn(), &t.nkp_seq_id)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("trade {} vanished", t.nkp_seq_id)))?;
-        let code = trade_view::jspay_code(&current)?;
-        let desc = match (&unknown_reason, code) {
-            (Some(_), _) => {
-                "通道结果未知，请稍后查询: the channel did not confirm the order; query it later"
-            }
-            (None, RespCode::Processing) => "下单成功，等待支付",
-            (None, c) => c.default_desc(),
-        };
-        let mut data: Data = trade_view::jspay_data(&current, code, desc)?;
-        if let Some(reason) = unknown_reason {
-            data.set("bank_message", reason);
-        }
-        Ok(data.into_map())
+        let current = self.trade_of_id(&t.nkp_seq_id).await?;
+        Ok(Created {
+            trade: (&current).into(),
+            unknown_reason,
+        })
     }
 }
 
@@ -197,5 +200,49 @@ fn describe_create(r: &CreateResult) -> String {
         CreateResult::Created(PayPrompt::QrCode(_)) => "created (qr_code)".to_owned(),
         CreateResult::Failed { code, message } => format!("refused {code}: {message}"),
         CreateResult::Unknown { reason } => format!("unknown: {reason}"),
+    }
+}
+
+/// `time_expire`: 1 minute to 24 hours from now; 2 hours when absent. The field has whole
+/// seconds, so it is compared against whole seconds.
+pub fn time_expire(
+    value: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, EngineError> {
+    let now = now.with_nanosecond(0).unwrap_or(now);
+    let Some(t) = value else {
+        return Ok(now + DEFAULT_EXPIRY);
+    };
+    if t < now + MIN_EXPIRY || t > now + MAX_EXPIRY {
+        return Err(EngineError::invalid(
+            "time_expire",
+            "must be between 1 minute and 24 hours from now",
+        ));
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        // 2025-03-10 12:00:00 in Shanghai.
+        Utc.with_ymd_and_hms(2025, 3, 10, 4, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn time_expire_defaults_to_two_hours_and_stays_within_a_minute_to_a_day() {
+        assert_eq!(
+            time_expire(None, now()).unwrap(),
+            now() + TimeDelta::hours(2)
+        );
+        let at = |m: i64, s: i64| Some(now() + TimeDelta::minutes(m) + TimeDelta::seconds(s));
+        assert!(time_expire(at(1, 0), now()).is_ok());
+        assert!(time_expire(at(0, 59), now()).is_err());
+        assert!(time_expire(at(24 * 60, 0), now()).is_ok());
+        let err = time_expire(at(24 * 60, 1), now()).unwrap_err();
+        assert!(err.to_string().starts_with("time_expire格式错误"), "{err}");
     }
 }

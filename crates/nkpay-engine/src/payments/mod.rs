@@ -1,17 +1,25 @@
-//! Payments: jspay (create), query and close from the merchant API, and the one settlement path
-//! every result goes through (channel notifies reach it from `crate::channel_notifies`). Each
-//! file is one step of the trade's life.
+//! Payments: jspay (create), query and close from the merchant API, and the one path every
+//! channel result about a payment goes through to a final state ([`finalize`]; channel
+//! notifies reach it from `crate::channel_notifies`, the job from `crate::jobs`). Each file is
+//! one step of the trade's life.
 
-pub mod close;
+mod close;
+mod command;
 mod create;
-pub mod fields;
-pub mod idempotency;
-pub(crate) mod org_trade;
+pub mod finalize;
+pub(crate) mod original;
 mod query;
+pub(crate) mod replay;
 pub mod routing;
-pub mod settle;
-pub mod trade_view;
-pub mod validation;
+mod view;
 
-pub use close::CloseOutcome;
-pub use settle::Applied;
+pub use command::{CloseTrade, CreateTrade, WxData};
+pub use finalize::Applied;
+pub use view::{CloseOutcome, Closed, Created, TradeView};
+
+use crate::engine::service;
+
+service!(
+    /// Trades: create (`jspay`), query, close, and every channel result about a payment.
+    Payments
+);

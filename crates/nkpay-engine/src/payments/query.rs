@@ -5,29 +5,21 @@ use chrono::{DateTime, Utc};
 use nkpay_channels::PayResult;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
-use nkpay_store::trades;
-use serde_json::{Map, Value};
 
-use super::fields::Fields;
-use super::settle::{Applied, closing, describe_pay_result};
-use super::trade_view::{self, status_of};
-use crate::callers::Caller;
+use super::Payments;
+use super::finalize::{Applied, closing, describe_pay_result};
+use super::view::TradeView;
+use crate::callers::Scope;
 use crate::config::delta;
-use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::request::OrgKey;
 
-impl Engine {
-    /// `POST /v2/trade/payment/scanpay/query`: the trade, refreshed from the channel first when
-    /// it is still processing.
-    pub async fn query_trade(
-        &self,
-        caller: &Caller,
-        data: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, EngineError> {
-        let f = Fields::new(data);
-        let mer_id = self.merchant_of(caller, &f).await?;
-        let mut t = self.find_org_trade(&f, mer_id).await?;
-        if status_of(&t)? == TradeStatus::Processing {
+impl Payments {
+    /// `scanpay/query`: the trade `key` names among the merchant's (`23000001` when none),
+    /// refreshed from the channel first when it is still processing. Never a stored answer.
+    pub async fn query(&self, scope: &Scope, key: &OrgKey) -> Result<TradeView, EngineError> {
+        let mut t = self.find_original_trade(key, scope.mer_id()).await?;
+        if t.status == TradeStatus::Processing {
             match self.refresh(&t, Utc::now()).await {
                 Ok((fresh, _)) => t = fresh,
                 // The stored state is still a true answer; the job keeps asking.
@@ -36,7 +28,7 @@ impl Engine {
                 }
             }
         }
-        Ok(trade_view::query_data(&t)?.into_map())
+        Ok((&t).into())
     }
 
     /// Queries the channel about `t` and applies the answer. Returns the trade as it is now and
@@ -50,7 +42,7 @@ impl Engine {
         let recorded = channel.query(&tref).await?;
         let applied = match &recorded.value {
             PayResult::NotFound if self.never_placed(t, now) => {
-                let settlement = closing(
+                let final_state = closing(
                     TradeStatus::Closed,
                     Some((
                         "ORDERNOTEXIST".to_owned(),
@@ -58,7 +50,7 @@ impl Engine {
                     )),
                     now,
                 );
-                self.settle(t, settlement, now).await?
+                self.finalize(t, final_state, now).await?
             }
             result => self.apply_pay_result(t, result, None, now).await?,
         };
@@ -74,9 +66,7 @@ impl Engine {
             &outcome,
         )
         .await;
-        let fresh = trades::find_by_nkp_seq_id(self.db.conn(), &t.nkp_seq_id)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("trade {} vanished", t.nkp_seq_id)))?;
+        let fresh = self.trade_of_id(&t.nkp_seq_id).await?;
         Ok((fresh, applied))
     }
 

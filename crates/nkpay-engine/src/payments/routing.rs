@@ -18,8 +18,8 @@ use nkpay_store::entity::{merchant_channel, trade};
 use nkpay_store::kinds::{AppidKind, RecordStatus};
 use nkpay_store::merchant_channels;
 
-use super::validation::WxData;
-use crate::engine::Engine;
+use super::command::WxData;
+use crate::context::Context;
 use crate::error::EngineError;
 
 /// A resolved route, ready to place the order.
@@ -76,7 +76,7 @@ pub fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, E
     })
 }
 
-impl Engine {
+impl Context {
     /// The merchant's active business on `kind` (`22000001` when there is none).
     async fn business(
         &self,
@@ -115,7 +115,7 @@ impl Engine {
     }
 
     /// Resolves the route of a new trade, or refuses it (`10000000` / `22000001`).
-    pub async fn resolve_route(
+    pub(crate) async fn resolve_route(
         &self,
         mer_id: &str,
         trade_type: TradeType,

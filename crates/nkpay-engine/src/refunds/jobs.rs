@@ -80,12 +80,12 @@ pub async fn run_refunds_once(
 }
 
 async fn work(engine: &Engine, r: &refund::Model, now: DateTime<Utc>) -> Result<Step, EngineError> {
-    let t = engine.trade_of(r).await?;
-    let mut upstream = engine.query_refund_upstream(r, &t, now).await?;
+    let t = engine.refunds().trade_of(r).await?;
+    let mut upstream = engine.refunds().query_refund_upstream(r, &t, now).await?;
     let mut resent = false;
     if upstream.not_found && !upstream.applied.is_final() {
         // Never arrived, or its first answer was lost: the same number again is safe.
-        upstream = engine.send_refund(r, &t, now).await?;
+        upstream = engine.refunds().send_refund(r, &t, now).await?;
         resent = true;
     }
     if upstream.applied.is_final() {

@@ -4,19 +4,19 @@
 //! concurrent duplicates one reserves and refunds, and the other waits for its answer.
 
 use nkpay_store::entity::refund;
-use serde_json::{Map, Value};
 
-use super::view;
-use crate::engine::Engine;
+use super::Refunds;
+use super::view::RefundAnswer;
 use crate::error::EngineError;
-use crate::payments::idempotency::{FirstAnswer, same_content};
+use crate::payments::replay::{FirstAnswer, same_content};
 
-impl Engine {
+impl Refunds {
+    /// The answer to a refund request whose id is already taken by `existing`.
     pub(crate) async fn replay_refund(
         &self,
         existing: refund::Model,
         hash: &str,
-    ) -> Result<Map<String, Value>, EngineError> {
+    ) -> Result<RefundAnswer, EngineError> {
         same_content(
             &existing.request_hash,
             hash,
@@ -30,12 +30,14 @@ impl Engine {
             .await_first_answer(existing, |r| r.first_response.as_deref(), reload)
             .await?
         {
-            FirstAnswer::Stored(map) => return Ok(map),
+            FirstAnswer::Stored(answer) => return Ok(answer),
             FirstAnswer::Pending(current) => current,
         };
         let t = self.trade_of(&current).await?;
-        let code = view::refund_code(&current)?;
-        let desc = view::default_desc(&current)?;
-        Ok(view::refund_data(&current, &t, code, desc)?.into_map())
+        Ok(RefundAnswer {
+            refund: (&current).into(),
+            trade: (&t).into(),
+            unknown_reason: None,
+        })
     }
 }

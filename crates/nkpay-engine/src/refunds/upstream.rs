@@ -8,8 +8,8 @@ use nkpay_core::money::Money;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::entity::{refund, trade};
 
-use super::settle::{RefundApplied, describe_refund_result, failing};
-use crate::engine::Engine;
+use super::Refunds;
+use super::finalize::{RefundApplied, describe_refund_result, failing};
 use crate::error::EngineError;
 
 /// What one call to the channel did to a refund.
@@ -26,7 +26,7 @@ fn money(fen: i64, what: &str, id: &str) -> Result<Money, EngineError> {
     Money::from_fen(fen).map_err(|e| EngineError::Internal(format!("{what} of {id}: {e}")))
 }
 
-impl Engine {
+impl Refunds {
     /// Sends refund `r` of trade `t` to the channel and applies the answer. Safe to repeat:
     /// the channel refunds one number once.
     pub(crate) async fn send_refund(
@@ -47,8 +47,8 @@ impl Engine {
             Ok(recorded) => recorded,
             Err(e) => {
                 // Nothing was sent: the refund cannot be made as asked, so it fails here.
-                let settlement = failing("NKP_REFUSED".to_owned(), e.to_string(), now);
-                let applied = self.settle_refund(r, t, settlement, now).await?;
+                let final_state = failing("NKP_REFUSED".to_owned(), e.to_string(), now);
+                let applied = self.finalize_refund(r, t, final_state, now).await?;
                 return Ok(Upstream {
                     applied,
                     unknown: None,

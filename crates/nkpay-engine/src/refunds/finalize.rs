@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use nkpay_channels::RefundResult;
 use nkpay_core::state::RefundStatus;
 use nkpay_store::entity::{refund, trade};
-use nkpay_store::refunds::{self, RefundSettlement};
+use nkpay_store::refunds::{self, RefundFinalState};
 use nkpay_store::{incidents, trades};
 
-use super::view::{self, status_of};
-use crate::engine::Engine;
+use super::Refunds;
 use crate::error::EngineError;
-use crate::payments::trade_view::yuan;
+use crate::notifications::resp_data;
+use nkpay_core::money::Money;
 
 /// Incident kinds this module records.
 pub const REFUND_AMOUNT_MISMATCH: &str = "refund_amount_mismatch";
@@ -23,7 +23,7 @@ pub const REFUNDED_AFTER_FAILURE: &str = "refunded_after_failure";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundApplied {
     /// This call moved the refund to its final state.
-    Settled(RefundStatus),
+    Finalized(RefundStatus),
     /// The refund was already final (a duplicate or late message); nothing changed.
     AlreadyFinal(RefundStatus),
     /// The channel is still working on it, has no such refund, or does not know.
@@ -35,7 +35,7 @@ pub enum RefundApplied {
 impl RefundApplied {
     pub fn describe(&self) -> String {
         match self {
-            RefundApplied::Settled(s) => format!("settled {}", s.as_str()),
+            RefundApplied::Finalized(s) => format!("finalized {}", s.as_str()),
             RefundApplied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
             RefundApplied::StillProcessing => "still processing".to_owned(),
             RefundApplied::Incident(kind) => format!("incident {kind}"),
@@ -45,7 +45,7 @@ impl RefundApplied {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            RefundApplied::Settled(_) | RefundApplied::AlreadyFinal(_)
+            RefundApplied::Finalized(_) | RefundApplied::AlreadyFinal(_)
         )
     }
 }
@@ -64,9 +64,9 @@ pub fn describe_refund_result(r: &RefundResult) -> String {
     }
 }
 
-/// A settlement that fails a refund with the channel's (or our) code and text.
-pub fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundSettlement {
-    RefundSettlement {
+/// A final_state that fails a refund with the channel's (or our) code and text.
+pub fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundFinalState {
+    RefundFinalState {
         status: RefundStatus::Failed,
         party_refund_id: None,
         end_time: Some(now),
@@ -75,7 +75,7 @@ pub fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundSettl
     }
 }
 
-impl Engine {
+impl Refunds {
     /// Applies what the channel said about refund `r` of trade `t`.
     pub(crate) async fn apply_refund_result(
         &self,
@@ -94,25 +94,25 @@ impl Engine {
                     && a.fen() != r.ord_amt
                 {
                     let detail = format!(
-                        "channel says {a} was refunded for refund {} of {}; not settled",
+                        "channel says {a} was refunded for refund {} of {}; not finalized",
                         r.nkp_seq_id,
-                        yuan(r.ord_amt)
+                        Money::yuan_of_fen(r.ord_amt)
                     );
                     return self
                         .refund_incident(r, REFUND_AMOUNT_MISMATCH, &detail, now)
                         .await;
                 }
-                let settlement = RefundSettlement {
+                let final_state = RefundFinalState {
                     status: RefundStatus::Succeeded,
                     party_refund_id: party_refund_id.clone(),
                     end_time: Some(refunded_at.unwrap_or(now)),
                     bank_code: None,
                     bank_message: None,
                 };
-                self.settle_refund(r, t, settlement, now).await
+                self.finalize_refund(r, t, final_state, now).await
             }
             RefundResult::Failed { code, message } => {
-                self.settle_refund(r, t, failing(code.clone(), message.clone(), now), now)
+                self.finalize_refund(r, t, failing(code.clone(), message.clone(), now), now)
                     .await
             }
             RefundResult::Processing { party_refund_id } => {
@@ -129,35 +129,35 @@ impl Engine {
         }
     }
 
-    /// Moves `r` to `settlement.status` unless someone else already moved it. A success that
+    /// Moves `r` to `final_state.status` unless someone else already moved it. A success that
     /// finds the refund failed is an incident: money left that the trade no longer counts.
-    pub(crate) async fn settle_refund(
+    pub(crate) async fn finalize_refund(
         &self,
         r: &refund::Model,
         t: &trade::Model,
-        settlement: RefundSettlement,
+        final_state: RefundFinalState,
         now: DateTime<Utc>,
     ) -> Result<RefundApplied, EngineError> {
-        let notice = view::notice(r, t, &settlement, now)?;
+        let notice = resp_data::refund_notice(r, t, &final_state, now)?;
         let moved =
-            refunds::settle(&self.db, &r.nkp_seq_id, &settlement, notice.as_ref(), now).await?;
+            refunds::finalize(&self.db, &r.nkp_seq_id, &final_state, notice.as_ref(), now).await?;
         if moved {
             tracing::info!(
                 refund = %r.nkp_seq_id,
                 trade = %r.org_nkp_seq_id,
-                status = settlement.status.as_str(),
-                "refund settled"
+                status = final_state.status.as_str(),
+                "refund finalized"
             );
-            return Ok(RefundApplied::Settled(settlement.status));
+            return Ok(RefundApplied::Finalized(final_state.status));
         }
         let current = self.reload_refund(&r.nkp_seq_id).await?;
-        let status = status_of(&current)?;
-        if settlement.status == RefundStatus::Succeeded && status == RefundStatus::Failed {
+        let status = current.status;
+        if final_state.status == RefundStatus::Succeeded && status == RefundStatus::Failed {
             let detail = format!(
                 "refund {} of trade {} succeeded at the channel after it failed here; its {} is no longer counted as refunded",
                 r.nkp_seq_id,
                 r.org_nkp_seq_id,
-                yuan(r.ord_amt)
+                Money::yuan_of_fen(r.ord_amt)
             );
             return self
                 .refund_incident(&current, REFUNDED_AFTER_FAILURE, &detail, now)
@@ -171,7 +171,7 @@ impl Engine {
         r: &refund::Model,
     ) -> Result<RefundApplied, EngineError> {
         let current = self.reload_refund(&r.nkp_seq_id).await?;
-        Ok(match status_of(&current)? {
+        Ok(match current.status {
             RefundStatus::Processing => RefundApplied::StillProcessing,
             s => RefundApplied::AlreadyFinal(s),
         })

@@ -10,12 +10,12 @@ use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
 use nkpay_store::merchant_channels;
-use nkpay_store::trades::{self, Settlement};
+use nkpay_store::trades::{self, FinalState};
 use nkpay_store::{incidents, trade_schedule};
 
-use super::trade_view::{self, status_of};
-use crate::engine::Engine;
+use super::Payments;
 use crate::error::EngineError;
+use crate::notifications::resp_data;
 
 /// Incident kinds this module records.
 pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
@@ -26,7 +26,7 @@ pub const PAID_AFTER_CLOSE: &str = "paid_after_close";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// This call moved the trade to its final state.
-    Settled(TradeStatus),
+    Finalized(TradeStatus),
     /// The trade was already final (a duplicate or late message); nothing changed.
     AlreadyFinal(TradeStatus),
     /// The channel says it is still open, or it does not know.
@@ -39,7 +39,7 @@ pub enum Applied {
 impl Applied {
     pub fn describe(&self) -> String {
         match self {
-            Applied::Settled(s) => format!("settled {}", s.as_str()),
+            Applied::Finalized(s) => format!("finalized {}", s.as_str()),
             Applied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
             Applied::StillProcessing => "still processing".to_owned(),
             Applied::Incident(kind) => format!("incident {kind}"),
@@ -68,7 +68,7 @@ pub fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
     (amount_fen.saturating_mul(i64::from(bp)) + 5_000) / 10_000
 }
 
-impl Engine {
+impl Payments {
     /// Applies what the channel said about `t`'s payment. `merchant_mismatch` says why a
     /// notify's sub-merchant is not the trade's (the connector's
     /// `Channel::check_notify_merchant` decided): such a result is not believed.
@@ -96,14 +96,14 @@ impl Engine {
             } => {
                 if amount.fen() != t.trans_amt {
                     let detail = format!(
-                        "channel says {amount} was paid for trade {} of {}; not settled",
+                        "channel says {amount} was paid for trade {} of {}; not finalized",
                         t.nkp_seq_id,
-                        trade_view::yuan(t.trans_amt)
+                        Money::yuan_of_fen(t.trans_amt)
                     );
                     return self.incident(t, AMOUNT_MISMATCH, &detail, now).await;
                 }
                 let fee = self.fee_of(t).await?;
-                let settlement = Settlement {
+                let final_state = FinalState {
                     status: TradeStatus::Succeeded,
                     party_order_id: Some(party_order_id.clone()),
                     buyer_id: buyer_id.clone(),
@@ -112,19 +112,19 @@ impl Engine {
                     bank_code: None,
                     bank_message: None,
                 };
-                self.settle(t, settlement, now).await
+                self.finalize(t, final_state, now).await
             }
             PayResult::Closed => {
-                let settlement = closing(TradeStatus::Closed, None, now);
-                self.settle(t, settlement, now).await
+                let final_state = closing(TradeStatus::Closed, None, now);
+                self.finalize(t, final_state, now).await
             }
             PayResult::Failed { code, message } => {
-                let settlement = closing(
+                let final_state = closing(
                     TradeStatus::Failed,
                     Some((code.clone(), message.clone())),
                     now,
                 );
-                self.settle(t, settlement, now).await
+                self.finalize(t, final_state, now).await
             }
             PayResult::NotPaid | PayResult::NotFound | PayResult::Unknown { .. } => {
                 Ok(Applied::StillProcessing)
@@ -132,37 +132,35 @@ impl Engine {
         }
     }
 
-    /// Moves `t` to `settlement.status` unless someone else already moved it; then reports
+    /// Moves `t` to `final_state.status` unless someone else already moved it; then reports
     /// what the trade is. A payment that finds the trade closed or failed is an incident: the
     /// money arrived and must be refunded, never lost.
-    pub(crate) async fn settle(
+    pub(crate) async fn finalize(
         &self,
         t: &trade::Model,
-        settlement: Settlement,
+        final_state: FinalState,
         now: DateTime<Utc>,
     ) -> Result<Applied, EngineError> {
-        let notice = trade_view::notice(t, &settlement, now)?;
+        let notice = resp_data::trade_notice(t, &final_state, now)?;
         let moved =
-            trades::settle(&self.db, &t.nkp_seq_id, &settlement, notice.as_ref(), now).await?;
+            trades::finalize(&self.db, &t.nkp_seq_id, &final_state, notice.as_ref(), now).await?;
         if moved {
             tracing::info!(
                 nkp_seq_id = %t.nkp_seq_id,
-                status = settlement.status.as_str(),
-                "trade settled"
+                status = final_state.status.as_str(),
+                "trade finalized"
             );
-            return Ok(Applied::Settled(settlement.status));
+            return Ok(Applied::Finalized(final_state.status));
         }
-        let current = trades::find_by_nkp_seq_id(self.db.conn(), &t.nkp_seq_id)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("trade {} vanished", t.nkp_seq_id)))?;
-        let status = status_of(&current)?;
-        if settlement.status == TradeStatus::Succeeded
+        let current = self.trade_of_id(&t.nkp_seq_id).await?;
+        let status = current.status;
+        if final_state.status == TradeStatus::Succeeded
             && matches!(status, TradeStatus::Closed | TradeStatus::Failed)
         {
             let detail = format!(
                 "trade {} was paid at the channel ({}) after it ended here as {}: refund the payer",
                 t.nkp_seq_id,
-                settlement.party_order_id.as_deref().unwrap_or("?"),
+                final_state.party_order_id.as_deref().unwrap_or("?"),
                 status.as_str()
             );
             return self
@@ -213,17 +211,17 @@ impl Engine {
     }
 }
 
-/// A settlement that ends a trade without payment.
+/// A final state that ends a trade without payment.
 pub fn closing(
     status: TradeStatus,
     bank: Option<(String, String)>,
     now: DateTime<Utc>,
-) -> Settlement {
+) -> FinalState {
     let (bank_code, bank_message) = match bank {
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
     };
-    Settlement {
+    FinalState {
         status,
         party_order_id: None,
         buyer_id: None,

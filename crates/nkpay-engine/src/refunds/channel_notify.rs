@@ -7,11 +7,11 @@ use chrono::Utc;
 use nkpay_channels::RefundResult;
 use nkpay_store::refunds;
 
-use super::settle::describe_refund_result;
-use crate::engine::Engine;
+use super::Refunds;
+use super::finalize::describe_refund_result;
 use crate::error::EngineError;
 
-impl Engine {
+impl Refunds {
     /// Applies a verified refund notify for refund `refund_nkp_seq_id` of trade `nkp_seq_id`.
     /// Returns what it did (for the inbound log) and the refund's id when it is ours.
     pub(crate) async fn apply_refund_notify(

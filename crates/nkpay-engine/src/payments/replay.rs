@@ -1,30 +1,23 @@
 //! `mer_id` + `req_date` + `req_seq_id` names one request. The same content again gets the
 //! first answer again; other content under the same id is refused (`20000000`). The trade row
 //! is inserted under that unique key *before* the channel is called, so of two concurrent
-//! duplicates one inserts and places the order, and the other waits for its answer.
+//! duplicates one inserts and places the order, and the other waits for its answer. The first
+//! answer is kept as the JSON of the engine's typed answer, so the api writes a replay exactly
+//! as it wrote the first one.
 
 use std::future::Future;
 use std::time::Duration;
 
 use nkpay_core::resp_code::RespCode;
-use nkpay_crypto::canonical_json::canonical_top_sorted;
 use nkpay_store::entity::trade;
-use nkpay_store::trades;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use serde::de::DeserializeOwned;
 
-use super::trade_view;
-use crate::engine::Engine;
+use super::Payments;
+use super::view::Created;
+use crate::context::Context;
 use crate::error::EngineError;
 
 const POLL: Duration = Duration::from_millis(100);
-
-/// A fingerprint of the request content: SHA-256 of its canonical `data`.
-pub fn request_hash(data: &Map<String, Value>) -> Result<String, EngineError> {
-    let text = Value::Object(data.clone()).to_string();
-    let canonical = canonical_top_sorted(&text)?;
-    Ok(hex::encode(Sha256::digest(canonical.as_bytes())))
-}
 
 /// Refuses other content under a request id already taken (`20000000`).
 pub(crate) fn same_content(
@@ -45,32 +38,35 @@ pub(crate) fn same_content(
 }
 
 /// What waiting for the first request's answer found.
-pub(crate) enum FirstAnswer<T> {
+pub(crate) enum FirstAnswer<A, T> {
     /// The answer the first request gave, to give again.
-    Stored(Map<String, Value>),
+    Stored(A),
     /// The first request is still talking to the channel; the row as last read.
     Pending(T),
 }
 
-impl Engine {
+impl Context {
     /// Waits up to `replay_wait` for the answer of the first request under a taken id: reads
-    /// it from `row` with `first_response`, re-reading the row with `reload` meanwhile.
-    pub(crate) async fn await_first_answer<T, F, Fut>(
+    /// it from `row` with `first_response`, re-reading the row with `reload` meanwhile. A stored
+    /// answer that does not read as `A` (written by an older version) counts as none.
+    pub(crate) async fn await_first_answer<A, T, F, Fut>(
         &self,
         mut row: T,
         first_response: fn(&T) -> Option<&str>,
         mut reload: F,
-    ) -> Result<FirstAnswer<T>, EngineError>
+    ) -> Result<FirstAnswer<A, T>, EngineError>
     where
+        A: DeserializeOwned,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, EngineError>>,
     {
         let deadline = tokio::time::Instant::now() + self.config.replay_wait;
         loop {
-            if let Some(first) = first_response(&row)
-                && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(first)
-            {
-                return Ok(FirstAnswer::Stored(map));
+            if let Some(first) = first_response(&row) {
+                match serde_json::from_str::<A>(first) {
+                    Ok(answer) => return Ok(FirstAnswer::Stored(answer)),
+                    Err(_) => return Ok(FirstAnswer::Pending(row)),
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(FirstAnswer::Pending(row));
@@ -79,13 +75,15 @@ impl Engine {
             row = reload().await?;
         }
     }
+}
 
-    /// The answer to a request whose id is already taken by `existing`.
+impl Payments {
+    /// The answer to a jspay whose id is already taken by `existing`.
     pub(crate) async fn replay(
         &self,
         existing: trade::Model,
         hash: &str,
-    ) -> Result<Map<String, Value>, EngineError> {
+    ) -> Result<Created, EngineError> {
         same_content(
             &existing.request_hash,
             hash,
@@ -94,36 +92,16 @@ impl Engine {
         )?;
         let nkp_seq_id = existing.nkp_seq_id.clone();
         let nkp_seq_id = nkp_seq_id.as_str();
-        let reload = move || async move {
-            trades::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id)
-                .await?
-                .ok_or_else(|| EngineError::Internal("trade vanished during replay".into()))
-        };
-        let current = match self
+        let reload = move || async move { self.trade_of_id(nkp_seq_id).await };
+        match self
             .await_first_answer(existing, |t| t.first_response.as_deref(), reload)
             .await?
         {
-            FirstAnswer::Stored(map) => return Ok(map),
-            FirstAnswer::Pending(current) => current,
-        };
-        let code = trade_view::jspay_code(&current)?;
-        Ok(trade_view::jspay_data(&current, code, code.default_desc())?.into_map())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn hash_ignores_key_order_and_empty_fields_but_not_values() {
-        let a = json!({"b": "1", "a": "2", "c": ""});
-        let b = json!({"a": "2", "b": "1"});
-        let c = json!({"a": "2", "b": "3"});
-        let h = |v: &Value| request_hash(v.as_object().unwrap()).unwrap();
-        assert_eq!(h(&a), h(&b));
-        assert_ne!(h(&a), h(&c));
-        assert_eq!(h(&a).len(), 64);
+            FirstAnswer::Stored(created) => Ok(created),
+            FirstAnswer::Pending(current) => Ok(Created {
+                trade: (&current).into(),
+                unknown_reason: None,
+            }),
+        }
     }
 }

@@ -1,0 +1,132 @@
+//! The one way every merchant API request is handled (API.md "Envelope and signature"):
+//! read the body (bounded) → parse the envelope → find the caller (`sys_id` + `product_id`) →
+//! verify `sign` with its key → read `mer_id` and check the caller may act for it → read the
+//! endpoint's typed request → run it in the engine → sign the reply. Every answer is signed,
+//! refusals included; only a body that is not JSON at all gets a non-200 status.
+
+use std::future::Future;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use futures::StreamExt;
+use nkpay_core::resp_code::RespCode;
+use nkpay_engine::{Engine, Scope};
+use serde_json::{Map, Value};
+
+use super::fields::Fields;
+use super::refusal::Refusal;
+use super::reply;
+use crate::ApiState;
+use nkpay_crypto::envelope::{self, EnvelopeError};
+
+/// The caller's scope and the engine, for one endpoint's run.
+pub struct Scoped<'a> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// Who calls, for which merchant (already authorized).
+    pub scope: Scope,
+}
+
+/// One endpoint of the merchant API: how its `data` reads, and what it runs.
+pub trait OpenCall {
+    /// The typed request.
+    type Request;
+
+    /// Reads and checks the form of every field of `data` (except `mer_id`, read first by the
+    /// handler), refusing with the field's name and rule.
+    fn read(f: &Fields<'_>) -> Result<Self::Request, Refusal>;
+
+    /// Runs the request in the engine and renders the reply `data` (unsigned).
+    fn run(
+        s: Scoped<'_>,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
+}
+
+/// The actix handler of endpoint `C`.
+pub async fn handle<C: OpenCall>(
+    state: web::Data<ApiState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let signer = state.engine.signer();
+    let refuse = |r: Refusal, data: Option<&Map<String, Value>>| {
+        reply::signed(
+            signer,
+            StatusCode::OK,
+            reply::refusal(r.code, &r.desc, data),
+        )
+    };
+    let body = match read_limited(payload, state.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(desc) => return refuse(Refusal::new(RespCode::ParamError, desc), None),
+    };
+    let request = match envelope::parse(&body) {
+        Ok(r) => r,
+        // Only a body that is not JSON at all gets a non-200 status (API.md).
+        Err(e @ EnvelopeError::NotJson(_)) => {
+            return reply::signed(
+                signer,
+                StatusCode::BAD_REQUEST,
+                reply::refusal(RespCode::ParamError, &e.to_string(), None),
+            );
+        }
+        Err(e @ EnvelopeError::Missing("sign")) => {
+            return refuse(
+                Refusal::new(RespCode::SignatureInvalid, e.to_string()),
+                None,
+            );
+        }
+        Err(e) => return refuse(Refusal::new(RespCode::ParamError, e.to_string()), None),
+    };
+    let data = &request.data;
+    let engine = &state.engine;
+    let caller = match engine
+        .callers()
+        .authenticate(&request.sys_id, &request.product_id)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return refuse(e.into(), Some(data)),
+    };
+    if !envelope::verify(&request, &caller.public_key) {
+        return refuse(
+            Refusal::new(
+                RespCode::SignatureInvalid,
+                "验签失败: sign does not verify over data (compact JSON, top-level keys sorted, raw UTF-8) with the key of this sys_id",
+            ),
+            Some(data),
+        );
+    }
+    match run::<C>(engine, caller, data).await {
+        Ok(answer) => reply::signed(signer, StatusCode::OK, answer),
+        Err(r) => refuse(r, Some(data)),
+    }
+}
+
+async fn run<C: OpenCall>(
+    engine: &Engine,
+    caller: nkpay_engine::Caller,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, Refusal> {
+    let f = Fields::new(data);
+    // The merchant scope first: a caller learns nothing about another's merchant's requests.
+    let mer_id = f.mer_id()?;
+    let scope = engine.callers().authorize(&caller, mer_id).await?;
+    let request = C::read(&f)?;
+    C::run(Scoped { engine, scope }, request).await
+}
+
+/// The body, or why it is refused (too large, cut off).
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| format!("请求报文读取失败: {e}"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(format!(
+                "请求报文过大: the body must be at most {limit} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,30 @@
+//! `POST /v2/trade/payment/scanpay/query` (API.md "query, close"): the trade named by
+//! `org_nkp_seq_id` or `org_req_date` + `org_req_seq_id`, refreshed from the channel first when
+//! it is still processing. Never answered from a stored reply.
+
+use nkpay_core::resp_code::RespCode;
+use nkpay_engine::request::OrgKey;
+use serde_json::{Map, Value};
+
+use super::fields::Fields;
+use super::handler::{OpenCall, Scoped};
+use super::refusal::Refusal;
+use super::render::{Reply, org_trade_reply};
+
+/// The trade query endpoint.
+pub struct Query;
+
+impl OpenCall for Query {
+    type Request = OrgKey;
+
+    fn read(f: &Fields<'_>) -> Result<OrgKey, Refusal> {
+        f.org_key()
+    }
+
+    async fn run(s: Scoped<'_>, key: OrgKey) -> Result<Map<String, Value>, Refusal> {
+        let t = s.engine.payments().query(&s.scope, &key).await?;
+        let mut d = Reply::with_code(RespCode::Success, "查询成功");
+        org_trade_reply(&mut d, &t);
+        Ok(d.into_map())
+    }
+}

@@ -1,0 +1,338 @@
+//! The `resp_data` of a merchant notification (API.md "Asynchronous notifications to
+//! merchants"): the trade's or refund's final state as compact JSON with top-level keys sorted
+//! and raw UTF-8 — the exact text that is signed and sent, built in the same transaction that
+//! makes the state final. Amounts are yuan strings, times `yyyyMMddHHmmss` Asia/Shanghai.
+
+use chrono::{DateTime, Utc};
+use nkpay_core::money::Money;
+use nkpay_crypto::envelope::canonical_data;
+use nkpay_store::entity::{refund, trade};
+use nkpay_store::kinds::NotificationKind;
+use nkpay_store::notifications::NewNotification;
+use nkpay_store::refunds::RefundFinalState;
+use nkpay_store::trades::FinalState;
+use serde_json::{Map, Value};
+
+use crate::error::EngineError;
+use crate::shanghai_time;
+
+/// `resp_data` under construction; absent and empty values are left out.
+#[derive(Default)]
+struct Data(Map<String, Value>);
+
+impl Data {
+    fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Data {
+        self.0.insert(key.to_owned(), Value::String(value.into()));
+        self
+    }
+
+    fn set_opt(&mut self, key: &str, value: Option<impl Into<String>>) -> &mut Data {
+        if let Some(v) = value {
+            let v = v.into();
+            if !v.is_empty() {
+                self.0.insert(key.to_owned(), Value::String(v));
+            }
+        }
+        self
+    }
+
+    fn text(self) -> String {
+        canonical_data(&self.0)
+    }
+}
+
+/// The `resp_data` string of the trade's final-state notification: compact, top-level keys
+/// sorted, raw UTF-8 — the exact text that is signed and sent.
+pub fn trade_resp_data(t: &trade::Model, final_state: &FinalState) -> Result<String, EngineError> {
+    let mut d = Data::default();
+    d.set("notify_type", NotificationKind::Trade.as_str())
+        .set("mer_id", &t.mer_id)
+        .set("req_date", &t.req_date)
+        .set("req_seq_id", &t.req_seq_id)
+        .set("nkp_seq_id", &t.nkp_seq_id)
+        .set("trade_type", t.trade_type.as_str())
+        .set("trans_amt", Money::yuan_of_fen(t.trans_amt))
+        .set("trans_stat", final_state.status.trans_stat().as_str())
+        .set_opt(
+            "party_order_id",
+            final_state
+                .party_order_id
+                .clone()
+                .or_else(|| t.party_order_id.clone()),
+        )
+        .set_opt(
+            "end_time",
+            final_state.end_time.map(shanghai_time::format_date_time),
+        )
+        .set(
+            "fee_amt",
+            Money::yuan_of_fen(final_state.fee_amt.map(Money::fen).unwrap_or(t.fee_amt)),
+        )
+        .set_opt("remark", t.remark.clone());
+    Ok(d.text())
+}
+
+/// The notification row a final state enqueues, when the trade asked for one.
+pub fn trade_notice(
+    t: &trade::Model,
+    final_state: &FinalState,
+    now: DateTime<Utc>,
+) -> Result<Option<NewNotification>, EngineError> {
+    let Some(url) = t.notify_url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(Some(NewNotification {
+        mer_id: t.mer_id.clone(),
+        kind: NotificationKind::Trade,
+        subject_nkp_seq_id: t.nkp_seq_id.clone(),
+        notify_url: url,
+        resp_data: trade_resp_data(t, final_state)?,
+        first_attempt_at: now,
+    }))
+}
+
+/// The `resp_data` string of the refund's final-state notification: compact, top-level keys
+/// sorted, raw UTF-8 — the exact text that is signed and sent.
+pub fn refund_resp_data(
+    r: &refund::Model,
+    t: &trade::Model,
+    final_state: &RefundFinalState,
+) -> Result<String, EngineError> {
+    let mut d = Data::default();
+    d.set("notify_type", NotificationKind::Refund.as_str())
+        .set("mer_id", &r.mer_id)
+        .set("req_date", &r.req_date)
+        .set("req_seq_id", &r.req_seq_id)
+        .set("nkp_seq_id", &r.nkp_seq_id)
+        .set("org_req_date", &t.req_date)
+        .set("org_req_seq_id", &t.req_seq_id)
+        .set("org_nkp_seq_id", &t.nkp_seq_id)
+        .set("trade_type", t.trade_type.as_str())
+        .set("ord_amt", Money::yuan_of_fen(r.ord_amt))
+        .set("trans_stat", final_state.status.as_str())
+        .set_opt("party_order_id", t.party_order_id.clone())
+        .set_opt(
+            "end_time",
+            final_state.end_time.map(shanghai_time::format_date_time),
+        )
+        .set_opt("bank_code", final_state.bank_code.clone())
+        .set_opt("bank_message", final_state.bank_message.clone())
+        .set_opt("remark", r.remark.clone());
+    Ok(d.text())
+}
+
+/// The notification a refund's final state enqueues, when the refund asked for one (its own
+/// `notify_url`; the trade's is for the payment).
+pub fn refund_notice(
+    r: &refund::Model,
+    t: &trade::Model,
+    final_state: &RefundFinalState,
+    now: DateTime<Utc>,
+) -> Result<Option<NewNotification>, EngineError> {
+    let Some(url) = r.notify_url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(Some(NewNotification {
+        mer_id: r.mer_id.clone(),
+        kind: NotificationKind::Refund,
+        subject_nkp_seq_id: r.nkp_seq_id.clone(),
+        notify_url: url,
+        resp_data: refund_resp_data(r, t, final_state)?,
+        first_attempt_at: now,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use nkpay_core::state::{RefundStatus, TradeStatus};
+    use nkpay_core::trade_type::{ChannelKind, TradeType};
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 10, h, m, s).unwrap()
+    }
+
+    fn trade() -> trade::Model {
+        trade::Model {
+            id: 1,
+            nkp_seq_id: "T0001".into(),
+            sys_id: "sp1".into(),
+            mer_id: "6666000100000001".into(),
+            req_date: "20250310".into(),
+            req_seq_id: "pay1".into(),
+            trade_type: TradeType::ANative,
+            channel: ChannelKind::Alipay,
+            channel_account_id: 1,
+            trans_amt: 1050,
+            status: TradeStatus::Succeeded,
+            goods_desc: "咖啡".into(),
+            notify_url: Some("https://m.example/pay".into()),
+            remark: Some("trade remark".into()),
+            sub_mch_id: None,
+            appid: None,
+            sub_appid: None,
+            openid: None,
+            sub_openid: None,
+            buyer_id: None,
+            party_order_id: Some("2025031022001400000000000001".into()),
+            pay_info: None,
+            qr_code: None,
+            bank_code: None,
+            bank_message: None,
+            fee_amt: 4,
+            refunded_amt: 0,
+            refund_in_flight_amt: 300,
+            time_expire: at(6, 0, 0),
+            end_time: Some(at(4, 1, 0)),
+            close_requested_at: None,
+            close_req_date: None,
+            close_req_seq_id: None,
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at(4, 0, 0),
+            updated_at: at(4, 1, 0),
+            version: 1,
+        }
+    }
+
+    fn refund() -> refund::Model {
+        refund::Model {
+            id: 1,
+            nkp_seq_id: "R0001".into(),
+            sys_id: "sp1".into(),
+            mer_id: "6666000100000001".into(),
+            req_date: "20250310".into(),
+            req_seq_id: "rf1".into(),
+            org_nkp_seq_id: "T0001".into(),
+            channel: ChannelKind::Alipay,
+            ord_amt: 300,
+            status: RefundStatus::Processing,
+            party_refund_id: None,
+            notify_url: Some("https://m.example/refund".into()),
+            remark: Some("退 3 元".into()),
+            bank_code: None,
+            bank_message: None,
+            end_time: None,
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at(5, 0, 0),
+            updated_at: at(5, 0, 0),
+            version: 0,
+        }
+    }
+
+    fn refund_final(status: RefundStatus, bank: Option<(&str, &str)>) -> RefundFinalState {
+        RefundFinalState {
+            status,
+            party_refund_id: None,
+            end_time: Some(at(5, 0, 2)),
+            bank_code: bank.map(|b| b.0.to_owned()),
+            bank_message: bank.map(|b| b.1.to_owned()),
+        }
+    }
+
+    #[test]
+    fn notification_resp_data_is_compact_sorted_raw_utf8() {
+        let final_state = FinalState {
+            status: TradeStatus::Succeeded,
+            party_order_id: Some("4200000001".into()),
+            buyer_id: None,
+            end_time: Some(Utc.with_ymd_and_hms(2025, 3, 10, 4, 1, 2).unwrap()),
+            fee_amt: Some(Money::from_fen(4).unwrap()),
+            bank_code: None,
+            bank_message: None,
+        };
+        let mut t = trade();
+        t.nkp_seq_id = "2025031012000000000001000000".into();
+        t.req_seq_id = "r1".into();
+        t.trade_type = TradeType::TJsapi;
+        t.remark = Some("桌号 7".into());
+        let text = trade_resp_data(&t, &final_state).unwrap();
+        assert_eq!(
+            text,
+            "{\"end_time\":\"20250310120102\",\"fee_amt\":\"0.04\",\"mer_id\":\"6666000100000001\",\
+             \"nkp_seq_id\":\"2025031012000000000001000000\",\"notify_type\":\"TRADE\",\
+             \"party_order_id\":\"4200000001\",\"remark\":\"桌号 7\",\"req_date\":\"20250310\",\
+             \"req_seq_id\":\"r1\",\"trade_type\":\"T_JSAPI\",\"trans_amt\":\"10.50\",\"trans_stat\":\"S\"}"
+        );
+    }
+
+    #[test]
+    fn no_notification_without_a_notify_url() {
+        let mut t = trade();
+        t.notify_url = None;
+        let final_state = FinalState {
+            status: TradeStatus::Closed,
+            party_order_id: None,
+            buyer_id: None,
+            end_time: None,
+            fee_amt: None,
+            bank_code: None,
+            bank_message: None,
+        };
+        assert!(
+            trade_notice(&t, &final_state, Utc::now())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn refund_notification_resp_data_is_compact_sorted_raw_utf8() {
+        let text = refund_resp_data(
+            &refund(),
+            &trade(),
+            &refund_final(RefundStatus::Succeeded, None),
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "{\"end_time\":\"20250310130002\",\"mer_id\":\"6666000100000001\",\"nkp_seq_id\":\"R0001\",\
+             \"notify_type\":\"REFUND\",\"ord_amt\":\"3.00\",\"org_nkp_seq_id\":\"T0001\",\
+             \"org_req_date\":\"20250310\",\"org_req_seq_id\":\"pay1\",\
+             \"party_order_id\":\"2025031022001400000000000001\",\"remark\":\"退 3 元\",\
+             \"req_date\":\"20250310\",\"req_seq_id\":\"rf1\",\"trade_type\":\"A_NATIVE\",\
+             \"trans_stat\":\"S\"}"
+        );
+    }
+
+    #[test]
+    fn a_failed_refund_notice_carries_the_channel_code_and_goes_to_the_refund_url() {
+        let n = refund_notice(
+            &refund(),
+            &trade(),
+            &refund_final(RefundStatus::Failed, Some(("REFUNDCLOSE", "closed"))),
+            at(5, 0, 3),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n.notify_url, "https://m.example/refund");
+        assert_eq!(n.kind, NotificationKind::Refund);
+        assert_eq!(n.subject_nkp_seq_id, "R0001");
+        let v: Value = serde_json::from_str(&n.resp_data).unwrap();
+        assert_eq!(v["trans_stat"], "F");
+        assert_eq!(v["bank_code"], "REFUNDCLOSE");
+    }
+
+    #[test]
+    fn no_notification_without_the_refund_s_own_notify_url() {
+        let mut r = refund();
+        r.notify_url = None;
+        let s = refund_final(RefundStatus::Succeeded, None);
+        // The trade's notify_url is for the payment, not its refunds.
+        assert!(
+            refund_notice(&r, &trade(), &s, at(5, 0, 3))
+                .unwrap()
+                .is_none()
+        );
+    }
+}
