@@ -2,6 +2,7 @@
 //! touch: a service provider only its own merchants, a merchant only itself.
 
 use nkpay_core::resp_code::RespCode;
+use nkpay_crypto::envelope::{self, SignedRequest};
 use nkpay_crypto::rsa_keys::RsaPublicKey;
 use nkpay_store::entity::merchant;
 use nkpay_store::kinds::RecordStatus;
@@ -53,6 +54,22 @@ service!(
 );
 
 impl Callers {
+    /// The caller of a signed merchant request, proven: its `sys_id` + `product_id` known
+    /// (`10000002`) and `sign` verified with its registered key over the canonical `data`
+    /// (`10000001`; API.md "Envelope and signature").
+    pub async fn verify_caller(&self, request: &SignedRequest) -> Result<Caller, EngineError> {
+        let caller = self
+            .authenticate(&request.sys_id, &request.product_id)
+            .await?;
+        if !envelope::verify(request, &caller.public_key) {
+            return Err(EngineError::refused(
+                RespCode::SignatureInvalid,
+                "验签失败: sign does not verify over data (compact JSON, top-level keys sorted, raw UTF-8) with the key of this sys_id",
+            ));
+        }
+        Ok(caller)
+    }
+
     /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`).
     pub async fn authenticate(
         &self,

@@ -1,7 +1,7 @@
 //! The one way every merchant API request is handled (API.md "Envelope and signature"):
-//! read the body (bounded) → parse the envelope → find the caller (`sys_id` + `product_id`) →
-//! verify `sign` with its key → read `mer_id` and check the caller may act for it → read the
-//! endpoint's typed request → run it in the engine → sign the reply. Every answer is signed,
+//! read the body (bounded) → parse the envelope → read the endpoint's typed request (its form
+//! only, no I/O) → in the engine: prove the caller (`sys_id` + `product_id`, `sign` with its
+//! key), check it may act for `mer_id`, run the request → write and sign the reply. Every answer is signed,
 //! refusals included; only a body that is not JSON at all gets a non-200 status.
 
 use std::future::Future;
@@ -17,7 +17,7 @@ use super::fields::Fields;
 use super::refusal::Refusal;
 use super::reply;
 use crate::ApiState;
-use nkpay_crypto::envelope::{self, EnvelopeError};
+use nkpay_crypto::envelope::{self, EnvelopeError, SignedRequest};
 
 /// The caller's scope and the engine, for one endpoint's run.
 pub struct Scoped<'a> {
@@ -79,41 +79,26 @@ pub async fn handle<C: OpenCall>(
         Err(e) => return refuse(Refusal::new(RespCode::ParamError, e.to_string()), None),
     };
     let data = &request.data;
-    let engine = &state.engine;
-    let caller = match engine
-        .callers()
-        .authenticate(&request.sys_id, &request.product_id)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return refuse(e.into(), Some(data)),
-    };
-    if !envelope::verify(&request, &caller.public_key) {
-        return refuse(
-            Refusal::new(
-                RespCode::SignatureInvalid,
-                "验签失败: sign does not verify over data (compact JSON, top-level keys sorted, raw UTF-8) with the key of this sys_id",
-            ),
-            Some(data),
-        );
-    }
-    match run::<C>(engine, caller, data).await {
+    match run::<C>(&state.engine, &request).await {
         Ok(answer) => reply::signed(signer, StatusCode::OK, answer),
         Err(r) => refuse(r, Some(data)),
     }
 }
 
+/// The caller (proven by its signature), the merchant scope, the typed request, the run. The
+/// fields are read before the engine is entered, but a field's refusal is answered only once
+/// the caller is proven: an unsigned request learns nothing.
 async fn run<C: OpenCall>(
     engine: &Engine,
-    caller: nkpay_engine::Caller,
-    data: &Map<String, Value>,
+    request: &SignedRequest,
 ) -> Result<Map<String, Value>, Refusal> {
-    let f = Fields::new(data);
-    // The merchant scope first: a caller learns nothing about another's merchant's requests.
-    let mer_id = f.mer_id()?;
-    let scope = engine.callers().authorize(&caller, mer_id).await?;
-    let request = C::read(&f)?;
-    C::run(Scoped { engine, scope }, request).await
+    let f = Fields::new(&request.data);
+    let mer_id = f.mer_id();
+    let read = C::read(&f);
+    let caller = engine.callers().verify_caller(request).await?;
+    // The merchant scope before the fields: a caller learns nothing about another's merchant.
+    let scope = engine.callers().authorize(&caller, mer_id?).await?;
+    C::run(Scoped { engine, scope }, read?).await
 }
 
 /// The body, or why it is refused (too large, cut off).

@@ -1,16 +1,17 @@
 //! Every answer of the merchant API: `data` signed with the platform key, the key's id in
-//! `X-Nkp-Key-Id`, `application/json;charset=utf-8`, HTTP 200 — errors included. Engine errors
-//! become a `resp_code` here, once.
+//! `X-Nkp-Key-Id`, `application/json;charset=utf-8`, HTTP 200 — errors included (engine errors
+//! become a `resp_code` once, in [`super::refusal`]).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope;
-use nkpay_engine::EngineError;
 use nkpay_engine::platform_keys::PlatformSigner;
 use serde_json::{Map, Value};
 
+/// The header naming the platform key that signed the reply (API.md).
 pub const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
+/// Every reply's content type.
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
 
 /// The signed response carrying `data`.
@@ -54,24 +55,6 @@ pub fn refusal(
     data
 }
 
-/// The `resp_code` and `resp_desc` of an engine error. Internal causes are logged, never shown.
-pub fn error_code(e: &EngineError) -> (RespCode, String) {
-    match e {
-        EngineError::Invalid { .. } | EngineError::Missing { .. } => {
-            (RespCode::ParamError, e.to_string())
-        }
-        EngineError::Refused { code, desc } => (*code, desc.clone()),
-        EngineError::Channel(inner) => (RespCode::ChannelError, format!("通道异常: {inner}")),
-        EngineError::Store(_) | EngineError::Crypto(_) | EngineError::Internal(_) => {
-            tracing::error!(error = %e, "internal error answering a merchant request");
-            (
-                RespCode::InternalError,
-                RespCode::InternalError.default_desc().to_owned(),
-            )
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,15 +70,5 @@ mod tests {
         assert_eq!(data["req_seq_id"], "r1");
         assert!(data.get("trans_amt").is_none());
         assert!(data.get("huifu_id").is_none());
-    }
-
-    #[test]
-    fn internal_errors_are_not_shown_to_merchants() {
-        let (code, desc) = error_code(&EngineError::Internal("db password wrong".into()));
-        assert_eq!(code, RespCode::InternalError);
-        assert!(!desc.contains("password"));
-        let (code, desc) = error_code(&EngineError::invalid("trans_amt", "must be yuan"));
-        assert_eq!(code, RespCode::ParamError);
-        assert_eq!(desc, "trans_amt格式错误: must be yuan");
     }
 }
