@@ -18,9 +18,9 @@ use nkpay_crypto::wechat_sign::{self, WechatSignType};
 use nkpay_engine::onboarding::{self, NewAlipayAccount, NewWechatAccount};
 use nkpay_sandbox::Faults;
 use nkpay_store::entity::channel_account;
+use nkpay_store::incidents;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::sea_orm::{ActiveModelTrait, Set};
-use nkpay_store::{channel_records, incidents, notifications};
 use refunds_support::{REFUND, TradeIds, WAIT, accepted, wait_for};
 use support::Platform;
 
@@ -112,30 +112,14 @@ fn wechat_refunded(appid: &str, mch_id: &str, api_key: &str, nkp: &str, refund: 
     )
 }
 
-/// The trade's inbound log: (verified, outcome).
-async fn inbound(p: &Platform, id: &str) -> Vec<(bool, String)> {
-    channel_records::list_inbound_for(p.db.conn(), id)
-        .await
-        .expect("inbound")
-        .into_iter()
-        .map(|m| (m.verified, m.outcome.unwrap_or_default()))
-        .collect()
-}
-
-async fn trade_notifications(p: &Platform, nkp: &str) -> usize {
-    notifications::list_for_subject(p.db.conn(), NotificationKind::Trade, nkp)
-        .await
-        .expect("notifications")
-        .len()
-}
-
 /// The trade is still processing, untouched, and the merchant heard nothing.
 async fn assert_unchanged(p: &Platform, t: &TradeIds) {
     let row = p.trade(&t.nkp_seq_id).await;
     assert_eq!(row.status.as_str(), "P", "{}: {row:?}", p.label);
     assert!(row.party_order_id.is_none(), "{}", p.label);
     assert_eq!(
-        trade_notifications(p, &t.nkp_seq_id).await,
+        p.notifications(NotificationKind::Trade, &t.nkp_seq_id)
+            .await,
         0,
         "{}",
         p.label
@@ -163,7 +147,7 @@ async fn a_notify_signed_with_another_accounts_key_is_refused_and_changes_nothin
             .await;
         assert!(answer.contains("FAIL"), "{l}: {answer}");
         assert_unchanged(&p, &t).await;
-        let log = inbound(&p, &t.nkp_seq_id).await;
+        let log = p.inbound(&t.nkp_seq_id).await;
         assert!(
             log.iter()
                 .any(|(verified, o)| !verified && o.starts_with("refused") && o.contains("sign")),
@@ -191,7 +175,12 @@ async fn a_notify_signed_with_another_accounts_key_is_refused_and_changes_nothin
             "S",
             "{l}"
         );
-        assert_eq!(trade_notifications(&p, &t.nkp_seq_id).await, 1, "{l}");
+        assert_eq!(
+            p.notifications(NotificationKind::Trade, &t.nkp_seq_id)
+                .await,
+            1,
+            "{l}"
+        );
         p.stop().await;
     }
 }
@@ -291,7 +280,7 @@ async fn an_alipay_notify_naming_a_wechat_trade_is_refused() {
             .await;
         assert_eq!(answer.trim(), "fail", "{l}");
         assert_unchanged(&p, &t).await;
-        let log = inbound(&p, &t.nkp_seq_id).await;
+        let log = p.inbound(&t.nkp_seq_id).await;
         assert!(
             log.iter()
                 .any(|(_, o)| o.starts_with("refused") && o.contains("wechat")),

@@ -15,9 +15,7 @@ use nkpay_crypto::alipay_sign::notify_string_to_sign;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_crypto::wechat_refund_cipher::encrypt_req_info;
 use nkpay_sandbox::Faults;
-use nkpay_store::channel_records;
 use nkpay_store::kinds::NotificationKind;
-use nkpay_store::notifications;
 use refunds_support::{REFUND, TradeIds, accepted, impatient, job_round, wait_for};
 use serde_json::json;
 use support::{NOTIFY_URL, Platform};
@@ -75,23 +73,6 @@ fn wechat_refund_notify_of(
     )
 }
 
-/// How the inbound log recorded the notifies about refund `id`: (verified, outcome).
-async fn inbound(p: &Platform, id: &str) -> Vec<(bool, String)> {
-    channel_records::list_inbound_for(p.db.conn(), id)
-        .await
-        .expect("inbound")
-        .into_iter()
-        .map(|m| (m.verified, m.outcome.unwrap_or_default()))
-        .collect()
-}
-
-async fn refund_notifications(p: &Platform, id: &str) -> usize {
-    notifications::list_for_subject(p.db.conn(), NotificationKind::Refund, id)
-        .await
-        .expect("notifications")
-        .len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicated_refund_notify_from_either_channel_settles_once() {
     for p in Platform::all_with(impatient()).await {
@@ -115,11 +96,10 @@ async fn a_duplicated_refund_notify_from_either_channel_settles_once() {
                     .notifies
                     .iter()
                     .find(|n| n.out_refund_no.as_deref() == Some(id.as_str()));
-                sent.is_some_and(|n| n.duplicated && n.delivered)
-                    && inbound(&p, &id).await.len() >= 2
+                sent.is_some_and(|n| n.duplicated && n.delivered) && p.inbound(&id).await.len() >= 2
             })
             .await;
-            let log = inbound(&p, &id).await;
+            let log = p.inbound(&id).await;
             assert!(log.iter().all(|(verified, _)| *verified), "{l}: {log:?}");
             let settled = log
                 .iter()
@@ -134,7 +114,11 @@ async fn a_duplicated_refund_notify_from_either_channel_settles_once() {
                 (1, log.len() - 1),
                 "{l} {channel:?}: {log:?}"
             );
-            assert_eq!(refund_notifications(&p, &id).await, 1, "{l} {channel:?}");
+            assert_eq!(
+                p.notifications(NotificationKind::Refund, &id).await,
+                1,
+                "{l} {channel:?}"
+            );
             let row = p.trade(&t.nkp_seq_id).await;
             assert_eq!(
                 (row.refunded_amt, row.refund_in_flight_amt),
@@ -231,7 +215,11 @@ async fn forged_refund_notifies_are_refused_and_change_nothing() {
                 RefundStatus::Processing,
                 "{l} {channel:?}: a forged notify settled the refund"
             );
-            assert_eq!(refund_notifications(&p, &id).await, 0, "{l} {channel:?}");
+            assert_eq!(
+                p.notifications(NotificationKind::Refund, &id).await,
+                0,
+                "{l} {channel:?}"
+            );
             let row = p.trade(&t.nkp_seq_id).await;
             assert_eq!(
                 (row.refunded_amt, row.refund_in_flight_amt),
@@ -287,7 +275,7 @@ async fn a_genuine_notify_for_a_refund_we_do_not_have_is_acknowledged_and_ignore
             RefundStatus::Processing,
             "{l}"
         );
-        let log = inbound(&p, &id).await;
+        let log = p.inbound(&id).await;
         assert!(
             log.iter().any(|(v, o)| *v && o.contains("ignored")),
             "{l}: {log:?}"
@@ -302,7 +290,11 @@ async fn a_genuine_notify_for_a_refund_we_do_not_have_is_acknowledged_and_ignore
         let r = p.refund_row(&id).await;
         assert_eq!(r.status, RefundStatus::Succeeded, "{l}: {r:?}");
         assert_eq!(r.party_refund_id.as_deref(), Some("50300000000000000001"));
-        assert_eq!(refund_notifications(&p, &id).await, 1, "{l}");
+        assert_eq!(
+            p.notifications(NotificationKind::Refund, &id).await,
+            1,
+            "{l}"
+        );
         p.stop().await;
     }
 }

@@ -202,37 +202,33 @@ pub fn date(text: &str, field: &str) -> Result<NaiveDate, Refusal> {
         .ok_or_else(|| Refusal::invalid(field, "must be a real date written yyyyMMdd"))
 }
 
-/// `[0-9A-Za-z_-]{1,64}`.
+/// `[0-9A-Za-z_-]{1,64}` (API.md "Parties and identifiers").
 pub fn check_req_seq_id(field: &str, value: &str) -> Result<(), Refusal> {
-    let ok = !value.is_empty()
-        && value.len() <= REQ_SEQ_ID_MAX
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::invalid(
+    if value.is_empty() || !is_id(value, REQ_SEQ_ID_MAX) {
+        return Err(Refusal::invalid(
             field,
             "must be 1 to 64 characters of 0-9 A-Z a-z _ -",
-        ))
+        ));
     }
+    Ok(())
 }
 
 /// An id of `[0-9A-Za-z_-]` of at most `max` bytes.
 pub fn check_id(field: &str, value: &str, max: usize) -> Result<(), Refusal> {
-    let ok = value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::invalid(
+    if !is_id(value, max) {
+        return Err(Refusal::invalid(
             field,
             format!("must be at most {max} characters of 0-9 A-Z a-z _ -"),
-        ))
+        ));
     }
+    Ok(())
+}
+
+fn is_id(value: &str, max: usize) -> bool {
+    value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The fingerprint of a request's content: hex SHA-256 of its canonical `data` (top-level keys

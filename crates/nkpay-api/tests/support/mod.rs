@@ -313,6 +313,29 @@ impl Platform {
             .unwrap_or_else(|| panic!("{}: no trade {nkp_seq_id}", self.label))
     }
 
+    /// How the inbound log recorded the channel notifies about trade or refund `id`:
+    /// (verified, outcome), oldest first.
+    pub async fn inbound(&self, id: &str) -> Vec<(bool, String)> {
+        nkpay_store::channel_records::list_inbound_for(self.db.conn(), id)
+            .await
+            .expect("inbound")
+            .into_iter()
+            .map(|m| (m.verified, m.outcome.unwrap_or_default()))
+            .collect()
+    }
+
+    /// How many merchant notifications of `kind` were enqueued about `id`.
+    pub async fn notifications(
+        &self,
+        kind: nkpay_store::kinds::NotificationKind,
+        id: &str,
+    ) -> usize {
+        nkpay_store::notifications::list_for_subject(self.db.conn(), kind, id)
+            .await
+            .expect("notifications")
+            .len()
+    }
+
     /// Waits until the trade leaves `P`, or fails after 10 s.
     pub async fn wait_final(&self, nkp_seq_id: &str) -> trade::Model {
         for _ in 0..200 {
