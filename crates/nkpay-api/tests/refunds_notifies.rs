@@ -8,7 +8,6 @@ mod support;
 
 use nkpay_core::state::RefundStatus;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_crypto::alipay_sign::notify_string_to_sign;
@@ -16,11 +15,9 @@ use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_crypto::wechat_refund_cipher::encrypt_req_info;
 use nkpay_sandbox::Faults;
 use nkpay_store::kinds::NotificationKind;
-use refunds_support::{REFUND, TradeIds, accepted, impatient, job_round, wait_for};
+use refunds_support::{REFUND, TradeIds, WAIT, accepted, impatient, job_round, wait_for};
 use serde_json::json;
 use support::{NOTIFY_URL, Platform};
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// A refund of `amount` with a notify URL; its `nkp_seq_id` once the reply says processing.
 async fn processing_refund(p: &Platform, t: &TradeIds, amount: &str) -> String {
