@@ -61,7 +61,7 @@ def query(merchant, req_date, req_seq_id):
 def wait_paid(merchant, req):
     import time
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         data = query(merchant, req.req_date, req.req_seq_id)
         assert data["resp_code"] == "00000000", data

@@ -19,7 +19,7 @@ from dg_sdk import DGClient, MerConfig
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 # A WeChat refund settles at the simulator 5 s after it is made (real time in the demo).
-SETTLE_WAIT = 30
+SETTLE_WAIT = 60
 
 
 def today():
@@ -76,7 +76,7 @@ def paid_trade(platform, merchant, trade_type, amount):
         path, body = "/sandbox/alipay/pay", {"qr_code": data["qr_code"], "buyer_id": "2088102100000001"}
     r = requests.post(f"{platform.sandbox_url}{path}", json=body, timeout=10)
     assert r.status_code == 200, r.text
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         trade = query_trade(merchant, req)
         if trade["trans_stat"] == "S":
