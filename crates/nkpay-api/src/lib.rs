@@ -1,5 +1,8 @@
 //! nkpay-api: the actix-web surface — the merchant open API, channel callbacks, the console API
-//! and health endpoints.
+//! and health endpoints. The merchant API's wire format lives here and only here: each endpoint's
+//! typed request read from the envelope's `data` (field-level refusals) and its reply written
+//! from the engine's typed answer (yuan strings, `yyyyMMddHHmmss` Asia/Shanghai, `resp_code`),
+//! one file per endpoint under [`open`].
 //!
 //! Not for: business rules; every handler calls nkpay-engine.
 

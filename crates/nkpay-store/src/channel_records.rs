@@ -26,7 +26,7 @@ pub struct NewInboundMessage {
     pub remote_addr: Option<String>,
     /// Whether its signature verified.
     pub verified: bool,
-    /// What the platform made of it (settled, refused, error …).
+    /// What the platform made of it (finalized, refused, error …).
     pub outcome: Option<String>,
     /// The platform's order number (`nkp_seq_id`), unique.
     pub nkp_seq_id: Option<String>,
@@ -49,7 +49,7 @@ pub struct NewExchange {
     pub reply_body: Option<String>,
     /// How long the call took, in milliseconds.
     pub duration_ms: i64,
-    /// What the platform made of it (settled, refused, error …).
+    /// What the platform made of it (finalized, refused, error …).
     pub outcome: String,
     /// When it happened (UTC).
     pub at: DateTime<Utc>,

@@ -2,7 +2,7 @@
 //! default) and PostgreSQL (production, multi-node).
 //!
 //! Every state change here is a conditional UPDATE or an INSERT under a unique key, so two
-//! nodes, two notifies or two clicks cannot double-settle or over-refund; functions that
+//! nodes, two notifies or two clicks cannot finalize a trade twice or over-refund; functions that
 //! change state return whether they did. Functions take `now` from the caller (UTC) so the
 //! engine's clock, and tests, decide time. Secrets are sealed with
 //! `nkpay_crypto::sealed::SecretSealer` before they reach a column.

@@ -1,6 +1,6 @@
 //! The "nobody called back" jobs: trades and refunds still processing whose `next_query_at`
 //! has come are claimed under a lease (the crate's private `lease` module), queried at the
-//! channel, then either settled (which ends the job) or rescheduled here.
+//! channel, then either finalized (which ends the job) or rescheduled here.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, Statement};
@@ -43,7 +43,7 @@ pub async fn claim_due_trades(
     Ok(rows)
 }
 
-/// After a query that did not settle the trade: count the attempt, set the next time (or
+/// After a query that did not finalize the trade: count the attempt, set the next time (or
 /// `None` to stop querying) and free the lease. `false` when `owner` no longer holds it.
 pub async fn reschedule_trade(
     conn: &impl ConnectionTrait,

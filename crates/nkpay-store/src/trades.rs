@@ -1,6 +1,6 @@
 //! Payment trades: insert under the merchant's idempotency key, find, and change state only
 //! with conditional UPDATEs (never read-modify-write), so two nodes or two notifies can never
-//! settle a trade twice or refund more than was paid.
+//! finalize a trade twice or refund more than was paid.
 
 use chrono::{DateTime, Utc};
 use nkpay_core::money::Money;
@@ -290,7 +290,7 @@ pub async fn finalize(
     Ok(changed)
 }
 
-/// [`settle`] inside a transaction the caller owns (to add its own writes, e.g. an incident).
+/// [`finalize`] inside a transaction the caller owns (to add its own writes, e.g. an incident).
 /// Start it with [`Db::begin_write`].
 pub async fn finalize_in(
     txn: &impl ConnectionTrait,
