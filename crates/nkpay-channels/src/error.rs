@@ -46,7 +46,7 @@ pub enum ChannelError {
 
     /// A verified payment notify names another sub-merchant than the trade's route (or none,
     /// where the channel must name one). The money may be real: the engine records an incident
-    /// and settles nothing.
+    /// and finalizes nothing.
     #[error("notify names sub-merchant {named:?}, the trade's is {expected}")]
     SubMerchantMismatch {
         /// The sub-merchant the notify names (WeChat `sub_mch_id`, Alipay `seller_id`).

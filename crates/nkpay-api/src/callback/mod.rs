@@ -1,5 +1,5 @@
 //! Channel callbacks: WeChat Pay and Alipay post their notifies here. The engine verifies,
-//! settles and decides the answer; this edge passes the raw body and answers with the exact
+//! finalizes and decides the answer; this edge passes the raw body and answers with the exact
 //! bytes the channel expects.
 
 use actix_web::http::header::CONTENT_TYPE;
