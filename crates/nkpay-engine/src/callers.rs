@@ -20,7 +20,8 @@ pub enum CallerKind {
     Merchant,
 }
 
-/// An identified caller; its signature is checked with `public_key` by the API edge.
+/// An identified caller: found by [`Callers::authenticate`], its `sign` proven with
+/// `public_key` by [`Callers::verify_caller`].
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The caller's `sys_id`.
@@ -43,7 +44,7 @@ pub struct Scope {
 
 impl Scope {
     /// The merchant's `mer_id`.
-    pub fn mer_id(&self) -> &str {
+    pub(crate) fn mer_id(&self) -> &str {
         &self.merchant.mer_id
     }
 }
@@ -70,7 +71,8 @@ impl Callers {
         Ok(caller)
     }
 
-    /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`).
+    /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`, also when
+    /// the caller is disabled). Does not check `sign`: [`Callers::verify_caller`] does.
     pub async fn authenticate(
         &self,
         sys_id: &str,

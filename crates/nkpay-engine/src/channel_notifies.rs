@@ -128,7 +128,7 @@ impl std::ops::Deref for ChannelNotifies {
 
 impl ChannelNotifies {
     /// The service over `ctx`, applying results through `payments` and `refunds`.
-    pub fn new(ctx: Arc<Context>, payments: Payments, refunds: Refunds) -> Self {
+    pub(crate) fn new(ctx: Arc<Context>, payments: Payments, refunds: Refunds) -> Self {
         ChannelNotifies {
             ctx,
             payments,
@@ -136,7 +136,10 @@ impl ChannelNotifies {
         }
     }
 
-    /// Handles one channel notify and returns the exact answer for the channel.
+    /// Handles one channel notify and returns the exact answer for the channel (WeChat Pay v2:
+    /// `<xml>` with `return_code` `SUCCESS` or `FAIL`; Alipay: `success` or `fail`). Never an
+    /// error: trouble on our side is recorded and answered `FAIL` / `fail`, so the channel sends
+    /// the notify again.
     pub async fn handle(&self, inbound: InboundCallback<'_>) -> NotifyReply {
         let kind = inbound.path.channel();
         let record_id = self.record_inbound(&inbound).await;

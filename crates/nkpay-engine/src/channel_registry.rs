@@ -24,7 +24,7 @@ use crate::context::CallbackPath;
 use crate::error::EngineError;
 
 /// The connectors of the platform's channel accounts.
-pub struct ChannelRegistry {
+pub(crate) struct ChannelRegistry {
     db: Db,
     sealer: Arc<SecretSealer>,
     settings: ChannelSettings,
@@ -38,7 +38,7 @@ impl ChannelRegistry {
     /// `callback_base` is the platform's public base URL without a trailing slash; the
     /// connectors get the full callback URLs built from it. `wechat_close_min_age` is WeChat's
     /// close rule (see [`crate::EngineConfig::wechat_close_min_age`]).
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         sealer: Arc<SecretSealer>,
         settings: ChannelSettings,
@@ -65,7 +65,7 @@ impl ChannelRegistry {
     }
 
     /// The connector of account `account_id`.
-    pub async fn get(&self, account_id: i64) -> Result<Arc<dyn Channel>, EngineError> {
+    pub(crate) async fn get(&self, account_id: i64) -> Result<Arc<dyn Channel>, EngineError> {
         if let Some(ch) = self.cached(account_id) {
             return Ok(ch);
         }
@@ -81,7 +81,7 @@ impl ChannelRegistry {
     /// Alipay `app_id`), with their connectors, oldest first. An account whose connector cannot
     /// be built (a broken stored key, say) is left out with a log line, so it never keeps the
     /// other accounts' notifies from being verified.
-    pub async fn addressed_to(
+    pub(crate) async fn addressed_to(
         &self,
         claimed: &AddressedAccount,
     ) -> Result<Vec<(i64, Arc<dyn Channel>)>, EngineError> {
@@ -104,14 +104,6 @@ impl ChannelRegistry {
             }
         }
         Ok(out)
-    }
-
-    /// Forgets a built connector, so the next use rebuilds it from the stored account.
-    pub fn invalidate(&self, account_id: i64) {
-        self.built
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&account_id);
     }
 
     fn cached(&self, account_id: i64) -> Option<Arc<dyn Channel>> {

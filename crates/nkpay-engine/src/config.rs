@@ -10,6 +10,8 @@ use url::Url;
 
 use crate::notifications::url_guard::UrlPolicy;
 
+/// The engine's timings and policies; `Default` is the production setting (the server reads
+/// overrides from its configuration file).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Delays between channel queries of a trade nobody called back about: the first query
@@ -37,12 +39,15 @@ pub struct EngineConfig {
     pub replay_wait: Duration,
     /// How often the job loop looks for due trades.
     pub job_interval: Duration,
-    /// Trades claimed per round, and how many are worked on at once.
+    /// Trades (or refunds) one job round claims at most; a full batch starts the next round at
+    /// once.
     pub job_batch: u64,
+    /// How many claimed trades (or refunds) one node works on at once: each is a channel call.
     pub job_concurrency: usize,
     /// How long a claim holds a trade; longer than any channel call, so a live node never loses
     /// one it is working on, and a dead node's claims come back after it.
     pub job_lease: Duration,
+    /// How the channel connectors are built.
     pub channels: ChannelSettings,
 }
 
@@ -70,7 +75,7 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// The delay before query number `attempt` (0-based).
+    /// The delay before query number `attempt` (0-based); 60 s when `query_delays` is empty.
     pub fn query_delay(&self, attempt: i32) -> Duration {
         let i = usize::try_from(attempt.max(0)).unwrap_or(usize::MAX);
         self.query_delays
@@ -89,6 +94,7 @@ pub(crate) fn delta(d: Duration) -> chrono::TimeDelta {
 /// How connectors are built from the stored channel accounts.
 #[derive(Debug, Clone)]
 pub struct ChannelSettings {
+    /// Time-outs and permitted re-sends of every channel call.
     pub http: HttpSettings,
     /// How WeChat requests and `pay_info` are signed.
     pub wechat_sign_type: WechatSignType,
@@ -96,6 +102,7 @@ pub struct ChannelSettings {
     pub wechat_server_ip: String,
     /// Used when a stored account has no base URL of its own.
     pub wechat_base_url: Option<Url>,
+    /// Used when a stored Alipay account has no gateway URL of its own.
     pub alipay_gateway_url: Option<Url>,
     /// Extra trusted CA certificates (PEM) for a channel behind a private CA (a TLS sandbox).
     pub extra_roots_pem: Option<String>,

@@ -54,9 +54,10 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// Builds the context: checks `public_base_url` (`10000000`-style error naming it when it is
-    /// not an absolute http(s) URL without a query) and prepares the connector registry.
-    pub fn new(parts: EngineParts) -> Result<Context, EngineError> {
+    /// Builds the context: refuses a `public_base_url` that is not an absolute http(s) URL
+    /// without a query ([`EngineError::Invalid`] naming it), since the channels append the
+    /// callback paths to it, and prepares the connector registry.
+    pub(crate) fn new(parts: EngineParts) -> Result<Context, EngineError> {
         let base = parts
             .public_base_url
             .trim()
@@ -90,47 +91,34 @@ impl Context {
         })
     }
 
-    /// The database.
+    /// The database (the api's admin console and health check share it).
     pub fn db(&self) -> &Db {
         &self.db
     }
 
-    /// The platform key signing replies and notifications.
+    /// The active platform key: it signs every merchant API reply and notification, and its
+    /// id goes out as `X-Nkp-Key-Id`.
     pub fn signer(&self) -> &PlatformSigner {
         &self.signer
     }
-
-    /// The engine's configuration.
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
-    }
-
-    /// Seals and opens secrets at rest.
-    pub fn sealer(&self) -> &SecretSealer {
-        &self.sealer
-    }
-
-    /// The channel connectors, one per platform channel account.
-    pub fn channels(&self) -> &ChannelRegistry {
-        &self.channels
-    }
 }
 
-/// The channel callback endpoints this platform serves.
+/// The channel callback endpoints this platform serves; their URLs go upstream with every
+/// order and refund, so the channel knows where to send its notifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackPath {
+    /// WeChat Pay payment results (`notify_url` of `unifiedorder`, WeChat Pay v2).
     WechatPay,
+    /// WeChat Pay refund results (`notify_url` of `refund`; WeChat Pay v2 encrypts their
+    /// `req_info` with AES-256-ECB under the MD5 of the account's API key).
     WechatRefund,
+    /// Alipay trade notifies, payments and refunds alike: Alipay sends a trade's refund
+    /// notifies to its payment `notify_url`.
     Alipay,
 }
 
 impl CallbackPath {
-    pub const ALL: [CallbackPath; 3] = [
-        CallbackPath::WechatPay,
-        CallbackPath::WechatRefund,
-        CallbackPath::Alipay,
-    ];
-
+    /// The route, relative to `public_base_url`.
     pub fn path(self) -> &'static str {
         match self {
             CallbackPath::WechatPay => "/callback/wechat/pay",
@@ -139,7 +127,8 @@ impl CallbackPath {
         }
     }
 
-    pub fn channel(self) -> nkpay_core::trade_type::ChannelKind {
+    /// The channel that posts here.
+    pub(crate) fn channel(self) -> nkpay_core::trade_type::ChannelKind {
         use nkpay_core::trade_type::ChannelKind;
         match self {
             CallbackPath::WechatPay | CallbackPath::WechatRefund => ChannelKind::Wechat,
@@ -148,7 +137,7 @@ impl CallbackPath {
     }
 
     /// What the inbound message log calls a notify that arrived here.
-    pub fn kind(self) -> &'static str {
+    pub(crate) fn kind(self) -> &'static str {
         match self {
             CallbackPath::WechatPay => "pay",
             CallbackPath::WechatRefund => "refund",

@@ -22,8 +22,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Builds the context and its services; fails when `parts.public_base_url` is not an
-    /// absolute http(s) URL.
+    /// Builds the context and its services. Fails with [`EngineError::Invalid`] (`10000000`
+    /// at an API edge) naming `public_base_url` when that is not an absolute http(s) URL
+    /// without a query: the channels' notify URLs are built from it.
     pub fn new(parts: EngineParts) -> Result<Engine, EngineError> {
         let ctx = Arc::new(Context::new(parts)?);
         let payments = Payments::new(ctx.clone());
@@ -56,11 +57,6 @@ impl Engine {
     pub fn channel_notifies(&self) -> &ChannelNotifies {
         &self.channel_notifies
     }
-
-    /// The shared context (database, signer, configuration, connectors).
-    pub fn context(&self) -> &Arc<Context> {
-        &self.ctx
-    }
 }
 
 impl Deref for Engine {
@@ -82,8 +78,8 @@ macro_rules! service {
         }
 
         impl $name {
-            /// The service over `ctx`.
-            pub fn new(ctx: std::sync::Arc<$crate::context::Context>) -> Self {
+            /// The service over `ctx`; built once by [`crate::Engine::new`].
+            pub(crate) fn new(ctx: std::sync::Arc<$crate::context::Context>) -> Self {
                 $name { ctx }
             }
         }

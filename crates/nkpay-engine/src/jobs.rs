@@ -20,7 +20,9 @@ use crate::error::EngineError;
 use crate::payments::CloseOutcome;
 use crate::payments::finalize::Applied;
 
-pub const QUERY_GAVE_UP: &str = "query_gave_up";
+/// The incident opened when a trade is still processing after `query_max_attempts` queries:
+/// the job stops asking and an operator looks.
+const QUERY_GAVE_UP: &str = "query_gave_up";
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

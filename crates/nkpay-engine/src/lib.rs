@@ -6,15 +6,17 @@
 //! `nkpay-api`; the channels' in `nkpay-channels`.
 //!
 //! Start here: [`Engine::new`] from [`EngineParts`] builds the services. The merchant API calls
-//! [`Callers::authenticate`] and [`Callers::authorize`] (giving a [`Scope`]), then
+//! [`Callers::verify_caller`] and [`Callers::authorize`] (giving a [`Scope`]), then
 //! [`Payments::create`], [`Payments::query`], [`Payments::close`], [`Refunds::create`] or
 //! [`Refunds::query`]; channel callbacks call [`ChannelNotifies::handle`]; [`jobs::spawn`] runs
 //! the trade job and [`refunds::jobs::spawn`] the refund job; [`notifications::Dispatcher`]
 //! delivers merchant notifications.
 
+#![warn(missing_docs)]
+
 pub mod callers;
 pub mod channel_notifies;
-pub mod channel_registry;
+mod channel_registry;
 pub mod config;
 pub mod context;
 mod engine;

@@ -18,30 +18,42 @@ use nkpay_store::merchants::{self, NewMerchant, NewServiceProvider};
 
 use crate::error::EngineError;
 
+/// A service provider (agent, 渠道商) to register: a `sys_id` that signs requests for the
+/// merchants it onboards (API.md "Parties and identifiers").
 #[derive(Debug, Clone)]
 pub struct ServiceProviderSetup {
+    /// Its `sys_id`: 1 to 32 letters or digits.
     pub sys_id: String,
+    /// The product it signed for (`NKPAY`); every request's `product_id` must match it.
     pub product_id: String,
+    /// Its name, for the console.
     pub name: String,
     /// The service provider's RSA public key (PEM or base64 SPKI/PKCS#1) verifying its requests.
     pub public_key: String,
 }
 
+/// A sub-merchant to register under a service provider.
 #[derive(Debug, Clone)]
 pub struct MerchantSetup {
     /// 16 digits.
     pub mer_id: String,
     /// The service provider that onboards it.
     pub sys_id: String,
+    /// Its registered name.
     pub name: String,
+    /// A short name (简称), when it has one.
     pub short_name: Option<String>,
+    /// Enterprise or individual (`basicdata/ent` / `basicdata/indv`).
     pub kind: MerchantKind,
     /// Set when the merchant will call the API itself (its `sys_id` is then its `mer_id`).
     pub public_key: Option<String>,
 }
 
+/// A merchant's WeChat Pay business: its sub-merchant under the platform's service-provider
+/// account and the appids it may be paid in.
 #[derive(Debug, Clone)]
 pub struct WechatBusiness {
+    /// The merchant.
     pub mer_id: String,
     /// The sub-merchant number (特约商户号) under the platform's service-provider account.
     pub sub_mch_id: String,
@@ -53,16 +65,23 @@ pub struct WechatBusiness {
     pub fee_rate_bp: i32,
 }
 
+/// A merchant's Alipay business: its grant (`app_auth_token`) to the platform's ISV app.
 #[derive(Debug, Clone)]
 pub struct AlipayBusiness {
+    /// The merchant.
     pub mer_id: String,
+    /// The merchant's grant, sent as `app_auth_token` with every call made for it (Alipay ISV
+    /// mode); sealed at rest.
     pub app_auth_token: Secret<String>,
+    /// The merchant's app that granted `app_auth_token`.
     pub auth_app_id: String,
     /// The seller's Alipay user id (PID, `2088…`), compared with every notify.
     pub seller_id: String,
+    /// Alipay secondary-merchant id (`smid`), when the merchant has one.
     pub smid: Option<String>,
     /// `None`: the default Alipay account.
     pub channel_account_id: Option<i64>,
+    /// Basis points (38 = 0.38%).
     pub fee_rate_bp: i32,
 }
 
@@ -90,10 +109,13 @@ fn fee_rate(bp: i32) -> Result<(), EngineError> {
 }
 
 /// `true` when `id` is 16 ASCII digits, the shape of a `mer_id`.
-pub fn is_mer_id(id: &str) -> bool {
+fn is_mer_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Registers a service provider. [`EngineError::Invalid`] names the field that breaks its
+/// rule (`sys_id`, `product_id`, `name`, `public_key`); a taken `sys_id` is
+/// [`EngineError::Store`] (`Duplicate`).
 pub async fn create_service_provider(
     db: &Db,
     setup: &ServiceProviderSetup,
@@ -119,6 +141,9 @@ pub async fn create_service_provider(
     Ok(merchants::insert_service_provider(db.conn(), &new, Utc::now()).await?)
 }
 
+/// Registers a merchant under an existing service provider. [`EngineError::Invalid`] names the
+/// field (`mer_id` not 16 digits, empty `name`, unusable `public_key`, unknown `sys_id`); a
+/// taken `mer_id` is [`EngineError::Store`] (`Duplicate`).
 pub async fn create_merchant(
     db: &Db,
     setup: &MerchantSetup,
@@ -172,7 +197,9 @@ async fn account_of(db: &Db, id: Option<i64>, channel: ChannelKind) -> Result<()
     }
 }
 
-/// Opens (or replaces) the merchant's WeChat Pay business.
+/// Opens (or replaces) the merchant's WeChat Pay business. [`EngineError::Invalid`] when the
+/// merchant is not onboarded, `sub_mch_id` is not 1 to 32 digits, an appid is empty,
+/// `fee_rate_bp` is outside 0 to 10000 or `channel_account_id` is not a WeChat account.
 pub async fn open_wechat_business(
     db: &Db,
     sealer: &SecretSealer,
@@ -207,6 +234,8 @@ pub async fn open_wechat_business(
 }
 
 /// Opens (or replaces) the merchant's Alipay business under its grant to the ISV app.
+/// [`EngineError::Invalid`] when the merchant is not onboarded, a grant field is empty,
+/// `fee_rate_bp` is outside 0 to 10000 or `channel_account_id` is not an Alipay account.
 pub async fn open_alipay_business(
     db: &Db,
     sealer: &SecretSealer,
@@ -235,7 +264,9 @@ pub async fn open_alipay_business(
 }
 
 /// Registers a WeChat Pay service-provider account (API v2 key and optional client
-/// certificate sealed at rest).
+/// certificate sealed at rest). [`EngineError::Invalid`] when a required field is empty, the
+/// API key is not the 32-character v2 key, a certificate comes without its key (refunds need
+/// both: mutual TLS, WeChat Pay v2 `secapi/pay/refund`) or `gateway_url` is not a URL.
 pub async fn register_wechat_account(
     db: &Db,
     sealer: &SecretSealer,
@@ -260,7 +291,9 @@ pub async fn register_wechat_account(
     Ok(accounts::insert_wechat_account(db.conn(), sealer, account, Utc::now()).await?)
 }
 
-/// Registers an Alipay ISV app (app private key sealed at rest).
+/// Registers an Alipay ISV app (app private key sealed at rest). [`EngineError::Invalid`] when
+/// a key does not parse, the ISV's PID is missing (every order names it as
+/// `extend_params.sys_service_provider_id`) or `gateway_url` is not a URL.
 pub async fn register_alipay_account(
     db: &Db,
     sealer: &SecretSealer,

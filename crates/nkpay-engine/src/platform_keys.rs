@@ -26,6 +26,8 @@ impl std::fmt::Debug for PlatformSigner {
 }
 
 impl PlatformSigner {
+    /// The signer of `key`, announced as `key_id` (`X-Nkp-Key-Id`, API.md "Envelope and
+    /// signature"), so a merchant can tell which public key verifies it.
     pub fn new(key_id: impl Into<String>, key: RsaPrivateKey) -> Self {
         PlatformSigner {
             key_id: key_id.into(),
@@ -33,24 +35,31 @@ impl PlatformSigner {
         }
     }
 
+    /// The key's id, sent as `X-Nkp-Key-Id` with every reply and notification.
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
 
+    /// The RSA-2048 key itself, for the api's signed replies.
     pub fn private_key(&self) -> &RsaPrivateKey {
         &self.key
     }
 
+    /// The public half merchants verify replies and notifications with.
     pub fn public_key(&self) -> RsaPublicKey {
         self.key.public_key()
     }
 
-    pub fn sign_base64(&self, message: &[u8]) -> Result<String, EngineError> {
+    /// base64 RSA-SHA256 (PKCS#1 v1.5) of `message`: a notification's `sign` over its exact
+    /// `resp_data` (API.md "Asynchronous notifications to merchants").
+    pub(crate) fn sign_base64(&self, message: &[u8]) -> Result<String, EngineError> {
         Ok(self.key.sign_sha256_base64(message)?)
     }
 }
 
-/// Opens the active key, creating and storing one when the database has none.
+/// Opens the active key, creating and storing one when the database has none. Fails with
+/// [`EngineError::Store`] or [`EngineError::Crypto`] when the stored key cannot be read or
+/// opened (a wrong sealing key in configuration, say).
 pub async fn load_or_create(db: &Db, sealer: &SecretSealer) -> Result<PlatformSigner, EngineError> {
     if let Some(active) = platform_keys::active_key(db.conn()).await? {
         let pem = platform_keys::open_private_key(sealer, &active)?;
@@ -61,7 +70,7 @@ pub async fn load_or_create(db: &Db, sealer: &SecretSealer) -> Result<PlatformSi
 }
 
 /// Makes a new key the active one; older keys stay listed as retired.
-pub async fn rotate(db: &Db, sealer: &SecretSealer) -> Result<PlatformSigner, EngineError> {
+async fn rotate(db: &Db, sealer: &SecretSealer) -> Result<PlatformSigner, EngineError> {
     let key = RsaPrivateKey::generate_2048()?;
     let now = Utc::now();
     let key_id = format!("k{}", now.format("%Y%m%d%H%M%S%3f"));

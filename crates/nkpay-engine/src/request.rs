@@ -1,6 +1,6 @@
 //! What the engine is told about a merchant request once the api has read its fields: the
 //! request's own id (`req_date` + `req_seq_id`, unique per `mer_id`), the fingerprint of a
-//! write's content, and how a request names an earlier trade or refund (`org_*`).
+//! write's content, and how a request names the original trade or refund (its `org_*` fields).
 //!
 //! Forms are checked by the api (`nkpay-api::open`); the rules that depend on the clock or the
 //! database (how old `req_date` may be, replays, scope) are checked here.
@@ -30,7 +30,7 @@ impl RequestId {
     /// (`10000000`): a request id from another day is a mistake or an old request replayed.
     /// Checked for new requests only: a replay is answered as the first time, even on a later
     /// day.
-    pub fn check_current(
+    pub(crate) fn check_current(
         &self,
         field: &str,
         now: DateTime<Utc>,
@@ -61,8 +61,8 @@ pub struct WriteRequest {
     pub content_hash: String,
 }
 
-/// How a query, close or refund names an earlier trade (or a refund query an earlier refund)
-/// of the merchant.
+/// How a query, close or refund names the original trade (or a refund query the original
+/// refund) of the merchant (API.md "query, close").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgKey {
     /// Its `org_nkp_seq_id`; an `org_req_date` given with it must match too.

@@ -4,20 +4,24 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 
-pub const DATE: &str = "%Y%m%d";
-pub const DATE_TIME: &str = "%Y%m%d%H%M%S";
+/// `yyyyMMdd`, the form of `req_date` (and of the stored request dates).
+pub(crate) const DATE: &str = "%Y%m%d";
+/// `yyyyMMddHHmmss`, the form of `time_expire` and `end_time`.
+const DATE_TIME: &str = "%Y%m%d%H%M%S";
 
-/// `yyyyMMddHHmmss` in Shanghai time.
+/// `t` as `yyyyMMddHHmmss` in Asia/Shanghai: how the merchant API and notifications write
+/// `end_time` (API.md "query, close").
 pub fn format_date_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&Shanghai).format(DATE_TIME).to_string()
 }
 
 /// Today's date in Shanghai at `now`.
-pub fn date_of(now: DateTime<Utc>) -> NaiveDate {
+pub(crate) fn date_of(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&Shanghai).date_naive()
 }
 
-/// A real calendar date written exactly `yyyyMMdd` (8 digits, no separators).
+/// A real calendar date written exactly `yyyyMMdd` (8 digits, no separators); `None`
+/// otherwise, which the api answers `10000000`.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -25,7 +29,8 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, DATE).ok()
 }
 
-/// A real Shanghai time written exactly `yyyyMMddHHmmss`.
+/// A real Asia/Shanghai time written exactly `yyyyMMddHHmmss`, as a UTC instant; `None`
+/// otherwise.
 pub fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
     if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -15,9 +15,9 @@ use crate::error::EngineError;
 /// The most rows one listing returns.
 pub const MAX_PAGE: u64 = 200;
 /// The most notifications one range re-send may cover; a wider range is refused.
-pub const MAX_RANGE_RESEND: usize = 5000;
+const MAX_RANGE_RESEND: usize = 5000;
 /// The widest range a range re-send accepts.
-pub const MAX_RANGE: TimeDelta = TimeDelta::days(31);
+const MAX_RANGE: TimeDelta = TimeDelta::days(31);
 
 /// Notifications matching `filter`, newest first; `limit` is capped at [`MAX_PAGE`].
 pub async fn list(
@@ -31,11 +31,16 @@ pub async fn list(
 /// One notification with its attempts (oldest first) and every chain about the same subject.
 #[derive(Debug, Clone)]
 pub struct NotificationDetail {
+    /// The notification asked for.
     pub notification: notification::Model,
+    /// Its attempts, oldest first.
     pub attempts: Vec<notification_attempt::Model>,
+    /// Every chain about the same trade or refund (this one included), oldest first: each
+    /// re-send is a chain of its own.
     pub chains: Vec<notification::Model>,
 }
 
+/// Notification `id` with its attempts and chains; `Ok(None)` when there is none.
 pub async fn detail(db: &Db, id: i64) -> Result<Option<NotificationDetail>, EngineError> {
     let Some(n) = notifications::find(db.conn(), id).await? else {
         return Ok(None);
@@ -75,7 +80,8 @@ pub struct RangeResend {
 
 /// Re-sends every trade and refund of `mer_id` whose notification was created in `[from, to)`:
 /// one new chain per trade or refund, from its latest chain; subjects still being retried are
-/// left to their current chain.
+/// left to their current chain. [`EngineError::Invalid`] when `from` is not before `to`, the
+/// range spans more than 31 days or holds more than 5000 notifications.
 pub async fn resend_range(
     db: &Db,
     mer_id: &str,

@@ -16,9 +16,10 @@ use super::guarded_resolver::GuardedResolver;
 use super::url_guard::{UrlPolicy, UrlRefusal, check_ip, parse_notify_url};
 use crate::error::EngineError;
 
-pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded;charset=UTF-8";
+/// The notification's content type (API.md "Asynchronous notifications to merchants").
+pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded;charset=UTF-8";
 /// The header naming the platform key that signed the notification.
-pub const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
+pub(crate) const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
 
 /// The HTTP client deliveries share: vetted DNS, no proxy, no redirects.
 pub(crate) fn build_client(
@@ -39,7 +40,7 @@ pub(crate) fn build_client(
 }
 
 /// The form a receiver gets: `resp_code`, `resp_desc`, `resp_data`, `sign`.
-pub fn form_body(resp_code: &str, resp_desc: &str, resp_data: &str, sign: &str) -> String {
+pub(crate) fn form_body(resp_code: &str, resp_desc: &str, resp_data: &str, sign: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .append_pair("resp_code", resp_code)
         .append_pair("resp_desc", resp_desc)

@@ -56,6 +56,7 @@ pub struct DispatcherConfig {
     pub lease: Duration,
     /// How often an idle dispatcher looks for due rows.
     pub poll_interval: Duration,
+    /// Which receivers may be reached; checked again at delivery, after resolution.
     pub policy: UrlPolicy,
 }
 
@@ -74,6 +75,10 @@ impl Default for DispatcherConfig {
 }
 
 impl DispatcherConfig {
+    /// Refuses a setting the dispatcher cannot keep its promises under, with
+    /// [`EngineError::Invalid`] naming the `notify.*` key: no delay or a zero one, no
+    /// concurrency, a time-out under 10 ms, a lease shorter than twice the time-out (an attempt
+    /// must end before its claim does), a zero poll interval.
     pub fn validate(&self) -> Result<(), EngineError> {
         if self.schedule.is_empty() || self.schedule.iter().any(Duration::is_zero) {
             return Err(EngineError::invalid(
@@ -112,10 +117,13 @@ impl DispatcherConfig {
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RoundSummary {
+    /// Rows claimed.
     pub claimed: usize,
     /// Handed back for later because their host was at its limit.
     pub deferred: usize,
+    /// Attempts the receiver answered 2xx.
     pub delivered: usize,
+    /// Attempts that failed; the row is due again by its schedule, or dead after the last.
     pub failed: usize,
     /// Handed back without an attempt (too little lease left, or no capacity).
     pub released: usize,
@@ -134,10 +142,15 @@ impl RoundSummary {
 /// What a dispatcher has done since it was made (all rounds, for metrics and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchTotals {
+    /// Rows claimed.
     pub claimed: u64,
+    /// Rows handed back because their host was at its limit.
     pub deferred: u64,
+    /// Attempts the receiver answered 2xx.
     pub delivered: u64,
+    /// Attempts that failed.
     pub failed: u64,
+    /// Rows handed back without an attempt.
     pub released: u64,
 }
 
@@ -204,6 +217,8 @@ impl std::fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     /// `node_name` identifies this node in leases (1–64 characters, unique per running node).
+    /// Fails with [`EngineError::Invalid`] on a bad `config` (see [`DispatcherConfig`]'s
+    /// rules) or node name, and [`EngineError::Internal`] when the HTTP client cannot be built.
     pub fn new(
         db: Db,
         signer: PlatformSigner,
@@ -235,14 +250,6 @@ impl Dispatcher {
         })
     }
 
-    pub fn node_name(&self) -> &str {
-        &self.shared.node
-    }
-
-    pub fn config(&self) -> &DispatcherConfig {
-        &self.shared.config
-    }
-
     /// Counts since this dispatcher (and its clones) started.
     pub fn totals(&self) -> DispatchTotals {
         let c = &self.shared.counters;
@@ -257,7 +264,7 @@ impl Dispatcher {
     }
 
     /// One round: claims what is due now (up to the free capacity), delivers it and waits
-    /// for those deliveries. For tests and tools; a server uses [`Dispatcher::run`].
+    /// for those deliveries. For tests and tools; a server uses [`Dispatcher::spawn`].
     pub async fn run_once(&self) -> Result<RoundSummary, EngineError> {
         let mut tasks = JoinSet::new();
         let (mut summary, _) = self.claim_and_start(&mut tasks).await?;
@@ -271,7 +278,7 @@ impl Dispatcher {
 
     /// Delivers until `shutdown` completes, then stops claiming and waits for the deliveries
     /// in flight (each bounded by the time-out) so their attempts are recorded.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let poll = self.shared.config.poll_interval;
@@ -327,7 +334,8 @@ impl Dispatcher {
         tracing::info!(node = %self.shared.node, "notification dispatcher stopped");
     }
 
-    /// [`Dispatcher::run`] on its own task.
+    /// Delivers on its own task until `shutdown` completes, then stops claiming and waits for
+    /// the deliveries in flight (each bounded by the time-out) so their attempts are recorded.
     pub fn spawn(self, shutdown: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
         tokio::spawn(self.run(shutdown))
     }

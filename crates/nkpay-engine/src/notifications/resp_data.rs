@@ -43,7 +43,10 @@ impl Data {
 
 /// The `resp_data` string of the trade's final-state notification: compact, top-level keys
 /// sorted, raw UTF-8 — the exact text that is signed and sent.
-pub fn trade_resp_data(t: &trade::Model, final_state: &FinalState) -> Result<String, EngineError> {
+pub(crate) fn trade_resp_data(
+    t: &trade::Model,
+    final_state: &FinalState,
+) -> Result<String, EngineError> {
     let mut d = Data::default();
     d.set("notify_type", NotificationKind::Trade.as_str())
         .set("mer_id", &t.mer_id)
@@ -73,7 +76,7 @@ pub fn trade_resp_data(t: &trade::Model, final_state: &FinalState) -> Result<Str
 }
 
 /// The notification row a final state enqueues, when the trade asked for one.
-pub fn trade_notice(
+pub(crate) fn trade_notice(
     t: &trade::Model,
     final_state: &FinalState,
     now: DateTime<Utc>,
@@ -93,7 +96,7 @@ pub fn trade_notice(
 
 /// The `resp_data` string of the refund's final-state notification: compact, top-level keys
 /// sorted, raw UTF-8 — the exact text that is signed and sent.
-pub fn refund_resp_data(
+pub(crate) fn refund_resp_data(
     r: &refund::Model,
     t: &trade::Model,
     final_state: &RefundFinalState,
@@ -123,7 +126,7 @@ pub fn refund_resp_data(
 
 /// The notification a refund's final state enqueues, when the refund asked for one (its own
 /// `notify_url`; the trade's is for the payment).
-pub fn refund_notice(
+pub(crate) fn refund_notice(
     r: &refund::Model,
     t: &trade::Model,
     final_state: &RefundFinalState,

@@ -8,9 +8,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use nkpay_store::notifications::NextStep;
 use rand::Rng;
 
-/// The platform default (API.md): 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h,
-/// 3h, 6h, 6h.
-pub fn default_schedule() -> Vec<Duration> {
+/// The platform default (API.md "Asynchronous notifications to merchants", the same as WeChat
+/// Pay's own notify retries): 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h,
+/// 6h.
+pub(crate) fn default_schedule() -> Vec<Duration> {
     const SECS: [u64; 15] = [
         15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
     ];
@@ -18,23 +19,29 @@ pub fn default_schedule() -> Vec<Duration> {
 }
 
 /// The longest schedule accepted, so a typo cannot keep a notification alive for years.
-pub const MAX_SCHEDULE_LEN: usize = 50;
+const MAX_SCHEDULE_LEN: usize = 50;
 /// The longest single delay accepted.
-pub const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Why a `notify_schedule` was refused; `Display` names the item, ready for the console.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
+    /// No delay at all.
     #[error("notify_schedule格式错误: is empty; give delays like 15,15,30,180")]
     Empty,
+    /// An item that is not a number with an optional `ms`/`s`/`m`/`h` unit.
     #[error("notify_schedule格式错误: {0:?} is not a delay (seconds, or a number with ms/s/m/h)")]
     BadDelay(String),
+    /// A zero delay, which would retry in a tight loop.
     #[error("notify_schedule格式错误: {0:?} is zero; every delay must be positive")]
     Zero(String),
+    /// A delay over 7 days.
     #[error(
         "notify_schedule格式错误: {0:?} is longer than {days} days",
         days = MAX_DELAY.as_secs() / 86400
     )]
     TooLong(String),
+    /// More than 50 delays.
     #[error("notify_schedule格式错误: more than {MAX_SCHEDULE_LEN} delays")]
     TooMany,
 }
@@ -81,23 +88,8 @@ fn parse_delay(item: &str) -> Result<Duration, ScheduleError> {
     Ok(delay)
 }
 
-/// Writes a schedule back in the form [`parse_schedule`] reads (whole seconds where exact).
-pub fn format_schedule(schedule: &[Duration]) -> String {
-    schedule
-        .iter()
-        .map(|d| {
-            if d.subsec_millis() == 0 {
-                d.as_secs().to_string()
-            } else {
-                format!("{}ms", d.as_millis())
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// What follows an attempt: `attempts_before` attempts had already been made.
-pub fn next_step(
+pub(crate) fn next_step(
     attempts_before: i32,
     delivered: bool,
     schedule: &[Duration],
@@ -134,8 +126,8 @@ mod tests {
     #[test]
     fn default_schedule_matches_the_contract() {
         assert_eq!(
-            format_schedule(&default_schedule()),
-            "15,15,30,180,600,1200,1800,1800,1800,3600,10800,10800,10800,21600,21600"
+            default_schedule(),
+            parse_schedule("15s,15s,30s,3m,10m,20m,30m,30m,30m,60m,3h,3h,3h,6h,6h").unwrap()
         );
     }
 

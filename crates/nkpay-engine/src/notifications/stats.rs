@@ -8,26 +8,35 @@ use serde::Serialize;
 use crate::error::EngineError;
 
 /// Attempts started within this window count towards the latency figures.
-pub const LATENCY_WINDOW: TimeDelta = TimeDelta::hours(1);
+const LATENCY_WINDOW: TimeDelta = TimeDelta::hours(1);
 /// At most this many of the latest attempts are sampled.
-pub const LATENCY_SAMPLE: u64 = 1000;
+const LATENCY_SAMPLE: u64 = 1000;
 
+/// Counts of merchant notifications by state at one moment, and the attempt latencies of the
+/// last hour (at most the latest 1000 attempts); the console's `/stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct NotifyStats {
+    /// Not delivered yet and still being retried (due, in flight or waiting for their time).
     pub pending: u64,
     /// Pending, due now and not being delivered: the backlog.
     pub due: u64,
     /// Being delivered right now (held under a live lease).
     pub in_flight: u64,
+    /// Answered 2xx.
     pub delivered: u64,
+    /// Given up after the last attempt of the schedule; re-sendable from the console.
     pub dead: u64,
     /// How many attempts the latency figures are drawn from.
     pub recent_attempts: u64,
+    /// Median attempt duration, milliseconds; `None` without recent attempts.
     pub latency_p50_ms: Option<i64>,
+    /// 95th percentile (nearest rank), milliseconds.
     pub latency_p95_ms: Option<i64>,
+    /// Slowest recent attempt, milliseconds.
     pub latency_max_ms: Option<i64>,
 }
 
+/// The figures at `now`; fails only with [`EngineError::Store`].
 pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<NotifyStats, EngineError> {
     let counts = notification_console::counts(db.conn(), now).await?;
     let mut durations = notification_console::recent_attempt_durations(

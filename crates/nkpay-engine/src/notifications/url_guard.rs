@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use url::{Host, Url};
 
-/// The longest `notify_url` accepted, in characters.
-pub const MAX_NOTIFY_URL_CHARS: usize = 256;
+/// The longest `notify_url` accepted, in characters (API.md "jspay"; WeChat Pay v2 takes no
+/// longer one either).
+const MAX_NOTIFY_URL_CHARS: usize = 256;
 
 /// How long a host name may take to resolve before the URL is refused.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +48,7 @@ impl UrlPolicy {
 
 /// The kind of non-public address a host resolved to; names the rule in messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressClass {
+pub(crate) enum AddressClass {
     Loopback,
     Private,
     SharedCgnat,
@@ -77,7 +78,7 @@ impl AddressClass {
     }
 
     /// Whether `policy` lets a notification go to an address of this class.
-    pub fn allowed_by(self, policy: &UrlPolicy) -> bool {
+    fn allowed_by(self, policy: &UrlPolicy) -> bool {
         match self {
             AddressClass::Loopback => policy.allow_loopback,
             AddressClass::Private | AddressClass::SharedCgnat | AddressClass::UniqueLocal => {
@@ -96,7 +97,7 @@ impl AddressClass {
 /// Why a `notify_url` was refused. `Display` starts with `notify_url不合法: ` and names the rule,
 /// ready for a `resp_desc`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlRefusal {
+pub(crate) enum UrlRefusal {
     #[error("notify_url不合法: longer than {MAX_NOTIFY_URL_CHARS} characters ({0})")]
     TooLong(usize),
     #[error("notify_url不合法: not an absolute URL ({0})")]
@@ -113,56 +114,27 @@ pub enum UrlRefusal {
     Forbidden { addr: IpAddr, class: AddressClass },
 }
 
-impl UrlRefusal {
-    /// True when a later try may succeed (DNS trouble), false when the URL itself is refused.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, UrlRefusal::Unresolvable { .. })
-    }
-}
-
-/// A URL that passed the guard, with the only addresses a delivery may connect to.
-#[derive(Debug, Clone)]
-pub struct VettedUrl {
-    pub url: Url,
-    /// The host as written in the URL (the name to give the vetted addresses when connecting).
-    pub host: String,
-    pub addrs: Vec<SocketAddr>,
-}
-
 /// Checks `url` and resolves its host; returns the vetted socket addresses.
-pub async fn check_notify_url(
+pub(crate) async fn check_notify_url(
     url: &str,
     policy: &UrlPolicy,
 ) -> Result<Vec<SocketAddr>, UrlRefusal> {
-    Ok(vet_notify_url(url, policy).await?.addrs)
-}
-
-/// Like [`check_notify_url`], also returning the parsed URL and host for the delivery.
-pub async fn vet_notify_url(url: &str, policy: &UrlPolicy) -> Result<VettedUrl, UrlRefusal> {
     let parsed = parse_notify_url(url)?;
     let port = parsed.port_or_known_default().ok_or(UrlRefusal::NoHost)?;
-    let (host, addrs) = match parsed.host() {
+    let addrs = match parsed.host() {
         None => return Err(UrlRefusal::NoHost),
-        Some(Host::Ipv4(ip)) => (ip.to_string(), vec![SocketAddr::new(IpAddr::V4(ip), port)]),
-        Some(Host::Ipv6(ip)) => (ip.to_string(), vec![SocketAddr::new(IpAddr::V6(ip), port)]),
-        Some(Host::Domain(name)) => {
-            let name = name.to_string();
-            let addrs = resolve_vetted(&name, port, policy).await?;
-            (name, addrs)
-        }
+        Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+        Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+        Some(Host::Domain(name)) => resolve_vetted(name, port, policy).await?,
     };
     for addr in &addrs {
         check_ip(addr.ip(), policy)?;
     }
-    Ok(VettedUrl {
-        url: parsed,
-        host,
-        addrs,
-    })
+    Ok(addrs)
 }
 
 /// The checks that need no resolution: length, syntax, scheme, host present.
-pub fn parse_notify_url(url: &str) -> Result<Url, UrlRefusal> {
+pub(crate) fn parse_notify_url(url: &str) -> Result<Url, UrlRefusal> {
     let chars = url.chars().count();
     if chars > MAX_NOTIFY_URL_CHARS {
         return Err(UrlRefusal::TooLong(chars));
@@ -181,7 +153,7 @@ pub fn parse_notify_url(url: &str) -> Result<Url, UrlRefusal> {
 /// Resolves a host name and checks every address it gives. Every address must pass: a name
 /// that also resolves to an internal address is refused, rather than hoping the client picks
 /// the public one.
-pub async fn resolve_vetted(
+pub(crate) async fn resolve_vetted(
     host: &str,
     port: u16,
     policy: &UrlPolicy,
@@ -216,7 +188,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UrlRefusal> {
 }
 
 /// Refuses `ip` unless it is public or its class is allowed by `policy`.
-pub fn check_ip(ip: IpAddr, policy: &UrlPolicy) -> Result<(), UrlRefusal> {
+pub(crate) fn check_ip(ip: IpAddr, policy: &UrlPolicy) -> Result<(), UrlRefusal> {
     match classify(ip) {
         Some(class) if !class.allowed_by(policy) => Err(UrlRefusal::Forbidden { addr: ip, class }),
         _ => Ok(()),
@@ -224,7 +196,7 @@ pub fn check_ip(ip: IpAddr, policy: &UrlPolicy) -> Result<(), UrlRefusal> {
 }
 
 /// The class of a non-public address, `None` for a public one.
-pub fn classify(ip: IpAddr) -> Option<AddressClass> {
+fn classify(ip: IpAddr) -> Option<AddressClass> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => classify_v6(v6),

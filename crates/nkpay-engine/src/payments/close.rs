@@ -111,7 +111,8 @@ impl Payments {
         )
         .await;
         if recorded.value == CloseResult::AlreadyPaid {
-            // The payment won: learn its details and settle it (which notifies the merchant).
+            // The payment won: learn its details and finalize it (which enqueues the merchant
+            // notification).
             let (fresh, _) = self.refresh(t, now).await?;
             if fresh.status == TradeStatus::Succeeded {
                 return Ok(CloseOutcome::Paid);

@@ -19,12 +19,13 @@ use crate::config::delta;
 use crate::error::EngineError;
 use crate::notifications::url_guard;
 
-/// A trade's payer has 2 hours when `time_expire` is absent (API.md "jspay").
-pub const DEFAULT_EXPIRY: TimeDelta = TimeDelta::hours(2);
-/// `time_expire` at least 1 minute from now.
-pub const MIN_EXPIRY: TimeDelta = TimeDelta::minutes(1);
-/// `time_expire` at most 24 hours from now.
-pub const MAX_EXPIRY: TimeDelta = TimeDelta::hours(24);
+/// A trade's payer has 2 hours when `time_expire` is absent (API.md "jspay"; also the life of
+/// a WeChat `prepay_id`).
+const DEFAULT_EXPIRY: TimeDelta = TimeDelta::hours(2);
+/// `time_expire` at least 1 minute from now (API.md "jspay").
+const MIN_EXPIRY: TimeDelta = TimeDelta::minutes(1);
+/// `time_expire` at most 24 hours from now (API.md "jspay").
+const MAX_EXPIRY: TimeDelta = TimeDelta::hours(24);
 
 impl Payments {
     /// `jspay`: creates the trade and places it at the channel, or answers a replay of the same
@@ -204,8 +205,8 @@ fn describe_create(r: &CreateResult) -> String {
 }
 
 /// `time_expire`: 1 minute to 24 hours from now; 2 hours when absent. The field has whole
-/// seconds, so it is compared against whole seconds.
-pub fn time_expire(
+/// seconds, so it is compared against whole seconds. Out of range is `10000000`.
+fn time_expire(
     value: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, EngineError> {

@@ -2,7 +2,7 @@
 //! job or the API, and a close all end here. The move P → S / F / C is a conditional UPDATE
 //! that exactly one caller wins, with the merchant notification enqueued in the same
 //! transaction. A paid result is believed only when its amount and sub-merchant match the
-//! trade; otherwise an incident is recorded and nothing settles.
+//! trade; otherwise an incident is recorded and the trade stays where it is.
 
 use chrono::{DateTime, Utc};
 use nkpay_channels::PayResult;
@@ -17,14 +17,18 @@ use super::Payments;
 use crate::error::EngineError;
 use crate::notifications::resp_data;
 
-/// Incident kinds this module records.
-pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
-pub const MERCHANT_MISMATCH: &str = "merchant_mismatch";
-pub const PAID_AFTER_CLOSE: &str = "paid_after_close";
+/// Incident: the channel says another amount was paid than the trade's (WeChat Pay v2: never
+/// trust a notify's amount without checking it against the order).
+const AMOUNT_MISMATCH: &str = "amount_mismatch";
+/// Incident: a payment notify names another sub-merchant than the trade's.
+const MERCHANT_MISMATCH: &str = "merchant_mismatch";
+/// Incident: paid at the channel after the trade was closed or failed here (an Alipay QR code
+/// stays payable after `alipay.trade.close` before a scan): the payer must be refunded.
+const PAID_AFTER_CLOSE: &str = "paid_after_close";
 
 /// What applying a channel result did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+pub(crate) enum Applied {
     /// This call moved the trade to its final state.
     Finalized(TradeStatus),
     /// The trade was already final (a duplicate or late message); nothing changed.
@@ -37,7 +41,8 @@ pub enum Applied {
 }
 
 impl Applied {
-    pub fn describe(&self) -> String {
+    /// A short label for the trade's channel history.
+    pub(crate) fn describe(&self) -> String {
         match self {
             Applied::Finalized(s) => format!("finalized {}", s.as_str()),
             Applied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
@@ -48,7 +53,7 @@ impl Applied {
 }
 
 /// A short label of a channel result, for histories.
-pub fn describe_pay_result(r: &PayResult) -> String {
+pub(crate) fn describe_pay_result(r: &PayResult) -> String {
     match r {
         PayResult::Paid {
             party_order_id,
@@ -64,7 +69,7 @@ pub fn describe_pay_result(r: &PayResult) -> String {
 }
 
 /// Fee in fen at `bp` basis points, rounded half up.
-pub fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
+fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
     (amount_fen.saturating_mul(i64::from(bp)) + 5_000) / 10_000
 }
 
@@ -212,7 +217,7 @@ impl Payments {
 }
 
 /// A final state that ends a trade without payment.
-pub fn closing(
+pub(crate) fn closing(
     status: TradeStatus,
     bank: Option<(String, String)>,
     now: DateTime<Utc>,

@@ -1,20 +1,19 @@
 //! Payments: jspay (create), query and close from the merchant API, and the one path every
-//! channel result about a payment goes through to a final state ([`finalize`]; channel
+//! channel result about a payment goes through to a final state (`finalize`; channel
 //! notifies reach it from `crate::channel_notifies`, the job from `crate::jobs`). Each file is
 //! one step of the trade's life.
 
 mod close;
 mod command;
 mod create;
-pub mod finalize;
-pub(crate) mod original;
+pub(crate) mod finalize;
+mod original;
 mod query;
 pub(crate) mod replay;
-pub mod routing;
+mod routing;
 mod view;
 
 pub use command::{CloseTrade, CreateTrade, WxData};
-pub use finalize::Applied;
 pub use view::{CloseOutcome, Closed, Created, TradeView};
 
 use crate::engine::service;

@@ -1,5 +1,5 @@
 //! Where a trade goes: the merchant's business on the trade type's channel, the platform
-//! account it runs under, and for WeChat who pays under which appid (API.md "Routing"):
+//! account it runs under, and for WeChat who pays under which appid (API.md "jspay": routing):
 //!
 //! - `openid` given (T_JSAPI only) → hosted payment under the platform's own appid;
 //! - else `sub_appid` + `sub_openid`, the appid bound to the merchant as an official account
@@ -24,14 +24,17 @@ use crate::error::EngineError;
 
 /// A resolved route, ready to place the order.
 #[derive(Debug, Clone)]
-pub struct Route {
-    pub channel_account_id: i64,
-    pub merchant: MerchantRoute,
+pub(crate) struct Route {
+    /// The platform channel account the order is placed under.
+    pub(crate) channel_account_id: i64,
+    /// The merchant at the channel (WeChat `sub_mch_id`, Alipay `app_auth_token`).
+    pub(crate) merchant: MerchantRoute,
     /// WeChat only.
-    pub payer: Option<WechatPayer>,
+    pub(crate) payer: Option<WechatPayer>,
     /// The appid the order is placed under (the platform's or the `sub_appid`), WeChat only.
-    pub appid: Option<String>,
-    pub sub_mch_id: Option<String>,
+    pub(crate) appid: Option<String>,
+    /// The merchant's WeChat sub-merchant number, WeChat only.
+    pub(crate) sub_mch_id: Option<String>,
 }
 
 fn not_opened(desc: String) -> EngineError {
@@ -45,8 +48,9 @@ fn channel_name(kind: ChannelKind) -> &'static str {
     }
 }
 
-/// Who pays, from the request's `wx_data`, before anything is looked up.
-pub fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, EngineError> {
+/// Who pays, from the request's `wx_data`, before anything is looked up (API.md "jspay":
+/// routing); `10000000` naming the missing field.
+fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, EngineError> {
     if trade_type == TradeType::TJsapi
         && let Some(openid) = &wx.openid
     {

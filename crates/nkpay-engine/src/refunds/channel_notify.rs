@@ -1,5 +1,5 @@
 //! A channel's refund notify, already verified by the connector (WeChat: `req_info` decrypted
-//! with our key; Alipay: RSA2 signature): find the refund it names and settle it. A notify for
+//! with our key; Alipay: RSA2 signature): find the refund it names and finalize it. A notify for
 //! a refund we do not have, or that names the wrong trade, changes nothing; a repeated one
 //! finds the refund final and changes nothing either.
 

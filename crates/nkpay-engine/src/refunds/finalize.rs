@@ -15,25 +15,29 @@ use crate::error::EngineError;
 use crate::notifications::resp_data;
 use nkpay_core::money::Money;
 
-/// Incident kinds this module records.
-pub const REFUND_AMOUNT_MISMATCH: &str = "refund_amount_mismatch";
-pub const REFUNDED_AFTER_FAILURE: &str = "refunded_after_failure";
+/// Incident: the channel says another amount was refunded than the refund's.
+const REFUND_AMOUNT_MISMATCH: &str = "refund_amount_mismatch";
+/// Incident: the channel refunded after the refund failed here and its reservation was given
+/// back, so the trade no longer counts money that left.
+const REFUNDED_AFTER_FAILURE: &str = "refunded_after_failure";
 
 /// What applying a channel result to a refund did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundApplied {
+pub(crate) enum RefundApplied {
     /// This call moved the refund to its final state.
     Finalized(RefundStatus),
     /// The refund was already final (a duplicate or late message); nothing changed.
     AlreadyFinal(RefundStatus),
     /// The channel is still working on it, has no such refund, or does not know.
     StillProcessing,
-    /// The result contradicts the refund; an incident holds the details and nothing settled.
+    /// The result contradicts the refund; an incident holds the details and the refund stays
+    /// where it is.
     Incident(&'static str),
 }
 
 impl RefundApplied {
-    pub fn describe(&self) -> String {
+    /// A short label for the refund's channel history.
+    pub(crate) fn describe(&self) -> String {
         match self {
             RefundApplied::Finalized(s) => format!("finalized {}", s.as_str()),
             RefundApplied::AlreadyFinal(s) => format!("already final {}", s.as_str()),
@@ -42,7 +46,8 @@ impl RefundApplied {
         }
     }
 
-    pub fn is_final(&self) -> bool {
+    /// Whether the refund is in its final state now (by this call or an earlier one).
+    pub(crate) fn is_final(&self) -> bool {
         matches!(
             self,
             RefundApplied::Finalized(_) | RefundApplied::AlreadyFinal(_)
@@ -51,7 +56,7 @@ impl RefundApplied {
 }
 
 /// A short label of a channel refund result, for histories.
-pub fn describe_refund_result(r: &RefundResult) -> String {
+pub(crate) fn describe_refund_result(r: &RefundResult) -> String {
     match r {
         RefundResult::Succeeded { amount, .. } => match amount {
             Some(a) => format!("refunded {a}"),
@@ -64,8 +69,8 @@ pub fn describe_refund_result(r: &RefundResult) -> String {
     }
 }
 
-/// A final_state that fails a refund with the channel's (or our) code and text.
-pub fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundFinalState {
+/// A final state that fails a refund with the channel's (or our) code and text.
+pub(crate) fn failing(code: String, message: String, now: DateTime<Utc>) -> RefundFinalState {
     RefundFinalState {
         status: RefundStatus::Failed,
         party_refund_id: None,

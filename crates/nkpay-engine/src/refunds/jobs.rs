@@ -1,5 +1,5 @@
 //! The refund job: for processing refunds whose time has come it asks the channel (nobody
-//! called back, or the first answer was unknown) and settles them; a refund the channel does
+//! called back, or the first answer was unknown) and finalizes them; a refund the channel does
 //! not have is sent again under the same number, which the channel refunds once. Any number of
 //! nodes may run it: each refund is claimed under a lease first, so two nodes never work on the
 //! same refund, and a dead node's claims come back when they expire.
@@ -17,7 +17,8 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::jobs::{spawn_rounds, work_on};
 
-pub const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
+/// The incident opened when a refund is still processing after `query_max_attempts` queries.
+const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,14 +6,14 @@
 //! upstream, so concurrent refunds on any number of nodes can never sum over the paid amount.
 //! Its number (`nkp_seq_id`, the upstream `out_refund_no` / `out_request_no`) is fixed at that
 //! moment, so every re-send after an unknown outcome is the same refund to the channel. Every
-//! result — the reply, a notify, a query — ends in [`finalize`], which moves the refund to its
+//! result — the reply, a notify, a query — ends in `finalize`, which moves the refund to its
 //! final state once, commits or releases the reservation and enqueues the merchant notification
 //! in one transaction.
 
 mod channel_notify;
 mod command;
 mod create;
-pub mod finalize;
+mod finalize;
 pub mod jobs;
 mod original;
 mod query;
@@ -22,7 +22,6 @@ mod upstream;
 mod view;
 
 pub use command::{CreateRefund, RefundedTrade};
-pub use finalize::RefundApplied;
 pub use view::{RefundAnswer, RefundView};
 
 use crate::engine::service;

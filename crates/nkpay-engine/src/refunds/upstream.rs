@@ -14,12 +14,13 @@ use crate::error::EngineError;
 
 /// What one call to the channel did to a refund.
 #[derive(Debug, Clone)]
-pub struct Upstream {
-    pub applied: RefundApplied,
+pub(crate) struct Upstream {
+    /// What the channel's answer did to the refund.
+    pub(crate) applied: RefundApplied,
     /// Why the outcome is unknown, when it is (the refund stays processing).
-    pub unknown: Option<String>,
+    pub(crate) unknown: Option<String>,
     /// The channel has no refund under this number (a query's answer).
-    pub not_found: bool,
+    pub(crate) not_found: bool,
 }
 
 fn money(fen: i64, what: &str, id: &str) -> Result<Money, EngineError> {
