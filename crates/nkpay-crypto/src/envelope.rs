@@ -58,6 +58,11 @@ pub enum EnvelopeError {
     DataNotObject,
 }
 
+/// The HTTP header naming the platform key that signed a reply or a merchant notification, so a
+/// merchant holding several platform public keys picks the right one (API.md "Envelope and
+/// signature": key rotation).
+pub const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
+
 /// Parses a request body. `data` may be an object or a JSON string holding one (some SDK paths
 /// post it that way); unknown envelope fields are ignored. The body is read strictly (see
 /// [`crate::json_text`]): duplicate keys, lone surrogates or nesting deeper than

@@ -14,12 +14,6 @@ pub enum EngineError {
         /// What the field must be, in words the caller can act on.
         rule: String,
     },
-    /// A required field is absent or empty (API `10000000`).
-    #[error("{field}不能为空")]
-    Missing {
-        /// The field, as the caller spells it.
-        field: String,
-    },
     /// A business refusal with its API code and a description that names the cause.
     #[error("{desc}")]
     Refused {

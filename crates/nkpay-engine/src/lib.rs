@@ -22,6 +22,7 @@ pub mod context;
 mod engine;
 pub mod error;
 mod exchange_log;
+mod incidents;
 pub mod jobs;
 pub mod notifications;
 pub mod onboarding;

@@ -64,7 +64,7 @@ pub struct WriteRequest {
 /// How a query, close or refund names the original trade (or a refund query the original
 /// refund) of the merchant (API.md "query, close").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrgKey {
+pub enum OriginalKey {
     /// Its `org_nkp_seq_id`; an `org_req_date` given with it must match too.
     Nkp {
         /// The platform's serial number (≤ 32 letters or digits).
@@ -76,15 +76,15 @@ pub enum OrgKey {
     Req(RequestId),
 }
 
-impl OrgKey {
+impl OriginalKey {
     /// Whether a stored `yyyyMMdd` request date is the one this key names (always, when the
     /// key is by `nkp_seq_id` without a date).
     pub(crate) fn date_matches(&self, stored: &str) -> bool {
         match self {
-            OrgKey::Nkp { req_date, .. } => {
+            OriginalKey::Nkp { req_date, .. } => {
                 req_date.is_none_or(|d| d.format(shanghai_time::DATE).to_string() == stored)
             }
-            OrgKey::Req(id) => id.date_text() == stored,
+            OriginalKey::Req(id) => id.date_text() == stored,
         }
     }
 }

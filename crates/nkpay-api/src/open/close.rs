@@ -21,7 +21,7 @@ impl OpenCall for Close {
     fn read(f: &Fields<'_>) -> Result<CloseTrade, Refusal> {
         Ok(CloseTrade {
             request: f.request_id()?,
-            trade: f.org_key()?,
+            trade: f.original_key()?,
         })
     }
 

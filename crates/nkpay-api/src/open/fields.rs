@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use nkpay_core::money::Money;
 use nkpay_crypto::envelope;
-use nkpay_engine::request::{OrgKey, RequestId, WriteRequest};
+use nkpay_engine::request::{OriginalKey, RequestId, WriteRequest};
 use nkpay_engine::shanghai_time;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -153,7 +153,7 @@ impl<'a> Fields<'a> {
 
     /// How the request names an earlier trade or refund: `org_nkp_seq_id` (preferred), or
     /// `org_req_date` + `org_req_seq_id`, each checked for form.
-    pub fn org_key(&self) -> Result<OrgKey, Refusal> {
+    pub fn original_key(&self) -> Result<OriginalKey, Refusal> {
         let org_req_date = self
             .optional("org_req_date")?
             .map(|d| date(d, "org_req_date"))
@@ -170,7 +170,7 @@ impl<'a> Fields<'a> {
                         "must be at most 32 letters or digits",
                     ));
                 }
-                Ok(OrgKey::Nkp {
+                Ok(OriginalKey::Nkp {
                     nkp_seq_id: nkp.to_owned(),
                     req_date: org_req_date,
                 })
@@ -183,7 +183,7 @@ impl<'a> Fields<'a> {
                         "org_req_date不能为空: needed with org_req_seq_id",
                     )
                 })?;
-                Ok(OrgKey::Req(RequestId {
+                Ok(OriginalKey::Req(RequestId {
                     req_date,
                     req_seq_id: seq.to_owned(),
                 }))
@@ -320,13 +320,13 @@ mod tests {
     fn org_key_prefers_nkp_seq_id_and_needs_a_date_with_req_seq_id() {
         let m = map(json!({"org_nkp_seq_id": "N1", "org_req_seq_id": "r1"}));
         assert!(matches!(
-            Fields::new(&m).org_key().unwrap(),
-            OrgKey::Nkp { .. }
+            Fields::new(&m).original_key().unwrap(),
+            OriginalKey::Nkp { .. }
         ));
         let m = map(json!({"org_req_seq_id": "r1"}));
         assert!(
             Fields::new(&m)
-                .org_key()
+                .original_key()
                 .unwrap_err()
                 .desc
                 .starts_with("org_req_date不能为空")
@@ -334,7 +334,7 @@ mod tests {
         let m = map(json!({"org_nkp_seq_id": "N-1"}));
         assert!(
             Fields::new(&m)
-                .org_key()
+                .original_key()
                 .unwrap_err()
                 .desc
                 .starts_with("org_nkp_seq_id格式错误")

@@ -3,7 +3,7 @@
 //! it is still processing. Never answered from a stored reply.
 
 use nkpay_core::resp_code::RespCode;
-use nkpay_engine::request::OrgKey;
+use nkpay_engine::request::OriginalKey;
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
@@ -15,13 +15,13 @@ use super::render::{Reply, org_trade_reply};
 pub struct Query;
 
 impl OpenCall for Query {
-    type Request = OrgKey;
+    type Request = OriginalKey;
 
-    fn read(f: &Fields<'_>) -> Result<OrgKey, Refusal> {
-        f.org_key()
+    fn read(f: &Fields<'_>) -> Result<OriginalKey, Refusal> {
+        f.original_key()
     }
 
-    async fn run(s: Scoped<'_>, key: OrgKey) -> Result<Map<String, Value>, Refusal> {
+    async fn run(s: Scoped<'_>, key: OriginalKey) -> Result<Map<String, Value>, Refusal> {
         let t = s.engine.payments().query(&s.scope, &key).await?;
         let mut d = Reply::with_code(RespCode::Success, "查询成功");
         org_trade_reply(&mut d, &t);

@@ -4,7 +4,7 @@
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::state::RefundStatus;
 use nkpay_engine::refunds::{CreateRefund, RefundAnswer, RefundedTrade};
-use nkpay_engine::request::OrgKey;
+use nkpay_engine::request::OriginalKey;
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, REMARK_MAX_CHARS, check_id, date};
@@ -38,7 +38,7 @@ impl OpenCall for Refund {
                         .transpose()?,
                 }
             }
-            None => RefundedTrade::Org(f.org_key()?),
+            None => RefundedTrade::Org(f.original_key()?),
         };
         Ok(CreateRefund {
             request,
@@ -59,13 +59,13 @@ impl OpenCall for Refund {
 pub struct RefundQuery;
 
 impl OpenCall for RefundQuery {
-    type Request = OrgKey;
+    type Request = OriginalKey;
 
-    fn read(f: &Fields<'_>) -> Result<OrgKey, Refusal> {
-        f.org_key()
+    fn read(f: &Fields<'_>) -> Result<OriginalKey, Refusal> {
+        f.original_key()
     }
 
-    async fn run(s: Scoped<'_>, key: OrgKey) -> Result<Map<String, Value>, Refusal> {
+    async fn run(s: Scoped<'_>, key: OriginalKey) -> Result<Map<String, Value>, Refusal> {
         let a = s.engine.refunds().query(&s.scope, &key).await?;
         let (r, t) = (&a.refund, &a.trade);
         let mut d = Reply::with_code(RespCode::Success, "查询成功");

@@ -43,9 +43,7 @@ impl Refusal {
 impl From<EngineError> for Refusal {
     fn from(e: EngineError) -> Refusal {
         match e {
-            EngineError::Invalid { .. } | EngineError::Missing { .. } => {
-                Refusal::new(RespCode::ParamError, e.to_string())
-            }
+            EngineError::Invalid { .. } => Refusal::new(RespCode::ParamError, e.to_string()),
             EngineError::Refused { code, desc } => Refusal { code, desc },
             EngineError::Channel(inner) => {
                 Refusal::new(RespCode::ChannelError, format!("通道异常: {inner}"))

@@ -9,8 +9,7 @@ use nkpay_crypto::envelope;
 use nkpay_engine::platform_keys::PlatformSigner;
 use serde_json::{Map, Value};
 
-/// The header naming the platform key that signed the reply (API.md).
-pub const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
+pub use nkpay_crypto::envelope::KEY_ID_HEADER;
 /// Every reply's content type.
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
 

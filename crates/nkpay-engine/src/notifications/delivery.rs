@@ -2,6 +2,7 @@
 //! the attempt row stores it. 2xx within the time-out is delivered; any other status, a
 //! redirect (never followed), a time-out or a connection failure is not.
 
+use nkpay_crypto::envelope::KEY_ID_HEADER;
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +19,6 @@ use crate::error::EngineError;
 
 /// The notification's content type (API.md "Asynchronous notifications to merchants").
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded;charset=UTF-8";
-/// The header naming the platform key that signed the notification.
-pub(crate) const KEY_ID_HEADER: &str = "X-Nkp-Key-Id";
 
 /// The HTTP client deliveries share: vetted DNS, no proxy, no redirects.
 pub(crate) fn build_client(

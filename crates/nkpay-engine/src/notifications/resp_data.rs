@@ -36,6 +36,18 @@ impl Data {
         self
     }
 
+    /// The fields every notification starts with: what it reports and the request it answers.
+    fn header(kind: NotificationKind, mer_id: &str, req: [&str; 3]) -> Data {
+        let [req_date, req_seq_id, nkp_seq_id] = req;
+        let mut d = Data::default();
+        d.set("notify_type", kind.as_str())
+            .set("mer_id", mer_id)
+            .set("req_date", req_date)
+            .set("req_seq_id", req_seq_id)
+            .set("nkp_seq_id", nkp_seq_id);
+        d
+    }
+
     fn text(self) -> String {
         canonical_data(&self.0)
     }
@@ -47,13 +59,9 @@ pub(crate) fn trade_resp_data(
     t: &trade::Model,
     final_state: &FinalState,
 ) -> Result<String, EngineError> {
-    let mut d = Data::default();
-    d.set("notify_type", NotificationKind::Trade.as_str())
-        .set("mer_id", &t.mer_id)
-        .set("req_date", &t.req_date)
-        .set("req_seq_id", &t.req_seq_id)
-        .set("nkp_seq_id", &t.nkp_seq_id)
-        .set("trade_type", t.trade_type.as_str())
+    let ids = [t.req_date.as_str(), &t.req_seq_id, &t.nkp_seq_id];
+    let mut d = Data::header(NotificationKind::Trade, &t.mer_id, ids);
+    d.set("trade_type", t.trade_type.as_str())
         .set("trans_amt", Money::yuan_of_fen(t.trans_amt))
         .set("trans_stat", final_state.status.trans_stat().as_str())
         .set_opt(
@@ -81,17 +89,14 @@ pub(crate) fn trade_notice(
     final_state: &FinalState,
     now: DateTime<Utc>,
 ) -> Result<Option<NewNotification>, EngineError> {
-    let Some(url) = t.notify_url.clone().filter(|u| !u.is_empty()) else {
-        return Ok(None);
-    };
-    Ok(Some(NewNotification {
-        mer_id: t.mer_id.clone(),
-        kind: NotificationKind::Trade,
-        subject_nkp_seq_id: t.nkp_seq_id.clone(),
-        notify_url: url,
-        resp_data: trade_resp_data(t, final_state)?,
-        first_attempt_at: now,
-    }))
+    let subject = (
+        NotificationKind::Trade,
+        t.mer_id.as_str(),
+        t.nkp_seq_id.as_str(),
+    );
+    notice(t.notify_url.as_deref(), subject, now, || {
+        trade_resp_data(t, final_state)
+    })
 }
 
 /// The `resp_data` string of the refund's final-state notification: compact, top-level keys
@@ -101,13 +106,9 @@ pub(crate) fn refund_resp_data(
     t: &trade::Model,
     final_state: &RefundFinalState,
 ) -> Result<String, EngineError> {
-    let mut d = Data::default();
-    d.set("notify_type", NotificationKind::Refund.as_str())
-        .set("mer_id", &r.mer_id)
-        .set("req_date", &r.req_date)
-        .set("req_seq_id", &r.req_seq_id)
-        .set("nkp_seq_id", &r.nkp_seq_id)
-        .set("org_req_date", &t.req_date)
+    let ids = [r.req_date.as_str(), &r.req_seq_id, &r.nkp_seq_id];
+    let mut d = Data::header(NotificationKind::Refund, &r.mer_id, ids);
+    d.set("org_req_date", &t.req_date)
         .set("org_req_seq_id", &t.req_seq_id)
         .set("org_nkp_seq_id", &t.nkp_seq_id)
         .set("trade_type", t.trade_type.as_str())
@@ -132,15 +133,33 @@ pub(crate) fn refund_notice(
     final_state: &RefundFinalState,
     now: DateTime<Utc>,
 ) -> Result<Option<NewNotification>, EngineError> {
-    let Some(url) = r.notify_url.clone().filter(|u| !u.is_empty()) else {
+    let subject = (
+        NotificationKind::Refund,
+        r.mer_id.as_str(),
+        r.nkp_seq_id.as_str(),
+    );
+    notice(r.notify_url.as_deref(), subject, now, || {
+        refund_resp_data(r, t, final_state)
+    })
+}
+
+/// The notification row about `subject` (kind, `mer_id`, `nkp_seq_id`), when the request gave
+/// a `notify_url`; none otherwise.
+fn notice(
+    url: Option<&str>,
+    (kind, mer_id, nkp_seq_id): (NotificationKind, &str, &str),
+    now: DateTime<Utc>,
+    resp_data: impl FnOnce() -> Result<String, EngineError>,
+) -> Result<Option<NewNotification>, EngineError> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
     Ok(Some(NewNotification {
-        mer_id: r.mer_id.clone(),
-        kind: NotificationKind::Refund,
-        subject_nkp_seq_id: r.nkp_seq_id.clone(),
-        notify_url: url,
-        resp_data: refund_resp_data(r, t, final_state)?,
+        mer_id: mer_id.to_owned(),
+        kind,
+        subject_nkp_seq_id: nkp_seq_id.to_owned(),
+        notify_url: url.to_owned(),
+        resp_data: resp_data()?,
         first_attempt_at: now,
     }))
 }

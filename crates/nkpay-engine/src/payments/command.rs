@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use nkpay_core::money::Money;
 use nkpay_core::trade_type::TradeType;
 
-use crate::request::{OrgKey, RequestId, WriteRequest};
+use crate::request::{OriginalKey, RequestId, WriteRequest};
 
 /// The payer fields of `wx_data` (API.md "jspay": routing), checked for form; which of them a
 /// trade type needs is decided by `routing`.
@@ -50,5 +50,5 @@ pub struct CloseTrade {
     /// The close's own request id.
     pub request: RequestId,
     /// The trade to close.
-    pub trade: OrgKey,
+    pub trade: OriginalKey,
 }

@@ -10,8 +10,8 @@ use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
 use nkpay_store::merchant_channels;
+use nkpay_store::trade_schedule;
 use nkpay_store::trades::{self, FinalState};
-use nkpay_store::{incidents, trade_schedule};
 
 use super::Payments;
 use crate::error::EngineError;
@@ -183,15 +183,8 @@ impl Payments {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, EngineError> {
-        let known = incidents::list_for(self.db.conn(), &t.nkp_seq_id)
-            .await?
-            .iter()
-            .any(|i| i.kind == kind && i.resolved_at.is_none());
-        if !known {
-            tracing::warn!(nkp_seq_id = %t.nkp_seq_id, kind, detail, "incident");
-            incidents::open_incident(self.db.conn(), kind, Some(&t.nkp_seq_id), detail, now)
-                .await?;
-        }
+        self.open_incident_once(&t.nkp_seq_id, kind, detail, now)
+            .await?;
         Ok(Applied::Incident(kind))
     }
 

@@ -7,20 +7,20 @@ use nkpay_store::trades;
 
 use crate::context::Context;
 use crate::error::EngineError;
-use crate::request::OrgKey;
+use crate::request::OriginalKey;
 
 impl Context {
     /// The trade of `mer_id` that `key` names (`23000001` when there is none).
     pub(crate) async fn find_original_trade(
         &self,
-        key: &OrgKey,
+        key: &OriginalKey,
         mer_id: &str,
     ) -> Result<trade::Model, EngineError> {
         let found = match key {
-            OrgKey::Nkp { nkp_seq_id, .. } => {
+            OriginalKey::Nkp { nkp_seq_id, .. } => {
                 trades::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id).await?
             }
-            OrgKey::Req(id) => {
+            OriginalKey::Req(id) => {
                 trades::find_by_req(self.db.conn(), mer_id, &id.date_text(), &id.req_seq_id).await?
             }
         };

@@ -12,12 +12,12 @@ use super::view::TradeView;
 use crate::callers::Scope;
 use crate::config::delta;
 use crate::error::EngineError;
-use crate::request::OrgKey;
+use crate::request::OriginalKey;
 
 impl Payments {
     /// `scanpay/query`: the trade `key` names among the merchant's (`23000001` when none),
     /// refreshed from the channel first when it is still processing. Never a stored answer.
-    pub async fn query(&self, scope: &Scope, key: &OrgKey) -> Result<TradeView, EngineError> {
+    pub async fn query(&self, scope: &Scope, key: &OriginalKey) -> Result<TradeView, EngineError> {
         let mut t = self.find_original_trade(key, scope.mer_id()).await?;
         if t.status == TradeStatus::Processing {
             match self.refresh(&t, Utc::now()).await {

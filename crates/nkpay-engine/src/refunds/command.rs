@@ -3,13 +3,13 @@
 use chrono::NaiveDate;
 use nkpay_core::money::Money;
 
-use crate::request::{OrgKey, WriteRequest};
+use crate::request::{OriginalKey, WriteRequest};
 
 /// Which trade a refund refunds (API.md "refund, refundquery").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundedTrade {
     /// By `org_nkp_seq_id`, or `org_req_date` + `org_req_seq_id`.
-    Org(OrgKey),
+    Org(OriginalKey),
     /// By the channel's own order number (WeChat `transaction_id`, Alipay `trade_no`).
     Party {
         /// `org_party_order_id`.

@@ -8,7 +8,7 @@ use nkpay_channels::RefundResult;
 use nkpay_core::state::RefundStatus;
 use nkpay_store::entity::{refund, trade};
 use nkpay_store::refunds::{self, RefundFinalState};
-use nkpay_store::{incidents, trades};
+use nkpay_store::trades;
 
 use super::Refunds;
 use crate::error::EngineError;
@@ -210,15 +210,8 @@ impl Refunds {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<RefundApplied, EngineError> {
-        let known = incidents::list_for(self.db.conn(), &r.nkp_seq_id)
-            .await?
-            .iter()
-            .any(|i| i.kind == kind && i.resolved_at.is_none());
-        if !known {
-            tracing::warn!(refund = %r.nkp_seq_id, kind, detail, "incident");
-            incidents::open_incident(self.db.conn(), kind, Some(&r.nkp_seq_id), detail, now)
-                .await?;
-        }
+        self.open_incident_once(&r.nkp_seq_id, kind, detail, now)
+            .await?;
         Ok(RefundApplied::Incident(kind))
     }
 }

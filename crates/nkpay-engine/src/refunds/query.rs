@@ -12,12 +12,16 @@ use super::Refunds;
 use super::view::RefundAnswer;
 use crate::callers::Scope;
 use crate::error::EngineError;
-use crate::request::OrgKey;
+use crate::request::OriginalKey;
 
 impl Refunds {
     /// `scanpay/refundquery`: the refund `key` names among the merchant's (`23000001` when
     /// none), with the trade it refunds.
-    pub async fn query(&self, scope: &Scope, key: &OrgKey) -> Result<RefundAnswer, EngineError> {
+    pub async fn query(
+        &self,
+        scope: &Scope,
+        key: &OriginalKey,
+    ) -> Result<RefundAnswer, EngineError> {
         let mut r = self.find_refund(key, scope.mer_id()).await?;
         let t = self.trade_of(&r).await?;
         if r.status == RefundStatus::Processing {
@@ -37,12 +41,16 @@ impl Refunds {
         })
     }
 
-    async fn find_refund(&self, key: &OrgKey, mer_id: &str) -> Result<refund::Model, EngineError> {
+    async fn find_refund(
+        &self,
+        key: &OriginalKey,
+        mer_id: &str,
+    ) -> Result<refund::Model, EngineError> {
         let found = match key {
-            OrgKey::Nkp { nkp_seq_id, .. } => {
+            OriginalKey::Nkp { nkp_seq_id, .. } => {
                 refunds::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id).await?
             }
-            OrgKey::Req(id) => {
+            OriginalKey::Req(id) => {
                 refunds::find_by_req(self.db.conn(), mer_id, &id.date_text(), &id.req_seq_id)
                     .await?
             }
