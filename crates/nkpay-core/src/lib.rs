@@ -5,13 +5,21 @@
 
 #![warn(missing_docs)]
 
+pub mod bank_account;
+pub mod business_codes;
+pub mod cert_no;
+pub mod contact;
 pub mod error;
+pub mod masking;
 pub mod money;
+pub mod resident_id;
 pub mod resp_code;
 pub mod secret;
 pub mod seq_id;
 pub mod state;
 mod string_enum;
 pub mod trade_type;
+pub mod uscc;
+pub mod validity;
 
 pub use error::CoreError;
