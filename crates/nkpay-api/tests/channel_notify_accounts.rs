@@ -186,7 +186,7 @@ async fn a_notify_signed_with_another_accounts_key_is_refused_and_changes_nothin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refund_notify_sealed_by_another_account_settles_no_refund_of_ours() {
+async fn a_refund_notify_sealed_by_another_account_finalizes_no_refund_of_ours() {
     for p in Platform::all().await {
         let l = p.label;
         register_wechat(&p, OTHER_APPID, OTHER_MCH_ID, OTHER_API_KEY).await;
@@ -291,7 +291,7 @@ async fn an_alipay_notify_naming_a_wechat_trade_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wechat_payment_notify_without_sub_mch_id_does_not_settle() {
+async fn a_wechat_payment_notify_without_sub_mch_id_does_not_finalize() {
     for p in Platform::all().await {
         let l = p.label;
         let t = p.unpaid_trade(ChannelKind::Wechat, "0.10").await;

@@ -371,7 +371,8 @@ async fn every_invalid_field_and_refused_route_is_named_and_nothing_goes_upstrea
         }
         let missing_mer = p.jspay_data(MER_A, "A_NATIVE", json!({"mer_id": null}));
         let r = p.sp.call(JSPAY, missing_mer).await;
-        assert_eq!((r.code(), r.desc()), ("10000000", "mer_id不能为空"));
+        assert_eq!(r.code(), "10000000");
+        assert!(r.desc().starts_with("mer_id不能为空"), "{}", r.desc());
 
         // Merchants without the payment method.
         for (mer_id, trade_type, extra) in [

@@ -7,8 +7,8 @@ mod refunds_support;
 mod support;
 
 use futures::future::join_all;
+use nkpay_api::open::OpenCall;
 use nkpay_api::open::fields::Fields;
-use nkpay_api::open::handler::OpenCall;
 use nkpay_api::open::refund::{Refund, refund_reply};
 use nkpay_core::state::RefundStatus;
 use nkpay_core::trade_type::ChannelKind;

@@ -104,7 +104,7 @@ async fn duplicate_refund_request_reserves_nothing() {
 }
 
 #[tokio::test]
-async fn settled_refunds_commit_or_release_their_reservation_once() {
+async fn finalized_refunds_commit_or_release_their_reservation_once() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         fixture::paid_trade(&t.db, &seeded, "NKP0001", 1000).await;

@@ -125,7 +125,7 @@ async fn party_order_id_is_unique_per_channel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_concurrent_settlements_have_exactly_one_winner_and_one_notification() {
+async fn twenty_concurrent_finalizations_have_exactly_one_winner_and_one_notification() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         fixture::insert_trade(&t.db, &seeded, "NKP0001", 100).await;
@@ -170,7 +170,7 @@ async fn twenty_concurrent_settlements_have_exactly_one_winner_and_one_notificat
 }
 
 #[tokio::test]
-async fn settled_trade_does_not_move_again() {
+async fn finalized_trade_does_not_move_again() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         fixture::paid_trade(&t.db, &seeded, "NKP0001", 100).await;

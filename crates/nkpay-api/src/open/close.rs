@@ -8,9 +8,9 @@ use nkpay_engine::payments::{CloseOutcome, CloseTrade};
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use super::handler::{OpenCall, Scoped};
-use super::refusal::Refusal;
-use super::render::Reply;
+use super::reply::Refusal;
+use super::reply::Reply;
+use super::{OpenCall, Scoped};
 
 /// The close endpoint.
 pub struct Close;

@@ -11,7 +11,7 @@ use nkpay_engine::shanghai_time;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::refusal::Refusal;
+use super::reply::Refusal;
 
 /// Longest `req_seq_id` (API.md: 1–64 characters of `[0-9A-Za-z_-]`).
 pub const REQ_SEQ_ID_MAX: usize = 64;
@@ -56,18 +56,6 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| Refusal::missing(self.name(key)))
     }
 
-    /// The first of `keys` present (`mer_id` with its alias `huifu_id`).
-    pub fn required_any(&self, keys: &[&str]) -> Result<&'a str, Refusal> {
-        for key in keys {
-            if let Some(v) = self.optional(key)? {
-                return Ok(v);
-            }
-        }
-        Err(Refusal::missing(
-            self.name(keys.first().copied().unwrap_or("?")),
-        ))
-    }
-
     /// A nested business object sent as a JSON object or as a string holding one (the SDKs
     /// send strings). Absent or empty gives `None`.
     pub fn object(&self, key: &str) -> Result<Option<Map<String, Value>>, Refusal> {
@@ -91,7 +79,15 @@ impl<'a> Fields<'a> {
 
     /// `mer_id`, or its alias `huifu_id` (what the Dougong SDK request classes send).
     pub fn mer_id(&self) -> Result<&'a str, Refusal> {
-        self.required_any(&["mer_id", "huifu_id"])
+        match self.optional("mer_id")? {
+            Some(v) => Ok(v),
+            None => self.optional("huifu_id")?.ok_or_else(|| {
+                Refusal::new(
+                    nkpay_core::resp_code::RespCode::ParamError,
+                    "mer_id不能为空: give the merchant's mer_id (or its alias huifu_id)",
+                )
+            }),
+        }
     }
 
     /// The request's own id: `req_date` (a real `yyyyMMdd` date) and `req_seq_id`.
@@ -285,10 +281,9 @@ mod tests {
         let m = map(json!({"huifu_id": "6666000100000001"}));
         assert_eq!(Fields::new(&m).mer_id().unwrap(), "6666000100000001");
         let none = map(json!({}));
-        assert_eq!(
-            Fields::new(&none).mer_id().unwrap_err().desc,
-            "mer_id不能为空"
-        );
+        let err = Fields::new(&none).mer_id().unwrap_err();
+        assert!(err.desc.starts_with("mer_id不能为空"), "{}", err.desc);
+        assert!(err.desc.contains("huifu_id"), "{}", err.desc);
     }
 
     #[test]

@@ -7,9 +7,9 @@ use nkpay_engine::payments::{CreateTrade, Created, WxData};
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, REMARK_MAX_CHARS, check_id};
-use super::handler::{OpenCall, Scoped};
-use super::refusal::Refusal;
-use super::render::{Reply, trade_reply};
+use super::reply::Refusal;
+use super::reply::{Reply, trade_reply};
+use super::{OpenCall, Scoped};
 
 /// Longest `goods_desc`, in characters.
 pub const GOODS_DESC_MAX_CHARS: usize = 127;

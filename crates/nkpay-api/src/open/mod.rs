@@ -1,20 +1,30 @@
 //! The merchant open API (API.md): one file per endpoint — its typed request read from `data`
-//! and its reply written from the engine's typed answer — and one [`handler`] that every
-//! endpoint goes through (envelope, caller, signature, merchant scope, signed reply).
+//! and its reply written from the engine's typed answer — and here the routes and the one way
+//! every endpoint is handled: read the body (bounded) → parse the envelope → read the endpoint's
+//! typed request (its form only, no I/O) → in the engine: prove the caller (`sys_id` +
+//! `product_id`, `sign` with its key), check it may act for `mer_id`, run the request → write
+//! and sign the reply. Every answer is signed, refusals included; only a body that is not JSON at
+//! all gets a non-200 status.
 
 pub mod close;
 pub mod fields;
-pub mod handler;
 pub mod jspay;
 pub mod query;
 pub mod refund;
-pub mod refusal;
-pub mod render;
 pub mod reply;
 
-use actix_web::web;
+use crate::ApiState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use futures::StreamExt;
+use nkpay_core::resp_code::RespCode;
+use nkpay_crypto::envelope::{self, EnvelopeError, SignedRequest};
+use nkpay_engine::{Engine, Scope};
+use serde_json::{Map, Value};
+use std::future::Future;
 
-use handler::handle;
+use fields::Fields;
+use reply::Refusal;
 
 /// `POST` aggregate scan: create a trade.
 pub const JSPAY: &str = "/v2/trade/payment/jspay";
@@ -34,4 +44,101 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(CLOSE, web::post().to(handle::<close::Close>))
         .route(REFUND, web::post().to(handle::<refund::Refund>))
         .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>));
+}
+
+/// The caller's scope and the engine, for one endpoint's run.
+pub struct Scoped<'a> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// Who calls, for which merchant (already authorized).
+    pub scope: Scope,
+}
+
+/// One endpoint of the merchant API: how its `data` reads, and what it runs.
+pub trait OpenCall {
+    /// The typed request.
+    type Request;
+
+    /// Reads and checks the form of every field of `data` (except `mer_id`, read first by the
+    /// handler), refusing with the field's name and rule.
+    fn read(f: &Fields<'_>) -> Result<Self::Request, Refusal>;
+
+    /// Runs the request in the engine and renders the reply `data` (unsigned).
+    fn run(
+        s: Scoped<'_>,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
+}
+
+/// The actix handler of endpoint `C`.
+pub async fn handle<C: OpenCall>(
+    state: web::Data<ApiState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let signer = state.engine.signer();
+    let refuse = |r: Refusal, data: Option<&Map<String, Value>>| {
+        reply::signed(
+            signer,
+            StatusCode::OK,
+            reply::refusal(r.code, &r.desc, data),
+        )
+    };
+    let body = match read_limited(payload, state.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(desc) => return refuse(Refusal::new(RespCode::ParamError, desc), None),
+    };
+    let request = match envelope::parse(&body) {
+        Ok(r) => r,
+        // Only a body that is not JSON at all gets a non-200 status (API.md).
+        Err(e @ EnvelopeError::NotJson(_)) => {
+            return reply::signed(
+                signer,
+                StatusCode::BAD_REQUEST,
+                reply::refusal(RespCode::ParamError, &e.to_string(), None),
+            );
+        }
+        Err(e @ EnvelopeError::Missing("sign")) => {
+            return refuse(
+                Refusal::new(RespCode::SignatureInvalid, e.to_string()),
+                None,
+            );
+        }
+        Err(e) => return refuse(Refusal::new(RespCode::ParamError, e.to_string()), None),
+    };
+    let data = &request.data;
+    match run::<C>(&state.engine, &request).await {
+        Ok(answer) => reply::signed(signer, StatusCode::OK, answer),
+        Err(r) => refuse(r, Some(data)),
+    }
+}
+
+/// The caller (proven by its signature), the merchant scope, the typed request, the run. The
+/// fields are read before the engine is entered, but a field's refusal is answered only once
+/// the caller is proven: an unsigned request learns nothing.
+async fn run<C: OpenCall>(
+    engine: &Engine,
+    request: &SignedRequest,
+) -> Result<Map<String, Value>, Refusal> {
+    let f = Fields::new(&request.data);
+    let mer_id = f.mer_id();
+    let read = C::read(&f);
+    let caller = engine.callers().verify_caller(request).await?;
+    // The merchant scope before the fields: a caller learns nothing about another's merchant.
+    let scope = engine.callers().authorize(&caller, mer_id?).await?;
+    C::run(Scoped { engine, scope }, read?).await
+}
+
+/// The body, or why it is refused (too large, cut off).
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| format!("请求报文读取失败: {e}"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(format!(
+                "请求报文过大: the body must be at most {limit} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

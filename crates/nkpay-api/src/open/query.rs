@@ -7,9 +7,9 @@ use nkpay_engine::request::OriginalKey;
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use super::handler::{OpenCall, Scoped};
-use super::refusal::Refusal;
-use super::render::{Reply, org_trade_reply};
+use super::reply::Refusal;
+use super::reply::{Reply, org_trade_reply};
+use super::{OpenCall, Scoped};
 
 /// The trade query endpoint.
 pub struct Query;

@@ -8,9 +8,9 @@ use nkpay_engine::request::OriginalKey;
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, REMARK_MAX_CHARS, check_id, date};
-use super::handler::{OpenCall, Scoped};
-use super::refusal::Refusal;
-use super::render::Reply;
+use super::reply::Refusal;
+use super::reply::Reply;
+use super::{OpenCall, Scoped};
 
 /// WeChat `transaction_id` is 32 digits, Alipay `trade_no` 28–64 characters.
 const PARTY_ORDER_ID_MAX: usize = 64;
