@@ -76,3 +76,12 @@ def test_paid_trade_notifies_the_merchant_with_a_verifiable_signature(platform):
     assert listed.status_code == 200, listed.text
     assert data["nkp_seq_id"] in listed.text
     assert requests.get(f"{c['base_url']}/admin/api/notifications", timeout=10).status_code == 401
+    # the demo's platform admin logs in for a short-lived access token that works the same way
+    session = requests.post(
+        f"{c['base_url']}/admin/api/session",
+        json={"username": c["admin_username"], "password": c["admin_password"]},
+        timeout=30,
+    )
+    assert session.status_code == 200, session.text
+    access = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    assert requests.get(f"{c['base_url']}/admin/api/notifications", headers=access, timeout=10).status_code == 200

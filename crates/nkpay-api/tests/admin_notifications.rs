@@ -1,17 +1,18 @@
 //! The console's notification API over HTTP, on SQLite and PostgreSQL: the bearer-token check,
-//! listings with filters and pages, detail with attempts, re-sends and the counts.
+//! listings with filters and pages, detail with attempts, re-sends and the counts. Calls carry
+//! a platform admin's API token (`console_support`).
+
+mod console_support;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test, web};
+use actix_web::test;
 use chrono::{TimeDelta, Utc};
-use nkpay_api::admin::{self, AdminToken};
 use nkpay_store::Db;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::notifications::{self, AttemptRecord, NewNotification, NextStep};
 use nkpay_store::testing::databases;
 use serde_json::Value;
 
-const TOKEN: &str = "console-token-0123456789";
 const MER: &str = "6666000000000001";
 
 async fn enqueue(db: &Db, mer_id: &str, seq: &str) -> i64 {
@@ -57,33 +58,34 @@ async fn fail_all(db: &Db) {
 }
 
 macro_rules! app {
-    ($db:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($db.clone()))
-                .app_data(web::Data::new(AdminToken::new(TOKEN).expect("token")))
-                .configure(admin::configure),
+    ($db:expr) => {{
+        let console = console_support::Console::new(&$db).await;
+        let token = console
+            .token(nkpay_store::kinds::AdminRole::PlatformAdmin)
+            .await;
+        (
+            test::init_service(console_support::app(console.engine.clone())).await,
+            token,
         )
-        .await
-    };
+    }};
 }
 
-fn get(uri: &str) -> test::TestRequest {
+fn get(token: &str, uri: &str) -> test::TestRequest {
     test::TestRequest::get()
         .uri(uri)
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .insert_header(("Authorization", format!("Bearer {token}")))
 }
 
-fn post(uri: &str) -> test::TestRequest {
+fn post(token: &str, uri: &str) -> test::TestRequest {
     test::TestRequest::post()
         .uri(uri)
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .insert_header(("Authorization", format!("Bearer {token}")))
 }
 
 #[actix_web::test]
-async fn calls_without_the_configured_token_are_refused() {
+async fn calls_without_a_valid_token_are_refused() {
     for t in databases().await {
-        let app = app!(t.db);
+        let (app, tok) = app!(t.db);
         for req in [
             test::TestRequest::get().uri("/admin/api/notifications"),
             test::TestRequest::get()
@@ -91,7 +93,7 @@ async fn calls_without_the_configured_token_are_refused() {
                 .insert_header(("Authorization", "Bearer console-token-wrong-000000")),
             test::TestRequest::post()
                 .uri("/admin/api/notifications/1/resend")
-                .insert_header(("Authorization", TOKEN)),
+                .insert_header(("Authorization", tok.clone())),
         ] {
             let res = test::call_service(&app, req.to_request()).await;
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{}", t.label);
@@ -99,16 +101,6 @@ async fn calls_without_the_configured_token_are_refused() {
             let body: Value = test::read_body_json(res).await;
             assert!(body["error"].as_str().unwrap().contains("bearer token"));
         }
-
-        // No token configured at all: the console API is off.
-        let bare = test::init_service(
-            App::new()
-                .app_data(web::Data::new(t.db.clone()))
-                .configure(admin::configure),
-        )
-        .await;
-        let res = test::call_service(&bare, get("/admin/api/notifications").to_request()).await;
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }
 
@@ -119,11 +111,11 @@ async fn listing_filters_pages_and_names_bad_parameters() {
         fail_all(&t.db).await;
         let b = enqueue(&t.db, MER, "A2").await;
         let c = enqueue(&t.db, "6666000000000002", "A3").await;
-        let app = app!(t.db);
+        let (app, tok) = app!(t.db);
 
         let page: Value = test::call_and_read_body_json(
             &app,
-            get("/admin/api/notifications?limit=2").to_request(),
+            get(&tok, "/admin/api/notifications?limit=2").to_request(),
         )
         .await;
         let ids: Vec<i64> = page["items"]
@@ -136,7 +128,11 @@ async fn listing_filters_pages_and_names_bad_parameters() {
         assert_eq!(page["next_before_id"], b);
         let next: Value = test::call_and_read_body_json(
             &app,
-            get(&format!("/admin/api/notifications?limit=2&before_id={b}")).to_request(),
+            get(
+                &tok,
+                &format!("/admin/api/notifications?limit=2&before_id={b}"),
+            )
+            .to_request(),
         )
         .await;
         assert_eq!(next["items"][0]["id"], a);
@@ -144,9 +140,10 @@ async fn listing_filters_pages_and_names_bad_parameters() {
 
         let dead: Value = test::call_and_read_body_json(
             &app,
-            get(&format!(
-                "/admin/api/notifications?status=dead&mer_id={MER}"
-            ))
+            get(
+                &tok,
+                &format!("/admin/api/notifications?status=dead&mer_id={MER}"),
+            )
             .to_request(),
         )
         .await;
@@ -159,7 +156,7 @@ async fn listing_filters_pages_and_names_bad_parameters() {
 
         let pending: Value = test::call_and_read_body_json(
             &app,
-            get("/admin/api/notifications?status=pending").to_request(),
+            get(&tok, "/admin/api/notifications?status=pending").to_request(),
         )
         .await;
         assert!(pending["items"][0]["next_attempt_at"].is_string());
@@ -167,7 +164,7 @@ async fn listing_filters_pages_and_names_bad_parameters() {
         let future = (Utc::now() + TimeDelta::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
         let none: Value = test::call_and_read_body_json(
             &app,
-            get(&format!("/admin/api/notifications?from={future}")).to_request(),
+            get(&tok, &format!("/admin/api/notifications?from={future}")).to_request(),
         )
         .await;
         assert!(none["items"].as_array().unwrap().is_empty());
@@ -183,7 +180,7 @@ async fn listing_filters_pages_and_names_bad_parameters() {
             ),
             ("/admin/api/notifications?limit=x", "query:"),
         ] {
-            let res = test::call_service(&app, get(uri).to_request()).await;
+            let res = test::call_service(&app, get(&tok, uri).to_request()).await;
             assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
             let body: Value = test::read_body_json(res).await;
             assert!(
@@ -199,11 +196,11 @@ async fn detail_shows_attempts_and_a_resend_opens_a_new_chain() {
     for t in databases().await {
         let id = enqueue(&t.db, MER, "D1").await;
         fail_all(&t.db).await;
-        let app = app!(t.db);
+        let (app, tok) = app!(t.db);
 
         let d: Value = test::call_and_read_body_json(
             &app,
-            get(&format!("/admin/api/notifications/{id}")).to_request(),
+            get(&tok, &format!("/admin/api/notifications/{id}")).to_request(),
         )
         .await;
         assert_eq!(d["notification"]["status"], "dead", "{}", t.label);
@@ -215,7 +212,7 @@ async fn detail_shows_attempts_and_a_resend_opens_a_new_chain() {
 
         let res = test::call_service(
             &app,
-            post(&format!("/admin/api/notifications/{id}/resend")).to_request(),
+            post(&tok, &format!("/admin/api/notifications/{id}/resend")).to_request(),
         )
         .await;
         assert_eq!(res.status(), StatusCode::CREATED);
@@ -227,15 +224,15 @@ async fn detail_shows_attempts_and_a_resend_opens_a_new_chain() {
 
         let d: Value = test::call_and_read_body_json(
             &app,
-            get(&format!("/admin/api/notifications/{id}")).to_request(),
+            get(&tok, &format!("/admin/api/notifications/{id}")).to_request(),
         )
         .await;
         assert_eq!(d["chains"].as_array().unwrap().len(), 2);
         assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "history kept");
 
         for req in [
-            get("/admin/api/notifications/987654"),
-            post("/admin/api/notifications/987654/resend"),
+            get(&tok, "/admin/api/notifications/987654"),
+            post(&tok, "/admin/api/notifications/987654/resend"),
         ] {
             let res = test::call_service(&app, req.to_request()).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -251,12 +248,12 @@ async fn a_range_resend_and_the_stats_answer_in_json() {
         fail_all(&t.db).await;
         let waiting = enqueue(&t.db, MER, "R2").await;
         let to = (Utc::now() + TimeDelta::minutes(1)).to_rfc3339();
-        let app = app!(t.db);
+        let (app, tok) = app!(t.db);
 
         let body = serde_json::json!({ "mer_id": MER, "from": from, "to": to });
         let res = test::call_service(
             &app,
-            post("/admin/api/notifications/resend")
+            post(&tok, "/admin/api/notifications/resend")
                 .set_json(&body)
                 .to_request(),
         )
@@ -270,7 +267,7 @@ async fn a_range_resend_and_the_stats_answer_in_json() {
         let backwards = serde_json::json!({ "mer_id": MER, "from": to, "to": from });
         let res = test::call_service(
             &app,
-            post("/admin/api/notifications/resend")
+            post(&tok, "/admin/api/notifications/resend")
                 .set_json(&backwards)
                 .to_request(),
         )
@@ -278,16 +275,18 @@ async fn a_range_resend_and_the_stats_answer_in_json() {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         let res = test::call_service(
             &app,
-            post("/admin/api/notifications/resend")
+            post(&tok, "/admin/api/notifications/resend")
                 .set_json(serde_json::json!({ "mer_id": MER }))
                 .to_request(),
         )
         .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
-        let s: Value =
-            test::call_and_read_body_json(&app, get("/admin/api/notifications/stats").to_request())
-                .await;
+        let s: Value = test::call_and_read_body_json(
+            &app,
+            get(&tok, "/admin/api/notifications/stats").to_request(),
+        )
+        .await;
         assert_eq!(s["pending"], 2, "{}: {s}", t.label);
         assert_eq!(s["due"], 2);
         assert_eq!(s["dead"], 1);

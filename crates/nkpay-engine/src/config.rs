@@ -8,6 +8,7 @@ use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
 use url::Url;
 
+use crate::admin_identity::AdminAuthSettings;
 use crate::notifications::url_guard::UrlPolicy;
 
 /// The engine's timings and policies; `Default` is the production setting (the server reads
@@ -49,6 +50,8 @@ pub struct EngineConfig {
     pub job_lease: Duration,
     /// How the channel connectors are built.
     pub channels: ChannelSettings,
+    /// How admin access tokens are signed and how long they live.
+    pub admin_auth: AdminAuthSettings,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +73,7 @@ impl Default for EngineConfig {
             job_concurrency: 8,
             job_lease: Duration::from_secs(120),
             channels: ChannelSettings::default(),
+            admin_auth: AdminAuthSettings::default(),
         }
     }
 }

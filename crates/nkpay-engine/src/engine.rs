@@ -1,9 +1,11 @@
 //! The engine: one value per process holding the services a reader finds by name —
-//! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`] — over one shared [`Context`].
+//! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`], [`AdminIdentity`] — over one
+//! shared [`Context`].
 
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::admin_identity::AdminIdentity;
 use crate::callers::Callers;
 use crate::channel_notifies::ChannelNotifies;
 use crate::context::{Context, EngineParts};
@@ -19,6 +21,7 @@ pub struct Engine {
     payments: Payments,
     refunds: Refunds,
     channel_notifies: ChannelNotifies,
+    admin_identity: AdminIdentity,
 }
 
 impl Engine {
@@ -32,6 +35,7 @@ impl Engine {
         Ok(Engine {
             callers: Callers::new(ctx.clone()),
             channel_notifies: ChannelNotifies::new(ctx.clone(), payments.clone(), refunds.clone()),
+            admin_identity: AdminIdentity::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -56,6 +60,11 @@ impl Engine {
     /// The channels' asynchronous notifies.
     pub fn channel_notifies(&self) -> &ChannelNotifies {
         &self.channel_notifies
+    }
+
+    /// Admin users, API tokens, who a bearer token is, and the audit log.
+    pub fn admin_identity(&self) -> &AdminIdentity {
+        &self.admin_identity
     }
 }
 

@@ -22,6 +22,10 @@ pub enum EngineError {
         /// The `resp_desc`: the Chinese rule, then the cause in English.
         desc: String,
     },
+    /// An admin actor's role does not allow what it asked (admin API 403; the merchant API
+    /// never meets it, and would answer `22000000`). The text names the role and the action.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The database failed (API `99999999`; the cause is logged, never shown).
     #[error("storage: {0}")]
     Store(#[from] nkpay_store::StoreError),

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin_identity;
 pub mod callers;
 pub mod channel_notifies;
 mod channel_registry;
@@ -32,6 +33,7 @@ pub mod refunds;
 pub mod request;
 pub mod shanghai_time;
 
+pub use admin_identity::{Actor, AdminIdentity, Permission};
 pub use callers::{Caller, CallerKind, Callers, Scope};
 pub use channel_notifies::{ChannelNotifies, InboundCallback};
 pub use config::{ChannelSettings, EngineConfig};

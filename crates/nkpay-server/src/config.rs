@@ -9,6 +9,10 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
+use nkpay_core::secret::Secret;
+use nkpay_engine::admin_identity::{
+    AdminAuthSettings, DEFAULT_ACCESS_TTL, MAX_ACCESS_TTL, MIN_ACCESS_TTL, MIN_JWT_SECRET_BYTES,
+};
 use nkpay_engine::config::{ChannelSettings, EngineConfig};
 use nkpay_engine::notifications::dispatcher::DispatcherConfig;
 use nkpay_engine::notifications::url_guard::UrlPolicy;
@@ -96,19 +100,33 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The admin API's identity settings. The single shared `admin.token` of earlier versions is
+/// gone (refused as an unknown key): admin users log in, machines use named API tokens
+/// (`nkpay admin create-user`, `nkpay admin create-token`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
-    /// Bearer token guarding the console API (`/admin/api/...`), at least 16 characters;
-    /// unset disables the console API. Set it from the environment: NKPAY__ADMIN__TOKEN.
-    #[serde(default)]
-    pub token: Option<String>,
+    /// The HS256 key of admin access tokens, at least 32 characters; every node must share it.
+    /// Unset: derived from the master key. From the environment: NKPAY__ADMIN__JWT_SECRET.
+    pub jwt_secret: Option<String>,
+    /// How long an access token from `POST /admin/api/session` is valid, 60 to 3600 seconds.
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            jwt_secret: None,
+            access_token_ttl_secs: DEFAULT_ACCESS_TTL.as_secs(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminConfig")
-            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .finish()
     }
 }
@@ -343,17 +361,20 @@ impl Config {
         }
         self.validate_notify()?;
         self.validate_jobs()?;
-        if let Some(token) = &self.admin.token
-            && token.chars().count() < nkpay_api::admin::auth::MIN_TOKEN_CHARS
+        if let Some(secret) = &self.admin.jwt_secret
+            && secret.len() < MIN_JWT_SECRET_BYTES
         {
             return Err(invalid(
-                "admin.token",
-                format!(
-                    "must be at least {} characters",
-                    nkpay_api::admin::auth::MIN_TOKEN_CHARS
-                ),
+                "admin.jwt_secret",
+                format!("must be at least {MIN_JWT_SECRET_BYTES} characters"),
             ));
         }
+        within(
+            "admin.access_token_ttl_secs",
+            self.admin.access_token_ttl_secs,
+            MIN_ACCESS_TTL.as_secs(),
+            MAX_ACCESS_TTL.as_secs(),
+        )?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
@@ -486,6 +507,19 @@ impl Config {
 
     /// What the engine is told: the job timings, the notify URL policy and how channel
     /// connectors are built (their gateways at `wechat` and `alipay`).
+    /// How admin access tokens are signed (`admin.jwt_secret`, else derived from the master
+    /// key) and how long they live (`admin.access_token_ttl_secs`).
+    pub fn admin_auth(&self) -> Result<AdminAuthSettings, ConfigError> {
+        let jwt_secret = match &self.admin.jwt_secret {
+            Some(secret) => Secret::new(secret.as_bytes().to_vec()),
+            None => crate::master_key::derived_jwt_secret(&self.secrets)?,
+        };
+        Ok(AdminAuthSettings {
+            jwt_secret,
+            access_ttl: Duration::from_secs(self.admin.access_token_ttl_secs),
+        })
+    }
+
     pub fn engine_config(&self, wechat: Url, alipay: Url) -> EngineConfig {
         let j = &self.jobs;
         let defaults = EngineConfig::default();

@@ -10,18 +10,23 @@ use anyhow::{Context, bail};
 use nkpay_core::secret::Secret;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_crypto::sealed::SecretSealer;
+use nkpay_engine::Engine;
+use nkpay_engine::admin_identity::{Actor, NewUser};
 use nkpay_engine::onboarding::{
     self, AlipayBusiness, AppidKind, BoundAppid, MerchantKind, MerchantSetup, NewAlipayAccount,
     NewWechatAccount, ServiceProviderSetup, WechatBusiness,
 };
 use nkpay_sandbox::{AppKind, RunningSandbox, Sandbox, SandboxConfig};
 use nkpay_store::Db;
+use nkpay_store::kinds::AdminRole;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
 pub const DEMO_SYS_ID: &str = "6666000100000000";
 pub const DEMO_PRODUCT_ID: &str = "NKPAY";
+/// The demo's platform admin user.
+pub const DEMO_ADMIN: &str = "demo-admin";
 
 /// What `data/demo/credentials.json` holds: everything a merchant developer needs to call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,9 +41,16 @@ pub struct Credentials {
     pub public_key: String,
     pub platform_public_key: String,
     pub platform_key_id: String,
-    /// Bearer token for the console API (`Authorization: Bearer …`).
+    /// An API token (role platform-admin) for the console API (`Authorization: Bearer …`),
+    /// made by [`ensure_admin`].
     #[serde(default)]
     pub admin_token: String,
+    /// The demo's platform admin user, who logs in at `POST /admin/api/session`.
+    #[serde(default)]
+    pub admin_username: String,
+    /// Its password (generated once; only its argon2id hash is in the database).
+    #[serde(default)]
+    pub admin_password: String,
     pub merchants: Vec<DemoMerchant>,
     /// The simulators' own accounts (API keys, Alipay keys), for tests acting as the channel.
     pub sandbox_accounts: serde_json::Value,
@@ -90,10 +102,9 @@ pub async fn prepare(
         }
     };
 
-    let admin_token = match read_previous(credentials_path)? {
-        Some(previous) if !previous.admin_token.is_empty() => previous.admin_token,
-        _ => nkpay_crypto::sealed::SecretSealer::generate_key_base64().replace(['+', '/', '='], ""),
-    };
+    let previous_admin = read_previous(credentials_path)?
+        .map(|p| (p.admin_token, p.admin_username, p.admin_password))
+        .unwrap_or_default();
     let accounts = sandbox.accounts();
     let wechat_sp = accounts.wechat.service_providers.first();
     let merchants = keys
@@ -141,7 +152,9 @@ pub async fn prepare(
         public_key: keys.provider.public_key().to_spki_pem(),
         platform_public_key,
         platform_key_id,
-        admin_token,
+        admin_token: previous_admin.0,
+        admin_username: previous_admin.1,
+        admin_password: previous_admin.2,
         merchants,
         sandbox_accounts: sandbox.accounts_json(),
     };
@@ -150,6 +163,60 @@ pub async fn prepare(
         sandbox,
         credentials,
     })
+}
+
+/// The demo's platform admin user and API token, made through the same engine calls as
+/// `nkpay admin create-user` / `create-token` (audited as `local:demo`). A re-run keeps the
+/// user and a token that still works; a token that does not (revoked, or from an older
+/// credentials file) is replaced. Rewrites the credentials file.
+pub async fn ensure_admin(
+    engine: &Engine,
+    credentials: &mut Credentials,
+    credentials_path: &Path,
+) -> anyhow::Result<()> {
+    let identity = engine.admin_identity();
+    let by = Actor::local("demo");
+    let known = nkpay_store::admin_users::find_admin_user(engine.db().conn(), DEMO_ADMIN)
+        .await?
+        .is_some();
+    if !known || credentials.admin_password.is_empty() {
+        if known {
+            bail!(
+                "the database holds the demo admin user {DEMO_ADMIN} but {} has no password for \
+                 it; delete the database (data/) to seed afresh",
+                credentials_path.display()
+            );
+        }
+        let made = identity
+            .create_user(
+                &by,
+                NewUser {
+                    username: DEMO_ADMIN.to_owned(),
+                    role: AdminRole::PlatformAdmin,
+                    sys_id: None,
+                    password: None,
+                },
+            )
+            .await?;
+        credentials.admin_username = DEMO_ADMIN.to_owned();
+        credentials.admin_password = made
+            .generated_password
+            .map(|p| p.into_inner())
+            .unwrap_or_default();
+    }
+    let works = !credentials.admin_token.is_empty()
+        && identity
+            .authenticate(&credentials.admin_token, None)
+            .await?
+            .is_some();
+    if !works {
+        let name = format!("demo-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f"));
+        let made = identity
+            .create_token(&by, &name, AdminRole::PlatformAdmin, None)
+            .await?;
+        credentials.admin_token = made.token.into_inner();
+    }
+    write_credentials(credentials_path, credentials)
 }
 
 /// The simulators with their built-in demo accounts, on the configured port and time scale.
@@ -426,6 +493,11 @@ pub fn guide(c: &Credentials, credentials_path: &Path) -> String {
         out,
         "console API       {}/admin/api/notifications  (Authorization: Bearer {})",
         c.base_url, c.admin_token
+    );
+    let _ = writeln!(
+        out,
+        "console login     POST {}/admin/api/session  {{\"username\": \"{}\", \"password\": \"{}\"}}",
+        c.base_url, c.admin_username, c.admin_password
     );
     let _ = writeln!(
         out,

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use nkpay_server::config::Config;
+use nkpay_store::kinds::AdminRole;
 
 /// nkpay — aggregated WeChat Pay / Alipay payments for a service provider.
 #[derive(Parser)]
@@ -31,6 +32,11 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Admin users and API tokens of the admin API (each creation is audited as local:cli).
+    Admin {
+        #[command(subcommand)]
+        command: AdminSub,
+    },
     /// Print a new RSA-2048 key pair (PEM and bare base64).
     Keygen,
     /// Sign a request as a merchant would, post it, verify and print the reply.
@@ -54,6 +60,40 @@ enum Command {
         /// Print the exact strings signed on each side.
         #[arg(long)]
         explain: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminSub {
+    /// Create an admin user; prints a generated password once unless --password-stdin.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// platform-admin, operator, finance, agent-admin or read-only.
+        #[arg(long, value_parser = nkpay_server::admin_cli::parse_role)]
+        role: AdminRole,
+        /// The service provider of an agent-admin.
+        #[arg(long)]
+        sys_id: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create a named API token for a machine; prints the token once.
+    CreateToken {
+        #[arg(long)]
+        name: String,
+        /// platform-admin, operator, finance, agent-admin or read-only.
+        #[arg(long, value_parser = nkpay_server::admin_cli::parse_role)]
+        role: AdminRole,
+        /// The service provider of an agent-admin token.
+        #[arg(long)]
+        sys_id: Option<String>,
+    },
+    /// Revoke a named API token.
+    RevokeToken {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -127,6 +167,29 @@ fn main() -> ExitCode {
                 let db = nkpay_server::serve::open_database(&config).await?;
                 nkpay_store::migrate(&db).await?;
                 println!("migrations applied to {}", redact(&config.database.url));
+                Ok(())
+            }
+            Command::Admin { command } => {
+                use nkpay_server::admin_cli::AdminCommand;
+                let command = match command {
+                    AdminSub::CreateUser {
+                        username,
+                        role,
+                        sys_id,
+                        password_stdin,
+                    } => AdminCommand::CreateUser {
+                        username,
+                        role,
+                        sys_id,
+                        password_stdin,
+                    },
+                    AdminSub::CreateToken { name, role, sys_id } => {
+                        AdminCommand::CreateToken { name, role, sys_id }
+                    }
+                    AdminSub::RevokeToken { name } => AdminCommand::RevokeToken { name },
+                };
+                let out = nkpay_server::admin_cli::run(config, command).await?;
+                print!("{out}");
                 Ok(())
             }
             Command::Keygen | Command::Call { .. } => Ok(()),

@@ -3,16 +3,37 @@
 
 use std::path::Path;
 
+use nkpay_core::secret::Secret;
 use nkpay_crypto::sealed::SecretSealer;
 
 use crate::config::{ConfigError, SecretsConfig};
 
 pub fn load(secrets: &SecretsConfig) -> Result<SecretSealer, ConfigError> {
+    let (key, text) = key_text(secrets)?;
+    SecretSealer::from_key_base64(&text).map_err(|e| ConfigError::Invalid {
+        key,
+        rule: format!("must hold base64 of 32 bytes ({e})"),
+    })
+}
+
+/// The admin access tokens' HS256 key when `admin.jwt_secret` is not set: SHA-256 of a fixed
+/// label and the master key, so every node sharing the master key shares it, and it reveals
+/// nothing about the master key.
+pub fn derived_jwt_secret(secrets: &SecretsConfig) -> Result<Secret<Vec<u8>>, ConfigError> {
+    use sha2::{Digest, Sha256};
+    // Loading first refuses a malformed key with the same message as at start.
+    load(secrets)?;
+    let (_, text) = key_text(secrets)?;
+    let mut h = Sha256::new();
+    h.update(b"nkpay admin access token HS256 key v1\0");
+    h.update(text.as_bytes());
+    Ok(Secret::new(h.finalize().to_vec()))
+}
+
+/// The configured master key's base64 text and the key it came from.
+fn key_text(secrets: &SecretsConfig) -> Result<(&'static str, String), ConfigError> {
     if let Some(key) = &secrets.master_key {
-        return SecretSealer::from_key_base64(key.trim()).map_err(|e| ConfigError::Invalid {
-            key: "secrets.master_key",
-            rule: format!("must be base64 of 32 bytes ({e})"),
-        });
+        return Ok(("secrets.master_key", key.trim().to_owned()));
     }
     let Some(path) = &secrets.master_key_file else {
         return Err(ConfigError::Invalid {
@@ -27,10 +48,7 @@ pub fn load(secrets: &SecretsConfig) -> Result<SecretSealer, ConfigError> {
         key: "secrets.master_key_file",
         rule: format!("cannot read {}: {e}", path.display()),
     })?;
-    SecretSealer::from_key_base64(text.trim()).map_err(|e| ConfigError::Invalid {
-        key: "secrets.master_key_file",
-        rule: format!("{} must hold base64 of 32 bytes ({e})", path.display()),
-    })
+    Ok(("secrets.master_key_file", text.trim().to_owned()))
 }
 
 fn create(path: &Path) -> Result<(), ConfigError> {

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
-use nkpay_api::admin::AdminToken;
 use nkpay_engine::notifications::dispatcher::Dispatcher;
-use nkpay_engine::{Engine, EngineParts};
+use nkpay_engine::{Engine, EngineConfig, EngineParts};
 use tokio::sync::watch;
 use url::Url;
 
@@ -40,7 +39,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         Url::parse(&config.channels.wechat_base_url)?,
         Url::parse(&config.channels.alipay_gateway_url)?,
     );
-    let demo = match &options.demo_credentials {
+    let mut demo = match &options.demo_credentials {
         Some(path) => {
             let demo = demo::prepare(
                 &config,
@@ -71,8 +70,14 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         node_id: config.server.node_id,
         signer,
         public_base_url: config.server.public_base_url.clone(),
-        config: config.engine_config(channel_urls.0, channel_urls.1),
+        config: EngineConfig {
+            admin_auth: config.admin_auth()?,
+            ..config.engine_config(channel_urls.0, channel_urls.1)
+        },
     })?);
+    if let Some((demo, path)) = &mut demo {
+        demo::ensure_admin(&engine, &mut demo.credentials, path).await?;
+    }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut background = vec![
@@ -90,20 +95,6 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         let _ = stop.wait_for(|stopped| *stopped).await;
     }));
 
-    // The console API answers 503 until a token is configured; the demo makes one up.
-    let admin_token = match (&config.admin.token, &demo) {
-        (Some(token), _) => Some(token.clone()),
-        (None, Some((demo, _))) => Some(demo.credentials.admin_token.clone()),
-        (None, None) => None,
-    }
-    .and_then(AdminToken::new)
-    .map(web::Data::new);
-    if admin_token.is_none() {
-        tracing::warn!(
-            "admin.token is not set (or shorter than required): the console API is disabled"
-        );
-    }
-
     let state = web::Data::new(ApiState {
         db: db.clone(),
         engine: engine.clone(),
@@ -112,12 +103,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let bind = config.bind_addr();
     let limit = config.server.body_limit_bytes;
     let server = HttpServer::new(move || {
-        let app = App::new();
-        let app = match &admin_token {
-            Some(token) => app.app_data(token.clone()),
-            None => app,
-        };
-        app.app_data(state.clone())
+        App::new()
+            .app_data(state.clone())
             .app_data(web::PayloadConfig::new(limit))
             .configure(nkpay_api::configure)
     })

@@ -53,12 +53,23 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 
 /// One HTTP/1.1 request on loopback; the status and the whole response (head and body).
 fn request(port: u16, method: &str, path: &str, json: &str) -> Option<(u16, String)> {
+    request_with(port, method, path, "", json)
+}
+
+/// [`request`] with extra header lines (each ending in `\r\n`).
+fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    json: &str,
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\
          Content-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\n\r\n{json}",
         json.len()
     )
@@ -209,6 +220,121 @@ fn serve_on_postgres_answers_health_and_stops_on_sigterm() {
     assert_eq!(last, Some(503), "readyz reports the lost database");
     assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
     let _ = sigterm_and_wait(&mut child);
+}
+
+/// `nkpay admin create-user` makes the first platform admin on an empty database (password from
+/// standard input), `create-token` prints a token once; the served admin API then accepts a
+/// login with that password and the token, and refuses a wrong password.
+#[test]
+fn admin_create_user_on_an_empty_database_then_login_works() {
+    use std::io::Write;
+    let dir = temp_dir("admin-cli");
+    let db_url = format!("sqlite://{}/nkpay.db?mode=rwc", dir.display());
+    let port = free_port();
+    let mut child = nkpay(&dir, &db_url, port)
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "root",
+            "--role",
+            "platform-admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn create-user");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"first-admin-password\n")
+        .expect("write password");
+    let out = child.wait_with_output().expect("create-user");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("created admin user root (role platform-admin)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("first-admin-password"), "{stdout}");
+
+    let out = nkpay(&dir, &db_url, port)
+        .args([
+            "admin",
+            "create-token",
+            "--name",
+            "ci",
+            "--role",
+            "read-only",
+        ])
+        .output()
+        .expect("create-token");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let token = line_value(&stdout, "token (shown once): ");
+    let out = nkpay(&dir, &db_url, port)
+        .args(["admin", "create-user", "--username", "x", "--role", "boss"])
+        .output()
+        .expect("bad role");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+
+    let mut serve = nkpay(&dir, &db_url, port)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    wait_ready(&mut serve, port);
+    let login = |password: &str| {
+        request(
+            port,
+            "POST",
+            "/admin/api/session",
+            &json!({"username": "root", "password": password}).to_string(),
+        )
+        .expect("session answers")
+    };
+    let (status, response) = login("first-admin-password");
+    assert_eq!(status, 200, "{response}");
+    let access = json_body(&response)["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    assert_eq!(login("wrong-password-0000").0, 401);
+    for bearer in [access.as_str(), token.as_str()] {
+        let (status, response) = request_with(
+            port,
+            "GET",
+            "/admin/api/notifications",
+            &format!("Authorization: Bearer {bearer}\r\n"),
+            "",
+        )
+        .expect("notifications answer");
+        assert_eq!(status, 200, "{response}");
+    }
+    let _ = sigterm_and_wait(&mut serve);
+}
+
+/// The single shared `admin.token` is gone: configuring it is refused, naming the key.
+#[test]
+fn the_removed_admin_token_key_is_refused_by_name() {
+    let dir = temp_dir("admin-token-key");
+    let out = nkpay(&dir, "sqlite::memory:", free_port())
+        .env("NKPAY__ADMIN__TOKEN", "console-token-0123456789")
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("token") && err.contains("admin"), "{err}");
 }
 
 #[test]

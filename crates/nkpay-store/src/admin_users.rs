@@ -1,5 +1,5 @@
-//! Console users. The password hash is made and checked by the caller (nkpay-api); this
-//! module only stores it.
+//! Admin users (people). The password hash is made and checked by the caller (nkpay-engine's
+//! `admin_identity`, argon2id); this module only stores it.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -9,20 +9,23 @@ use sea_orm::{
 
 use crate::entity::admin_user;
 use crate::error::StoreError;
-use crate::kinds::RecordStatus;
+use crate::kinds::{AdminRole, RecordStatus};
 
-/// Inserts an active user. `Duplicate` when the username is taken.
+/// Inserts an active user with `role` (and, for an agent admin, its service provider
+/// `sys_id`). `Duplicate` when the username is taken.
 pub async fn insert_admin_user(
     conn: &impl ConnectionTrait,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: AdminRole,
+    sys_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<admin_user::Model, StoreError> {
     admin_user::ActiveModel {
         username: Set(username.to_owned()),
         password_hash: Set(password_hash.to_owned()),
-        role: Set(role.to_owned()),
+        role: Set(role),
+        sys_id: Set(sys_id.map(str::to_owned)),
         status: Set(RecordStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),

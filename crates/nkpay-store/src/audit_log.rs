@@ -6,20 +6,35 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QueryS
 use crate::entity::audit_log;
 use crate::error::StoreError;
 
-/// Appends an entry. `detail` must not hold secrets.
+/// One entry: who (`actor`, a user or token name), what (`action`, e.g.
+/// `notification.resend`), to what (`target`), the details (before → after where it applies;
+/// never secrets), and from which address (`None` for the CLI).
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    /// A user or token name (at most 64 characters).
+    pub actor: &'a str,
+    /// What was done (at most 64 characters).
+    pub action: &'a str,
+    /// What it was done to (at most 128 characters).
+    pub target: &'a str,
+    /// Details as JSON; never secrets.
+    pub detail: serde_json::Value,
+    /// The peer address of the request.
+    pub address: Option<&'a str>,
+}
+
+/// Appends an entry.
 pub async fn append(
     conn: &impl ConnectionTrait,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
+    entry: AuditEntry<'_>,
     at: DateTime<Utc>,
 ) -> Result<audit_log::Model, StoreError> {
     Ok(audit_log::ActiveModel {
-        actor: Set(actor.to_owned()),
-        action: Set(action.to_owned()),
-        target: Set(target.to_owned()),
-        detail: Set(detail),
+        actor: Set(entry.actor.to_owned()),
+        action: Set(entry.action.to_owned()),
+        target: Set(entry.target.to_owned()),
+        detail: Set(entry.detail),
+        address: Set(entry.address.map(str::to_owned)),
         at: Set(at),
         ..Default::default()
     }

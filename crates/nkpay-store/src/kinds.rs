@@ -63,6 +63,19 @@ stored_words!(
 );
 
 stored_words!(
+    /// What an admin user or API token may do (issue 11, "Admin identity first"); the rules
+    /// per role live in nkpay-engine's `admin_identity`. An agent admin is bound to one
+    /// service provider (`sys_id` beside the role).
+    AdminRole, "role" {
+        PlatformAdmin => "platform-admin",
+        Operator => "operator",
+        Finance => "finance",
+        AgentAdmin => "agent-admin",
+        ReadOnly => "read-only",
+    }
+);
+
+stored_words!(
     /// A merchant's legal form: enterprise or individual.
     MerchantKind, "merchant kind" { Ent => "ent", Indv => "indv" }
 );

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod admin_api_tokens;
 pub mod admin_users;
 pub mod audit_log;
 pub mod channel_records;

@@ -6,7 +6,7 @@ mod fixture;
 use chrono::Duration;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::channel_records::{self, NewExchange, NewInboundMessage};
-use nkpay_store::kinds::{RecordStatus, StatementOwner, StatementStatus};
+use nkpay_store::kinds::{AdminRole, RecordStatus, StatementOwner, StatementStatus};
 use nkpay_store::statements::{self, NewStatementFile};
 use nkpay_store::testing::databases;
 use nkpay_store::{admin_users, audit_log, incidents};
@@ -114,12 +114,20 @@ async fn incident_is_resolved_once() {
 async fn admin_usernames_are_unique_and_users_can_be_disabled() {
     for t in databases().await {
         let c = t.db.conn();
-        admin_users::insert_admin_user(c, "ops", "$argon2id$v=19$x", "admin", fixture::t0())
-            .await
-            .unwrap();
-        let err = admin_users::insert_admin_user(c, "ops", "h", "viewer", fixture::t0())
-            .await
-            .unwrap_err();
+        admin_users::insert_admin_user(
+            c,
+            "ops",
+            "$argon2id$v=19$x",
+            AdminRole::Operator,
+            None,
+            fixture::t0(),
+        )
+        .await
+        .unwrap();
+        let err =
+            admin_users::insert_admin_user(c, "ops", "h", AdminRole::ReadOnly, None, fixture::t0())
+                .await
+                .unwrap_err();
         assert!(err.is_duplicate(), "{}: {err}", t.label);
         assert!(
             admin_users::set_password_hash(c, "ops", "h2", fixture::t0())
@@ -152,10 +160,13 @@ async fn audit_log_pages_newest_first_and_keeps_json_detail() {
         for i in 0..5 {
             audit_log::append(
                 c,
-                "ops",
-                "merchant.disable",
-                &format!("mer:{i}"),
-                serde_json::json!({"reason": "风控", "n": i}),
+                audit_log::AuditEntry {
+                    actor: "ops",
+                    action: "merchant.disable",
+                    target: &format!("mer:{i}"),
+                    detail: serde_json::json!({"reason": "风控", "n": i}),
+                    address: Some("10.0.0.7"),
+                },
                 fixture::t0() + Duration::seconds(i),
             )
             .await
@@ -169,6 +180,7 @@ async fn audit_log_pages_newest_first_and_keeps_json_detail() {
             t.label
         );
         assert_eq!(first[0].detail["reason"], "风控", "{}", t.label);
+        assert_eq!(first[0].address.as_deref(), Some("10.0.0.7"), "{}", t.label);
         let next = audit_log::page(c, first[1].id, 10).await.unwrap();
         assert_eq!(next.len(), 3, "{}", t.label);
     }

@@ -1,81 +1,79 @@
-//! The console API's access check, for now a bearer token from configuration: `Authorization:
-//! Bearer <token>`, compared in constant time. The console's JWT login (a later issue) replaces
-//! this extractor's inside; handlers that take an [`AdminAuth`] need not change.
-
-use std::future::{Ready, ready};
+//! Who calls the admin API: `Authorization: Bearer <token>` with either a JWT access token from
+//! `POST /admin/api/session` or a named API token (`nkpadm_…`), both checked by the engine's
+//! [`AdminIdentity`](nkpay_engine::AdminIdentity). Take [`AdminActor`] as a handler argument and
+//! ask [`AdminActor::require`] for the permission the handler needs: no or a bad token → 401,
+//! the wrong role → 403.
+//!
+//! The address recorded for the audit log is the TCP peer address; `X-Forwarded-For` is not
+//! read yet (no trusted-proxy list is configured), so behind a proxy it is the proxy's.
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use nkpay_core::secret::Secret;
-use subtle::ConstantTimeEq;
+use futures::future::LocalBoxFuture;
+use nkpay_engine::{Actor, Permission};
 
 use super::error::AdminError;
+use crate::ApiState;
 
-/// The shortest token accepted, so a placeholder like `admin` cannot guard the console.
-pub const MIN_TOKEN_CHARS: usize = 16;
+/// The authenticated caller of an admin call (a user or an API token, its role, an agent
+/// admin's `sys_id`, the peer address).
+#[derive(Debug, Clone)]
+pub struct AdminActor(pub Actor);
 
-/// The configured console token; register it with `App::app_data(web::Data::new(token))`.
-#[derive(Clone)]
-pub struct AdminToken(Secret<String>);
-
-impl AdminToken {
-    /// `None` when `token` is shorter than [`MIN_TOKEN_CHARS`].
-    pub fn new(token: impl Into<String>) -> Option<AdminToken> {
-        let token = token.into();
-        (token.chars().count() >= MIN_TOKEN_CHARS).then(|| AdminToken(Secret::new(token)))
-    }
-
-    fn matches(&self, given: &str) -> bool {
-        bool::from(self.0.expose().as_bytes().ct_eq(given.as_bytes()))
-    }
-}
-
-impl std::fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(***)")
+impl AdminActor {
+    /// `Ok` when the actor's role allows `permission`, else [`AdminError::Forbidden`] (403).
+    pub fn require(&self, permission: Permission) -> Result<&Actor, AdminError> {
+        if self.0.may(permission) {
+            Ok(&self.0)
+        } else {
+            Err(AdminError::Forbidden(format!(
+                "role {} may not {}",
+                self.0.role,
+                describe(permission)
+            )))
+        }
     }
 }
 
-/// Proof that the request carried the console token. Take it as a handler argument.
-#[derive(Debug, Clone, Copy)]
-pub struct AdminAuth(());
+fn describe(permission: Permission) -> &'static str {
+    match permission {
+        Permission::ReadNotifications => "read notifications",
+        Permission::ResendNotifications => "re-send notifications",
+        Permission::ManageIdentities => "manage admin users and API tokens",
+    }
+}
 
-impl FromRequest for AdminAuth {
+impl FromRequest for AdminActor {
     type Error = AdminError;
-    type Future = Ready<Result<AdminAuth, AdminError>>;
+    type Future = LocalBoxFuture<'static, Result<AdminActor, AdminError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(check(req))
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let bearer = bearer(req);
+        let address = req.peer_addr().map(|a| a.ip().to_string());
+        Box::pin(async move {
+            let Some(state) = state else {
+                tracing::error!("admin API mounted without ApiState app data");
+                return Err(AdminError::Internal);
+            };
+            let bearer = bearer.ok_or(AdminError::Unauthorized)?;
+            state
+                .engine
+                .admin_identity()
+                .authenticate(&bearer, address)
+                .await?
+                .map(AdminActor)
+                .ok_or(AdminError::Unauthorized)
+        })
     }
 }
 
-fn check(req: &HttpRequest) -> Result<AdminAuth, AdminError> {
-    let Some(token) = req.app_data::<web::Data<AdminToken>>() else {
-        return Err(AdminError::Disabled);
-    };
-    let given = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if token.matches(given) => Ok(AdminAuth(())),
-        _ => Err(AdminError::Unauthorized),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_tokens_are_refused_and_debug_hides_the_token() {
-        assert!(AdminToken::new("admin").is_none());
-        let t = AdminToken::new("0123456789abcdef").expect("long enough");
-        assert_eq!(format!("{t:?}"), "AdminToken(***)");
-        assert!(t.matches("0123456789abcdef"));
-        assert!(!t.matches("0123456789abcdeF"));
-        assert!(!t.matches("0123456789abcdef0"));
-    }
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }

@@ -1,5 +1,4 @@
-//! The database a console handler uses: the server's [`ApiState`](crate::ApiState) when the app
-//! has one, else a bare `web::Data<Db>` (tests, tools that mount only the console API).
+//! The database a console handler uses: the server's [`ApiState`](crate::ApiState).
 
 use std::future::{Ready, ready};
 
@@ -16,12 +15,9 @@ impl FromRequest for ConsoleDb {
     type Future = Ready<Result<ConsoleDb, AdminError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let db = req
-            .app_data::<web::Data<ApiState>>()
-            .map(|s| s.db.clone())
-            .or_else(|| req.app_data::<web::Data<Db>>().map(|d| d.get_ref().clone()));
+        let db = req.app_data::<web::Data<ApiState>>().map(|s| s.db.clone());
         ready(db.map(ConsoleDb).ok_or_else(|| {
-            tracing::error!("console API mounted without ApiState or Db app data");
+            tracing::error!("console API mounted without ApiState app data");
             AdminError::Internal
         }))
     }

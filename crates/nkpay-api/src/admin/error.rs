@@ -8,10 +8,15 @@ use nkpay_engine::EngineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("admin API disabled: no admin token is configured")]
-    Disabled,
-    #[error("admin bearer token missing or wrong (Authorization: Bearer <token>)")]
+    #[error(
+        "admin bearer token missing, wrong, expired or revoked (Authorization: Bearer <access \
+         token from POST /admin/api/session, or an API token>)"
+    )]
     Unauthorized,
+    #[error("username or password wrong")]
+    LoginFailed,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0} not found")]
@@ -24,6 +29,7 @@ impl From<EngineError> for AdminError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Invalid { .. } => AdminError::BadRequest(e.to_string()),
+            EngineError::Forbidden(rule) => AdminError::Forbidden(rule),
             other => {
                 tracing::error!(error = %other, "console API");
                 AdminError::Internal
@@ -35,8 +41,8 @@ impl From<EngineError> for AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::Disabled => StatusCode::SERVICE_UNAVAILABLE,
-            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::Unauthorized | AdminError::LoginFailed => StatusCode::UNAUTHORIZED,
+            AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -50,4 +56,12 @@ impl ResponseError for AdminError {
         }
         res.json(serde_json::json!({ "error": self.to_string() }))
     }
+}
+
+/// The console's JSON body reader: at most 4 KiB, a malformed body answered as a
+/// [`AdminError::BadRequest`] naming the problem.
+pub(crate) fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(4096)
+        .error_handler(|e, _| AdminError::BadRequest(format!("body: {e}")).into())
 }

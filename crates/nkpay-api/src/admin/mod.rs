@@ -1,17 +1,20 @@
-//! The console API (`/admin/api/...`): what the service provider's console calls. JSON in and
-//! out, every call behind [`auth::AdminAuth`]. Handlers translate; the rules are in nkpay-engine.
+//! The console API (`/admin/api/...`): what the service provider's console and operators'
+//! scripts call. JSON in and out; every call but the login behind [`auth::AdminActor`] (a JWT
+//! access token or an API token, with a role). Handlers translate; the rules are in
+//! nkpay-engine (`admin_identity`, `notifications::console`).
 
 pub mod auth;
 mod console_db;
 mod error;
 pub mod notifications;
+pub mod session;
 
 use actix_web::web;
 
-pub use auth::{AdminAuth, AdminToken};
+pub use auth::AdminActor;
 
-/// Mounts the console API. The app must carry `web::Data<AdminToken>` (else every call answers
-/// 503) and the database: `web::Data<ApiState>`, or a bare `web::Data<nkpay_store::Db>`.
+/// Mounts the console API. The app must carry `web::Data<ApiState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    session::configure(cfg);
     notifications::configure(cfg);
 }

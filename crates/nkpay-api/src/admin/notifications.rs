@@ -9,9 +9,12 @@ use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::notification_console::NotificationFilter;
 use serde::{Deserialize, Serialize};
 
-use super::auth::AdminAuth;
+use nkpay_engine::Permission;
+
+use super::auth::AdminActor;
 use super::console_db::ConsoleDb;
 use super::error::AdminError;
+use crate::ApiState;
 
 pub const BASE: &str = "/admin/api/notifications";
 const DEFAULT_PAGE: u64 = 50;
@@ -19,9 +22,7 @@ const DEFAULT_PAGE: u64 = 50;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let query_errors = web::QueryConfig::default()
         .error_handler(|e, _| AdminError::BadRequest(format!("query: {e}")).into());
-    let json_errors = web::JsonConfig::default()
-        .limit(4096)
-        .error_handler(|e, _| AdminError::BadRequest(format!("body: {e}")).into());
+    let json_errors = super::error::json_config();
     cfg.service(
         web::scope(BASE)
             .app_data(query_errors)
@@ -116,10 +117,11 @@ struct ListQuery {
 }
 
 async fn list(
-    _: AdminAuth,
+    actor: AdminActor,
     ConsoleDb(db): ConsoleDb,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
+    actor.require(Permission::ReadNotifications)?;
     let q = q.into_inner();
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -150,10 +152,11 @@ async fn list(
 }
 
 async fn detail(
-    _: AdminAuth,
+    actor: AdminActor,
     ConsoleDb(db): ConsoleDb,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AdminError> {
+    actor.require(Permission::ReadNotifications)?;
     let id = id.into_inner();
     let d = console::detail(&db, id)
         .await?
@@ -168,17 +171,29 @@ async fn detail(
 }
 
 async fn resend_one(
-    _: AdminAuth,
-    ConsoleDb(db): ConsoleDb,
+    actor: AdminActor,
+    state: web::Data<ApiState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ResendNotifications)?;
     let id = id.into_inner();
-    let new = console::resend_one(&db, id, Utc::now())
+    let new = console::resend_one(&state.db, id, Utc::now())
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("notification {id}")))?;
+    state
+        .engine
+        .admin_identity()
+        .record(
+            by,
+            "notification.resend",
+            &format!("notification:{id}"),
+            serde_json::json!({"from": id, "new": new.id, "mer_id": new.mer_id}),
+        )
+        .await?;
     tracing::info!(
         from = id,
         new = new.id,
+        actor = %by.audit_name(),
         "notification re-sent from the console"
     );
     Ok(HttpResponse::Created().json(serde_json::json!({
@@ -194,10 +209,11 @@ struct RangeBody {
 }
 
 async fn resend_range(
-    _: AdminAuth,
-    ConsoleDb(db): ConsoleDb,
+    actor: AdminActor,
+    state: web::Data<ApiState>,
     body: web::Json<RangeBody>,
 ) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ResendNotifications)?;
     let body = body.into_inner();
     if body.mer_id.is_empty() {
         return Err(AdminError::BadRequest("mer_id is required".into()));
@@ -206,15 +222,32 @@ async fn resend_range(
         .ok_or_else(|| AdminError::BadRequest("from is required".into()))?;
     let to = time("to", Some(&body.to))?
         .ok_or_else(|| AdminError::BadRequest("to is required".into()))?;
-    let done = console::resend_range(&db, &body.mer_id, from, to, Utc::now()).await?;
-    tracing::info!(mer_id = %body.mer_id, resent = done.resent.len(), "notifications re-sent from the console");
+    let done = console::resend_range(&state.db, &body.mer_id, from, to, Utc::now()).await?;
+    state
+        .engine
+        .admin_identity()
+        .record(
+            by,
+            "notification.resend_range",
+            &format!("merchant:{}", body.mer_id),
+            serde_json::json!({
+                "from": from, "to": to,
+                "resent": done.resent, "skipped_pending": done.skipped_pending,
+            }),
+        )
+        .await?;
+    tracing::info!(mer_id = %body.mer_id, resent = done.resent.len(), actor = %by.audit_name(), "notifications re-sent from the console");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "resent": done.resent,
         "skipped_pending": done.skipped_pending,
     })))
 }
 
-async fn get_stats(_: AdminAuth, ConsoleDb(db): ConsoleDb) -> Result<HttpResponse, AdminError> {
+async fn get_stats(
+    actor: AdminActor,
+    ConsoleDb(db): ConsoleDb,
+) -> Result<HttpResponse, AdminError> {
+    actor.require(Permission::ReadNotifications)?;
     Ok(HttpResponse::Ok().json(stats(&db, Utc::now()).await?))
 }
 

@@ -1,6 +1,6 @@
 //! `admin_users`: console users.
 
-use crate::kinds::RecordStatus;
+use crate::kinds::{AdminRole, RecordStatus};
 use sea_orm::entity::prelude::*;
 
 /// One row of `admin_users`.
@@ -13,10 +13,12 @@ pub struct Model {
     /// Login name, unique.
     #[sea_orm(unique)]
     pub username: String,
-    /// Password hash (never the password).
+    /// Password hash in PHC form (argon2id; never the password).
     pub password_hash: String,
-    /// Console role, e.g. "admin" or "viewer".
-    pub role: String,
+    /// What the user may do.
+    pub role: AdminRole,
+    /// The service provider an agent admin is bound to; `None` for every other role.
+    pub sys_id: Option<String>,
     /// "active" or "disabled".
     pub status: RecordStatus,
     /// When the row was inserted (UTC).

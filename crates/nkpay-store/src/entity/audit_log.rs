@@ -17,6 +17,8 @@ pub struct Model {
     pub target: String,
     /// Details as JSON; never secrets.
     pub detail: Json,
+    /// The address the request came from (the peer address), `None` for the CLI.
+    pub address: Option<String>,
     /// When it happened (UTC).
     pub at: DateTimeUtc,
 }

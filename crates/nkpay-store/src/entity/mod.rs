@@ -4,6 +4,7 @@
 //! stored as its wire string. A stored string that is none of the enum's values fails the read
 //! with [`crate::StoreError::Corrupt`]; it is never defaulted.
 
+pub mod admin_api_token;
 pub mod admin_user;
 pub mod audit_log;
 pub mod channel_account;
