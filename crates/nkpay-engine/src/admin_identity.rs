@@ -87,6 +87,10 @@ pub enum Permission {
     ResendNotifications,
     /// Create admin users and API tokens, revoke tokens.
     ManageIdentities,
+    /// List and read service providers (an agent admin: only its own).
+    ReadServiceProviders,
+    /// Register service providers, suspend and activate them.
+    ManageServiceProviders,
 }
 
 /// Who an actor is: a person logged in, a machine's API token, or someone at the server's
@@ -141,8 +145,9 @@ impl Actor {
 
     /// Whether this actor's role allows `permission`. Platform admins may do everything;
     /// operators read and re-send notifications; finance and read-only read them. Agent admins
-    /// see nothing here yet: notifications are not scoped to a service provider until the
-    /// onboarding part of issue 11.
+    /// see no notifications yet (they are not scoped to a service provider until the
+    /// onboarding part of issue 11). Every role but platform admin reads service providers; an
+    /// agent admin only its own, which [`crate::ServiceProviders`] checks.
     pub fn may(&self, permission: Permission) -> bool {
         use AdminRole::*;
         use Permission::*;
@@ -151,6 +156,10 @@ impl Actor {
             (PlatformAdmin, _)
                 | (Operator, ReadNotifications | ResendNotifications)
                 | (Finance | ReadOnly, ReadNotifications)
+                | (
+                    Operator | Finance | ReadOnly | AgentAdmin,
+                    ReadServiceProviders
+                )
         )
     }
 }
@@ -219,7 +228,7 @@ impl AdminIdentity {
     /// `role` when one breaks its rule (a taken username included); [`EngineError::Forbidden`]
     /// when `by` may not manage identities.
     pub async fn create_user(&self, by: &Actor, new: NewUser) -> Result<CreatedUser, EngineError> {
-        self.require(by, Permission::ManageIdentities)?;
+        require(by, Permission::ManageIdentities)?;
         check_name("username", &new.username)?;
         self.check_binding(new.role, new.sys_id.as_deref()).await?;
         let (password, generated_password) = match new.password {
@@ -374,7 +383,7 @@ impl AdminIdentity {
         role: AdminRole,
         sys_id: Option<&str>,
     ) -> Result<CreatedToken, EngineError> {
-        self.require(by, Permission::ManageIdentities)?;
+        require(by, Permission::ManageIdentities)?;
         check_name("name", name)?;
         self.check_binding(role, sys_id).await?;
         let token = format!(
@@ -417,7 +426,7 @@ impl AdminIdentity {
     /// Revokes the API token `name` and records it. `Ok(false)` when no active token has that
     /// name; [`EngineError::Forbidden`] when `by` may not.
     pub async fn revoke_token(&self, by: &Actor, name: &str) -> Result<bool, EngineError> {
-        self.require(by, Permission::ManageIdentities)?;
+        require(by, Permission::ManageIdentities)?;
         let now = Utc::now();
         let tx = self.db.begin_write().await?;
         if !admin_api_tokens::revoke(&tx, name, now).await? {
@@ -452,17 +461,6 @@ impl AdminIdentity {
         &self.config.admin_auth
     }
 
-    fn require(&self, by: &Actor, permission: Permission) -> Result<(), EngineError> {
-        if by.may(permission) {
-            Ok(())
-        } else {
-            Err(EngineError::Forbidden(format!(
-                "role {} may not {permission:?}",
-                by.role
-            )))
-        }
-    }
-
     /// An agent admin names an existing service provider; no other role names one.
     async fn check_binding(
         &self,
@@ -495,8 +493,20 @@ impl AdminIdentity {
     }
 }
 
+/// `Ok` when `by`'s role allows `permission`, else [`EngineError::Forbidden`] naming both.
+pub(crate) fn require(by: &Actor, permission: Permission) -> Result<(), EngineError> {
+    if by.may(permission) {
+        Ok(())
+    } else {
+        Err(EngineError::Forbidden(format!(
+            "role {} may not {permission:?}",
+            by.role
+        )))
+    }
+}
+
 /// Appends `by`'s write to the audit log (on `conn`: pass the transaction of the change).
-async fn audit(
+pub(crate) async fn audit(
     conn: &impl ConnectionTrait,
     by: &Actor,
     action: &str,
@@ -624,15 +634,21 @@ mod tests {
         };
         use Permission::*;
         let cases = [
-            (AdminRole::PlatformAdmin, [true, true, true]),
-            (AdminRole::Operator, [true, true, false]),
-            (AdminRole::Finance, [true, false, false]),
-            (AdminRole::ReadOnly, [true, false, false]),
-            (AdminRole::AgentAdmin, [false, false, false]),
+            (AdminRole::PlatformAdmin, [true, true, true, true, true]),
+            (AdminRole::Operator, [true, true, false, true, false]),
+            (AdminRole::Finance, [true, false, false, true, false]),
+            (AdminRole::ReadOnly, [true, false, false, true, false]),
+            (AdminRole::AgentAdmin, [false, false, false, true, false]),
         ];
         for (role, allowed) in cases {
-            let got = [ReadNotifications, ResendNotifications, ManageIdentities]
-                .map(|p| actor(role).may(p));
+            let got = [
+                ReadNotifications,
+                ResendNotifications,
+                ManageIdentities,
+                ReadServiceProviders,
+                ManageServiceProviders,
+            ]
+            .map(|p| actor(role).may(p));
             assert_eq!(got, allowed, "{role}");
         }
     }

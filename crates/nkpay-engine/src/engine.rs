@@ -1,5 +1,6 @@
 //! The engine: one value per process holding the services a reader finds by name —
-//! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`], [`AdminIdentity`] — over one
+//! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`], [`AdminIdentity`],
+//! [`ServiceProviders`] — over one
 //! shared [`Context`].
 
 use std::ops::Deref;
@@ -12,6 +13,7 @@ use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
 use crate::payments::Payments;
 use crate::refunds::Refunds;
+use crate::service_providers::ServiceProviders;
 
 /// The engine's services over their shared context.
 #[derive(Debug)]
@@ -22,6 +24,7 @@ pub struct Engine {
     refunds: Refunds,
     channel_notifies: ChannelNotifies,
     admin_identity: AdminIdentity,
+    service_providers: ServiceProviders,
 }
 
 impl Engine {
@@ -36,6 +39,7 @@ impl Engine {
             callers: Callers::new(ctx.clone()),
             channel_notifies: ChannelNotifies::new(ctx.clone(), payments.clone(), refunds.clone()),
             admin_identity: AdminIdentity::new(ctx.clone()),
+            service_providers: ServiceProviders::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -65,6 +69,11 @@ impl Engine {
     /// Admin users, API tokens, who a bearer token is, and the audit log.
     pub fn admin_identity(&self) -> &AdminIdentity {
         &self.admin_identity
+    }
+
+    /// Service providers as the platform operator manages them.
+    pub fn service_providers(&self) -> &ServiceProviders {
+        &self.service_providers
     }
 }
 

@@ -31,6 +31,7 @@ pub mod payments;
 pub mod platform_keys;
 pub mod refunds;
 pub mod request;
+pub mod service_providers;
 pub mod shanghai_time;
 
 pub use admin_identity::{Actor, AdminIdentity, Permission};
@@ -42,3 +43,4 @@ pub use engine::Engine;
 pub use error::EngineError;
 pub use payments::Payments;
 pub use refunds::Refunds;
+pub use service_providers::ServiceProviders;

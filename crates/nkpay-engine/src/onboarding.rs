@@ -120,6 +120,15 @@ pub async fn create_service_provider(
     db: &Db,
     setup: &ServiceProviderSetup,
 ) -> Result<service_provider::Model, EngineError> {
+    let new = checked_service_provider(setup)?;
+    Ok(merchants::insert_service_provider(db.conn(), &new, Utc::now()).await?)
+}
+
+/// `setup` checked field by field ([`EngineError::Invalid`] naming `sys_id`, `product_id`,
+/// `name` or `public_key`) and turned into the row to insert.
+pub(crate) fn checked_service_provider(
+    setup: &ServiceProviderSetup,
+) -> Result<NewServiceProvider, EngineError> {
     let id_ok = !setup.sys_id.is_empty()
         && setup.sys_id.len() <= 32
         && setup.sys_id.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -138,7 +147,7 @@ pub async fn create_service_provider(
         name: setup.name.clone(),
         rsa_public_key: setup.public_key.trim().to_owned(),
     };
-    Ok(merchants::insert_service_provider(db.conn(), &new, Utc::now()).await?)
+    Ok(new)
 }
 
 /// Registers a merchant under an existing service provider. [`EngineError::Invalid`] names the

@@ -19,6 +19,7 @@ pub mod channel_records;
 mod db;
 pub mod entity;
 mod error;
+pub mod fee_floors;
 pub mod incidents;
 pub mod kinds;
 mod lease;

@@ -147,6 +147,35 @@ pub async fn set_merchant_status(
     Ok(res.rows_affected == 1)
 }
 
+/// Every service provider, by `sys_id`.
+pub async fn list_service_providers(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<service_provider::Model>, StoreError> {
+    Ok(service_provider::Entity::find()
+        .order_by_asc(service_provider::Column::SysId)
+        .all(conn)
+        .await?)
+}
+
+/// Sets a service provider's status; `false` when there is no such service provider.
+pub async fn set_service_provider_status(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+    status: RecordStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = service_provider::Entity::update_many()
+        .col_expr(
+            service_provider::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(service_provider::Column::UpdatedAt, Expr::value(now))
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Finds the caller for a request's `sys_id`: a service provider first, else a merchant that
 /// registered its own key. Status is returned, not checked: the caller decides what is allowed.
 pub async fn find_caller(

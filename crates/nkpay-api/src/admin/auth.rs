@@ -40,6 +40,8 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ReadNotifications => "read notifications",
         Permission::ResendNotifications => "re-send notifications",
         Permission::ManageIdentities => "manage admin users and API tokens",
+        Permission::ReadServiceProviders => "read service providers",
+        Permission::ManageServiceProviders => "manage service providers",
     }
 }
 

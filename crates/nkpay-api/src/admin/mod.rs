@@ -1,12 +1,13 @@
 //! The console API (`/admin/api/...`): what the service provider's console and operators'
 //! scripts call. JSON in and out; every call but the login behind [`auth::AdminActor`] (a JWT
 //! access token or an API token, with a role). Handlers translate; the rules are in
-//! nkpay-engine (`admin_identity`, `notifications::console`).
+//! nkpay-engine (`admin_identity`, `notifications::console`, `service_providers`).
 
 pub mod auth;
 mod console_db;
 mod error;
 pub mod notifications;
+pub mod service_providers;
 pub mod session;
 
 use actix_web::web;
@@ -17,4 +18,5 @@ pub use auth::AdminActor;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     session::configure(cfg);
     notifications::configure(cfg);
+    service_providers::configure(cfg);
 }

@@ -19,5 +19,6 @@ pub mod notification_attempt;
 pub mod platform_key;
 pub mod refund;
 pub mod service_provider;
+pub mod service_provider_fee_floor;
 pub mod statement_file;
 pub mod trade;

@@ -1,0 +1,300 @@
+//! Console calls about service providers (agents): register one (`POST`, with its RSA public
+//! key or `"generate": true`, the generated private key in that reply only), list, read one,
+//! suspend and activate, and the fee-rate floors per payment method (`GET`/`PUT
+//! {sys_id}/fee-floors`: `{"floors": {"T_JSAPI": {"fee_rate": "0.38"}, "A_NATIVE":
+//! {"fee_rate_bp": 60}}}`, percent with at most 2 decimals or integer basis points; stored as
+//! basis points). Writes are the platform admin's; operator, finance and read-only read
+//! all, an agent admin only its own (another's answers 404). The rules are in nkpay-engine's
+//! `service_providers`.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use nkpay_core::trade_type::TradeType;
+use nkpay_engine::Permission;
+use nkpay_engine::service_providers::{NewProvider, ProviderKey};
+use nkpay_store::entity::{service_provider, service_provider_fee_floor};
+use nkpay_store::kinds::RecordStatus;
+use serde::{Deserialize, Serialize};
+
+use super::auth::AdminActor;
+use super::error::AdminError;
+use crate::ApiState;
+
+pub const BASE: &str = "/admin/api/service-providers";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let json_errors = super::error::json_config();
+    cfg.service(
+        web::scope(BASE)
+            .app_data(json_errors)
+            .route("", web::post().to(create))
+            .route("", web::get().to(list))
+            .route("/{sys_id}", web::get().to(get))
+            .route("/{sys_id}/suspend", web::post().to(suspend))
+            .route("/{sys_id}/activate", web::post().to(activate))
+            .route("/{sys_id}/fee-floors", web::get().to(get_fee_floors))
+            .route("/{sys_id}/fee-floors", web::put().to(put_fee_floors)),
+    );
+}
+
+/// A service provider as the console shows it (its public key included: it is public).
+#[derive(Debug, Serialize)]
+pub struct ProviderView {
+    pub sys_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub public_key: String,
+    /// `active` or `suspended`.
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<service_provider::Model> for ProviderView {
+    fn from(p: service_provider::Model) -> Self {
+        ProviderView {
+            sys_id: p.sys_id,
+            product_id: p.product_id,
+            name: p.name,
+            public_key: p.rsa_public_key,
+            status: match p.status {
+                RecordStatus::Active => "active",
+                RecordStatus::Disabled => "suspended",
+            },
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    sys_id: String,
+    product_id: String,
+    name: String,
+    public_key: Option<String>,
+    #[serde(default)]
+    generate: bool,
+}
+
+async fn create(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    body: web::Json<Create>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageServiceProviders)?;
+    let Create {
+        sys_id,
+        product_id,
+        name,
+        public_key,
+        generate,
+    } = body.into_inner();
+    let key = match (public_key, generate) {
+        (Some(pem), false) => ProviderKey::Registered(pem),
+        (None, true) => ProviderKey::Generate,
+        _ => {
+            return Err(AdminError::BadRequest(
+                "public_key: give either public_key or \"generate\": true, not both or neither"
+                    .into(),
+            ));
+        }
+    };
+    let created = state
+        .engine
+        .service_providers()
+        .create(
+            by,
+            NewProvider {
+                sys_id,
+                product_id,
+                name,
+                key,
+            },
+        )
+        .await?;
+    let mut reply = serde_json::to_value(ProviderView::from(created.provider))
+        .map_err(|_| AdminError::Internal)?;
+    if let Some(private_key) = created.private_key {
+        // Shown this once: the platform keeps only the public half.
+        reply["private_key"] = private_key.into_inner().into();
+    }
+    Ok(HttpResponse::Created().json(reply))
+}
+
+async fn list(state: web::Data<ApiState>, actor: AdminActor) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ReadServiceProviders)?;
+    let rows = state.engine.service_providers().list(by).await?;
+    let items: Vec<ProviderView> = rows.into_iter().map(ProviderView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn get(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ReadServiceProviders)?;
+    let row = state
+        .engine
+        .service_providers()
+        .get(by, &sys_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("service provider {sys_id}")))?;
+    Ok(HttpResponse::Ok().json(ProviderView::from(row)))
+}
+
+async fn suspend(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    set_status(state, actor, &sys_id, RecordStatus::Disabled).await
+}
+
+async fn activate(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    set_status(state, actor, &sys_id, RecordStatus::Active).await
+}
+
+async fn set_status(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: &str,
+    status: RecordStatus,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageServiceProviders)?;
+    let row = state
+        .engine
+        .service_providers()
+        .set_status(by, sys_id, status)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("service provider {sys_id}")))?;
+    Ok(HttpResponse::Ok().json(ProviderView::from(row)))
+}
+
+/// One floor as sent: percent (`"0.38"`) or basis points (`38`), exactly one of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FloorInput {
+    fee_rate: Option<String>,
+    fee_rate_bp: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutFloors {
+    floors: BTreeMap<String, FloorInput>,
+}
+
+async fn get_fee_floors(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ReadServiceProviders)?;
+    let rows = state
+        .engine
+        .service_providers()
+        .fee_floors(by, &sys_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("service provider {sys_id}")))?;
+    Ok(HttpResponse::Ok().json(floors_reply(&sys_id, &rows)))
+}
+
+async fn put_fee_floors(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+    body: web::Json<PutFloors>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageServiceProviders)?;
+    let mut floors = Vec::new();
+    for (name, input) in body.into_inner().floors {
+        let field = format!("floors.{name}");
+        let trade_type: TradeType = name.parse().map_err(|_| {
+            AdminError::BadRequest(format!(
+                "{field}: not a payment method (T_JSAPI, T_MINIAPP, A_NATIVE)"
+            ))
+        })?;
+        let bp = match (input.fee_rate, input.fee_rate_bp) {
+            (Some(percent), None) => percent_to_bp(&percent).ok_or_else(|| {
+                AdminError::BadRequest(format!(
+                    "{field}.fee_rate: must be a percent with at most 2 decimals, e.g. \"0.38\""
+                ))
+            })?,
+            (None, Some(bp)) => bp,
+            _ => {
+                return Err(AdminError::BadRequest(format!(
+                    "{field}: give either fee_rate (percent) or fee_rate_bp (basis points)"
+                )));
+            }
+        };
+        floors.push((trade_type, bp));
+    }
+    let rows = state
+        .engine
+        .service_providers()
+        .set_fee_floors(by, &sys_id, &floors)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("service provider {sys_id}")))?;
+    Ok(HttpResponse::Ok().json(floors_reply(&sys_id, &rows)))
+}
+
+fn floors_reply(sys_id: &str, rows: &[service_provider_fee_floor::Model]) -> serde_json::Value {
+    let floors: BTreeMap<&str, serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let view = serde_json::json!({
+                "fee_rate_bp": r.floor_bp,
+                "fee_rate": format!("{}.{:02}", r.floor_bp / 100, r.floor_bp % 100),
+            });
+            (r.trade_type.as_str(), view)
+        })
+        .collect();
+    serde_json::json!({ "sys_id": sys_id, "fee_floors": floors })
+}
+
+/// `"0.38"` → 38: a percent with at most 2 decimals as integer basis points; `None` for
+/// anything else (a sign, an exponent, a third decimal, more than 3 integer digits).
+fn percent_to_bp(text: &str) -> Option<i32> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || frac.len() > 2 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    if text.ends_with('.') {
+        return None;
+    }
+    let whole: i32 = whole.parse().ok()?;
+    let frac: i32 = format!("{frac:0<2}").parse().ok()?;
+    Some(whole * 100 + frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_to_bp;
+
+    #[test]
+    fn percent_with_two_decimals_becomes_basis_points() {
+        for (text, bp) in [
+            ("0.38", Some(38)),
+            ("0.6", Some(60)),
+            ("1", Some(100)),
+            ("100.00", Some(10_000)),
+        ] {
+            assert_eq!(percent_to_bp(text), bp, "{text}");
+        }
+        for text in [
+            "", ".5", "1.", "0.385", "-1", "+1", "1e2", "1000", "0,38", " 1",
+        ] {
+            assert_eq!(percent_to_bp(text), None, "{text}");
+        }
+    }
+}
