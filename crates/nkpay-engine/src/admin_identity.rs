@@ -91,6 +91,10 @@ pub enum Permission {
     ReadServiceProviders,
     /// Register service providers, suspend and activate them.
     ManageServiceProviders,
+    /// List and read channel accounts (never their secrets).
+    ReadChannelAccounts,
+    /// Register channel accounts.
+    ManageChannelAccounts,
 }
 
 /// Who an actor is: a person logged in, a machine's API token, or someone at the server's
@@ -147,7 +151,8 @@ impl Actor {
     /// operators read and re-send notifications; finance and read-only read them. Agent admins
     /// see no notifications yet (they are not scoped to a service provider until the
     /// onboarding part of issue 11). Every role but platform admin reads service providers; an
-    /// agent admin only its own, which [`crate::ServiceProviders`] checks.
+    /// agent admin only its own, which [`crate::ServiceProviders`] checks. Operator, finance and
+    /// read-only read channel accounts (agent admins do not: they are the platform's).
     pub fn may(&self, permission: Permission) -> bool {
         use AdminRole::*;
         use Permission::*;
@@ -160,6 +165,7 @@ impl Actor {
                     Operator | Finance | ReadOnly | AgentAdmin,
                     ReadServiceProviders
                 )
+                | (Operator | Finance | ReadOnly, ReadChannelAccounts)
         )
     }
 }
@@ -634,11 +640,26 @@ mod tests {
         };
         use Permission::*;
         let cases = [
-            (AdminRole::PlatformAdmin, [true, true, true, true, true]),
-            (AdminRole::Operator, [true, true, false, true, false]),
-            (AdminRole::Finance, [true, false, false, true, false]),
-            (AdminRole::ReadOnly, [true, false, false, true, false]),
-            (AdminRole::AgentAdmin, [false, false, false, true, false]),
+            (
+                AdminRole::PlatformAdmin,
+                [true, true, true, true, true, true, true],
+            ),
+            (
+                AdminRole::Operator,
+                [true, true, false, true, false, true, false],
+            ),
+            (
+                AdminRole::Finance,
+                [true, false, false, true, false, true, false],
+            ),
+            (
+                AdminRole::ReadOnly,
+                [true, false, false, true, false, true, false],
+            ),
+            (
+                AdminRole::AgentAdmin,
+                [false, false, false, true, false, false, false],
+            ),
         ];
         for (role, allowed) in cases {
             let got = [
@@ -647,6 +668,8 @@ mod tests {
                 ManageIdentities,
                 ReadServiceProviders,
                 ManageServiceProviders,
+                ReadChannelAccounts,
+                ManageChannelAccounts,
             ]
             .map(|p| actor(role).may(p));
             assert_eq!(got, allowed, "{role}");

@@ -1,6 +1,6 @@
 //! The engine: one value per process holding the services a reader finds by name —
 //! [`Callers`], [`Payments`], [`Refunds`], [`ChannelNotifies`], [`AdminIdentity`],
-//! [`ServiceProviders`] — over one
+//! [`ServiceProviders`], [`ChannelAccounts`] — over one
 //! shared [`Context`].
 
 use std::ops::Deref;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::admin_identity::AdminIdentity;
 use crate::callers::Callers;
+use crate::channel_accounts::ChannelAccounts;
 use crate::channel_notifies::ChannelNotifies;
 use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
@@ -25,6 +26,7 @@ pub struct Engine {
     channel_notifies: ChannelNotifies,
     admin_identity: AdminIdentity,
     service_providers: ServiceProviders,
+    channel_accounts: ChannelAccounts,
 }
 
 impl Engine {
@@ -40,6 +42,7 @@ impl Engine {
             channel_notifies: ChannelNotifies::new(ctx.clone(), payments.clone(), refunds.clone()),
             admin_identity: AdminIdentity::new(ctx.clone()),
             service_providers: ServiceProviders::new(ctx.clone()),
+            channel_accounts: ChannelAccounts::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -74,6 +77,11 @@ impl Engine {
     /// Service providers as the platform operator manages them.
     pub fn service_providers(&self) -> &ServiceProviders {
         &self.service_providers
+    }
+
+    /// The platform's channel accounts as the operator manages them.
+    pub fn channel_accounts(&self) -> &ChannelAccounts {
+        &self.channel_accounts
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod admin_identity;
 pub mod callers;
+pub mod channel_accounts;
 pub mod channel_notifies;
 mod channel_registry;
 pub mod config;
@@ -36,6 +37,7 @@ pub mod shanghai_time;
 
 pub use admin_identity::{Actor, AdminIdentity, Permission};
 pub use callers::{Caller, CallerKind, Callers, Scope};
+pub use channel_accounts::ChannelAccounts;
 pub use channel_notifies::{ChannelNotifies, InboundCallback};
 pub use config::{ChannelSettings, EngineConfig};
 pub use context::{CallbackPath, Context, EngineParts};

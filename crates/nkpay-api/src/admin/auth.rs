@@ -42,6 +42,8 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageIdentities => "manage admin users and API tokens",
         Permission::ReadServiceProviders => "read service providers",
         Permission::ManageServiceProviders => "manage service providers",
+        Permission::ReadChannelAccounts => "read channel accounts",
+        Permission::ManageChannelAccounts => "manage channel accounts",
     }
 }
 

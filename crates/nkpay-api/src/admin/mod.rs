@@ -1,9 +1,10 @@
 //! The console API (`/admin/api/...`): what the service provider's console and operators'
 //! scripts call. JSON in and out; every call but the login behind [`auth::AdminActor`] (a JWT
 //! access token or an API token, with a role). Handlers translate; the rules are in
-//! nkpay-engine (`admin_identity`, `notifications::console`, `service_providers`).
+//! nkpay-engine (`admin_identity`, `notifications::console`, `service_providers`, `channel_accounts`).
 
 pub mod auth;
+pub mod channel_accounts;
 mod console_db;
 mod error;
 pub mod notifications;
@@ -19,4 +20,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     session::configure(cfg);
     notifications::configure(cfg);
     service_providers::configure(cfg);
+    channel_accounts::configure(cfg);
 }
