@@ -36,6 +36,9 @@ use crate::platform_keys::PlatformSigner;
 /// for a fast host is not spread out too thinly (a slow host corrects it within one attempt).
 const FIRST_LATENCY_GUESS: Duration = Duration::from_millis(100);
 
+/// How soon a claim that failed is tried again (or the poll interval, when shorter).
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
+
 /// The most hand-back times a running dispatcher remembers to wake up for.
 const MAX_WAKEUPS: usize = 100_000;
 
@@ -289,13 +292,14 @@ impl Dispatcher {
             while let Some(done) = tasks.try_join_next() {
                 joined(done);
             }
-            // Whether the last claim took all it could: more may be due as soon as a slot frees.
-            let mut more_due = true;
+            // A claim that failed (the database busy, a pool time-out) is tried again soon, not a
+            // poll interval later.
+            let mut claim_failed = false;
             let free = self.shared.claims.available_permits();
             if free > 0 {
                 match self.claim_and_start(&mut tasks).await {
                     Ok((round, waits)) => {
-                        more_due = round.claimed == free;
+                        let more_due = round.claimed == free;
                         let now = Instant::now();
                         if handed_back.len() < MAX_WAKEUPS {
                             handed_back.extend(waits.into_iter().map(|w| Reverse(now + w)));
@@ -310,7 +314,7 @@ impl Dispatcher {
                         }
                     }
                     Err(e) => {
-                        more_due = false;
+                        claim_failed = true;
                         tracing::warn!(error = %e, "claiming due notifications failed");
                     }
                 }
@@ -319,13 +323,21 @@ impl Dispatcher {
             while handed_back.peek().is_some_and(|Reverse(t)| *t <= now) {
                 handed_back.pop();
             }
+            let poll = if claim_failed {
+                poll.min(CLAIM_RETRY)
+            } else {
+                poll
+            };
             let wake = handed_back
                 .peek()
                 .map_or(poll, |Reverse(t)| (*t - now).min(poll));
+            // Every finished delivery frees a claim slot and may have given its row back (it
+            // waited in line past its claim): either way a claim may find work, so it wakes the
+            // loop. Without deliveries in flight this branch is idle, never a busy loop.
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(wake) => {}
-                Some(done) = tasks.join_next(), if more_due => { joined(done); }
+                Some(done) = tasks.join_next() => { joined(done); }
             }
         }
         while let Some(done) = tasks.join_next().await {
