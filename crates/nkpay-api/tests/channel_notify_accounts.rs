@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
-use nkpay_crypto::alipay_sign::notify_string_to_sign;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_crypto::wechat_refund_cipher::encrypt_req_info;
 use nkpay_crypto::wechat_sign::{self, WechatSignType};
@@ -22,7 +21,7 @@ use nkpay_store::incidents;
 use nkpay_store::kinds::NotificationKind;
 use nkpay_store::sea_orm::{ActiveModelTrait, Set};
 use refunds_support::{REFUND, TradeIds, WAIT, accepted, wait_for};
-use support::Platform;
+use support::{Platform, signed_alipay_form};
 
 /// A WeChat service-provider account of the platform that is not the sandbox's.
 const OTHER_APPID: &str = "wx0b0b0b0b0b0b0b02";
@@ -248,29 +247,21 @@ async fn an_alipay_notify_naming_a_wechat_trade_is_refused() {
         let gateway = RsaPrivateKey::from_pem_or_base64(&gateway).expect("key");
         let app = &p.sandbox.accounts().alipay.isv_apps[0];
         // Signed by Alipay's own key for our ISV app; it names no seller to compare.
-        let mut params: BTreeMap<String, String> = [
-            ("notify_type", "trade_status_sync"),
-            ("notify_id", "cross0001"),
-            ("notify_time", "2026-01-01 12:00:01"),
-            ("app_id", app.app_id.as_str()),
-            ("out_trade_no", t.nkp_seq_id.as_str()),
-            ("trade_no", "2026010122001400000000000099"),
-            ("trade_status", "TRADE_SUCCESS"),
-            ("total_amount", "0.10"),
-            ("buyer_id", "2088102177846880"),
-            ("gmt_payment", "2026-01-01 12:00:00"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let sign = gateway
-            .sign_sha256_base64(notify_string_to_sign(&params).as_bytes())
-            .expect("sign");
-        params.insert("sign_type".into(), "RSA2".into());
-        params.insert("sign".into(), sign);
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&params)
-            .finish();
+        let body = signed_alipay_form(
+            &[
+                ("notify_type", "trade_status_sync"),
+                ("notify_id", "cross0001"),
+                ("notify_time", "2026-01-01 12:00:01"),
+                ("app_id", app.app_id.as_str()),
+                ("out_trade_no", t.nkp_seq_id.as_str()),
+                ("trade_no", "2026010122001400000000000099"),
+                ("trade_status", "TRADE_SUCCESS"),
+                ("total_amount", "0.10"),
+                ("buyer_id", "2088102177846880"),
+                ("gmt_payment", "2026-01-01 12:00:00"),
+            ],
+            &gateway,
+        );
         let answer = p
             .post_callback(
                 "/callback/alipay",

@@ -7,17 +7,15 @@ mod refunds_support;
 mod support;
 
 use nkpay_core::state::RefundStatus;
-use std::collections::BTreeMap;
 
 use nkpay_core::trade_type::ChannelKind;
-use nkpay_crypto::alipay_sign::notify_string_to_sign;
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_crypto::wechat_refund_cipher::encrypt_req_info;
 use nkpay_sandbox::Faults;
 use nkpay_store::kinds::NotificationKind;
 use refunds_support::{REFUND, TradeIds, WAIT, accepted, impatient, job_round, wait_for};
 use serde_json::json;
-use support::{NOTIFY_URL, Platform};
+use support::{NOTIFY_URL, Platform, signed_alipay_form};
 
 /// A refund of `amount` with a notify URL; its `nkp_seq_id` once the reply says processing.
 async fn processing_refund(p: &Platform, t: &TradeIds, amount: &str) -> String {
@@ -172,29 +170,21 @@ async fn forged_refund_notifies_are_refused_and_change_nothing() {
                     "FAIL",
                 ),
                 ChannelKind::Alipay => {
-                    let mut params: BTreeMap<String, String> = [
-                        ("notify_type", "trade_status_sync"),
-                        ("notify_id", "forged0001"),
-                        ("app_id", "2021000000000001"),
-                        ("out_trade_no", t.nkp_seq_id.as_str()),
-                        ("trade_no", "2026010122001400000000000001"),
-                        ("trade_status", "TRADE_SUCCESS"),
-                        ("total_amount", "5.00"),
-                        ("out_biz_no", id.as_str()),
-                        ("refund_fee", "1.00"),
-                        ("gmt_refund", "2026-01-01 12:00:00.000"),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                    let sign = forged_key
-                        .sign_sha256_base64(notify_string_to_sign(&params).as_bytes())
-                        .expect("sign");
-                    params.insert("sign_type".into(), "RSA2".into());
-                    params.insert("sign".into(), sign);
-                    let body = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(&params)
-                        .finish();
+                    let body = signed_alipay_form(
+                        &[
+                            ("notify_type", "trade_status_sync"),
+                            ("notify_id", "forged0001"),
+                            ("app_id", "2021000000000001"),
+                            ("out_trade_no", t.nkp_seq_id.as_str()),
+                            ("trade_no", "2026010122001400000000000001"),
+                            ("trade_status", "TRADE_SUCCESS"),
+                            ("total_amount", "5.00"),
+                            ("out_biz_no", id.as_str()),
+                            ("refund_fee", "1.00"),
+                            ("gmt_refund", "2026-01-01 12:00:00.000"),
+                        ],
+                        &forged_key,
+                    );
                     (
                         "/callback/alipay",
                         "application/x-www-form-urlencoded",

@@ -558,3 +558,19 @@ async fn seed(db: &Db, sealer: &SecretSealer, sandbox: &RunningSandbox) {
     .await
     .expect("alipay business");
 }
+
+/// An Alipay asynchronous notify as the gateway posts it: `fields` signed RSA2 with `key` over
+/// the notify's string to sign (`sign` and `sign_type` left out), form-encoded.
+pub fn signed_alipay_form(fields: &[(&str, &str)], key: &RsaPrivateKey) -> String {
+    let mut params: std::collections::BTreeMap<String, String> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signed = nkpay_crypto::alipay_sign::notify_string_to_sign(&params);
+    let sign = key.sign_sha256_base64(signed.as_bytes()).expect("sign");
+    params.insert("sign_type".into(), "RSA2".into());
+    params.insert("sign".into(), sign);
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish()
+}
