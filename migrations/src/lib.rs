@@ -18,6 +18,7 @@ mod m20261122_000010_create_admin_users_and_audit_log;
 mod m20261122_000011_create_statement_files;
 mod m20261129_000001_admin_identity;
 mod m20261129_141800_service_provider_fee_floors;
+mod m20261129_153000_merchant_applications;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_create_statement_files::Migration),
             Box::new(m20261129_000001_admin_identity::Migration),
             Box::new(m20261129_141800_service_provider_fee_floors::Migration),
+            Box::new(m20261129_153000_merchant_applications::Migration),
         ]
     }
 }

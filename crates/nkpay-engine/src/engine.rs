@@ -12,6 +12,7 @@ use crate::channel_accounts::ChannelAccounts;
 use crate::channel_notifies::ChannelNotifies;
 use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
+use crate::merchants::Merchants;
 use crate::payments::Payments;
 use crate::refunds::Refunds;
 use crate::service_providers::ServiceProviders;
@@ -27,6 +28,7 @@ pub struct Engine {
     admin_identity: AdminIdentity,
     service_providers: ServiceProviders,
     channel_accounts: ChannelAccounts,
+    merchants: Merchants,
 }
 
 impl Engine {
@@ -43,6 +45,7 @@ impl Engine {
             admin_identity: AdminIdentity::new(ctx.clone()),
             service_providers: ServiceProviders::new(ctx.clone()),
             channel_accounts: ChannelAccounts::new(ctx.clone()),
+            merchants: Merchants::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -82,6 +85,11 @@ impl Engine {
     /// The platform's channel accounts as the operator manages them.
     pub fn channel_accounts(&self) -> &ChannelAccounts {
         &self.channel_accounts
+    }
+
+    /// Merchants and their onboarding applications: apply, review, freeze, read.
+    pub fn merchants(&self) -> &Merchants {
+        &self.merchants
     }
 }
 

@@ -81,14 +81,34 @@ stored_words!(
 );
 
 stored_words!(
+    /// Where a merchant application (进件) is in its review, as Dougong's `apply_status` and
+    /// `audit_status` write it: `P` pending review, `Y` approved, `N` rejected (with a reason),
+    /// `F` failed (never finished: reserved for an application the platform could not process).
+    /// A merchant carries its application's state; only `Y` may take payments.
+    ApplyStatus, "apply status" {
+        Pending => "P",
+        Approved => "Y",
+        Rejected => "N",
+        Failed => "F",
+    }
+);
+
+stored_words!(
     /// What an appid bound to a merchant is: an official account (`T_JSAPI`) or a
     /// mini-program (`T_MINIAPP`).
     AppidKind, "appid kind" { Mp => "mp", Miniapp => "miniapp" }
 );
 
 stored_words!(
-    /// What a notification reports, as sent in `notify_type`.
-    NotificationKind, "notification kind" { Trade => "TRADE", Refund => "REFUND" }
+    /// What a notification reports, as sent in `notify_type`: a trade's or refund's final
+    /// state, an onboarding application's review result (`MERCHANT_AUDIT`, subject the
+    /// `apply_no`), or a business-opening result (`BUSINESS`, issue 11 `/v2/merchant/busi/open`).
+    NotificationKind, "notification kind" {
+        Trade => "TRADE",
+        Refund => "REFUND",
+        MerchantAudit => "MERCHANT_AUDIT",
+        Business => "BUSINESS",
+    }
 );
 
 stored_words!(

@@ -23,6 +23,7 @@ pub mod fee_floors;
 pub mod incidents;
 pub mod kinds;
 mod lease;
+pub mod merchant_applications;
 pub mod merchant_channels;
 pub mod merchants;
 pub mod notification_console;

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use crate::entity::{merchant, service_provider};
 use crate::error::StoreError;
-use crate::kinds::{MerchantKind, RecordStatus};
+use crate::kinds::{ApplyStatus, MerchantKind, RecordStatus};
 
 /// A service provider to register.
 #[derive(Debug, Clone)]
@@ -83,11 +83,23 @@ pub async fn find_service_provider(
         .await?)
 }
 
-/// Inserts an active merchant. `Duplicate` when the `mer_id` is taken; a database error
-/// when `sys_id` is not a service provider (foreign key).
+/// Inserts an active merchant, approved (made directly, as the demo's seeding does: nothing to
+/// review). `Duplicate` when the `mer_id` is taken; a database error when `sys_id` is not a
+/// service provider (foreign key).
 pub async fn insert_merchant(
     conn: &impl ConnectionTrait,
     new: &NewMerchant,
+    now: DateTime<Utc>,
+) -> Result<merchant::Model, StoreError> {
+    insert_merchant_in_review(conn, new, ApplyStatus::Approved, now).await
+}
+
+/// Inserts an active merchant whose onboarding application is in `apply_status` (P for one
+/// just applied for). `Duplicate` (what: "merchant") when the `mer_id` is taken.
+pub(crate) async fn insert_merchant_in_review(
+    conn: &impl ConnectionTrait,
+    new: &NewMerchant,
+    apply_status: ApplyStatus,
     now: DateTime<Utc>,
 ) -> Result<merchant::Model, StoreError> {
     merchant::ActiveModel {
@@ -99,6 +111,9 @@ pub async fn insert_merchant(
         status: Set(RecordStatus::Active),
         rsa_public_key: Set(new.rsa_public_key.clone()),
         notify_schedule: Set(new.notify_schedule.clone()),
+        apply_status: Set(apply_status),
+        frozen_at: Set(None),
+        frozen_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -145,6 +160,71 @@ pub async fn set_merchant_status(
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// Freezes merchant `mer_id` with `reason` (`Some`) or unfreezes it (`None`): a frozen
+/// merchant cannot take payments. Compare-and-set: `false`, and nothing written, when there is
+/// no such merchant or it is already in the state asked for.
+pub async fn set_frozen(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let q = merchant::Entity::update_many()
+        .col_expr(merchant::Column::FrozenAt, Expr::value(reason.map(|_| now)))
+        .col_expr(
+            merchant::Column::FrozenReason,
+            Expr::value(reason.map(str::to_owned)),
+        )
+        .col_expr(merchant::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant::Column::MerId.eq(mer_id));
+    let q = match reason {
+        Some(_) => q.filter(merchant::Column::FrozenAt.is_null()),
+        None => q.filter(merchant::Column::FrozenAt.is_not_null()),
+    };
+    Ok(q.exec(conn).await?.rows_affected == 1)
+}
+
+/// Which merchants a listing returns; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct MerchantFilter {
+    /// Only this review state.
+    pub apply_status: Option<ApplyStatus>,
+    /// Only frozen (`true`) or only not frozen (`false`) merchants.
+    pub frozen: Option<bool>,
+    /// Only this service provider's.
+    pub sys_id: Option<String>,
+    /// Only enterprises or only individuals.
+    pub kind: Option<MerchantKind>,
+}
+
+/// Merchants matching `filter`, oldest first, at most `limit`.
+pub async fn list_merchants(
+    conn: &impl ConnectionTrait,
+    filter: &MerchantFilter,
+    limit: u64,
+) -> Result<Vec<merchant::Model>, StoreError> {
+    use sea_orm::QuerySelect;
+    let mut q = merchant::Entity::find();
+    if let Some(status) = filter.apply_status {
+        q = q.filter(merchant::Column::ApplyStatus.eq(status.as_str()));
+    }
+    match filter.frozen {
+        Some(true) => q = q.filter(merchant::Column::FrozenAt.is_not_null()),
+        Some(false) => q = q.filter(merchant::Column::FrozenAt.is_null()),
+        None => {}
+    }
+    if let Some(sys_id) = &filter.sys_id {
+        q = q.filter(merchant::Column::SysId.eq(sys_id.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        q = q.filter(merchant::Column::Kind.eq(kind.as_str()));
+    }
+    Ok(q.order_by_asc(merchant::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
 }
 
 /// Every service provider, by `sys_id`.

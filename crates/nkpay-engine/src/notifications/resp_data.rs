@@ -143,6 +143,33 @@ pub(crate) fn refund_notice(
     })
 }
 
+/// The notification row of an onboarding result (issue 11): an application's review
+/// ([`NotificationKind::MerchantAudit`], `subject_id` its `apply_no`) or a business opening
+/// ([`NotificationKind::Business`], `subject_id` the business's own id, at most 32
+/// characters). `resp_data` holds `notify_type`, `huifu_id` (= `mer_id`, the merchant's 16
+/// digits) and `fields` as given (e.g. `audit_status` Y/N/F, `audit_desc`, `apply_no`,
+/// `req_seq_id`, `req_date` `yyyyMMdd`); empty values are left out, keys sorted as for every
+/// notification. `Ok(None)` when there is no `notify_url` (the request gave no
+/// `async_return_url`). Personal data must not be among `fields`: the text is stored and sent
+/// as is.
+pub(crate) fn onboarding_notice(
+    kind: NotificationKind,
+    mer_id: &str,
+    subject_id: &str,
+    notify_url: Option<&str>,
+    fields: &[(&str, &str)],
+    now: DateTime<Utc>,
+) -> Result<Option<NewNotification>, EngineError> {
+    notice(notify_url, (kind, mer_id, subject_id), now, || {
+        let mut d = Data::default();
+        d.set("notify_type", kind.as_str()).set("huifu_id", mer_id);
+        for (key, value) in fields {
+            d.set_opt(key, Some(*value));
+        }
+        Ok(d.text())
+    })
+}
+
 /// The notification row about `subject` (kind, `mer_id`, `nkp_seq_id`), when the request gave
 /// a `notify_url`; none otherwise.
 fn notice(
@@ -343,6 +370,41 @@ mod tests {
         let v: Value = serde_json::from_str(&n.resp_data).unwrap();
         assert_eq!(v["trans_stat"], "F");
         assert_eq!(v["bank_code"], "REFUNDCLOSE");
+    }
+
+    #[test]
+    fn an_onboarding_notice_carries_the_fields_sorted_and_skips_empty_ones() {
+        let n = onboarding_notice(
+            NotificationKind::MerchantAudit,
+            "6666000100000001",
+            "AP20261129000001",
+            Some("https://m.example/audit"),
+            &[
+                ("audit_status", "Y"),
+                ("audit_desc", ""),
+                ("apply_no", "AP20261129000001"),
+            ],
+            at(5, 0, 3),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n.kind, NotificationKind::MerchantAudit);
+        assert_eq!(n.subject_nkp_seq_id, "AP20261129000001");
+        assert_eq!(
+            n.resp_data,
+            "{\"apply_no\":\"AP20261129000001\",\"audit_status\":\"Y\",\
+             \"huifu_id\":\"6666000100000001\",\"notify_type\":\"MERCHANT_AUDIT\"}"
+        );
+        let none = onboarding_notice(
+            NotificationKind::Business,
+            "6666000100000001",
+            "B1",
+            None,
+            &[],
+            at(5, 0, 3),
+        )
+        .unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

@@ -31,7 +31,8 @@ impl Payments {
     /// `jspay`: creates the trade and places it at the channel, or answers a replay of the same
     /// request as the first time. Refusals: `10000000` (`req_date` not current, `time_expire`
     /// out of range, `notify_url` not deliverable), `20000000` (same id, other content),
-    /// `22000001` (payment method not opened), routing errors naming the field.
+    /// `22000000` (merchant not approved, or frozen), `22000001` (payment method not opened),
+    /// routing errors naming the field.
     pub async fn create(&self, scope: &Scope, cmd: CreateTrade) -> Result<Created, EngineError> {
         let now = Utc::now();
         let mer_id = scope.mer_id();
@@ -43,6 +44,8 @@ impl Payments {
         {
             return self.replay(existing, &cmd.request.content_hash).await;
         }
+        // Only an approved merchant that is not frozen takes payments (issue 11 "Review").
+        crate::merchants::check_may_trade(&scope.merchant)?;
         id.check_current("req_date", now, self.config.req_date_tolerance_days)?;
         let time_expire = time_expire(cmd.time_expire, now)?;
         if let Some(url) = &cmd.notify_url {

@@ -1,6 +1,6 @@
 //! `merchants`: a sub-merchant (`mer_id`, 16 digits) owned by one service provider.
 
-use crate::kinds::{MerchantKind, RecordStatus};
+use crate::kinds::{ApplyStatus, MerchantKind, RecordStatus};
 use sea_orm::entity::prelude::*;
 
 /// One row of `merchants`.
@@ -27,6 +27,14 @@ pub struct Model {
     pub rsa_public_key: Option<String>,
     /// Comma-separated retry delays in seconds overriding the platform's schedule.
     pub notify_schedule: Option<String>,
+    /// Its onboarding application's review: only an approved (`Y`) merchant may take
+    /// payments; `P` pending, `N` rejected, `F` failed.
+    pub apply_status: ApplyStatus,
+    /// When it was frozen (UTC); a frozen merchant cannot take payments, its refunds, queries
+    /// and closes still work. `None` when not frozen.
+    pub frozen_at: Option<DateTimeUtc>,
+    /// Why it was frozen.
+    pub frozen_reason: Option<String>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).

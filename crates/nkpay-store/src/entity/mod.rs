@@ -13,6 +13,7 @@ pub mod channel_inbound_message;
 pub mod incident;
 pub mod merchant;
 pub mod merchant_appid;
+pub mod merchant_application;
 pub mod merchant_channel;
 pub mod notification;
 pub mod notification_attempt;
