@@ -2,7 +2,11 @@
 //! and PostgreSQL: each role's reach (401/403/200, an agent admin sees only its own), a
 //! registered and a generated key (the private key in the create reply only, never stored nor
 //! listed), field-named refusals, suspend/activate with their audit rows, and a suspended
-//! provider's merchant calls refused `10000002`.
+//! provider's merchant calls refused `10000002`. Key replacement with an overlap window: the
+//! old key verifies merchant API requests (signed as dg-sdk signs) until the window ends, the
+//! new one at once, the old one is refused `10000001` after it (the window put in the past in
+//! the database, or ended by `DELETE keys/previous`: no waiting); who may replace; a generated
+//! replacement key shown once; fingerprints in listings and audit rows, never keys.
 
 mod console_support;
 
@@ -24,6 +28,23 @@ fn with_bearer(req: test::TestRequest, token: &str) -> test::TestRequest {
     req.insert_header(("Authorization", format!("Bearer {token}")))
 }
 
+/// A new API token `name` of an agent admin bound to service provider `sys_id`.
+async fn agent_token(console: &Console, name: &str, sys_id: &str) -> String {
+    console
+        .engine
+        .admin_identity()
+        .create_token(
+            &Actor::local("test"),
+            name,
+            AdminRole::AgentAdmin,
+            Some(sys_id),
+        )
+        .await
+        .expect("agent token")
+        .token
+        .into_inner()
+}
+
 /// A create request from 203.0.113.7.
 fn create(token: &str, body: Value) -> test::TestRequest {
     with_bearer(test::TestRequest::post().uri(BASE), token)
@@ -32,13 +53,7 @@ fn create(token: &str, body: Value) -> test::TestRequest {
 }
 
 fn registered(sys_id: &str) -> Value {
-    let key = RsaPrivateKey::generate_2048().expect("key");
-    json!({
-        "sys_id": sys_id,
-        "product_id": "NKPAY",
-        "name": format!("Agent {sys_id}"),
-        "public_key": key.public_key().to_spki_pem(),
-    })
+    registered_with(sys_id, &RsaPrivateKey::generate_2048().expect("key"))
 }
 
 #[actix_web::test]
@@ -52,19 +67,7 @@ async fn each_role_reaches_what_the_issue_says() {
                 test::call_service(&app, create(&admin, registered(sys_id)).to_request()).await;
             assert_eq!(res.status(), StatusCode::CREATED, "{}", t.label);
         }
-        let agent = console
-            .engine
-            .admin_identity()
-            .create_token(
-                &Actor::local("test"),
-                "agent-a",
-                AdminRole::AgentAdmin,
-                Some("AGENTA"),
-            )
-            .await
-            .unwrap()
-            .token
-            .into_inner();
+        let agent = agent_token(&console, "agent-a", "AGENTA").await;
 
         let res = test::call_service(&app, test::TestRequest::get().uri(BASE).to_request()).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{}", t.label);
@@ -378,4 +381,599 @@ async fn fee_floors_are_stored_as_basis_points_and_audited() {
         assert_eq!(second.detail["after"]["T_JSAPI"], 20);
         assert_eq!(second.detail["after"]["A_NATIVE"], 60);
     }
+}
+
+// ---- key replacement with an overlap window ----
+
+/// A new service provider `sys_id` registered with a fresh key, returned.
+async fn provider(console: &Console, sys_id: &str) -> RsaPrivateKey {
+    let key = RsaPrivateKey::generate_2048().expect("key");
+    console
+        .engine
+        .service_providers()
+        .create(
+            &Actor::local("test"),
+            nkpay_engine::service_providers::NewProvider {
+                sys_id: sys_id.into(),
+                product_id: "NKPAY".into(),
+                name: format!("Agent {sys_id}"),
+                key: nkpay_engine::service_providers::ProviderKey::Registered(
+                    key.public_key().to_spki_pem(),
+                ),
+            },
+        )
+        .await
+        .expect("provider");
+    key
+}
+
+/// A create request for `sys_id` with `key`'s public half.
+fn registered_with(sys_id: &str, key: &RsaPrivateKey) -> Value {
+    json!({
+        "sys_id": sys_id,
+        "product_id": "NKPAY",
+        "name": format!("Agent {sys_id}"),
+        "public_key": key.public_key().to_spki_pem(),
+    })
+}
+
+fn keys_request(token: &str, sys_id: &str, body: Value) -> test::TestRequest {
+    with_bearer(
+        test::TestRequest::post().uri(&format!("{BASE}/{sys_id}/keys")),
+        token,
+    )
+    .set_json(body)
+    .peer_addr("192.0.2.44:41000".parse().unwrap())
+}
+
+fn end_overlap_request(token: &str, sys_id: &str) -> test::TestRequest {
+    with_bearer(
+        test::TestRequest::delete().uri(&format!("{BASE}/{sys_id}/keys/previous")),
+        token,
+    )
+    .peer_addr("192.0.2.45:41000".parse().unwrap())
+}
+
+/// A scan-pay query from `sys_id` signed with `key` as dg-sdk signs (top-level keys sorted,
+/// compact) for an unknown merchant: with a good signature the caller is proven and the
+/// merchant refused `22000000`; with a bad one the answer is `10000001`.
+fn merchant_call(sys_id: &str, key: &RsaPrivateKey) -> test::TestRequest {
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    let data = json!({
+        "req_date": today,
+        "req_seq_id": "KEYQ1",
+        "huifu_id": "6666000000009999",
+        "org_req_date": today,
+        "org_req_seq_id": "ORIG1",
+    });
+    let signed = nkpay_crypto::envelope::sign_request_data(
+        &data.to_string(),
+        nkpay_crypto::envelope::KeyOrder::TopLevel,
+        key,
+    )
+    .expect("sign");
+    let body =
+        json!({ "sys_id": sys_id, "product_id": "NKPAY", "data": data, "sign": signed.sign });
+    test::TestRequest::post()
+        .uri(nkpay_api::open::QUERY)
+        .insert_header(("content-type", "application/json;charset=utf-8"))
+        .set_payload(body.to_string())
+}
+
+/// The `resp_code` of a merchant API reply.
+async fn resp_code(res: actix_web::dev::ServiceResponse) -> String {
+    assert_eq!(res.status(), StatusCode::OK);
+    let reply: Value = test::read_body_json(res).await;
+    reply["data"]["resp_code"]
+        .as_str()
+        .expect("resp_code")
+        .to_owned()
+}
+
+/// The `resp_code` the merchant API answers [`merchant_call`].
+macro_rules! merchant_call_code {
+    ($app:expr, $sys_id:expr, $key:expr) => {
+        resp_code(test::call_service($app, merchant_call($sys_id, $key).to_request()).await).await
+    };
+}
+
+/// `previous.valid_until` is `hours` after `asked` (the time the replacement was sent), give or
+/// take the minute the call may have taken.
+fn assert_window(previous: &Value, asked: chrono::DateTime<chrono::Utc>, hours: i64) {
+    let valid_until: chrono::DateTime<chrono::Utc> = previous["valid_until"]
+        .as_str()
+        .expect("valid_until")
+        .parse()
+        .expect("RFC 3339");
+    let window = valid_until - asked;
+    let expected = chrono::Duration::hours(hours);
+    assert!(
+        window >= expected && window < expected + chrono::Duration::minutes(1),
+        "valid until {valid_until}, asked at {asked}, overlap {hours} h"
+    );
+}
+
+const PROVEN: &str = "22000000";
+const SIGNATURE_INVALID: &str = "10000001";
+
+fn fingerprint_of(key: &RsaPrivateKey) -> String {
+    key.public_key().sha256_fingerprint()
+}
+
+/// Puts the end of `sys_id`'s overlap window at `at`, as if that much time had passed.
+async fn set_valid_until(db: &nkpay_store::Db, sys_id: &str, at: chrono::DateTime<chrono::Utc>) {
+    use nkpay_store::entity::service_provider;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let res = service_provider::Entity::update_many()
+        .col_expr(
+            service_provider::Column::PreviousKeyValidUntil,
+            Expr::value(at),
+        )
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .exec(db.conn())
+        .await
+        .expect("update");
+    assert_eq!(res.rows_affected, 1);
+}
+
+#[actix_web::test]
+async fn a_replaced_key_verifies_until_its_overlap_ends_and_the_new_one_at_once() {
+    for t in databases().await {
+        let l = t.label;
+        let console = Console::new(&t.db).await;
+        let app =
+            test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
+                .await;
+        let admin = console.admin_token().await;
+        let (old, new, stranger) = (
+            RsaPrivateKey::generate_2048().unwrap(),
+            RsaPrivateKey::generate_2048().unwrap(),
+            RsaPrivateKey::generate_2048().unwrap(),
+        );
+        let res = test::call_service(
+            &app,
+            create(&admin, registered_with("ROLL1", &old)).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{l}");
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["keys"]["current"]["fingerprint"], fingerprint_of(&old));
+        assert!(body["keys"]["previous"].is_null(), "{l}");
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &old), PROVEN, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app, "ROLL1", &new),
+            SIGNATURE_INVALID,
+            "{l}"
+        );
+
+        let asked = chrono::Utc::now();
+        let res = test::call_service(
+            &app,
+            keys_request(
+                &admin,
+                "ROLL1",
+                json!({ "public_key": new.public_key().to_spki_pem(), "overlap_hours": 2 }),
+            )
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+        let body: Value = test::read_body_json(res).await;
+        assert!(
+            body.get("private_key").is_none(),
+            "{l}: a registered key has none"
+        );
+        assert_eq!(body["keys"]["current"]["fingerprint"], fingerprint_of(&new));
+        assert_eq!(body["public_key"], new.public_key().to_spki_pem().trim());
+        let previous = &body["keys"]["previous"];
+        assert_eq!(previous["fingerprint"], fingerprint_of(&old), "{l}");
+        assert_eq!(previous["accepted"], true, "{l}");
+        assert_window(previous, asked, 2);
+
+        // Within the overlap both keys verify; any other key does not.
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &new), PROVEN, "{l}");
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &old), PROVEN, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app, "ROLL1", &stranger),
+            SIGNATURE_INVALID,
+            "{l}"
+        );
+
+        // Once the window is over, the old key is refused and the listing says so.
+        set_valid_until(
+            &t.db,
+            "ROLL1",
+            chrono::Utc::now() - chrono::Duration::seconds(1),
+        )
+        .await;
+        assert_eq!(
+            merchant_call_code!(&app, "ROLL1", &old),
+            SIGNATURE_INVALID,
+            "{l}"
+        );
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &new), PROVEN, "{l}");
+        let res = test::call_service(
+            &app,
+            with_bearer(
+                test::TestRequest::get().uri(&format!("{BASE}/ROLL1")),
+                &admin,
+            )
+            .to_request(),
+        )
+        .await;
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["keys"]["previous"]["accepted"], false, "{l}");
+        assert_eq!(
+            body["keys"]["previous"]["fingerprint"],
+            fingerprint_of(&old)
+        );
+
+        // The window reopened (an operator's mistake undone in the database) and then ended
+        // early through the API: refused at once.
+        set_valid_until(
+            &t.db,
+            "ROLL1",
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )
+        .await;
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &old), PROVEN, "{l}");
+        let res = test::call_service(&app, end_overlap_request(&admin, "ROLL1").to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+        let body: Value = test::read_body_json(res).await;
+        assert!(body["keys"]["previous"].is_null(), "{l}: {body}");
+        assert_eq!(body["keys"]["current"]["fingerprint"], fingerprint_of(&new));
+        assert_eq!(
+            merchant_call_code!(&app, "ROLL1", &old),
+            SIGNATURE_INVALID,
+            "{l}"
+        );
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &new), PROVEN, "{l}");
+        let res = test::call_service(&app, end_overlap_request(&admin, "ROLL1").to_request()).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "{l}: no previous key any more"
+        );
+
+        // A second replacement during an overlap drops the oldest key at once.
+        let third = RsaPrivateKey::generate_2048().unwrap();
+        for key in [&old, &third] {
+            let res = test::call_service(
+                &app,
+                keys_request(
+                    &admin,
+                    "ROLL1",
+                    json!({ "public_key": key.public_key().to_spki_pem() }),
+                )
+                .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK, "{l}");
+        }
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &third), PROVEN, "{l}");
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &old), PROVEN, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app, "ROLL1", &new),
+            SIGNATURE_INVALID,
+            "{l}"
+        );
+
+        // A suspended provider stays refused whichever key signs.
+        console
+            .engine
+            .service_providers()
+            .set_status(
+                &Actor::local("test"),
+                "ROLL1",
+                nkpay_store::kinds::RecordStatus::Disabled,
+            )
+            .await
+            .unwrap();
+        assert_eq!(merchant_call_code!(&app, "ROLL1", &old), "10000002", "{l}");
+    }
+}
+
+#[actix_web::test]
+async fn key_replacement_is_the_platform_admins_and_an_agent_admins_for_its_own() {
+    for t in databases().await {
+        let l = t.label;
+        let console = Console::new(&t.db).await;
+        let app =
+            test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
+                .await;
+        let admin = console.admin_token().await;
+        for sys_id in ["AGENTA", "AGENTB"] {
+            let res =
+                test::call_service(&app, create(&admin, registered(sys_id)).to_request()).await;
+            assert_eq!(res.status(), StatusCode::CREATED, "{l}");
+        }
+        let agent = agent_token(&console, "agent-a-keys", "AGENTA").await;
+        let new_key = || json!({ "public_key": RsaPrivateKey::generate_2048().unwrap().public_key().to_spki_pem() });
+
+        let res = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/AGENTA/keys"))
+                .set_json(new_key())
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{l}");
+        let mut calls = Vec::new();
+        for role in [AdminRole::Operator, AdminRole::Finance, AdminRole::ReadOnly] {
+            let token = console.token(role).await;
+            calls.push((
+                keys_request(&token, "AGENTA", new_key()),
+                StatusCode::FORBIDDEN,
+            ));
+            calls.push((end_overlap_request(&token, "AGENTA"), StatusCode::FORBIDDEN));
+        }
+        calls.extend([
+            // An agent admin replaces its own provider's key and ends its overlap; another
+            // provider's is not found to it.
+            (keys_request(&agent, "AGENTA", new_key()), StatusCode::OK),
+            (end_overlap_request(&agent, "AGENTA"), StatusCode::OK),
+            (
+                keys_request(&agent, "AGENTB", new_key()),
+                StatusCode::NOT_FOUND,
+            ),
+            (end_overlap_request(&agent, "AGENTB"), StatusCode::NOT_FOUND),
+            // The platform admin replaces any; an unknown provider is not found.
+            (keys_request(&admin, "AGENTB", new_key()), StatusCode::OK),
+            (
+                keys_request(&admin, "NOPE", new_key()),
+                StatusCode::NOT_FOUND,
+            ),
+            (end_overlap_request(&admin, "NOPE"), StatusCode::NOT_FOUND),
+        ]);
+        for (i, (request, status)) in calls.into_iter().enumerate() {
+            let res = test::call_service(&app, request.to_request()).await;
+            assert_eq!(res.status(), status, "call {i} {l}");
+        }
+
+        let log = audit_log::page(t.db.conn(), i64::MAX, 50).await.unwrap();
+        let by_agent = log
+            .iter()
+            .find(|e| {
+                e.action == "service_provider.key_replace" && e.target == "service_provider:AGENTA"
+            })
+            .expect("agent's replacement audited");
+        assert_eq!(by_agent.actor, "token:agent-a-keys", "{l}");
+        assert!(
+            !log.iter()
+                .any(|e| e.target == "service_provider:AGENTB" && e.actor == "token:agent-a-keys"),
+            "{l}: nothing of AGENTB done by AGENTA's admin"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn bad_replacements_are_refused_by_name() {
+    for t in databases().await {
+        let l = t.label;
+        let console = Console::new(&t.db).await;
+        let app =
+            test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
+                .await;
+        let admin = console.admin_token().await;
+        let key = provider(&console, "BADK1").await;
+        let fresh = || {
+            RsaPrivateKey::generate_2048()
+                .unwrap()
+                .public_key()
+                .to_spki_pem()
+        };
+        for (body, field) in [
+            (json!({ "public_key": "not a key" }), "public_key"),
+            (
+                json!({ "public_key": key.public_key().to_spki_pem() }),
+                "public_key",
+            ),
+            (
+                json!({ "public_key": key.public_key().to_spki_base64() }),
+                "public_key",
+            ),
+            (
+                json!({ "public_key": fresh(), "generate": true }),
+                "public_key",
+            ),
+            (json!({}), "public_key"),
+            (
+                json!({ "public_key": fresh(), "overlap_hours": 0 }),
+                "overlap_hours",
+            ),
+            (
+                json!({ "public_key": fresh(), "overlap_hours": 721 }),
+                "overlap_hours",
+            ),
+            (
+                json!({ "public_key": fresh(), "overlap_hours": "72" }),
+                "overlap_hours",
+            ),
+            (
+                json!({ "public_key": fresh(), "overlap_hours": 1.5 }),
+                "overlap_hours",
+            ),
+            (json!({ "public_key": fresh(), "overlap": 3 }), "body"),
+        ] {
+            let res = test::call_service(
+                &app,
+                keys_request(&admin, "BADK1", body.clone()).to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body} {l}");
+            let reply: Value = test::read_body_json(res).await;
+            let error = reply["error"].as_str().unwrap();
+            assert!(error.starts_with(field), "{body}: {error}");
+        }
+        // Nothing changed: the registered key is still the only one.
+        let row = merchants::find_service_provider(t.db.conn(), "BADK1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(row.previous_rsa_public_key.is_none(), "{l}");
+        assert_eq!(
+            nkpay_engine::service_providers::fingerprint(&row.rsa_public_key),
+            Some(fingerprint_of(&key))
+        );
+        // The edges of the window are accepted.
+        for hours in [1, 720] {
+            let res = test::call_service(
+                &app,
+                keys_request(
+                    &admin,
+                    "BADK1",
+                    json!({ "public_key": fresh(), "overlap_hours": hours }),
+                )
+                .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK, "{hours} {l}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_generated_replacement_key_is_shown_once_and_audited_by_fingerprint() {
+    for t in databases().await {
+        let l = t.label;
+        let console = Console::new(&t.db).await;
+        let app =
+            test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
+                .await;
+        let admin = console.admin_token().await;
+        let old = provider(&console, "GENK1").await;
+
+        let asked = chrono::Utc::now();
+        let res = test::call_service(
+            &app,
+            keys_request(&admin, "GENK1", json!({ "generate": true })).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+        let body: Value = test::read_body_json(res).await;
+        let private =
+            RsaPrivateKey::from_pem_or_base64(body["private_key"].as_str().expect("shown"))
+                .expect("a private key");
+        assert_eq!(
+            body["keys"]["current"]["fingerprint"],
+            fingerprint_of(&private),
+            "{l}"
+        );
+        assert_window(&body["keys"]["previous"], asked, 72); // the default
+        assert_eq!(merchant_call_code!(&app, "GENK1", &private), PROVEN, "{l}");
+        assert_eq!(merchant_call_code!(&app, "GENK1", &old), PROVEN, "{l}");
+
+        // Never again: not in the listing, the row, nor the audit log.
+        for uri in [BASE.to_owned(), format!("{BASE}/GENK1")] {
+            let res = test::call_service(
+                &app,
+                with_bearer(test::TestRequest::get().uri(&uri), &admin).to_request(),
+            )
+            .await;
+            let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+            assert!(!text.contains("PRIVATE KEY"), "{uri} {l}");
+            assert!(!text.contains("private_key"), "{uri} {l}");
+        }
+        let row = merchants::find_service_provider(t.db.conn(), "GENK1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{row:?}").contains("PRIVATE"), "{l}");
+
+        let res = test::call_service(&app, end_overlap_request(&admin, "GENK1").to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+
+        let log = audit_log::page(t.db.conn(), i64::MAX, 20).await.unwrap();
+        let replaced = log
+            .iter()
+            .find(|e| e.action == "service_provider.key_replace")
+            .expect("replacement audited");
+        assert!(replaced.actor.starts_with("token:"), "{}", replaced.actor);
+        assert_eq!(replaced.target, "service_provider:GENK1");
+        assert_eq!(replaced.address.as_deref(), Some("192.0.2.44"));
+        assert_eq!(
+            replaced.detail["before"]["current"],
+            fingerprint_of(&old),
+            "{l}"
+        );
+        assert!(replaced.detail["before"]["previous"].is_null(), "{l}");
+        assert_eq!(
+            replaced.detail["after"]["current"],
+            fingerprint_of(&private),
+            "{l}"
+        );
+        assert_eq!(
+            replaced.detail["after"]["previous"],
+            fingerprint_of(&old),
+            "{l}"
+        );
+        assert!(
+            replaced.detail["after"]["previous_valid_until"].is_string(),
+            "{l}"
+        );
+        assert_eq!(replaced.detail["overlap_hours"], 72);
+        assert_eq!(replaced.detail["generated"], true);
+        let ended = log
+            .iter()
+            .find(|e| e.action == "service_provider.key_overlap_end")
+            .expect("early end audited");
+        assert_eq!(ended.address.as_deref(), Some("192.0.2.45"));
+        assert_eq!(
+            ended.detail["before"]["previous"],
+            fingerprint_of(&old),
+            "{l}"
+        );
+        assert!(ended.detail["after"]["previous"].is_null(), "{l}");
+        for entry in log.iter().filter(|e| e.target == "service_provider:GENK1") {
+            let text = entry.detail.to_string();
+            assert!(
+                !text.contains("PRIVATE") && !text.contains("PUBLIC KEY"),
+                "{}: {text}",
+                entry.action
+            );
+        }
+    }
+}
+
+/// The fingerprint is the SHA-256 of the key's SubjectPublicKeyInfo DER, whichever form the key
+/// was registered in (the value below is `openssl pkey -pubin -outform DER | sha256sum` of the
+/// crypto crate's test key).
+#[actix_web::test]
+async fn the_fingerprint_is_the_sha256_of_the_spki_der() {
+    const SPKI: &str = include_str!("../../nkpay-crypto/tests/data/pub-spki.pem");
+    const PKCS1: &str = include_str!("../../nkpay-crypto/tests/data/pub-pkcs1.pem");
+    const EXPECTED: &str = "3497a4d38223c8bf706394d6257d08797b49c66ed8a8955d5e60d2eb748b81bb";
+    for t in databases().await {
+        let console = Console::new(&t.db).await;
+        let app =
+            test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
+                .await;
+        let admin = console.admin_token().await;
+        let res = test::call_service(
+            &app,
+            create(&admin, json!({ "sys_id": "FP1", "product_id": "NKPAY", "name": "FP", "public_key": PKCS1 }))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", t.label);
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(
+            body["keys"]["current"]["fingerprint"], EXPECTED,
+            "{}",
+            t.label
+        );
+        // The same key in its SPKI form is the same key: not a replacement.
+        let res = test::call_service(
+            &app,
+            keys_request(&admin, "FP1", json!({ "public_key": SPKI })).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", t.label);
+    }
+    assert_eq!(
+        nkpay_engine::service_providers::fingerprint(SPKI).as_deref(),
+        Some(EXPECTED)
+    );
 }

@@ -191,6 +191,13 @@ impl RsaPublicKey {
         self.bits
     }
 
+    /// The key's fingerprint: lower-case hex SHA-256 of its SubjectPublicKeyInfo DER (64
+    /// characters); the same whichever form (PEM or base64, SPKI or PKCS#1) the key came in.
+    pub fn sha256_fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&*self.spki_der))
+    }
+
     /// Checks an RSASSA-PKCS1-v1_5 SHA-256 signature (raw bytes) over `msg`.
     ///
     /// Errors: [`CryptoError::BadSignature`].

@@ -1,6 +1,7 @@
 //! Who is calling (`sys_id` + `product_id` → the key that verifies the request) and what it may
 //! touch: a service provider only its own merchants, a merchant only itself.
 
+use chrono::{DateTime, Utc};
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope::{self, SignedRequest};
 use nkpay_crypto::rsa_keys::RsaPublicKey;
@@ -21,7 +22,8 @@ pub enum CallerKind {
 }
 
 /// An identified caller: found by [`Callers::authenticate`], its `sign` proven with
-/// `public_key` by [`Callers::verify_caller`].
+/// `public_key` — or, within a key replacement's overlap window, `previous_key` — by
+/// [`Callers::verify_caller`].
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The caller's `sys_id`.
@@ -30,6 +32,30 @@ pub struct Caller {
     pub kind: CallerKind,
     /// The registered RSA-2048 public key that verifies the caller's `sign`.
     pub public_key: RsaPublicKey,
+    /// A service provider's replaced key while its overlap window is open (see
+    /// [`crate::ServiceProviders::replace_key`]); `None` for merchants and outside an overlap.
+    pub previous_key: Option<PreviousKey>,
+}
+
+/// A service provider's replaced key, still verifying its requests until `valid_until`.
+#[derive(Debug, Clone)]
+pub struct PreviousKey {
+    /// The replaced public key.
+    pub public_key: RsaPublicKey,
+    /// When it stops verifying (UTC, exclusive): the replacement time plus the overlap.
+    pub valid_until: DateTime<Utc>,
+}
+
+impl Caller {
+    /// Whether `request.sign` verifies with the current key, or at `now` (before the end of
+    /// the overlap window) with the previous key (issue 11, "key replacement with an overlap
+    /// window").
+    pub fn signed(&self, request: &SignedRequest, now: DateTime<Utc>) -> bool {
+        envelope::verify(request, &self.public_key)
+            || self.previous_key.as_ref().is_some_and(|previous| {
+                now < previous.valid_until && envelope::verify(request, &previous.public_key)
+            })
+    }
 }
 
 /// A caller allowed to act for one active merchant: what every merchant API request runs under
@@ -56,13 +82,14 @@ service!(
 
 impl Callers {
     /// The caller of a signed merchant request, proven: its `sys_id` + `product_id` known
-    /// (`10000002`) and `sign` verified with its registered key over the canonical `data`
-    /// (`10000001`; API.md "Envelope and signature").
+    /// (`10000002`) and `sign` verified over the canonical `data` with its registered key, or
+    /// with a service provider's previous key until its overlap window ends ([`Caller::signed`];
+    /// else `10000001`; API.md "Envelope and signature").
     pub async fn verify_caller(&self, request: &SignedRequest) -> Result<Caller, EngineError> {
         let caller = self
             .authenticate(&request.sys_id, &request.product_id)
             .await?;
-        if !envelope::verify(request, &caller.public_key) {
+        if !caller.signed(request, Utc::now()) {
             return Err(EngineError::refused(
                 RespCode::SignatureInvalid,
                 "验签失败: sign does not verify over data (compact JSON, top-level keys sorted, raw UTF-8) with the key of this sys_id",
@@ -86,12 +113,13 @@ impl Callers {
                 ),
             )
         };
-        let (kind, key_text, product, status) =
+        let (kind, key_text, previous, product, status) =
             match merchants::find_caller(self.db.conn(), sys_id).await? {
                 None => return Err(unknown()),
                 Some(StoredCaller::ServiceProvider(sp)) => (
                     CallerKind::ServiceProvider,
                     sp.rsa_public_key,
+                    sp.previous_rsa_public_key.zip(sp.previous_key_valid_until),
                     sp.product_id,
                     sp.status,
                 ),
@@ -102,7 +130,7 @@ impl Callers {
                         .map(|sp| sp.product_id)
                         .unwrap_or_default();
                     let key = m.rsa_public_key.unwrap_or_default();
-                    (CallerKind::Merchant, key, product, m.status)
+                    (CallerKind::Merchant, key, None, product, m.status)
                 }
             };
         if product != product_id {
@@ -114,15 +142,27 @@ impl Callers {
                 format!("sys_id {sys_id} 已停用: this caller is disabled"),
             ));
         }
-        let public_key = RsaPublicKey::from_pem_or_base64(&key_text).map_err(|e| {
-            EngineError::Internal(format!(
-                "stored public key of sys_id {sys_id} is unusable: {e}"
-            ))
-        })?;
+        let stored_key = |text: &str| {
+            RsaPublicKey::from_pem_or_base64(text).map_err(|e| {
+                EngineError::Internal(format!(
+                    "stored public key of sys_id {sys_id} is unusable: {e}"
+                ))
+            })
+        };
+        let public_key = stored_key(&key_text)?;
+        // An overlap that has already ended is not worth parsing.
+        let previous_key = match previous {
+            Some((text, valid_until)) if Utc::now() < valid_until => Some(PreviousKey {
+                public_key: stored_key(&text)?,
+                valid_until,
+            }),
+            _ => None,
+        };
         Ok(Caller {
             sys_id: sys_id.to_owned(),
             kind,
             public_key,
+            previous_key,
         })
     }
 

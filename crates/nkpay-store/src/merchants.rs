@@ -256,6 +256,62 @@ pub async fn set_service_provider_status(
     Ok(res.rows_affected == 1)
 }
 
+/// Makes `new_key` the current key of service provider `sys_id` and keeps the key it replaces,
+/// `expected_current`, as the previous key, verifying until `previous_valid_until` (UTC); a
+/// previous key it had before is dropped. Compare-and-set: `false`, and nothing written, when
+/// there is no such provider or its current key is no longer `expected_current` (another
+/// replacement got in first).
+pub async fn replace_service_provider_key(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+    expected_current: &str,
+    new_key: &str,
+    previous_valid_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = service_provider::Entity::update_many()
+        .col_expr(service_provider::Column::RsaPublicKey, Expr::value(new_key))
+        .col_expr(
+            service_provider::Column::PreviousRsaPublicKey,
+            Expr::value(expected_current),
+        )
+        .col_expr(
+            service_provider::Column::PreviousKeyValidUntil,
+            Expr::value(previous_valid_until),
+        )
+        .col_expr(service_provider::Column::UpdatedAt, Expr::value(now))
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .filter(service_provider::Column::RsaPublicKey.eq(expected_current))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Drops the previous key of service provider `sys_id` (ends the overlap window of its last key
+/// replacement): only its current key verifies from now on. `false` when there is no such
+/// provider or it has no previous key.
+pub async fn clear_service_provider_previous_key(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = service_provider::Entity::update_many()
+        .col_expr(
+            service_provider::Column::PreviousRsaPublicKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            service_provider::Column::PreviousKeyValidUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(service_provider::Column::UpdatedAt, Expr::value(now))
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .filter(service_provider::Column::PreviousRsaPublicKey.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Finds the caller for a request's `sys_id`: a service provider first, else a merchant that
 /// registered its own key. Status is returned, not checked: the caller decides what is allowed.
 pub async fn find_caller(

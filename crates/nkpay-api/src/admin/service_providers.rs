@@ -6,6 +6,15 @@
 //! basis points). Writes are the platform admin's; operator, finance and read-only read
 //! all, an agent admin only its own (another's answers 404). The rules are in nkpay-engine's
 //! `service_providers`.
+//!
+//! Key replacement with an overlap window: `POST {sys_id}/keys` with `{"public_key": PEM}` or
+//! `{"generate": true}` (the private key in that reply only) and optional `"overlap_hours"`
+//! (1-720, default 72) makes the new key current at once; the replaced one keeps verifying
+//! until its `valid_until` (UTC). `DELETE {sys_id}/keys/previous` ends the overlap now. Both
+//! the platform admin's and an agent admin's for its own provider (another's answers 404).
+//! Every view carries `keys`: `{"current": {"public_key", "fingerprint"}, "previous":
+//! {"public_key", "fingerprint", "valid_until", "accepted"} | null}`, the fingerprint being the
+//! lower-case hex SHA-256 of the key's SubjectPublicKeyInfo DER.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -13,7 +22,9 @@ use std::collections::BTreeMap;
 
 use nkpay_core::trade_type::TradeType;
 use nkpay_engine::Permission;
-use nkpay_engine::service_providers::{NewProvider, ProviderKey};
+use nkpay_engine::service_providers::{
+    self as engine_sp, KeyReplacement, NewProvider, OverlapEnd, ProviderKey,
+};
 use nkpay_store::entity::{service_provider, service_provider_fee_floor};
 use nkpay_store::kinds::RecordStatus;
 use serde::{Deserialize, Serialize};
@@ -34,30 +45,73 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{sys_id}", web::get().to(get))
             .route("/{sys_id}/suspend", web::post().to(suspend))
             .route("/{sys_id}/activate", web::post().to(activate))
+            .route("/{sys_id}/keys", web::post().to(replace_key))
+            .route("/{sys_id}/keys/previous", web::delete().to(end_key_overlap))
             .route("/{sys_id}/fee-floors", web::get().to(get_fee_floors))
             .route("/{sys_id}/fee-floors", web::put().to(put_fee_floors)),
     );
 }
 
-/// A service provider as the console shows it (its public key included: it is public).
+/// A service provider as the console shows it (its public keys included: they are public).
 #[derive(Debug, Serialize)]
 pub struct ProviderView {
     pub sys_id: String,
     pub product_id: String,
     pub name: String,
+    /// The current key (also in `keys.current`).
     pub public_key: String,
+    /// The current key and, during an overlap, the replaced one.
+    pub keys: KeysView,
     /// `active` or `suspended`.
     pub status: &'static str,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// A provider's keys: the current one, and the previous one while it is kept.
+#[derive(Debug, Serialize)]
+pub struct KeysView {
+    pub current: KeyView,
+    pub previous: Option<PreviousKeyView>,
+}
+
+/// One public key and its fingerprint (hex SHA-256 of the SPKI DER; `null` if unparsable).
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub public_key: String,
+    pub fingerprint: Option<String>,
+}
+
+/// The replaced key: verifying until `valid_until` (UTC, exclusive); `accepted` says whether
+/// it still does now.
+#[derive(Debug, Serialize)]
+pub struct PreviousKeyView {
+    pub public_key: String,
+    pub fingerprint: Option<String>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub accepted: bool,
+}
+
 impl From<service_provider::Model> for ProviderView {
     fn from(p: service_provider::Model) -> Self {
+        let accepted = engine_sp::previous_key_accepted(&p, Utc::now());
+        let previous = p.previous_rsa_public_key.map(|key| PreviousKeyView {
+            fingerprint: engine_sp::fingerprint(&key),
+            public_key: key,
+            valid_until: p.previous_key_valid_until,
+            accepted,
+        });
         ProviderView {
             sys_id: p.sys_id,
             product_id: p.product_id,
             name: p.name,
+            keys: KeysView {
+                current: KeyView {
+                    fingerprint: engine_sp::fingerprint(&p.rsa_public_key),
+                    public_key: p.rsa_public_key.clone(),
+                },
+                previous,
+            },
             public_key: p.rsa_public_key,
             status: match p.status {
                 RecordStatus::Active => "active",
@@ -67,6 +121,30 @@ impl From<service_provider::Model> for ProviderView {
             updated_at: p.updated_at,
         }
     }
+}
+
+/// The key of a create or a replacement: `public_key` or `"generate": true`, exactly one.
+fn key_choice(public_key: Option<String>, generate: bool) -> Result<ProviderKey, AdminError> {
+    match (public_key, generate) {
+        (Some(pem), false) => Ok(ProviderKey::Registered(pem)),
+        (None, true) => Ok(ProviderKey::Generate),
+        _ => Err(AdminError::BadRequest(
+            "public_key: give either public_key or \"generate\": true, not both or neither".into(),
+        )),
+    }
+}
+
+/// `view` as JSON with a generated private key added, shown this once: the platform keeps
+/// only the public half.
+fn with_private_key(
+    view: ProviderView,
+    private_key: Option<nkpay_core::secret::Secret<String>>,
+) -> Result<serde_json::Value, AdminError> {
+    let mut reply = serde_json::to_value(view).map_err(|_| AdminError::Internal)?;
+    if let Some(private_key) = private_key {
+        reply["private_key"] = private_key.into_inner().into();
+    }
+    Ok(reply)
 }
 
 #[derive(Deserialize)]
@@ -93,16 +171,7 @@ async fn create(
         public_key,
         generate,
     } = body.into_inner();
-    let key = match (public_key, generate) {
-        (Some(pem), false) => ProviderKey::Registered(pem),
-        (None, true) => ProviderKey::Generate,
-        _ => {
-            return Err(AdminError::BadRequest(
-                "public_key: give either public_key or \"generate\": true, not both or neither"
-                    .into(),
-            ));
-        }
-    };
+    let key = key_choice(public_key, generate)?;
     let created = state
         .engine
         .service_providers()
@@ -116,13 +185,72 @@ async fn create(
             },
         )
         .await?;
-    let mut reply = serde_json::to_value(ProviderView::from(created.provider))
-        .map_err(|_| AdminError::Internal)?;
-    if let Some(private_key) = created.private_key {
-        // Shown this once: the platform keeps only the public half.
-        reply["private_key"] = private_key.into_inner().into();
-    }
+    let reply = with_private_key(ProviderView::from(created.provider), created.private_key)?;
     Ok(HttpResponse::Created().json(reply))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceKey {
+    public_key: Option<String>,
+    #[serde(default)]
+    generate: bool,
+    overlap_hours: Option<serde_json::Value>,
+}
+
+/// `POST {sys_id}/keys`: the provider with its new key current and the replaced one previous
+/// (200), plus `private_key` when generated.
+async fn replace_key(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+    body: web::Json<ReplaceKey>,
+) -> Result<HttpResponse, AdminError> {
+    let ReplaceKey {
+        public_key,
+        generate,
+        overlap_hours,
+    } = body.into_inner();
+    let key = key_choice(public_key, generate)?;
+    let overlap_hours = match overlap_hours {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            AdminError::BadRequest(format!(
+                "overlap_hours: must be a whole number of hours from 1 to {} (default {})",
+                engine_sp::MAX_OVERLAP_HOURS,
+                engine_sp::DEFAULT_OVERLAP_HOURS
+            ))
+        })?),
+    };
+    let replaced = state
+        .engine
+        .service_providers()
+        .replace_key(&actor.0, &sys_id, KeyReplacement { key, overlap_hours })
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("service provider {sys_id}")))?;
+    let reply = with_private_key(ProviderView::from(replaced.provider), replaced.private_key)?;
+    Ok(HttpResponse::Ok().json(reply))
+}
+
+/// `DELETE {sys_id}/keys/previous`: the provider without its previous key (200); 404 when
+/// there is no such provider or it has no previous key.
+async fn end_key_overlap(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    sys_id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    match state
+        .engine
+        .service_providers()
+        .end_key_overlap(&actor.0, &sys_id)
+        .await?
+    {
+        OverlapEnd::Ended(row) => Ok(HttpResponse::Ok().json(ProviderView::from(row))),
+        OverlapEnd::NoPreviousKey => Err(AdminError::NotFound(format!(
+            "previous key of service provider {sys_id}"
+        ))),
+        OverlapEnd::NoProvider => Err(AdminError::NotFound(format!("service provider {sys_id}"))),
+    }
 }
 
 async fn list(state: web::Data<ApiState>, actor: AdminActor) -> Result<HttpResponse, AdminError> {

@@ -17,8 +17,15 @@ pub struct Model {
     pub product_id: String,
     /// The service provider's name.
     pub name: String,
-    /// The caller's RSA public key (PEM or base64 SPKI) that verifies its requests.
+    /// The caller's current RSA public key (PEM or base64 SPKI) that verifies its requests.
     pub rsa_public_key: String,
+    /// The key `rsa_public_key` replaced, still verifying the provider's requests until
+    /// `previous_key_valid_until` (the overlap window of a key replacement); `None` when there
+    /// is no overlap.
+    pub previous_rsa_public_key: Option<String>,
+    /// When the previous key stops verifying (UTC, exclusive); set with
+    /// `previous_rsa_public_key`.
+    pub previous_key_valid_until: Option<DateTimeUtc>,
     /// "active" or "disabled".
     pub status: RecordStatus,
     /// When the row was inserted (UTC).
