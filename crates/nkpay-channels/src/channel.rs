@@ -10,7 +10,7 @@ use crate::bill::{BillRequest, BillResult};
 use crate::error::ChannelError;
 use crate::exchange::Recorded;
 use crate::notify::InboundNotify;
-use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
+use crate::outcome::{CloseResult, CreateResult, PayResult, ProbeResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 
 /// One upstream account. `Err` means nothing was sent (see the crate doc); every outcome after
@@ -71,6 +71,23 @@ pub trait Channel: Send + Sync {
 
     /// Download and parse one day's bill.
     async fn bill(&self, request: &BillRequest) -> Result<Recorded<BillResult>, ChannelError>;
+
+    /// Prove the account's credentials with harmless signed calls that change nothing at the
+    /// channel (the admin "test call").
+    ///
+    /// WeChat: `pay/downloadbill` of the service provider (no `sub_mch_id`) for a day
+    /// [`PROBE_BILL_AGE_DAYS`](crate::wechat::PROBE_BILL_AGE_DAYS) ago — `No Bill Exist` or a bill
+    /// is ok, a signature or appid refusal is not; with a client certificate configured, also
+    /// `secapi/mch/querysubdevconfig` for a made-up `sub_mch_id` — any signed reply (WeChat
+    /// answers the business error only after accepting the certificate) is ok, a certificate
+    /// refusal or a failed TLS handshake is not.
+    /// Alipay: `alipay.trade.query` of an `out_trade_no` that does not exist, without an
+    /// `app_auth_token` (the ISV app's own account) — `ACQ.TRADE_NOT_EXIST` with a verified reply
+    /// signature is ok; `isv.invalid-signature`, `isv.invalid-app-id`, an unverified reply or no
+    /// reply is not.
+    ///
+    /// Every exchange is recorded, oldest first. `Err` only for a call that cannot be built.
+    async fn probe(&self) -> Result<Recorded<ProbeResult>, ChannelError>;
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use nkpay_core::trade_type::ChannelKind;
 
+use crate::exchange::Exchange;
+
 /// Why a connector refused to act; see each variant for what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -53,6 +55,33 @@ pub enum ChannelError {
         named: Option<String>,
         /// The trade's sub-merchant, from its route.
         expected: String,
+    },
+
+    /// An onboarding call (sub-merchant configuration, app authorization) the channel answered
+    /// with a refusal, where the result type has no room for one (e.g. an authorization code
+    /// that is unknown, used or expired: Alipay `isv.code-invalid`).
+    #[error("{call} refused: {code}: {message}")]
+    Refused {
+        /// The channel's name for the call (`alipay.open.auth.token.app`, …).
+        call: &'static str,
+        /// The channel's most specific code (Alipay `sub_code`, WeChat `err_code`).
+        code: String,
+        /// The channel's words.
+        message: String,
+        /// The exchanges made, for the record.
+        exchanges: Vec<Exchange>,
+    },
+
+    /// An onboarding call whose outcome we cannot know: no reply, a time-out, a channel system
+    /// error, an unreadable or unverified reply. Those calls are safe to send again.
+    #[error("{call}: outcome unknown: {reason}")]
+    Unanswered {
+        /// The channel's name for the call.
+        call: &'static str,
+        /// Why, for the log.
+        reason: String,
+        /// The exchanges made, for the record.
+        exchanges: Vec<Exchange>,
     },
 }
 

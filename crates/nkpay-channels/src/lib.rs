@@ -49,6 +49,6 @@ pub use error::ChannelError;
 pub use exchange::{Exchange, Recorded};
 pub use notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls, notify_reply};
 pub use notify_reference::{AddressedAccount, NotifyReference, read_notify_reference};
-pub use outcome::{CloseResult, CreateResult, PayPrompt, PayResult, RefundResult};
+pub use outcome::{CloseResult, CreateResult, PayPrompt, PayResult, ProbeResult, RefundResult};
 pub use request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef, WechatPayer};
 pub use transport::HttpSettings;

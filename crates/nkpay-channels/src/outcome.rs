@@ -127,3 +127,36 @@ pub enum RefundResult {
         reason: String,
     },
 }
+
+/// What a harmless signed call ([`Channel::probe`](crate::Channel::probe)) says about an
+/// account's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    /// The channel accepted our signature (and, for WeChat with a client certificate, the
+    /// certificate too).
+    pub ok: bool,
+    /// The channel's code for its answer (WeChat `return_msg`/`err_code`, Alipay `sub_code`), or
+    /// ours when nothing usable came back: `NO_REPLY` (time-out, refused connection, TLS
+    /// failure), `HTTP_<status>`, `UNTRUSTED_REPLY` (unreadable or unverified reply).
+    pub code: String,
+    /// The channel's words, or why we could not read its answer.
+    pub message: String,
+}
+
+impl ProbeResult {
+    pub(crate) fn ok(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProbeResult {
+            ok: true,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_ok(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProbeResult {
+            ok: false,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}

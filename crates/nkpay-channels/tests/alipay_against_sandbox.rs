@@ -534,3 +534,251 @@ async fn todays_bill_zip_lists_the_payment_and_the_refund_to_the_fen() {
         none.value
     );
 }
+
+// ---- probe -------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_is_ok_with_the_right_keys_and_names_what_is_wrong_otherwise() {
+    let sb = sandbox(|_| {}).await;
+    let probed = channel(&sb, NOWHERE).probe().await.unwrap();
+    assert!(probed.value.ok, "{:?}", probed.value);
+    assert_eq!(probed.value.code, "ACQ.TRADE_NOT_EXIST");
+    assert_eq!(probed.exchanges.len(), 1);
+    assert_eq!(probed.exchanges[0].call, "alipay.trade.query");
+    assert!(!probed.exchanges[0].request_body.contains("app_auth_token"));
+
+    let mut wrong_key = account(&sb, NOWHERE);
+    wrong_key.app_private_key = Secret::new(RsaPrivateKey::generate_2048().unwrap().to_pkcs8_pem());
+    let probed = AlipayChannel::new(wrong_key)
+        .unwrap()
+        .probe()
+        .await
+        .unwrap();
+    assert!(!probed.value.ok);
+    assert_eq!(probed.value.code, "isv.invalid-signature");
+
+    let mut wrong_app = account(&sb, NOWHERE);
+    wrong_app.app_id = "2021000000009999".into();
+    let probed = AlipayChannel::new(wrong_app)
+        .unwrap()
+        .probe()
+        .await
+        .unwrap();
+    assert!(!probed.value.ok);
+    assert_eq!(probed.value.code, "isv.invalid-app-id");
+
+    let mut wrong_alipay_key = account(&sb, NOWHERE);
+    wrong_alipay_key.alipay_public_key = RsaPrivateKey::generate_2048()
+        .unwrap()
+        .public_key()
+        .to_spki_pem();
+    let probed = AlipayChannel::new(wrong_alipay_key)
+        .unwrap()
+        .probe()
+        .await
+        .unwrap();
+    assert!(!probed.value.ok);
+    assert_eq!(probed.value.code, "UNTRUSTED_REPLY");
+}
+
+// ---- third-party app authorization -------------------------------------------------------------
+
+/// Opens the authorization page as the merchant would, with the sandbox's instant approval,
+/// and returns where it sends the merchant back.
+async fn authorize(url: &str) -> url::Url {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{url}&sandbox_auto_authorize=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    url::Url::parse(&location).unwrap()
+}
+
+fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn route_of(token: &Secret<String>, seller: &str) -> MerchantRoute {
+    MerchantRoute::Alipay {
+        app_auth_token: token.clone(),
+        seller_id: Some(seller.into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_authorizes_the_app_and_its_token_places_trades_until_refreshed() {
+    let sb = sandbox(|_| {}).await;
+    let ch = channel(&sb, NOWHERE);
+    let page = ch.app_to_app_auth_url("https://pay.example.com/alipay/authorized?m=7", "st-1");
+    assert!(
+        page.starts_with(&format!(
+            "{}/oauth2/appToAppAuth.htm?app_id=",
+            sb.base_url()
+        )),
+        "{page}"
+    );
+    // The page itself shows a button posting back to it.
+    let shown = reqwest::get(&page).await.unwrap();
+    assert_eq!(shown.status(), 200);
+    assert!(shown.text().await.unwrap().contains("method=\"post\""));
+
+    let back = authorize(&page).await;
+    assert_eq!(back.host_str(), Some("pay.example.com"));
+    assert_eq!(query_param(&back, "m").as_deref(), Some("7"));
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        query_param(&back, "app_id"),
+        Some(sb.accounts().alipay.isv_apps[0].app_id.clone())
+    );
+    let code = query_param(&back, "app_auth_code").unwrap();
+
+    let granted = ch.exchange_app_auth_code(&code).await.unwrap();
+    let grant = granted.value;
+    assert!(
+        grant.user_id.starts_with("2088") && grant.user_id.len() == 16,
+        "{}",
+        grant.user_id
+    );
+    assert_eq!(grant.expires_in_secs, 31_536_000);
+    assert!(grant.re_expires_in_secs > grant.expires_in_secs);
+    let recorded = &granted.exchanges[0];
+    assert!(
+        !recorded.request_body.contains(&code),
+        "{}",
+        recorded.request_body
+    );
+    assert!(
+        !recorded
+            .reply_body
+            .contains(grant.app_auth_token.expose().as_str())
+    );
+    assert!(
+        !recorded
+            .reply_body
+            .contains(grant.app_refresh_token.expose().as_str())
+    );
+
+    let used = ch.exchange_app_auth_code(&code).await.unwrap_err();
+    assert!(
+        matches!(&used, ChannelError::Refused { code, exchanges, .. } if code == "isv.code-invalid" && exchanges.len() == 1),
+        "{used}"
+    );
+
+    // The new grant's token places a trade at once.
+    let mut placed = order(&sb, &unique("ALA"), 300);
+    placed.merchant = route_of(&grant.app_auth_token, &grant.user_id);
+    let created = ch.create(&placed).await.unwrap();
+    assert!(
+        matches!(created.value, CreateResult::Created(_)),
+        "{:?}",
+        created.value
+    );
+
+    let status = ch
+        .query_app_auth_token(&grant.app_auth_token)
+        .await
+        .unwrap()
+        .value;
+    assert!(status.valid);
+    assert_eq!(
+        (status.user_id.as_str(), status.auth_app_id.as_str()),
+        (grant.user_id.as_str(), grant.auth_app_id.as_str())
+    );
+
+    let refreshed = ch
+        .refresh_app_auth_token(&grant.app_refresh_token)
+        .await
+        .unwrap()
+        .value;
+    assert_ne!(
+        refreshed.app_auth_token.expose(),
+        grant.app_auth_token.expose()
+    );
+    assert_eq!(refreshed.user_id, grant.user_id);
+
+    placed.nkp_seq_id = unique("ALO");
+    let refused = ch.create(&placed).await.unwrap();
+    assert!(
+        matches!(&refused.value, CreateResult::Failed { code, .. } if code == "aop.invalid-app-auth-token"),
+        "{:?}",
+        refused.value
+    );
+    placed.merchant = route_of(&refreshed.app_auth_token, &grant.user_id);
+    let created = ch.create(&placed).await.unwrap();
+    assert!(
+        matches!(created.value, CreateResult::Created(_)),
+        "{:?}",
+        created.value
+    );
+
+    assert!(
+        !ch.query_app_auth_token(&grant.app_auth_token)
+            .await
+            .unwrap()
+            .value
+            .valid
+    );
+    assert!(
+        ch.query_app_auth_token(&refreshed.app_auth_token)
+            .await
+            .unwrap()
+            .value
+            .valid
+    );
+    let stale = ch
+        .refresh_app_auth_token(&grant.app_refresh_token)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&stale, ChannelError::Refused { code, .. } if code == "isv.refresh-token-invalid"),
+        "{stale}"
+    );
+
+    let seen = sb.state().alipay.app_auth;
+    assert_eq!(seen.page_grants.len(), 1);
+    assert!(seen.page_grants[0].code_exchanged);
+    assert_eq!(seen.page_grants[0].refreshes, 1);
+    assert_eq!((seen.code_exchanges, seen.refresh_calls), (2, 2));
+    let exported = sb.accounts_json();
+    let grants = exported["alipay"]["isv_apps"][0]["grants"]
+        .as_array()
+        .unwrap();
+    assert!(
+        grants
+            .iter()
+            .any(|g| g["app_auth_token"] == refreshed.app_auth_token.expose().as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_refuses_an_unknown_app_or_a_missing_redirect() {
+    let sb = sandbox(|_| {}).await;
+    for query in [
+        "app_id=2021000000009999&redirect_uri=https%3A%2F%2Fpay.example.com%2F",
+        "app_id=2021000000000001",
+        "app_id=2021000000000001&redirect_uri=not-a-url",
+    ] {
+        let r = reqwest::get(format!(
+            "{}/oauth2/appToAppAuth.htm?{query}&sandbox_auto_authorize=true",
+            sb.base_url()
+        ))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+    }
+    let err = channel(&sb, NOWHERE)
+        .exchange_app_auth_code("never-issued")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChannelError::Refused { code, .. } if code == "isv.code-invalid"),
+        "{err}"
+    );
+}

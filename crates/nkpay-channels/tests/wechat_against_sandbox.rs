@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use nkpay_channels::wechat::{CLOSE_MIN_AGE, WechatAccount, WechatChannel, WechatSignType};
+use nkpay_channels::wechat::{
+    CLOSE_MIN_AGE, SubDevConfig, SubDevConfigResult, WechatAccount, WechatChannel, WechatSignType,
+};
 use nkpay_channels::{
     BillRequest, BillResult, BillRowKind, Channel, ChannelError, ClientIdentity, CloseResult,
     CreateOrder, CreateResult, HttpSettings, InboundNotify, MerchantRoute, NotifyAck, NotifyUrls,
@@ -688,5 +690,266 @@ async fn refund_over_mutual_tls_needs_the_client_certificate_from_pem_or_pkcs12(
         matches!(accepted.value, RefundResult::Processing { .. }),
         "{:?}",
         accepted.value
+    );
+}
+
+/// A connector trusting the sandbox's TLS CA, with the client certificate `client` (cert PEM,
+/// key PEM) or none.
+fn tls_channel(
+    sb: &RunningSandbox,
+    pki: &Pki,
+    client: Option<(&str, &str)>,
+    sign_type: WechatSignType,
+) -> WechatChannel {
+    let mut acct = account(sb, sign_type, NOWHERE);
+    acct.extra_roots_pem = Some(pki.ca_pem.clone());
+    acct.client_identity = client.map(|(cert_pem, key_pem)| ClientIdentity::Pem {
+        cert_pem: cert_pem.into(),
+        key_pem: Secret::new(key_pem.into()),
+    });
+    WechatChannel::new(acct).unwrap()
+}
+
+/// [`tls_channel`] with the CA's own client certificate.
+fn certified_channel(sb: &RunningSandbox, pki: &Pki, sign_type: WechatSignType) -> WechatChannel {
+    tls_channel(
+        sb,
+        pki,
+        Some((&pki.client_cert_pem, &pki.client_key_pem)),
+        sign_type,
+    )
+}
+
+// ---- probe -------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_proves_the_api_key_and_a_wrong_key_is_not_ok() {
+    let sb = sandbox(|_| {}).await;
+    let probed = channel(&sb, WechatSignType::HmacSha256, NOWHERE)
+        .probe()
+        .await
+        .unwrap();
+    assert!(probed.value.ok, "{:?}", probed.value);
+    assert_eq!(probed.value.code, "NO_BILL");
+    assert_eq!(probed.exchanges.len(), 1);
+    assert_eq!(probed.exchanges[0].call, "pay/downloadbill");
+    assert!(!probed.exchanges[0].request_body.contains("sub_mch_id"));
+
+    let mut wrong = account(&sb, WechatSignType::Md5, NOWHERE);
+    wrong.api_key = Secret::new("ffffffffffffffffffffffffffffffff".into());
+    let probed = WechatChannel::new(wrong).unwrap().probe().await.unwrap();
+    assert!(!probed.value.ok);
+    assert!(probed.value.message.contains("签名"), "{:?}", probed.value);
+
+    let mut gone = account(&sb, WechatSignType::Md5, NOWHERE);
+    gone.base_url = url::Url::parse("http://127.0.0.1:9/").unwrap();
+    let probed = WechatChannel::new(gone).unwrap().probe().await.unwrap();
+    assert!(!probed.value.ok);
+    assert_eq!(probed.value.code, "NO_REPLY");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_with_a_client_certificate_proves_it_over_mutual_tls() {
+    let ours = pki();
+    let server = ours.server.clone();
+    let sb = sandbox(move |c| c.tls = Some(server)).await;
+    let probed = certified_channel(&sb, &ours, WechatSignType::Md5)
+        .probe()
+        .await
+        .unwrap();
+    assert!(probed.value.ok, "{:?}", probed.value);
+    let calls: Vec<&str> = probed.exchanges.iter().map(|e| e.call.as_str()).collect();
+    assert_eq!(calls, ["pay/downloadbill", "secapi/mch/querysubdevconfig"]);
+
+    // A certificate of another CA: every handshake fails (the certificate is shown on every
+    // connection), so WeChat never answers the first call already.
+    let stranger = pki();
+    let client = Some((
+        stranger.client_cert_pem.as_str(),
+        stranger.client_key_pem.as_str(),
+    ));
+    let probed = tls_channel(&sb, &ours, client, WechatSignType::Md5)
+        .probe()
+        .await
+        .unwrap();
+    assert!(!probed.value.ok, "{:?}", probed.value);
+    assert_eq!(probed.value.code, "NO_REPLY");
+    assert_eq!(probed.exchanges.len(), 1);
+}
+
+// ---- sub-merchant development configuration ----------------------------------------------------
+
+/// WeChat issues a sub_mch_id to the demo service provider.
+async fn new_sub_merchant(sb: &RunningSandbox) -> String {
+    let r = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(format!("{}/sandbox/wechat/sub-merchants", sb.base_url()))
+        .json(&serde_json::json!({"mch_id": sb.accounts().wechat.service_providers[0].mch_id, "name": "New Tea"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let sub = body["sub_mch_id"].as_str().unwrap().to_owned();
+    assert!(
+        sub.len() == 10 && sub.bytes().all(|b| b.is_ascii_digit()),
+        "{sub}"
+    );
+    sub
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sub_merchant_gets_paths_and_an_appid_bound_and_pays_under_that_appid() {
+    let pki = pki();
+    let server = pki.server.clone();
+    let sb = sandbox(move |c| c.tls = Some(server)).await;
+    let ch = certified_channel(&sb, &pki, WechatSignType::HmacSha256);
+    let sub = new_sub_merchant(&sb).await;
+
+    let path = |n: u32| SubDevConfig::JsapiPath(format!("https://shop.example.com/pay{n}/"));
+    let bound = ch.add_sub_dev_config(&sub, &path(1)).await.unwrap();
+    assert_eq!(bound.value, SubDevConfigResult::Bound);
+    assert_eq!(bound.exchanges[0].call, "secapi/mch/addsubdevconfig");
+    // Binding the same path again is done already: a re-send after a time-out is harmless.
+    let again = ch.add_sub_dev_config(&sub, &path(1)).await.unwrap();
+    assert_eq!(again.value, SubDevConfigResult::Bound);
+    let appid = SubDevConfig::SubAppid("wx9f8e7d6c5b4a3921".into());
+    assert_eq!(
+        ch.add_sub_dev_config(&sub, &appid).await.unwrap().value,
+        SubDevConfigResult::Bound
+    );
+    for n in 2..=5 {
+        let r = ch.add_sub_dev_config(&sub, &path(n)).await.unwrap();
+        assert_eq!(r.value, SubDevConfigResult::Bound, "path {n}");
+    }
+    let sixth = ch.add_sub_dev_config(&sub, &path(6)).await.unwrap();
+    assert!(
+        matches!(&sixth.value, SubDevConfigResult::Refused { code, .. } if code == "INVALID_REQUEST"),
+        "{:?}",
+        sixth.value
+    );
+    let err = ch
+        .add_sub_dev_config(
+            &sub,
+            &SubDevConfig::JsapiPath("https://shop.example.com/pay".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChannelError::InvalidInput {
+                field: "jsapi_path",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let listed = ch.query_sub_dev_config(&sub).await.unwrap().value;
+    assert_eq!(
+        listed.jsapi_paths,
+        (1..=5)
+            .map(|n| format!("https://shop.example.com/pay{n}/"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(listed.sub_appids, ["wx9f8e7d6c5b4a3921"]);
+
+    let state = sb.state();
+    let seen = &state.wechat.sub_dev_configs[&sub];
+    assert_eq!(seen.addsubdevconfig_calls, 8);
+    assert_eq!(seen.querysubdevconfig_calls, 1);
+    assert_eq!(seen.appids, ["wx9f8e7d6c5b4a3921"]);
+    assert_eq!(seen.jsapi_paths.len(), 5);
+
+    // unifiedorder takes the bound appid for this sub-merchant, and refuses another.
+    let mut paying = order(
+        &unique("WXN"),
+        100,
+        WechatPayer::Sub {
+            sub_appid: "wx9f8e7d6c5b4a3921".into(),
+            sub_openid: "oNewTea0001".into(),
+        },
+    );
+    paying.merchant = MerchantRoute::Wechat {
+        sub_mch_id: sub.clone(),
+    };
+    let created = ch.create(&paying).await.unwrap();
+    assert_eq!(pay_info(&created.value)["appId"], "wx9f8e7d6c5b4a3921");
+    paying.nkp_seq_id = unique("WXU");
+    paying.payer = Some(WechatPayer::Sub {
+        sub_appid: SUB_APPID.into(),
+        sub_openid: "oNewTea0001".into(),
+    });
+    let refused = ch.create(&paying).await.unwrap();
+    assert!(
+        matches!(&refused.value, CreateResult::Failed { code, .. } if code == "APPID_MCHID_NOT_MATCH"),
+        "{:?}",
+        refused.value
+    );
+
+    // The exported accounts hold the runtime sub-merchant with its appid.
+    let exported = sb.accounts_json();
+    let subs = exported["wechat"]["service_providers"][0]["sub_merchants"]
+        .as_array()
+        .unwrap();
+    let new = subs
+        .iter()
+        .find(|m| m["sub_mch_id"] == sub.as_str())
+        .unwrap();
+    assert_eq!(new["bound_appids"][0], "wx9f8e7d6c5b4a3921");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sub_dev_config_needs_the_certificate_and_a_sub_merchant_of_the_provider() {
+    let pki = pki();
+    let server = pki.server.clone();
+    let sb = sandbox(move |c| c.tls = Some(server)).await;
+    let bare = tls_channel(&sb, &pki, None, WechatSignType::Md5);
+    let refused = bare
+        .add_sub_dev_config(
+            SUB_MCH,
+            &SubDevConfig::SubAppid("wx0000000000000001".into()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&refused.value, SubDevConfigResult::Refused { code, message } if code == "FAIL" && message.contains("证书")),
+        "{:?}",
+        refused.value
+    );
+    let ch = certified_channel(&sb, &pki, WechatSignType::Md5);
+    let err = ch.query_sub_dev_config("1999999999").await.unwrap_err();
+    assert!(
+        matches!(&err, ChannelError::Refused { code, exchanges, .. } if code == "INVALID_REQUEST" && exchanges.len() == 1),
+        "{err}"
+    );
+    // A configured sub-merchant lists its configured appids.
+    let listed = ch.query_sub_dev_config(SUB_MCH).await.unwrap().value;
+    assert_eq!(
+        listed.sub_appids,
+        ["wx1a2b3c4d5e6f7a81", "wx1a2b3c4d5e6f7a82"]
+    );
+    assert!(listed.jsapi_paths.is_empty());
+
+    // A SYSTEMERROR leaves the outcome unknown, with the exchange kept.
+    sb.set_faults(Faults {
+        system_error_times: 1,
+        apis: vec!["addsubdevconfig".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let err = ch
+        .add_sub_dev_config(
+            SUB_MCH,
+            &SubDevConfig::JsapiPath("https://a.example.com/p/".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChannelError::Unanswered { exchanges, .. } if exchanges.len() == 1),
+        "{err}"
     );
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
@@ -30,9 +31,30 @@ pub struct WechatSubMerchant {
     pub sub_mch_id: String,
     #[serde(default)]
     pub name: String,
-    /// The appids bound to this sub-merchant: only these may be sent as `sub_appid`.
+    /// The appids bound to this sub-merchant as configured: these (and `bound_appids`) may be
+    /// sent as `sub_appid`.
     #[serde(default)]
     pub appids: Vec<BoundAppid>,
+    /// Appids bound while serving through `secapi/mch/addsubdevconfig`, which does not say
+    /// whether an appid is an official account or a mini-program: accepted as `sub_appid` for
+    /// `trade_type=JSAPI`, which both pay through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_appids: Vec<String>,
+}
+
+impl WechatSubMerchant {
+    /// Whether `appid` may be sent as `sub_appid` for this sub-merchant.
+    pub fn has_appid(&self, appid: &str) -> bool {
+        self.appids.iter().any(|a| a.appid == appid) || self.bound_appids.iter().any(|a| a == appid)
+    }
+
+    /// Every appid of the sub-merchant: configured ones first, then those bound while serving.
+    pub fn all_appids(&self) -> impl Iterator<Item = &str> {
+        self.appids
+            .iter()
+            .map(|a| a.appid.as_str())
+            .chain(self.bound_appids.iter().map(String::as_str))
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -157,11 +179,13 @@ impl Accounts {
                                 bound("wx1a2b3c4d5e6f7a81", AppKind::Mp),
                                 bound("wx1a2b3c4d5e6f7a82", AppKind::Miniapp),
                             ],
+                            bound_appids: Vec::new(),
                         },
                         WechatSubMerchant {
                             sub_mch_id: "1900000202".to_owned(),
                             name: "Demo Books".to_owned(),
                             appids: vec![bound("wx2b3c4d5e6f7a8b91", AppKind::Mp)],
+                            bound_appids: Vec::new(),
                         },
                     ],
                 }],
@@ -180,20 +204,30 @@ impl Accounts {
     }
 }
 
-/// Accounts checked and indexed for the request handlers; keys parsed once.
+/// Accounts checked and indexed for the request handlers; keys parsed once. Sub-merchants, their
+/// appids and Alipay grants can be added while serving (onboarding), so the live accounts sit
+/// behind a lock and lookups hand back copies.
 pub(crate) struct Directory {
-    pub accounts: Accounts,
-    wechat_by_mch: HashMap<String, usize>,
-    alipay_by_app: HashMap<String, (usize, RsaPublicKey)>,
-    grants_by_token: HashMap<String, (usize, usize)>,
+    /// The accounts as configured at start.
+    configured: Accounts,
+    live: RwLock<Live>,
     pub gateway_key: RsaPrivateKey,
     pub gateway_public_pem: String,
+}
+
+/// The accounts as they are now, with their indexes.
+struct Live {
+    accounts: Accounts,
+    wechat_by_mch: HashMap<String, usize>,
+    sub_ids: HashSet<String>,
+    alipay_by_app: HashMap<String, (usize, RsaPublicKey)>,
+    grants_by_token: HashMap<String, (usize, usize)>,
 }
 
 impl fmt::Debug for Directory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Directory")
-            .field("accounts", &self.accounts)
+            .field("configured", &self.configured)
             .finish_non_exhaustive()
     }
 }
@@ -207,6 +241,19 @@ fn required(field: &str, value: &str) -> Result<(), SandboxError> {
         return Err(SandboxError::Config(format!("{field} must not be empty")));
     }
     Ok(())
+}
+
+/// A new sub_mch_id: 10 digits, like WeChat's 特约商户号, unused in this sandbox.
+fn new_sub_mch_id(taken: &HashSet<String>) -> String {
+    use rand::Rng;
+    loop {
+        let id = rand::thread_rng()
+            .gen_range(1_600_000_000u64..1_700_000_000)
+            .to_string();
+        if !taken.contains(&id) {
+            return id;
+        }
+    }
 }
 
 impl Directory {
@@ -278,39 +325,146 @@ impl Directory {
         }
 
         Ok(Directory {
-            accounts,
-            wechat_by_mch,
-            alipay_by_app,
-            grants_by_token,
+            configured: accounts.clone(),
+            live: RwLock::new(Live {
+                accounts,
+                wechat_by_mch,
+                sub_ids,
+                alipay_by_app,
+                grants_by_token,
+            }),
             gateway_key,
             gateway_public_pem,
         })
     }
 
-    pub fn wechat_sp(&self, mch_id: &str) -> Option<&WechatServiceProvider> {
-        let i = *self.wechat_by_mch.get(mch_id)?;
-        self.accounts.wechat.service_providers.get(i)
+    fn live(&self) -> RwLockReadGuard<'_, Live> {
+        self.live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn alipay_app(&self, app_id: &str) -> Option<(&AlipayIsvApp, &RsaPublicKey)> {
-        let (i, key) = self.alipay_by_app.get(app_id)?;
-        Some((self.accounts.alipay.isv_apps.get(*i)?, key))
+    fn live_mut(&self) -> RwLockWriteGuard<'_, Live> {
+        self.live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The accounts as configured at start (without anything added while serving).
+    pub fn configured(&self) -> &Accounts {
+        &self.configured
+    }
+
+    /// The accounts as they are now, including sub-merchants, appids and grants added while
+    /// serving.
+    pub fn current(&self) -> Accounts {
+        self.live().accounts.clone()
+    }
+
+    pub fn wechat_sp(&self, mch_id: &str) -> Option<WechatServiceProvider> {
+        let live = self.live();
+        let i = *live.wechat_by_mch.get(mch_id)?;
+        live.accounts.wechat.service_providers.get(i).cloned()
+    }
+
+    /// WeChat issues a sub_mch_id (特约商户号) to the service provider `mch_id`; None when it is
+    /// not a service provider of this sandbox.
+    pub fn add_wechat_sub_merchant(&self, mch_id: &str, name: &str) -> Option<String> {
+        let mut live = self.live_mut();
+        let i = *live.wechat_by_mch.get(mch_id)?;
+        let sub_mch_id = new_sub_mch_id(&live.sub_ids);
+        live.sub_ids.insert(sub_mch_id.clone());
+        live.accounts.wechat.service_providers[i]
+            .sub_merchants
+            .push(WechatSubMerchant {
+                sub_mch_id: sub_mch_id.clone(),
+                name: name.to_owned(),
+                appids: Vec::new(),
+                bound_appids: Vec::new(),
+            });
+        Some(sub_mch_id)
+    }
+
+    /// Binds `appid` to the sub-merchant (addsubdevconfig `sub_appid`); false when it already
+    /// was, or the sub-merchant is not the service provider's.
+    pub fn bind_wechat_appid(&self, mch_id: &str, sub_mch_id: &str, appid: &str) -> bool {
+        let mut live = self.live_mut();
+        let Some(i) = live.wechat_by_mch.get(mch_id).copied() else {
+            return false;
+        };
+        let sp = &mut live.accounts.wechat.service_providers[i];
+        let Some(sub) = sp
+            .sub_merchants
+            .iter_mut()
+            .find(|m| m.sub_mch_id == sub_mch_id)
+        else {
+            return false;
+        };
+        if sub.has_appid(appid) {
+            return false;
+        }
+        sub.bound_appids.push(appid.to_owned());
+        true
+    }
+
+    pub fn alipay_app(&self, app_id: &str) -> Option<(AlipayIsvApp, RsaPublicKey)> {
+        let live = self.live();
+        let (i, key) = live.alipay_by_app.get(app_id)?;
+        Some((live.accounts.alipay.isv_apps.get(*i)?.clone(), key.clone()))
     }
 
     /// The grant behind `token`, only when it was given to `app_id`.
-    pub fn alipay_grant(&self, app_id: &str, token: &str) -> Option<&AlipayGrant> {
-        let (i, j) = *self.grants_by_token.get(token)?;
-        let app = self.accounts.alipay.isv_apps.get(i)?;
+    pub fn alipay_grant(&self, app_id: &str, token: &str) -> Option<AlipayGrant> {
+        let live = self.live();
+        let (i, j) = *live.grants_by_token.get(token)?;
+        let app = live.accounts.alipay.isv_apps.get(i)?;
         if app.app_id != app_id {
             return None;
         }
-        app.grants.get(j)
+        app.grants.get(j).cloned()
+    }
+
+    /// Adds a merchant's grant to the ISV app `app_id` (the authorization page); false when the
+    /// app is unknown or the token is taken.
+    pub fn add_alipay_grant(&self, app_id: &str, grant: AlipayGrant) -> bool {
+        let mut live = self.live_mut();
+        let Some(i) = live.alipay_by_app.get(app_id).map(|(i, _)| *i) else {
+            return false;
+        };
+        if live.grants_by_token.contains_key(&grant.app_auth_token) {
+            return false;
+        }
+        let grants = &mut live.accounts.alipay.isv_apps[i].grants;
+        grants.push(grant);
+        let j = grants.len() - 1;
+        let token = grants[j].app_auth_token.clone();
+        live.grants_by_token.insert(token, (i, j));
+        true
+    }
+
+    /// Gives the grant behind `old_token` a new token (a refresh): the old one stops working.
+    /// False when `old_token` is not a grant of `app_id` or `new_token` is taken.
+    pub fn replace_alipay_token(&self, app_id: &str, old_token: &str, new_token: &str) -> bool {
+        let mut live = self.live_mut();
+        let Some(&(i, j)) = live.grants_by_token.get(old_token) else {
+            return false;
+        };
+        if live.grants_by_token.contains_key(new_token)
+            || live.accounts.alipay.isv_apps[i].app_id != app_id
+        {
+            return false;
+        }
+        live.grants_by_token.remove(old_token);
+        live.grants_by_token.insert(new_token.to_owned(), (i, j));
+        live.accounts.alipay.isv_apps[i].grants[j].app_auth_token = new_token.to_owned();
+        true
     }
 
     /// The accounts as JSON for a client outside: every id and key, plus where to reach them.
     pub fn export(&self, base_url: &str) -> serde_json::Value {
-        let alipay_apps: Vec<serde_json::Value> = self
-            .accounts
+        let live = self.live();
+        let accounts = &live.accounts;
+        let alipay_apps: Vec<serde_json::Value> = accounts
             .alipay
             .isv_apps
             .iter()
@@ -329,12 +483,12 @@ impl Directory {
             "base_url": base_url,
             "wechat": {
                 "api_base_url": format!("{base_url}/"),
-                "service_providers": self.accounts.wechat.service_providers,
+                "service_providers": accounts.wechat.service_providers,
             },
             "alipay": {
                 "gateway_url": format!("{base_url}/gateway.do"),
                 "alipay_public_key": self.gateway_public_pem,
-                "gateway_private_key": self.accounts.alipay.gateway_private_key,
+                "gateway_private_key": accounts.alipay.gateway_private_key,
                 "isv_apps": alipay_apps,
             },
         })

@@ -194,8 +194,15 @@ impl RunningSandbox {
         format!("{}/gateway.do", self.state.base_url)
     }
 
+    /// The accounts as configured at start. Sub-merchants, appids and grants added while
+    /// serving are in [`current_accounts`](Self::current_accounts) and the exported JSON.
     pub fn accounts(&self) -> &Accounts {
-        &self.state.dir.accounts
+        self.state.dir.configured()
+    }
+
+    /// The accounts as they are now, with everything added while serving.
+    pub fn current_accounts(&self) -> Accounts {
+        self.state.dir.current()
     }
 
     /// Every account with its keys and URLs, the shape `--accounts-out` writes.

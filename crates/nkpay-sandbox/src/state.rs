@@ -55,6 +55,10 @@ pub struct StateSnapshot {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WechatSnapshot {
+    /// Per sub_mch_id: what addsubdevconfig bound and how often it and querysubdevconfig were
+    /// called (only sub-merchants that saw one of those calls).
+    #[serde(default)]
+    pub sub_dev_configs: BTreeMap<String, SubDevConfigView>,
     /// unifiedorder calls per out_trade_no (every call that named one, accepted or not).
     pub unifiedorder_calls: BTreeMap<String, u32>,
     /// secapi/pay/refund calls that passed the signature check.
@@ -62,6 +66,20 @@ pub struct WechatSnapshot {
     /// Distinct refunds made (retries of one out_refund_no count once).
     pub refunds_made: u64,
     pub orders: Vec<WechatOrderView>,
+}
+
+/// One sub-merchant's development configuration as the sandbox's state shows it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SubDevConfigView {
+    /// JSAPI payment directories bound, in order.
+    pub jsapi_paths: Vec<String>,
+    /// Appids bound through addsubdevconfig, in order (configured ones are not repeated here).
+    pub appids: Vec<String>,
+    /// addsubdevconfig calls that passed the certificate, signature and merchant checks,
+    /// accepted or refused.
+    pub addsubdevconfig_calls: u32,
+    /// querysubdevconfig calls that passed those checks.
+    pub querysubdevconfig_calls: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -89,6 +107,9 @@ pub struct WechatRefundView {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AlipaySnapshot {
+    /// Third-party app authorization: grants made on the page, code exchanges, refreshes.
+    #[serde(default)]
+    pub app_auth: AppAuthSnapshot,
     pub precreate_calls: BTreeMap<String, u32>,
     /// alipay.trade.refund calls that passed the gateway checks.
     pub refund_requests: u64,
@@ -117,4 +138,30 @@ pub struct AlipayRefundView {
     pub out_request_no: String,
     pub refund_amount: String,
     pub requests: u32,
+}
+
+/// One grant made through the page, as `/sandbox/state` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PageGrantView {
+    pub app_id: String,
+    pub user_id: String,
+    pub auth_app_id: String,
+    /// The code was exchanged for the tokens.
+    pub code_exchanged: bool,
+    /// How many times the grant's tokens were refreshed.
+    pub refreshes: u32,
+}
+
+/// What the authorization flow saw.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AppAuthSnapshot {
+    /// Grants made through `/oauth2/appToAppAuth.htm`, oldest first.
+    pub page_grants: Vec<PageGrantView>,
+    /// `alipay.open.auth.token.app` calls with `grant_type=authorization_code` that reached the
+    /// method (accepted or refused).
+    pub code_exchanges: u32,
+    /// The same with `grant_type=refresh_token`.
+    pub refresh_calls: u32,
+    /// `alipay.open.auth.token.app.query` calls.
+    pub token_queries: u32,
 }

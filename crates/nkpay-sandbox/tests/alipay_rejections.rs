@@ -95,11 +95,12 @@ async fn common_parameters_are_checked_with_signed_errors() {
             ("40002", "isv.invalid-version"),
         ),
         (
+            // Without a token the query is for the ISV app's own account, which has no trades.
             "no token",
             case(&|p| {
                 p.remove("app_auth_token");
             }),
-            ("20001", "aop.invalid-app-auth-token"),
+            ("40004", "ACQ.TRADE_NOT_EXIST"),
         ),
         (
             "unknown token",

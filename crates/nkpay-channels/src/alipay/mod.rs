@@ -1,6 +1,8 @@
 //! Alipay open platform in ISV mode: the calls. Wire conversion is in `transformers.rs`, reply
-//! verification in `reply.rs`, the bill file in `bill.rs`.
+//! verification in `reply.rs`, the bill file in `bill.rs`, third-party app authorization in
+//! `app_auth.rs`.
 
+mod app_auth;
 mod bill;
 mod reply;
 mod transformers;
@@ -12,14 +14,15 @@ use nkpay_core::trade_type::ChannelKind;
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use url::Url;
 
+pub use self::app_auth::{AppAuthGrant, AppAuthStatus};
 use self::transformers as wire;
 use crate::bill::{BillRequest, BillResult};
 use crate::channel::Channel;
 use crate::error::ChannelError;
-use crate::exchange::Recorded;
+use crate::exchange::{Exchange, Recorded};
 use crate::notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls};
 use crate::notify_reference::NotifyReference;
-use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
+use crate::outcome::{CloseResult, CreateResult, PayResult, ProbeResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::transport::{
     Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
@@ -98,6 +101,144 @@ impl AlipayChannel {
             masked_body: call.masked_form,
             bill: false,
         }
+    }
+}
+
+impl AlipayChannel {
+    /// The page the merchant opens to authorize the ISV app, with `app_id`, `redirect_uri`
+    /// (URL-encoded here) and `state` (left out when empty). Alipay sends the merchant back to
+    /// `redirect_uri` with `app_id`, `app_auth_code` and `state`.
+    ///
+    /// The page is derived from [`AlipayAccount::gateway_url`]: Alipay's production gateway
+    /// (`openapi.alipay.com`) → `https://openauth.alipay.com/oauth2/appToAppAuth.htm`, Alipay's
+    /// open-platform sandbox gateways → their `openauth` hosts, any other gateway (the nkpay
+    /// sandbox's `…/gateway.do`) → `oauth2/appToAppAuth.htm` beside it.
+    pub fn app_to_app_auth_url(&self, redirect_uri: &str, state: &str) -> String {
+        app_auth::auth_url(
+            &self.account.gateway_url,
+            &self.account.app_id,
+            redirect_uri,
+            state,
+        )
+    }
+
+    /// Trades the `app_auth_code` the authorization page sent back for the merchant's tokens
+    /// (`alipay.open.auth.token.app`, `grant_type=authorization_code`). The code is single use
+    /// and short-lived. Tokens never appear in the recorded exchanges (`***`).
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidInput`] for an empty code; [`ChannelError::Refused`] when Alipay
+    /// refuses it (`isv.code-invalid`: unknown, used or expired); [`ChannelError::Unanswered`]
+    /// when the outcome is unknown (no reply, unverified reply, system error) — the code may
+    /// have been used, so a new authorization may be needed.
+    pub async fn exchange_app_auth_code(
+        &self,
+        code: &str,
+    ) -> Result<Recorded<AppAuthGrant>, ChannelError> {
+        let call = app_auth::exchange(&self.account, &self.private_key, code, Utc::now())?;
+        self.token_call(call).await
+    }
+
+    /// A new `app_auth_token` (and refresh token) for the merchant
+    /// (`alipay.open.auth.token.app`, `grant_type=refresh_token`); the old token stops working.
+    ///
+    /// # Errors
+    /// As [`exchange_app_auth_code`](Self::exchange_app_auth_code);
+    /// `isv.refresh-token-invalid` for an unknown or used refresh token.
+    pub async fn refresh_app_auth_token(
+        &self,
+        refresh_token: &Secret<String>,
+    ) -> Result<Recorded<AppAuthGrant>, ChannelError> {
+        let call = app_auth::refresh(
+            &self.account,
+            &self.private_key,
+            refresh_token.expose(),
+            Utc::now(),
+        )?;
+        self.token_call(call).await
+    }
+
+    /// What Alipay says about a merchant's token (`alipay.open.auth.token.app.query`).
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidInput`] for an empty token; [`ChannelError::Refused`] when Alipay
+    /// refuses the query; [`ChannelError::Unanswered`] when the outcome is unknown.
+    pub async fn query_app_auth_token(
+        &self,
+        app_auth_token: &Secret<String>,
+    ) -> Result<Recorded<AppAuthStatus>, ChannelError> {
+        let call = app_auth::query(
+            &self.account,
+            &self.private_key,
+            app_auth_token.expose(),
+            Utc::now(),
+        )?;
+        let done = self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(app_auth::judge_query(d, &self.public_key))
+            })
+            .await;
+        settled(app_auth::TOKEN_QUERY, done)
+    }
+
+    async fn token_call(
+        &self,
+        call: wire::SignedCall,
+    ) -> Result<Recorded<AppAuthGrant>, ChannelError> {
+        let done = self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(app_auth::judge_token(d, &self.public_key))
+            })
+            .await;
+        let Recorded {
+            value,
+            mut exchanges,
+        } = done;
+        // The reply carries the merchant's tokens: the record keeps none of them.
+        if let Ok(Ok(grant)) = &value {
+            for secret in [
+                grant.app_auth_token.expose(),
+                grant.app_refresh_token.expose(),
+            ] {
+                mask_in_replies(&mut exchanges, secret);
+            }
+        }
+        settled(app_auth::TOKEN, Recorded::new(value, exchanges))
+    }
+}
+
+/// Replaces `secret` by `***` in every recorded reply body.
+fn mask_in_replies(exchanges: &mut [Exchange], secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    for exchange in exchanges {
+        exchange.reply_body = exchange.reply_body.replace(secret, wire::MASK);
+    }
+}
+
+/// An onboarding call's result; Alipay's refusal as [`ChannelError::Refused`], an unknown
+/// outcome as [`ChannelError::Unanswered`], both with the exchanges.
+fn settled<T>(
+    call: &'static str,
+    done: Recorded<app_auth::Judged<T>>,
+) -> Result<Recorded<T>, ChannelError> {
+    let Recorded { value, exchanges } = done;
+    match value {
+        Ok(Ok(value)) => Ok(Recorded::new(value, exchanges)),
+        Ok(Err((code, message))) => Err(ChannelError::Refused {
+            call,
+            code,
+            message,
+            exchanges,
+        }),
+        Err(reason) => Err(ChannelError::Unanswered {
+            call,
+            reason,
+            exchanges,
+        }),
     }
 }
 
@@ -227,6 +368,28 @@ impl Channel for AlipayChannel {
         exchanges.extend(fetched.exchanges);
         Ok(Recorded::new(fetched.value, exchanges))
     }
+
+    async fn probe(&self) -> Result<Recorded<ProbeResult>, ChannelError> {
+        let call = wire::probe_query(
+            &self.account,
+            &self.private_key,
+            &probe_trade_no(),
+            Utc::now(),
+        )?;
+        Ok(self
+            .transport
+            .call(&self.outbound(call), |d| {
+                Verdict::done(wire::judge_probe(d, &self.public_key))
+            })
+            .await)
+    }
+}
+
+/// The probe's `out_trade_no`: shaped like ours, never used by a trade.
+fn probe_trade_no() -> String {
+    use rand::Rng as _;
+    let n: u64 = rand::thread_rng().r#gen();
+    format!("NKPPROBE{n:016x}")
 }
 
 /// What an Alipay notify claims (see [`crate::read_notify_reference`]).

@@ -16,7 +16,7 @@ use crate::error::ChannelError;
 use crate::flat_fields::typed;
 use crate::notify::InboundNotify;
 use crate::notify_reference::{AddressedAccount, NotifyReference};
-use crate::outcome::{CloseResult, CreateResult, PayPrompt, PayResult, RefundResult};
+use crate::outcome::{CloseResult, CreateResult, PayPrompt, PayResult, ProbeResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::shanghai_time::{self, DASHED, DASHED_FRACTION};
 use crate::transport::{Delivery, Verdict};
@@ -29,7 +29,7 @@ pub(super) const REFUND_QUERY: &str = "alipay.trade.fastpay.refund.query";
 pub(super) const BILL_URL: &str = "alipay.data.dataservice.bill.downloadurl.query";
 
 const TRADE_NOT_EXIST: &str = "ACQ.TRADE_NOT_EXIST";
-const MASK: &str = "***";
+pub(super) const MASK: &str = "***";
 
 /// Gateway parameters of one call, sorted as the signature wants them.
 pub(super) type Params = BTreeMap<String, String>;
@@ -62,8 +62,63 @@ fn call<B: Serialize>(
     biz: &B,
     now: DateTime<Utc>,
 ) -> Result<SignedCall, ChannelError> {
-    let biz_content =
-        serde_json::to_string(biz).map_err(|e| ChannelError::invalid("request", e.to_string()))?;
+    signed_call(
+        account,
+        key,
+        method,
+        route,
+        notify_url,
+        BizContent {
+            text: biz_json(biz)?,
+            masked: None,
+        },
+        now,
+    )
+}
+
+/// A call whose `biz_content` holds a secret (an authorization code, a token): the recorded form
+/// carries `masked_biz` instead.
+pub(super) fn masked_call<B: Serialize, M: Serialize>(
+    account: &AlipayAccount,
+    key: &RsaPrivateKey,
+    method: &'static str,
+    biz: &B,
+    masked_biz: &M,
+    now: DateTime<Utc>,
+) -> Result<SignedCall, ChannelError> {
+    signed_call(
+        account,
+        key,
+        method,
+        None,
+        None,
+        BizContent {
+            text: biz_json(biz)?,
+            masked: Some(biz_json(masked_biz)?),
+        },
+        now,
+    )
+}
+
+fn biz_json<B: Serialize>(biz: &B) -> Result<String, ChannelError> {
+    serde_json::to_string(biz).map_err(|e| ChannelError::invalid("request", e.to_string()))
+}
+
+/// `biz_content` as sent, and as recorded when it holds a secret.
+struct BizContent {
+    text: String,
+    masked: Option<String>,
+}
+
+fn signed_call(
+    account: &AlipayAccount,
+    key: &RsaPrivateKey,
+    method: &'static str,
+    route: Option<&MerchantRoute>,
+    notify_url: Option<&str>,
+    biz_content: BizContent,
+    now: DateTime<Utc>,
+) -> Result<SignedCall, ChannelError> {
     let mut p = Params::new();
     p.insert("app_id".into(), account.app_id.clone());
     p.insert("method".into(), method.into());
@@ -84,13 +139,16 @@ fn call<B: Serialize>(
         }
         p.insert("app_auth_token".into(), token.expose().clone());
     }
-    p.insert("biz_content".into(), biz_content);
+    p.insert("biz_content".into(), biz_content.text);
     let sign = alipay_sign::sign_params(&p, key)
         .map_err(|e| ChannelError::config("app_private_key", e.to_string()))?;
     p.insert("sign".into(), sign);
     let form = encode_form(&p);
     if let Some(token) = p.get_mut("app_auth_token") {
         *token = MASK.into();
+    }
+    if let Some(masked) = biz_content.masked {
+        p.insert("biz_content".into(), masked);
     }
     Ok(SignedCall {
         method,
@@ -188,6 +246,46 @@ pub(super) fn close(
         out_trade_no: &trade.nkp_seq_id,
     };
     call(account, key, CLOSE, Some(&trade.merchant), None, &biz, now)
+}
+
+/// The probe's `alipay.trade.query`: no `app_auth_token`, so the ISV app asks about its own
+/// account, where `out_trade_no` does not exist.
+pub(super) fn probe_query(
+    account: &AlipayAccount,
+    key: &RsaPrivateKey,
+    out_trade_no: &str,
+    now: DateTime<Utc>,
+) -> Result<SignedCall, ChannelError> {
+    call(
+        account,
+        key,
+        QUERY,
+        None,
+        None,
+        &TradeBiz { out_trade_no },
+        now,
+    )
+}
+
+/// `ACQ.TRADE_NOT_EXIST` (or a trade) in a reply whose signature verified proves the app's key
+/// and Alipay's public key; a gateway refusal names what is wrong.
+pub(super) fn judge_probe(delivery: &Delivery, public_key: &RsaPublicKey) -> ProbeResult {
+    match (delivery, reply::open(delivery, QUERY, public_key)) {
+        (Delivery::NoReply { reason }, _) => ProbeResult::not_ok("NO_REPLY", reason.clone()),
+        (Delivery::Reply { status, .. }, _) if *status != 200 => ProbeResult::not_ok(
+            format!("HTTP_{status}"),
+            format!("HTTP {status} from the Alipay gateway"),
+        ),
+        (_, Err(reason)) => ProbeResult::not_ok("UNTRUSTED_REPLY", reason),
+        (_, Ok(Answer::Busy(reason))) => ProbeResult::not_ok("SYSTEM_ERROR", reason),
+        (_, Ok(Answer::Refused { code, message })) if code == TRADE_NOT_EXIST => {
+            ProbeResult::ok(code, message)
+        }
+        (_, Ok(Answer::Refused { code, message })) => ProbeResult::not_ok(code, message),
+        (_, Ok(Answer::Success(_))) => {
+            ProbeResult::ok("10000", "alipay.trade.query answered, signed")
+        }
+    }
 }
 
 #[derive(Serialize)]

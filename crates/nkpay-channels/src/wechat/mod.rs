@@ -1,29 +1,33 @@
 //! WeChat Pay v2 in service-provider mode: the calls. Wire conversion is in `transformers.rs`,
-//! the envelope in `xml.rs`, the bill file in `bill.rs`.
+//! the envelope in `xml.rs`, the bill file in `bill.rs`, sub-merchant development configuration
+//! (and the probe's readings) in `sub_dev_config.rs`.
 
 mod bill;
+mod sub_dev_config;
 mod transformers;
 mod xml;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Days, TimeDelta, Utc};
+use chrono_tz::Asia::Shanghai;
 use flate2::read::GzDecoder;
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
 pub use nkpay_crypto::wechat_sign::WechatSignType;
 use url::Url;
 
+pub use self::sub_dev_config::{SubDevConfig, SubDevConfigList, SubDevConfigResult};
 use self::transformers as wire;
 use crate::bill::{BillRequest, BillResult};
 use crate::channel::Channel;
 use crate::client_identity::ClientIdentity;
 use crate::error::ChannelError;
-use crate::exchange::Recorded;
+use crate::exchange::{Exchange, Recorded};
 use crate::notify::{InboundNotify, NotifyAck, NotifyReply, NotifyUrls};
 use crate::notify_reference::NotifyReference;
-use crate::outcome::{CloseResult, CreateResult, PayResult, RefundResult};
+use crate::outcome::{CloseResult, CreateResult, PayResult, ProbeResult, RefundResult};
 use crate::request::{CreateOrder, MerchantRoute, RefundOrder, RefundRef, TradeRef};
 use crate::transport::{
     Delivery, HttpMethod, HttpSettings, Outbound, TlsSetup, Transport, Verdict,
@@ -61,6 +65,14 @@ pub struct WechatAccount {
 /// The WeChat default for [`WechatAccount::close_min_age`]: `closeorder` is refused for the
 /// first 5 minutes of an order.
 pub const CLOSE_MIN_AGE: Duration = Duration::from_secs(300);
+
+/// How many days before today (Asia/Shanghai) the probe's `downloadbill` asks for: old enough
+/// that a new account has no bill, inside the three months WeChat keeps bills (an older date
+/// would be refused as `invalid bill_date`, telling nothing about the key).
+pub const PROBE_BILL_AGE_DAYS: u64 = 85;
+
+/// The made-up sub-merchant the probe's `querysubdevconfig` names.
+const PROBE_SUB_MCH_ID: &str = "1000000000";
 
 /// The connector of one WeChat Pay service-provider account.
 pub struct WechatChannel {
@@ -108,12 +120,21 @@ impl WechatChannel {
         fields: wire::Fields,
         bill: bool,
     ) -> Result<Outbound, ChannelError> {
+        let body = wire::seal(&self.account, fields)?;
+        self.outbound_sealed(call, body, bill)
+    }
+
+    fn outbound_sealed(
+        &self,
+        call: &'static str,
+        body: String,
+        bill: bool,
+    ) -> Result<Outbound, ChannelError> {
         let url = self
             .account
             .base_url
             .join(call)
             .map_err(|e| ChannelError::config("base_url", e.to_string()))?;
-        let body = wire::seal(&self.account, fields)?;
         Ok(Outbound {
             call: call.to_owned(),
             method: HttpMethod::Post,
@@ -124,6 +145,89 @@ impl WechatChannel {
             body,
             bill,
         })
+    }
+
+    /// A sub-merchant development configuration call: MD5-signed, no nonce, client certificate.
+    fn sub_dev_config_outbound(
+        &self,
+        call: &'static str,
+        fields: wire::Fields,
+    ) -> Result<Outbound, ChannelError> {
+        let body = wire::seal_with(&self.account, fields, sub_dev_config::SIGN_TYPE)?;
+        self.outbound_sealed(call, body, false)
+    }
+
+    /// Binds a JSAPI payment directory or an appid to the sub-merchant
+    /// (`secapi/mch/addsubdevconfig`, mutual TLS with the account's client certificate). Binding
+    /// the same item again answers [`SubDevConfigResult::Bound`], so after an unknown outcome the
+    /// call may simply be sent again.
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidInput`] before sending (`sub_mch_id` 1-32 characters; `jsapi_path`
+    /// an `http(s)://` URL ending with `/`, at most 256 characters; `sub_appid` 1-32
+    /// characters); [`ChannelError::Unanswered`] (with the exchanges) when the outcome is unknown:
+    /// no reply, a time-out, an unverified reply, `SYSTEMERROR`.
+    pub async fn add_sub_dev_config(
+        &self,
+        sub_mch_id: &str,
+        item: &SubDevConfig,
+    ) -> Result<Recorded<SubDevConfigResult>, ChannelError> {
+        let fields = sub_dev_config::add(&self.account, sub_mch_id, item)?;
+        let out = self.sub_dev_config_outbound(sub_dev_config::ADDSUBDEVCONFIG, fields)?;
+        let done = self
+            .transport
+            .call(&out, |d| {
+                Verdict::done(sub_dev_config::judge_add(d, &self.account))
+            })
+            .await;
+        settled(sub_dev_config::ADDSUBDEVCONFIG, done)
+    }
+
+    /// What is bound to the sub-merchant (`secapi/mch/querysubdevconfig`, mutual TLS).
+    ///
+    /// # Errors
+    /// [`ChannelError::InvalidInput`] for a `sub_mch_id` that is not 1-32 characters;
+    /// [`ChannelError::Refused`] when WeChat refuses the query (its `err_code`, e.g. a
+    /// `sub_mch_id` not under this service provider); [`ChannelError::Unanswered`] when the
+    /// outcome is unknown.
+    pub async fn query_sub_dev_config(
+        &self,
+        sub_mch_id: &str,
+    ) -> Result<Recorded<SubDevConfigList>, ChannelError> {
+        let fields = sub_dev_config::query(&self.account, sub_mch_id)?;
+        let out = self.sub_dev_config_outbound(sub_dev_config::QUERYSUBDEVCONFIG, fields)?;
+        let done = self
+            .transport
+            .call(&out, |d| {
+                Verdict::done(sub_dev_config::judge_query(d, &self.account))
+            })
+            .await;
+        let Recorded { value, exchanges } = settled(sub_dev_config::QUERYSUBDEVCONFIG, done)?;
+        match value {
+            Ok(list) => Ok(Recorded::new(list, exchanges)),
+            Err((code, message)) => Err(ChannelError::Refused {
+                call: sub_dev_config::QUERYSUBDEVCONFIG,
+                code,
+                message,
+                exchanges,
+            }),
+        }
+    }
+}
+
+/// An onboarding call's result, or [`ChannelError::Unanswered`] with its exchanges.
+fn settled<T>(
+    call: &'static str,
+    done: Recorded<Result<T, String>>,
+) -> Result<Recorded<T>, ChannelError> {
+    let Recorded { value, exchanges } = done;
+    match value {
+        Ok(value) => Ok(Recorded::new(value, exchanges)),
+        Err(reason) => Err(ChannelError::Unanswered {
+            call,
+            reason,
+            exchanges,
+        }),
     }
 }
 
@@ -239,6 +343,53 @@ impl Channel for WechatChannel {
             .call(&out, |d| Verdict::done(judge_bill(d)))
             .await)
     }
+
+    async fn probe(&self) -> Result<Recorded<ProbeResult>, ChannelError> {
+        let request = BillRequest {
+            date: probe_bill_day(Utc::now()),
+            merchant: None,
+        };
+        let out = self.outbound(
+            wire::DOWNLOADBILL,
+            wire::downloadbill(&self.account, &request)?,
+            true,
+        )?;
+        let key = self
+            .transport
+            .call(&out, |d| Verdict::done(sub_dev_config::judge_probe_bill(d)))
+            .await;
+        if !key.value.ok || self.account.client_identity.is_none() {
+            return Ok(key);
+        }
+        let mut exchanges: Vec<Exchange> = key.exchanges;
+        let fields = sub_dev_config::query(&self.account, PROBE_SUB_MCH_ID)?;
+        let out = self.sub_dev_config_outbound(sub_dev_config::QUERYSUBDEVCONFIG, fields)?;
+        let cert = self
+            .transport
+            .call(&out, |d| {
+                Verdict::done(sub_dev_config::judge_probe_certificate(d, &self.account))
+            })
+            .await;
+        exchanges.extend(cert.exchanges);
+        let value = if cert.value.ok {
+            ProbeResult::ok(
+                key.value.code,
+                format!("{}; {}", key.value.message, cert.value.message),
+            )
+        } else {
+            cert.value
+        };
+        Ok(Recorded::new(value, exchanges))
+    }
+}
+
+/// The day the probe's `downloadbill` asks for: [`PROBE_BILL_AGE_DAYS`] before today in
+/// Asia/Shanghai.
+fn probe_bill_day(now: DateTime<Utc>) -> chrono::NaiveDate {
+    let today = now.with_timezone(&Shanghai).date_naive();
+    today
+        .checked_sub_days(Days::new(PROBE_BILL_AGE_DAYS))
+        .unwrap_or(today)
 }
 
 /// What a WeChat notify claims (see [`crate::read_notify_reference`]).

@@ -35,7 +35,7 @@ const SYSTEMERROR: &str = "SYSTEMERROR";
 
 // ---- requests ------------------------------------------------------------------------------
 
-fn nonce() -> String {
+pub(super) fn nonce() -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(32)
@@ -49,7 +49,12 @@ fn sub_mch_id(route: &MerchantRoute) -> Result<&str, ChannelError> {
     Ok(id)
 }
 
-fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), ChannelError> {
+pub(super) fn check_len(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ChannelError> {
     let n = value.chars().count();
     if n < min || n > max {
         return Err(ChannelError::invalid(
@@ -211,8 +216,18 @@ pub(super) fn downloadbill(
 }
 
 /// Signs the fields with the account's key and sign type and writes the XML body.
-pub(super) fn seal(account: &WechatAccount, mut fields: Fields) -> Result<String, ChannelError> {
-    let sign = wechat_sign::sign(&fields, account.api_key.expose(), account.sign_type);
+pub(super) fn seal(account: &WechatAccount, fields: Fields) -> Result<String, ChannelError> {
+    seal_with(account, fields, account.sign_type)
+}
+
+/// Signs the fields with the account's key and `sign_type` (calls that take no `sign_type`
+/// field are MD5) and writes the XML body.
+pub(super) fn seal_with(
+    account: &WechatAccount,
+    mut fields: Fields,
+    sign_type: WechatSignType,
+) -> Result<String, ChannelError> {
+    let sign = wechat_sign::sign(&fields, account.api_key.expose(), sign_type);
     fields.insert("sign".into(), sign);
     xml::encode(&fields).map_err(|e| ChannelError::invalid("request", e))
 }
@@ -268,7 +283,7 @@ pub(super) fn pay_info(
 // ---- replies -------------------------------------------------------------------------------
 
 /// A reply we could read and trust.
-enum Opened {
+pub(super) enum Opened {
     /// `return_code` SUCCESS and the signature verified; empty fields dropped.
     Answered(Fields),
     /// `return_code` FAIL: WeChat did not process the request (bad signature, bad parameters).
@@ -277,6 +292,15 @@ enum Opened {
 
 /// `Err` is the reason the reply cannot be used: no reply, not XML, unsigned or forged.
 fn open(delivery: &Delivery, account: &WechatAccount) -> Result<Opened, String> {
+    open_signed(delivery, account, account.sign_type)
+}
+
+/// [`open`] for a reply signed with `sign_type` rather than the account's.
+pub(super) fn open_signed(
+    delivery: &Delivery,
+    account: &WechatAccount,
+    sign_type: WechatSignType,
+) -> Result<Opened, String> {
     let body = match delivery {
         Delivery::NoReply { reason } => return Err(format!("no reply: {reason}")),
         Delivery::Reply { status, .. } if *status != 200 => {
@@ -294,7 +318,7 @@ fn open(delivery: &Delivery, account: &WechatAccount) -> Result<Opened, String> 
         }
         None => return Err("reply has no return_code".into()),
     }
-    wechat_sign::verify(&fields, account.api_key.expose(), account.sign_type)
+    wechat_sign::verify(&fields, account.api_key.expose(), sign_type)
         .map_err(|e| format!("reply signature does not verify: {e}"))?;
     Ok(Opened::Answered(without_empty(fields)))
 }
@@ -311,12 +335,12 @@ struct BusinessPart {
     err_code_des: Option<String>,
 }
 
-enum Business {
+pub(super) enum Business {
     Success(Fields),
     Fail { code: String, message: String },
 }
 
-fn business(fields: Fields) -> Result<Business, String> {
+pub(super) fn business(fields: Fields) -> Result<Business, String> {
     let part: BusinessPart = typed(&fields)?;
     if part.result_code == SUCCESS {
         return Ok(Business::Success(fields));

@@ -81,7 +81,7 @@ pub(crate) fn download_url(state: &SandboxState, call: &Call) -> AliResult {
     lock(&state.alipay).bills.insert(
         token.clone(),
         BillTicket {
-            user_id: call.grant.user_id.clone(),
+            user_id: call.grant()?.user_id.clone(),
             period: bill_date,
             expires: now + ChronoDuration::seconds(URL_VALIDITY_SECS),
         },

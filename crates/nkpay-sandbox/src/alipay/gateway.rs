@@ -3,6 +3,11 @@
 //! method. Replies are `{"<method>_response":{…},"sign":"…"}` with the sign over the exact bytes
 //! of the inner object; only a request whose app cannot be identified gets an unsigned reply.
 //!
+//! A trade call without `app_auth_token` acts on the ISV app's own account, which has no trades
+//! here: query, close, refund and refund query answer `ACQ.TRADE_NOT_EXIST`; precreate and the
+//! bill URL are refused with 20001 (the sandbox serves those for sub-merchants only). The app
+//! authorization methods (`alipay.open.auth.token.app[.query]`) take no `app_auth_token`.
+//!
 //! Error codes: 40001 Missing Required Arguments (`isv.missing-*`, `isv.missing-parameter` for a
 //! business field), 40002 Invalid Arguments (`isv.invalid-*`), 20001 Insufficient Token
 //! Permissions (`aop.invalid-app-auth-token`), 40004 Business Failed (`ACQ.*`, `isp.*`).
@@ -13,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use nkpay_crypto::alipay_sign;
 use serde_json::{Map, Value};
 
-use super::{bill, refund, trade};
+use super::{app_auth, bill, refund, trade};
 use crate::accounts::{AlipayGrant, AlipayIsvApp};
 use crate::clock::parse_shanghai;
 use crate::faults::SystemErrorAt;
@@ -27,11 +32,15 @@ pub(crate) enum Method {
     Refund,
     RefundQuery,
     BillDownloadUrl,
+    AuthToken,
+    AuthTokenQuery,
 }
 
 impl Method {
     fn parse(name: &str) -> Option<Self> {
         Some(match name {
+            "alipay.open.auth.token.app" => Method::AuthToken,
+            "alipay.open.auth.token.app.query" => Method::AuthTokenQuery,
             "alipay.trade.precreate" => Method::Precreate,
             "alipay.trade.query" => Method::Query,
             "alipay.trade.close" => Method::Close,
@@ -50,6 +59,28 @@ impl Method {
             Method::Refund => "alipay.trade.refund",
             Method::RefundQuery => "alipay.trade.fastpay.refund.query",
             Method::BillDownloadUrl => "alipay.data.dataservice.bill.downloadurl.query",
+            Method::AuthToken => "alipay.open.auth.token.app",
+            Method::AuthTokenQuery => "alipay.open.auth.token.app.query",
+        }
+    }
+
+    /// The ISV app's own calls about authorizations act for no sub-merchant.
+    fn is_app_auth(self) -> bool {
+        matches!(self, Method::AuthToken | Method::AuthTokenQuery)
+    }
+
+    /// Without `app_auth_token` a call acts on the ISV app's own account; this is the answer.
+    fn own_account_answer(self) -> AliError {
+        match self {
+            Method::Query | Method::Close | Method::Refund | Method::RefundQuery => {
+                AliError::business(
+                    "ACQ.TRADE_NOT_EXIST",
+                    "交易不存在: without app_auth_token the call is for the ISV app's own account, which has no trades in this sandbox",
+                )
+            }
+            _ => AliError::token(
+                "app_auth_token is required: the sandbox serves this call on behalf of a sub-merchant only",
+            ),
         }
     }
 }
@@ -113,17 +144,25 @@ impl AliError {
 
 pub(crate) type AliResult = Result<Map<String, Value>, AliError>;
 
-/// An authenticated call: the ISV app, the sub-merchant's grant and the business content.
+/// An authenticated call: the ISV app, the sub-merchant's grant (none for the app's own calls)
+/// and the business content.
 #[derive(Debug)]
 pub(crate) struct Call {
     pub method: Method,
     pub app: AlipayIsvApp,
-    pub grant: AlipayGrant,
+    grant: Option<AlipayGrant>,
     pub params: BTreeMap<String, String>,
     pub biz: Map<String, Value>,
 }
 
 impl Call {
+    /// The sub-merchant's grant; the gateway answers calls without one before they get here.
+    pub fn grant(&self) -> Result<&AlipayGrant, AliError> {
+        self.grant
+            .as_ref()
+            .ok_or_else(|| self.method.own_account_answer())
+    }
+
     /// A business field as text (numbers as written); absent, null and "" are the same.
     pub fn biz(&self, field: &str) -> Option<String> {
         match self.biz.get(field)? {
@@ -326,23 +365,20 @@ fn admit(
             )));
         }
     }
-    if alipay_sign::verify_request(&params, public_key).is_err() {
+    if alipay_sign::verify_request(&params, &public_key).is_err() {
         return Err(signed(AliError::invalid(
             "isv.invalid-signature",
             "验签出错: the RSA2 signature does not match the parameters and the app's public key",
         )));
     }
     let grant = match get(&params, "app_auth_token") {
-        None => {
-            return Err(signed(AliError::token(
-                "app_auth_token is required: the sandbox serves ISV-mode calls on behalf of a sub-merchant",
-            )));
-        }
-        Some(token) => state.dir.alipay_grant(&app_id, &token).ok_or_else(|| {
+        _ if method.is_app_auth() => None,
+        None => None,
+        Some(token) => Some(state.dir.alipay_grant(&app_id, &token).ok_or_else(|| {
             signed(AliError::token(format!(
                 "无效的应用授权令牌: app_auth_token {token} was not granted to app {app_id}"
             )))
-        })?,
+        })?),
     };
     if let Some(url) = get(&params, "notify_url") {
         let ok = url::Url::parse(&url)
@@ -371,8 +407,8 @@ fn admit(
     };
     Ok(Call {
         method,
-        app: app.clone(),
-        grant: grant.clone(),
+        app,
+        grant,
         params,
         biz,
     })
@@ -404,6 +440,9 @@ pub(crate) async fn gateway(
         return respond(&state, &key, Err(AliError::system()), true);
     }
     let result = match call.method {
+        m if call.grant.is_none() && !m.is_app_auth() => Err(m.own_account_answer()),
+        Method::AuthToken => app_auth::token(&state, &call),
+        Method::AuthTokenQuery => app_auth::token_query(&state, &call),
         Method::Precreate => trade::precreate(&state, &call),
         Method::Query => trade::query(&state, &call),
         Method::Close => trade::close(&state, &call),

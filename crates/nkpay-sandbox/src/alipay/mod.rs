@@ -1,6 +1,7 @@
-//! The Alipay open-platform simulator (ISV mode): the gateway with its six methods, the bill
-//! download, and the trades behind them.
+//! The Alipay open-platform simulator (ISV mode): the gateway with its trade and app
+//! authorization methods, the authorization page, the bill download, and the trades behind them.
 
+pub(crate) mod app_auth;
 mod bill;
 mod gateway;
 mod notifies;
@@ -16,5 +17,6 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(gateway::gateway))
             .route(web::post().to(gateway::gateway)),
     )
-    .service(web::resource("/sandbox/alipay/bill").route(web::get().to(bill::download)));
+    .service(web::resource("/sandbox/alipay/bill").route(web::get().to(bill::download)))
+    .configure(app_auth::routes);
 }

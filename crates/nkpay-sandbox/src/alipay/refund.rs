@@ -37,7 +37,7 @@ pub(crate) fn refund(state: &SandboxState, call: &Call) -> AliResult {
     store.refund_requests += 1;
     let p = store
         .find_mut(
-            &call.grant.auth_app_id,
+            &call.grant()?.auth_app_id,
             trade_no.as_deref(),
             out_trade_no.as_deref(),
         )
@@ -157,7 +157,7 @@ pub(crate) fn query(state: &SandboxState, call: &Call) -> AliResult {
     let mut store = lock(&state.alipay);
     let p = store
         .find_mut(
-            &call.grant.auth_app_id,
+            &call.grant()?.auth_app_id,
             trade_no.as_deref(),
             out_trade_no.as_deref(),
         )

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::app_auth::AppAuthStore;
 use crate::state::{AlipayRefundView, AlipaySnapshot, AlipayTradeView};
 use crate::yuan::from_fen;
 
@@ -99,6 +100,8 @@ pub(crate) struct BillTicket {
 
 #[derive(Debug, Default)]
 pub(crate) struct AlipayStore {
+    /// Third-party app authorization: codes, refresh tokens, retired tokens.
+    pub auth: AppAuthStore,
     pub trades: HashMap<TradeKey, Precreate>,
     pub by_qr: HashMap<String, TradeKey>,
     pub by_trade_no: HashMap<String, TradeKey>,
@@ -155,6 +158,7 @@ impl AlipayStore {
             .collect();
         trades.sort_by(|a, b| a.out_trade_no.cmp(&b.out_trade_no));
         AlipaySnapshot {
+            app_auth: self.auth.snapshot(),
             precreate_calls: self.precreate_calls.clone(),
             refund_requests: self.refund_requests,
             refunds_made: self.refunds_made,

@@ -114,7 +114,7 @@ pub(crate) fn precreate(state: &SandboxState, call: &Call) -> AliResult {
     let qr_expires = deadline.min(now + ChronoDuration::hours(QR_VALIDITY_HOURS));
     let notify_url = call.param("notify_url").map(str::to_owned);
     let request = (Value::Object(call.biz.clone()), notify_url.clone());
-    let key = (call.grant.auth_app_id.clone(), out_trade_no.clone());
+    let key = (call.grant()?.auth_app_id.clone(), out_trade_no.clone());
 
     let mut guard = lock(&state.alipay);
     let store = &mut *guard;
@@ -163,8 +163,8 @@ pub(crate) fn precreate(state: &SandboxState, call: &Call) -> AliResult {
         key,
         Precreate {
             app_id: call.app.app_id.clone(),
-            auth_app_id: call.grant.auth_app_id.clone(),
-            seller_id: call.grant.user_id.clone(),
+            auth_app_id: call.grant()?.auth_app_id.clone(),
+            seller_id: call.grant()?.user_id.clone(),
             out_trade_no: out_trade_no.clone(),
             request,
             notify_url,
@@ -205,7 +205,7 @@ pub(crate) fn query(state: &SandboxState, call: &Call) -> AliResult {
     let mut store = lock(&state.alipay);
     let p = store
         .find_mut(
-            &call.grant.auth_app_id,
+            &call.grant()?.auth_app_id,
             trade_no.as_deref(),
             out_trade_no.as_deref(),
         )
@@ -240,7 +240,7 @@ pub(crate) fn close(state: &SandboxState, call: &Call) -> AliResult {
     let mut store = lock(&state.alipay);
     let p = store
         .find_mut(
-            &call.grant.auth_app_id,
+            &call.grant()?.auth_app_id,
             trade_no.as_deref(),
             out_trade_no.as_deref(),
         )

@@ -1,6 +1,6 @@
-//! The WeChat Pay v2 simulator (service-provider mode): the six API endpoints, each going through
-//! the gate (certificate, XML, merchant, signature, bindings), the configured call faults, then
-//! its own logic.
+//! The WeChat Pay v2 simulator (service-provider mode): the payment API endpoints and the
+//! sub-merchant development configuration ones, each going through the gate (certificate, XML,
+//! merchant, signature, bindings), the configured call faults, then its own logic.
 
 mod bill;
 pub(crate) mod gate;
@@ -9,6 +9,7 @@ pub(crate) mod order;
 mod refund;
 mod reply;
 pub(crate) mod store;
+mod sub_dev_config;
 pub(crate) mod xml;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -61,6 +62,8 @@ async fn handle(
         Api::Refund => reply::signed(&ctx, refund::refund(&state, &ctx)),
         Api::RefundQuery => reply::signed(&ctx, refund::refundquery(&state, &ctx)),
         Api::DownloadBill => bill::download(&state, &ctx),
+        Api::AddSubDevConfig => reply::signed(&ctx, sub_dev_config::add(&state, &ctx)),
+        Api::QuerySubDevConfig => reply::signed(&ctx, sub_dev_config::query(&state, &ctx)),
     };
     let response = if faults.system_error == Some(SystemErrorAt::AfterProcessing) {
         reply::signed(&ctx, Err(WxError::system()))

@@ -426,7 +426,7 @@ pub(crate) fn pay(
         .dir
         .wechat_sp(&order.mch_id)
         .ok_or_else(|| PayerError::new(StatusCode::NOT_FOUND, "the order's merchant is gone"))?;
-    let outgoing = notifies::payment(order, sp);
+    let outgoing = notifies::payment(order, &sp);
     let answer = serde_json::json!({
         "out_trade_no": order.out_trade_no,
         "trade_state": order.state.as_str(),

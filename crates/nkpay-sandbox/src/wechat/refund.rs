@@ -197,7 +197,7 @@ fn settle(state: &SandboxState, key: &OrderKey, out_refund_no: &str, outcome: Re
     let Some(sp) = state.dir.wechat_sp(&order.mch_id) else {
         return;
     };
-    let outgoing = match notifies::refund(order, refund, sp) {
+    let outgoing = match notifies::refund(order, refund, &sp) {
         Ok(Some(o)) => o,
         Ok(None) => return,
         Err(e) => {

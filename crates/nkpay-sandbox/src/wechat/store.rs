@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use nkpay_crypto::wechat_sign::WechatSignType;
 
-use crate::state::{WechatOrderView, WechatRefundView, WechatSnapshot};
+use crate::state::{SubDevConfigView, WechatOrderView, WechatRefundView, WechatSnapshot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TradeState {
@@ -126,8 +126,23 @@ impl Order {
     }
 }
 
+/// A sub-merchant's development configuration (JSAPI payment directories; its appids live with
+/// the accounts) and the calls that changed it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SubDevConfig {
+    pub jsapi_paths: Vec<String>,
+    /// Appids bound through addsubdevconfig, in order.
+    pub bound_appids: Vec<String>,
+    /// addsubdevconfig calls that passed the gate, accepted or not.
+    pub add_calls: u32,
+    /// querysubdevconfig calls that passed the gate.
+    pub query_calls: u32,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct WechatStore {
+    /// Keyed by sub_mch_id.
+    pub sub_dev_configs: BTreeMap<String, SubDevConfig>,
     pub orders: HashMap<OrderKey, Order>,
     pub by_prepay: HashMap<String, OrderKey>,
     pub by_transaction: HashMap<String, OrderKey>,
@@ -184,7 +199,21 @@ impl WechatStore {
             })
             .collect();
         orders.sort_by(|a, b| a.out_trade_no.cmp(&b.out_trade_no));
+        let sub_dev_configs = self
+            .sub_dev_configs
+            .iter()
+            .map(|(sub, c)| {
+                let view = SubDevConfigView {
+                    jsapi_paths: c.jsapi_paths.clone(),
+                    appids: c.bound_appids.clone(),
+                    addsubdevconfig_calls: c.add_calls,
+                    querysubdevconfig_calls: c.query_calls,
+                };
+                (sub.clone(), view)
+            })
+            .collect();
         WechatSnapshot {
+            sub_dev_configs,
             unifiedorder_calls: self.unifiedorder_calls.clone(),
             refund_requests: self.refund_requests,
             refunds_made: self.refunds_made,
