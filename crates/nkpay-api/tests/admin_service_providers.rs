@@ -977,3 +977,106 @@ async fn the_fingerprint_is_the_sha256_of_the_spki_der() {
         Some(EXPECTED)
     );
 }
+
+/// The window's edge with an injected clock: the previous key verifies up to just before
+/// `valid_until` and not at it; the current key at any time; a merchant's caller has no
+/// previous key.
+#[actix_web::test]
+async fn the_previous_key_verifies_strictly_before_valid_until() {
+    use nkpay_engine::callers::{Caller, CallerKind, PreviousKey};
+    let (current, previous) = (
+        RsaPrivateKey::generate_2048().unwrap(),
+        RsaPrivateKey::generate_2048().unwrap(),
+    );
+    let until: chrono::DateTime<chrono::Utc> = "2026-12-02T15:00:00Z".parse().unwrap();
+    let caller = Caller {
+        sys_id: "EDGE1".into(),
+        kind: CallerKind::ServiceProvider,
+        public_key: current.public_key(),
+        previous_key: Some(PreviousKey {
+            public_key: previous.public_key(),
+            valid_until: until,
+        }),
+    };
+    let signed_with = |key: &RsaPrivateKey| {
+        let data = r#"{"req_seq_id":"E1","huifu_id":"6666000000000001"}"#;
+        let sign = nkpay_crypto::envelope::sign_request_data(
+            data,
+            nkpay_crypto::envelope::KeyOrder::TopLevel,
+            key,
+        )
+        .unwrap()
+        .sign;
+        let body =
+            format!(r#"{{"sys_id":"EDGE1","product_id":"NKPAY","data":{data},"sign":"{sign}"}}"#);
+        nkpay_crypto::envelope::parse(body.as_bytes()).unwrap()
+    };
+    let (by_current, by_previous) = (signed_with(&current), signed_with(&previous));
+    let just_before = until - chrono::Duration::milliseconds(1);
+    let long_after = until + chrono::Duration::days(400);
+    assert!(caller.signed(&by_previous, just_before));
+    assert!(!caller.signed(&by_previous, until));
+    assert!(!caller.signed(&by_previous, long_after));
+    assert!(caller.signed(&by_current, just_before));
+    assert!(caller.signed(&by_current, long_after));
+    let merchant = Caller {
+        kind: CallerKind::Merchant,
+        previous_key: None,
+        ..caller
+    };
+    assert!(!merchant.signed(&by_previous, just_before));
+}
+
+/// Two replacements at once are applied one after the other (compare-and-set on the current
+/// key): the later one keeps the earlier one's key as previous, not the original key.
+#[actix_web::test]
+async fn concurrent_replacements_keep_the_key_each_one_replaced() {
+    use nkpay_engine::service_providers::{KeyReplacement, ProviderKey};
+    for t in databases().await {
+        let l = t.label;
+        let console = Console::new(&t.db).await;
+        let original = provider(&console, "RACE1").await;
+        let (a, b) = (
+            RsaPrivateKey::generate_2048().unwrap(),
+            RsaPrivateKey::generate_2048().unwrap(),
+        );
+        let admin = Actor::local("test");
+        let service = console.engine.service_providers();
+        let replace = |key: &RsaPrivateKey| {
+            service.replace_key(
+                &admin,
+                "RACE1",
+                KeyReplacement {
+                    key: ProviderKey::Registered(key.public_key().to_spki_pem()),
+                    overlap_hours: None,
+                },
+            )
+        };
+        let (ra, rb) = futures::join!(replace(&a), replace(&b));
+        ra.expect("first").expect("found");
+        rb.expect("second").expect("found");
+        let row = merchants::find_service_provider(t.db.conn(), "RACE1")
+            .await
+            .unwrap()
+            .unwrap();
+        let fp = |text: &str| nkpay_engine::service_providers::fingerprint(text).unwrap();
+        let current = fp(&row.rsa_public_key);
+        let previous = fp(row.previous_rsa_public_key.as_deref().expect("previous"));
+        let (fa, fb) = (fingerprint_of(&a), fingerprint_of(&b));
+        assert!(
+            (current == fa && previous == fb) || (current == fb && previous == fa),
+            "{l}: the later replacement must keep the earlier new key, not {}",
+            if previous == fingerprint_of(&original) {
+                "the original"
+            } else {
+                "another"
+            }
+        );
+        let log = audit_log::page(t.db.conn(), i64::MAX, 20).await.unwrap();
+        let replacements = log
+            .iter()
+            .filter(|e| e.action == "service_provider.key_replace")
+            .count();
+        assert_eq!(replacements, 2, "{l}");
+    }
+}
