@@ -33,8 +33,10 @@ use super::auth::AdminActor;
 use super::error::AdminError;
 use crate::ApiState;
 
+/// Where the service provider calls are mounted.
 pub const BASE: &str = "/admin/api/service-providers";
 
+/// Mounts the service provider calls under [`BASE`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let json_errors = super::error::json_config();
     cfg.service(
@@ -55,8 +57,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A service provider as the console shows it (its public keys included: they are public).
 #[derive(Debug, Serialize)]
 pub struct ProviderView {
+    /// The provider's `sys_id`.
     pub sys_id: String,
+    /// The product it signs requests for (`product_id`).
     pub product_id: String,
+    /// Its name.
     pub name: String,
     /// The current key (also in `keys.current`).
     pub public_key: String,
@@ -64,21 +69,28 @@ pub struct ProviderView {
     pub keys: KeysView,
     /// `active` or `suspended`.
     pub status: &'static str,
+    /// When it was registered (UTC).
     pub created_at: DateTime<Utc>,
+    /// When it last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
 /// A provider's keys: the current one, and the previous one while it is kept.
 #[derive(Debug, Serialize)]
 pub struct KeysView {
+    /// The key that verifies the provider's requests.
     pub current: KeyView,
+    /// The replaced key, kept until the overlap is ended early or replaced again; `null`
+    /// when there is none.
     pub previous: Option<PreviousKeyView>,
 }
 
 /// One public key and its fingerprint (hex SHA-256 of the SPKI DER; `null` if unparsable).
 #[derive(Debug, Serialize)]
 pub struct KeyView {
+    /// The key as registered (PEM or base64).
     pub public_key: String,
+    /// Lower-case hex SHA-256 of its SubjectPublicKeyInfo DER (64 characters).
     pub fingerprint: Option<String>,
 }
 
@@ -86,9 +98,13 @@ pub struct KeyView {
 /// it still does now.
 #[derive(Debug, Serialize)]
 pub struct PreviousKeyView {
+    /// The replaced key as it was registered.
     pub public_key: String,
+    /// Lower-case hex SHA-256 of its SubjectPublicKeyInfo DER.
     pub fingerprint: Option<String>,
+    /// The end of the overlap window (UTC, exclusive).
     pub valid_until: Option<DateTime<Utc>>,
+    /// Whether it still verifies now (now is before `valid_until`).
     pub accepted: bool,
 }
 
