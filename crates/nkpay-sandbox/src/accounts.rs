@@ -211,6 +211,8 @@ pub(crate) struct Directory {
     /// The accounts as configured at start.
     configured: Accounts,
     live: RwLock<Live>,
+    /// Counts the changes to the live accounts; watchers rewrite exports.
+    changes: tokio::sync::watch::Sender<u64>,
     pub gateway_key: RsaPrivateKey,
     pub gateway_public_pem: String,
 }
@@ -333,6 +335,7 @@ impl Directory {
                 alipay_by_app,
                 grants_by_token,
             }),
+            changes: tokio::sync::watch::Sender::new(0),
             gateway_key,
             gateway_public_pem,
         })
@@ -348,6 +351,15 @@ impl Directory {
         self.live
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes on every change to the live accounts.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The accounts as configured at start (without anything added while serving).
@@ -382,6 +394,8 @@ impl Directory {
                 appids: Vec::new(),
                 bound_appids: Vec::new(),
             });
+        drop(live);
+        self.changed();
         Some(sub_mch_id)
     }
 
@@ -404,6 +418,8 @@ impl Directory {
             return false;
         }
         sub.bound_appids.push(appid.to_owned());
+        drop(live);
+        self.changed();
         true
     }
 
@@ -439,6 +455,8 @@ impl Directory {
         let j = grants.len() - 1;
         let token = grants[j].app_auth_token.clone();
         live.grants_by_token.insert(token, (i, j));
+        drop(live);
+        self.changed();
         true
     }
 
@@ -457,6 +475,8 @@ impl Directory {
         live.grants_by_token.remove(old_token);
         live.grants_by_token.insert(new_token.to_owned(), (i, j));
         live.accounts.alipay.isv_apps[i].grants[j].app_auth_token = new_token.to_owned();
+        drop(live);
+        self.changed();
         true
     }
 

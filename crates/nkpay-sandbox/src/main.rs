@@ -70,11 +70,27 @@ fn config(cli: &Cli) -> Result<SandboxConfig, SandboxError> {
 
 async fn run(cli: Cli) -> Result<(), SandboxError> {
     let sandbox = Sandbox::start(config(&cli)?).await?;
+    let mut changes = sandbox.accounts_changes();
     if let Some(path) = &cli.accounts_out {
         sandbox.write_accounts(path)?;
     }
     println!("nkpay-sandbox listening on {}", sandbox.base_url());
-    let _ = tokio::signal::ctrl_c().await;
+    // The accounts file follows what is added while serving (sub-merchants, appids, grants).
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                if let Some(path) = &cli.accounts_out
+                    && let Err(e) = sandbox.write_accounts(path)
+                {
+                    tracing::warn!("cannot rewrite the accounts file: {e}");
+                }
+            }
+        }
+    }
     sandbox.shutdown().await;
     Ok(())
 }

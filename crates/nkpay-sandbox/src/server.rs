@@ -210,6 +210,12 @@ impl RunningSandbox {
         self.state.dir.export(&self.state.base_url)
     }
 
+    /// Wakes whenever a sub-merchant, appid or grant is added or a token replaced, so an
+    /// accounts file can be written again.
+    pub fn accounts_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.state.dir.watch_changes()
+    }
+
     pub fn write_accounts(&self, path: &std::path::Path) -> Result<(), SandboxError> {
         let text = serde_json::to_string_pretty(&self.accounts_json())
             .map_err(|e| SandboxError::Config(format!("accounts JSON: {e}")))?;
