@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::admin_identity::AdminIdentity;
+use crate::businesses::Businesses;
 use crate::callers::Callers;
 use crate::channel_accounts::ChannelAccounts;
 use crate::channel_notifies::ChannelNotifies;
@@ -28,6 +29,7 @@ pub struct Engine {
     admin_identity: AdminIdentity,
     service_providers: ServiceProviders,
     channel_accounts: ChannelAccounts,
+    businesses: Businesses,
     merchants: Merchants,
 }
 
@@ -45,6 +47,7 @@ impl Engine {
             admin_identity: AdminIdentity::new(ctx.clone()),
             service_providers: ServiceProviders::new(ctx.clone()),
             channel_accounts: ChannelAccounts::new(ctx.clone()),
+            businesses: Businesses::new(ctx.clone()),
             merchants: Merchants::new(ctx.clone()),
             payments,
             refunds,
@@ -85,6 +88,11 @@ impl Engine {
     /// The platform's channel accounts as the operator manages them.
     pub fn channel_accounts(&self) -> &ChannelAccounts {
         &self.channel_accounts
+    }
+
+    /// A merchant's businesses (busi/open, busi/config) and their WeChat bindings.
+    pub fn businesses(&self) -> &Businesses {
+        &self.businesses
     }
 
     /// Merchants and their onboarding applications: apply, review, freeze, read.

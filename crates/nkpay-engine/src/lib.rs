@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod admin_identity;
+pub mod businesses;
 pub mod callers;
 pub mod channel_accounts;
 pub mod channel_notifies;

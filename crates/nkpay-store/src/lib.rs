@@ -24,6 +24,7 @@ pub mod incidents;
 pub mod kinds;
 mod lease;
 pub mod merchant_applications;
+pub mod merchant_bindings;
 pub mod merchant_channels;
 pub mod merchants;
 pub mod notification_console;

@@ -13,9 +13,12 @@ use crate::db::Db;
 use crate::entity::{merchant_appid, merchant_channel};
 use crate::error::StoreError;
 use crate::kinds::{AppidKind, RecordStatus};
+use crate::merchant_bindings::{self, AskedBinding, BindingKind, BusinessState};
 use crate::sealing;
+use sea_orm::sea_query::Expr;
 
 const APP_AUTH_TOKEN: &str = "Alipay app_auth_token";
+const APP_REFRESH_TOKEN: &str = "Alipay app_refresh_token";
 
 /// An appid to bind, and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +56,11 @@ pub struct MerchantChannelSetup {
     pub fee_rate_bp: i32,
 }
 
-/// Opens or replaces the merchant's business on `setup.channel`, in one transaction: the row
-/// is updated in place when it exists, and the bound appids become exactly `setup.appids`.
-/// `Duplicate` when an appid is listed twice.
+/// Opens or replaces the merchant's business on `setup.channel`, in one transaction, in state
+/// "S" (the demo's seeding: the business is already open upstream): the row is updated in
+/// place when it exists, the bound appids become exactly `setup.appids`, and the business's
+/// bindings exactly those appids and `setup.jsapi_pay_dirs`, all "S". `Duplicate` when an
+/// appid or directory is listed twice.
 pub async fn open_business(
     db: &Db,
     sealer: &SecretSealer,
@@ -84,6 +89,7 @@ pub async fn open_business(
     row.ali_smid = Set(setup.ali_smid.clone());
     row.fee_rate_bp = Set(setup.fee_rate_bp);
     row.status = Set(RecordStatus::Active);
+    row.state = Set(BusinessState::Succeeded);
     row.updated_at = Set(now);
     let saved = match existing {
         Some(_) => row.update(&txn).await,
@@ -107,6 +113,29 @@ pub async fn open_business(
         .insert(&txn)
         .await
         .map_err(|e| StoreError::from_write("bound appid", e))?;
+    }
+    merchant_bindings::delete_for_business(&txn, saved.id).await?;
+    let items = setup
+        .appids
+        .iter()
+        .map(|b| (BindingKind::of_appid(b.kind), &b.appid))
+        .chain(
+            setup
+                .jsapi_pay_dirs
+                .iter()
+                .map(|d| (BindingKind::JsapiPath, d)),
+        );
+    for (position, (kind, value)) in (0i32..).zip(items) {
+        let asked = AskedBinding {
+            merchant_channel_id: saved.id,
+            mer_id: setup.mer_id.clone(),
+            kind,
+            value: value.clone(),
+            req_date: None,
+            req_seq_id: None,
+            position,
+        };
+        merchant_bindings::insert_bound(&txn, &asked, now).await?;
     }
     txn.commit().await?;
     Ok(saved)
@@ -183,4 +212,215 @@ pub fn open_app_auth_token(
         APP_AUTH_TOKEN,
         business.ali_app_auth_token_sealed.as_deref(),
     )
+}
+
+/// A business as `/v2/merchant/busi/open` asks for it.
+#[derive(Debug, Clone)]
+pub struct RequestedBusiness {
+    /// The merchant (16 digits).
+    pub mer_id: String,
+    /// WeChat or Alipay.
+    pub channel: ChannelKind,
+    /// Basis points (38 = 0.38%).
+    pub fee_rate_bp: i32,
+    /// The conf list entries as JSON.
+    pub conf_list: serde_json::Value,
+    /// `busi_async_return_url`.
+    pub notify_url: Option<String>,
+    /// The request's `req_date` (`yyyyMMdd`).
+    pub req_date: String,
+    /// The request's `req_seq_id`.
+    pub req_seq_id: String,
+}
+
+/// Records a busi/open request for one business: a new business starts "P" (waiting for the
+/// `sub_mch_id` or the authorization); an existing one takes the new fee rate, conf list,
+/// notify URL and request ids, and goes back to "P" unless it is "S" (an open business stays
+/// open). Call inside a write transaction.
+pub async fn request_business(
+    conn: &impl ConnectionTrait,
+    asked: &RequestedBusiness,
+    now: DateTime<Utc>,
+) -> Result<merchant_channel::Model, StoreError> {
+    let existing = find_business(conn, &asked.mer_id, asked.channel).await?;
+    let mut row = match &existing {
+        Some(m) => merchant_channel::ActiveModel::from(m.clone()),
+        None => merchant_channel::ActiveModel {
+            mer_id: Set(asked.mer_id.clone()),
+            channel: Set(asked.channel),
+            channel_account_id: Set(None),
+            status: Set(RecordStatus::Active),
+            state: Set(BusinessState::Processing),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    if let Some(m) = &existing
+        && m.state != BusinessState::Succeeded
+    {
+        row.state = Set(BusinessState::Processing);
+        row.state_reason = Set(None);
+    }
+    row.fee_rate_bp = Set(asked.fee_rate_bp);
+    row.conf_list = Set(Some(asked.conf_list.clone()));
+    row.busi_notify_url = Set(asked.notify_url.clone());
+    row.open_req_date = Set(Some(asked.req_date.clone()));
+    row.open_req_seq_id = Set(Some(asked.req_seq_id.clone()));
+    row.updated_at = Set(now);
+    match existing {
+        Some(_) => row.update(conn).await,
+        None => row.insert(conn).await,
+    }
+    .map_err(|e| StoreError::from_write("merchant channel business", e))
+}
+
+/// Records the `sub_mch_id` WeChat issued for the merchant's WeChat business and opens it
+/// ("S"), under `channel_account_id` (`None`: the default WeChat account). Returns the row
+/// before and after; `None` when the merchant has no WeChat business. Call inside a write
+/// transaction.
+pub async fn record_sub_mch_id(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    sub_mch_id: &str,
+    channel_account_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Option<(merchant_channel::Model, merchant_channel::Model)>, StoreError> {
+    let Some(before) = find_business(conn, mer_id, ChannelKind::Wechat).await? else {
+        return Ok(None);
+    };
+    let mut row = merchant_channel::ActiveModel::from(before.clone());
+    row.sub_mch_id = Set(Some(sub_mch_id.to_owned()));
+    row.channel_account_id = Set(channel_account_id);
+    row.state = Set(BusinessState::Succeeded);
+    row.state_reason = Set(None);
+    row.updated_at = Set(now);
+    let after = row.update(conn).await?;
+    Ok(Some((before, after)))
+}
+
+/// Stores the hashed `state` of a new authorization link on business `id` (replacing an
+/// unused one: only the newest link works).
+pub async fn set_auth_state(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    state_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    merchant_channel::Entity::update_many()
+        .col_expr(
+            merchant_channel::Column::AliAuthStateHash,
+            Expr::value(state_hash),
+        )
+        .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant_channel::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Uses up the authorization `state` whose hash is `state_hash`: clears it with a conditional
+/// UPDATE (of two callbacks with the same state only one gets the business) and returns the
+/// business; `None` when no business holds it (wrong, or already used).
+pub async fn take_auth_state(
+    conn: &impl ConnectionTrait,
+    state_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<merchant_channel::Model>, StoreError> {
+    let Some(found) = merchant_channel::Entity::find()
+        .filter(merchant_channel::Column::AliAuthStateHash.eq(state_hash))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let res = merchant_channel::Entity::update_many()
+        .col_expr(
+            merchant_channel::Column::AliAuthStateHash,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant_channel::Column::Id.eq(found.id))
+        .filter(merchant_channel::Column::AliAuthStateHash.eq(state_hash))
+        .exec(conn)
+        .await?;
+    Ok((res.rows_affected == 1).then_some(found))
+}
+
+/// An Alipay grant (`alipay.open.auth.token.app`) to store on a business.
+#[derive(Debug, Clone)]
+pub struct AlipayGrant {
+    /// `app_auth_token`; sealed before it is stored.
+    pub app_auth_token: Secret<String>,
+    /// `app_refresh_token`; sealed before it is stored.
+    pub app_refresh_token: Secret<String>,
+    /// The merchant's app that granted it (`auth_app_id`).
+    pub auth_app_id: String,
+    /// The seller's Alipay `user_id` (PID).
+    pub seller_id: String,
+    /// When `app_auth_token` expires (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// When `app_refresh_token` expires (UTC).
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// Stores `grant` on business `id` (tokens sealed) and opens it ("S"). Returns the row after.
+pub async fn store_alipay_grant(
+    conn: &impl ConnectionTrait,
+    sealer: &SecretSealer,
+    id: i64,
+    grant: &AlipayGrant,
+    now: DateTime<Utc>,
+) -> Result<Option<merchant_channel::Model>, StoreError> {
+    let token = sealing::seal(sealer, APP_AUTH_TOKEN, &grant.app_auth_token)?;
+    let refresh = sealing::seal(sealer, APP_REFRESH_TOKEN, &grant.app_refresh_token)?;
+    let Some(found) = merchant_channel::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(None);
+    };
+    let mut row = merchant_channel::ActiveModel::from(found);
+    row.ali_app_auth_token_sealed = Set(Some(token));
+    row.ali_app_refresh_token_sealed = Set(Some(refresh));
+    row.ali_auth_app_id = Set(Some(grant.auth_app_id.clone()));
+    row.ali_seller_id = Set(Some(grant.seller_id.clone()));
+    row.ali_token_expires_at = Set(Some(grant.expires_at));
+    row.ali_refresh_expires_at = Set(Some(grant.refresh_expires_at));
+    row.state = Set(BusinessState::Succeeded);
+    row.state_reason = Set(None);
+    row.updated_at = Set(now);
+    Ok(Some(row.update(conn).await?))
+}
+
+/// Open Alipay businesses with a refresh token whose `app_auth_token` expires before
+/// `before` (or has no known expiry), oldest expiry first: what the refresh job renews.
+pub async fn alipay_grants_expiring(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<Vec<merchant_channel::Model>, StoreError> {
+    Ok(merchant_channel::Entity::find()
+        .filter(merchant_channel::Column::Channel.eq(ChannelKind::Alipay.as_str()))
+        .filter(merchant_channel::Column::State.eq(BusinessState::Succeeded))
+        .filter(merchant_channel::Column::AliAppRefreshTokenSealed.is_not_null())
+        .filter(merchant_channel::Column::AliTokenExpiresAt.lt(before))
+        .order_by_asc(merchant_channel::Column::AliTokenExpiresAt)
+        .all(conn)
+        .await?)
+}
+
+/// The Alipay `app_refresh_token` of a business, opened.
+pub fn open_app_refresh_token(
+    sealer: &SecretSealer,
+    business: &merchant_channel::Model,
+) -> Result<Option<Secret<String>>, StoreError> {
+    sealing::open_opt(
+        sealer,
+        APP_REFRESH_TOKEN,
+        business.ali_app_refresh_token_sealed.as_deref(),
+    )
+}
+
+/// The business `id`.
+pub async fn find_business_by_id(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<merchant_channel::Model>, StoreError> {
+    Ok(merchant_channel::Entity::find_by_id(id).one(conn).await?)
 }

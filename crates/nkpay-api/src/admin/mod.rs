@@ -4,6 +4,7 @@
 //! nkpay-engine (`admin_identity`, `notifications::console`, `service_providers`, `channel_accounts`).
 
 pub mod auth;
+pub mod businesses;
 pub mod channel_accounts;
 mod console_db;
 mod error;
@@ -18,6 +19,8 @@ pub use auth::AdminActor;
 /// Mounts the console API. The app must carry `web::Data<ApiState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     session::configure(cfg);
+    // Before any `/admin/api/merchants` scope: a scope answers 404 for paths it lacks.
+    businesses::configure(cfg);
     notifications::configure(cfg);
     service_providers::configure(cfg);
     channel_accounts::configure(cfg);

@@ -9,7 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::ApiState;
 
+pub mod alipay_app_auth;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    alipay_app_auth::configure(cfg);
     cfg.route(
         CallbackPath::WechatPay.path(),
         web::post().to(|s, r, b| notify(s, r, b, CallbackPath::WechatPay)),

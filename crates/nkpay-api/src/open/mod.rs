@@ -6,6 +6,7 @@
 //! and sign the reply. Every answer is signed, refusals included; only a body that is not JSON at
 //! all gets a non-200 status.
 
+pub mod busi;
 pub mod close;
 pub mod fields;
 pub mod jspay;
@@ -37,13 +38,26 @@ pub const REFUND: &str = "/v2/trade/payment/scanpay/refund";
 /// `POST` query a refund.
 pub const REFUND_QUERY: &str = "/v2/trade/payment/scanpay/refundquery";
 
+/// `POST` open a merchant's WeChat / Alipay business.
+pub const BUSI_OPEN: &str = "/v2/merchant/busi/open";
+/// `POST` bind JSAPI directories and appids to the merchant's WeChat sub-merchant.
+pub const BUSI_CONFIG: &str = "/v2/merchant/busi/config";
+/// `POST` the merchant's WeChat bindings.
+pub const BUSI_CONFIG_QUERY: &str = "/v2/merchant/busi/config/query";
+
 /// Mounts the merchant API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(JSPAY, web::post().to(handle::<jspay::Jspay>))
         .route(QUERY, web::post().to(handle::<query::Query>))
         .route(CLOSE, web::post().to(handle::<close::Close>))
         .route(REFUND, web::post().to(handle::<refund::Refund>))
-        .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>));
+        .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>))
+        .route(BUSI_OPEN, web::post().to(handle::<busi::BusiOpen>))
+        .route(BUSI_CONFIG, web::post().to(handle::<busi::BusiConfig>))
+        .route(
+            BUSI_CONFIG_QUERY,
+            web::post().to(handle::<busi::BusiConfigQuery>),
+        );
 }
 
 /// The caller's scope and the engine, for one endpoint's run.

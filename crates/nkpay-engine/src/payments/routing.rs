@@ -16,6 +16,7 @@ use nkpay_core::trade_type::{ChannelKind, TradeType};
 use nkpay_store::accounts;
 use nkpay_store::entity::{merchant_channel, trade};
 use nkpay_store::kinds::{AppidKind, RecordStatus};
+use nkpay_store::merchant_bindings::BusinessState;
 use nkpay_store::merchant_channels;
 
 use super::command::WxData;
@@ -81,14 +82,17 @@ fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, Engin
 }
 
 impl Context {
-    /// The merchant's active business on `kind` (`22000001` when there is none).
+    /// The merchant's active, open (`S`) business on `kind` (`22000001` when there is none,
+    /// or busi/open's business still waits for its `sub_mch_id` or authorization).
     async fn business(
         &self,
         mer_id: &str,
         kind: ChannelKind,
     ) -> Result<merchant_channel::Model, EngineError> {
         match merchant_channels::find_business(self.db.conn(), mer_id, kind).await? {
-            Some(b) if b.status == RecordStatus::Active => Ok(b),
+            Some(b) if b.status == RecordStatus::Active && b.state == BusinessState::Succeeded => {
+                Ok(b)
+            }
             _ => Err(not_opened(format!(
                 "商户未开通{}: mer_id {mer_id} has no active {} business",
                 channel_name(kind),
@@ -185,7 +189,8 @@ impl Context {
         }
     }
 
-    /// `sub_appid` must be bound to the merchant as the kind of app the trade type pays in.
+    /// `sub_appid` must be bound to the merchant as the kind of app the trade type pays in: a
+    /// `merchant_appids` row, written only once its busi/config binding is `S` (or seeded).
     async fn check_bound(
         &self,
         mer_id: &str,

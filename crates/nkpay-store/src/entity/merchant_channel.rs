@@ -1,6 +1,8 @@
-//! `merchant_channels`: a merchant's business on one channel ("wechat" or "alipay").
+//! `merchant_channels`: a merchant's business on one channel ("wechat" or "alipay"), with its
+//! state as `/v2/merchant/busi/open` opened it.
 
 use crate::kinds::RecordStatus;
+use crate::merchant_bindings::BusinessState;
 use nkpay_core::trade_type::ChannelKind;
 use sea_orm::entity::prelude::*;
 
@@ -33,6 +35,28 @@ pub struct Model {
     pub fee_rate_bp: i32,
     /// "active" or "disabled".
     pub status: RecordStatus,
+    /// "P" waiting for WeChat's `sub_mch_id` or the merchant's Alipay authorization, "S" open
+    /// (trades may use it), "F" failed.
+    pub state: BusinessState,
+    /// The busi/open `wx_conf_list` / `ali_conf_list` entry list as JSON
+    /// (`[{"pay_scene": "…", "fee_rate_bp": 38}]`); `None` when seeded.
+    pub conf_list: Option<Json>,
+    /// Where the business result goes (`busi_async_return_url`).
+    pub busi_notify_url: Option<String>,
+    /// `req_date` (`yyyyMMdd`) of the busi/open request that opened it.
+    pub open_req_date: Option<String>,
+    /// `req_seq_id` of the busi/open request that opened it.
+    pub open_req_seq_id: Option<String>,
+    /// Why the business is "F" (or the last problem while "P").
+    pub state_reason: Option<String>,
+    /// Alipay `app_refresh_token`, sealed.
+    pub ali_app_refresh_token_sealed: Option<String>,
+    /// When `app_auth_token` expires (UTC).
+    pub ali_token_expires_at: Option<DateTimeUtc>,
+    /// When `app_refresh_token` expires (UTC).
+    pub ali_refresh_expires_at: Option<DateTimeUtc>,
+    /// Hex SHA-256 of the pending authorization link's `state`; `None` once used.
+    pub ali_auth_state_hash: Option<String>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).

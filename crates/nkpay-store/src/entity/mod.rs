@@ -7,6 +7,7 @@
 pub mod admin_api_token;
 pub mod admin_user;
 pub mod audit_log;
+pub mod business_request;
 pub mod channel_account;
 pub mod channel_exchange;
 pub mod channel_inbound_message;
@@ -14,6 +15,7 @@ pub mod incident;
 pub mod merchant;
 pub mod merchant_appid;
 pub mod merchant_application;
+pub mod merchant_binding;
 pub mod merchant_channel;
 pub mod notification;
 pub mod notification_attempt;

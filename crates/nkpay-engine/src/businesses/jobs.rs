@@ -1,0 +1,42 @@
+//! The business job: every round it renews Alipay grants about to expire
+//! ([`Businesses::refresh_due`](super::Businesses::refresh_due), within
+//! [`REFRESH_WITHIN_DAYS`]) and asks WeChat again for bindings whose outcome was unknown
+//! ([`Businesses::retry_pending`](super::Businesses::retry_pending), after
+//! [`RETRY_AFTER_SECS`]). Any node may run it: both calls are harmless to repeat.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::engine::Engine;
+use crate::jobs::spawn_rounds;
+
+/// Grants expiring within this many days are renewed (Alipay's `app_auth_token` lives a year;
+/// renewing a week ahead leaves room for failures).
+pub const REFRESH_WITHIN_DAYS: i64 = 7;
+/// A binding left `P` by an unknown outcome is asked again after this many seconds.
+pub const RETRY_AFTER_SECS: i64 = 30;
+
+/// Starts the business job; it stops when `shutdown` turns true.
+pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    spawn_rounds(engine, "business", shutdown, |engine| async move {
+        let now = Utc::now();
+        let businesses = engine.businesses();
+        let report = businesses
+            .refresh_due(now, Duration::days(REFRESH_WITHIN_DAYS))
+            .await?;
+        if report.refreshed + report.failed > 0 {
+            tracing::info!(?report, "Alipay grant refresh round");
+        }
+        let sent = businesses
+            .retry_pending(
+                now,
+                Duration::seconds(RETRY_AFTER_SECS),
+                engine.config.job_batch,
+            )
+            .await?;
+        Ok(sent)
+    })
+}
