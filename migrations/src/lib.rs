@@ -20,6 +20,7 @@ mod m20261129_000001_admin_identity;
 mod m20261129_141800_service_provider_fee_floors;
 mod m20261129_153000_merchant_applications;
 mod m20261129_153100_merchant_businesses;
+mod m20261129_153200_channel_account_state;
 mod m20261129_153300_service_provider_next_key;
 
 /// Every migration, oldest first.
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_141800_service_provider_fee_floors::Migration),
             Box::new(m20261129_153000_merchant_applications::Migration),
             Box::new(m20261129_153100_merchant_businesses::Migration),
+            Box::new(m20261129_153200_channel_account_state::Migration),
             Box::new(m20261129_153300_service_provider_next_key::Migration),
         ]
     }

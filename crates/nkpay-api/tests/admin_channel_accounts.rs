@@ -1,9 +1,14 @@
 //! The platform's channel accounts through `/admin/api/channel-accounts`, on SQLite and
 //! PostgreSQL: each role's reach (401/403/200), a WeChat Pay account and an Alipay ISV app
 //! registered with their secrets sealed at rest and never in a reply, field-named refusals, and
-//! the registration's audit row without secrets.
+//! the registration's audit row without secrets; disable/enable and credential replacement
+//! audited before → after; the client certificate as a PEM pair or PKCS#12 (key checked,
+//! expiry stored and shown, an expired one refused); and a disabled account that takes no new
+//! trade but finishes the one it has (paid by notify, queried, refunded by notify).
 
 mod console_support;
+mod refunds_support;
+mod support;
 
 use actix_web::http::StatusCode;
 use actix_web::test;
@@ -193,5 +198,353 @@ async fn a_bad_account_is_refused_naming_the_field() {
             assert!(error.starts_with(field), "{field}: {error}");
             assert!(!error.contains(API_KEY));
         }
+    }
+}
+
+/// A self-signed client certificate valid until `not_after` (made up) and its key.
+fn certificate(not_after: (i32, u8, u8)) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["1900000109".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    (params.self_signed(&key).unwrap(), key)
+}
+
+/// `cert` and `key` as a PKCS#12 bundle under `password`, base64.
+fn pkcs12_base64(cert: &rcgen::Certificate, key: &rcgen::KeyPair, password: &str) -> String {
+    use base64::Engine as _;
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    let entry = PrivateKeyChain::new(
+        b"1".to_vec(),
+        PrivateKey::from_der(&key.serialize_der()).unwrap(),
+        [Certificate::from_der(cert.der()).unwrap()],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry("apiclient", KeyStoreEntry::PrivateKeyChain(entry));
+    base64::engine::general_purpose::STANDARD.encode(store.writer(password).write().unwrap())
+}
+
+async fn audit_of(
+    db: &nkpay_store::Db,
+    action: &str,
+) -> Vec<nkpay_store::entity::audit_log::Model> {
+    audit_log::page(db.conn(), i64::MAX, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .collect()
+}
+
+#[actix_web::test]
+async fn accounts_are_disabled_enabled_and_their_credentials_replaced_with_audit() {
+    for t in databases().await {
+        let console = Console::new(&t.db).await;
+        let app = test::init_service(app(console.engine.clone())).await;
+        let admin = console.admin_token().await;
+        let operator = console.token(AdminRole::Operator).await;
+        let call = |method: test::TestRequest, uri: String, token: &str| {
+            with_bearer(method.uri(&uri), token).peer_addr("203.0.113.5:1234".parse().unwrap())
+        };
+        let res = test::call_service(
+            &app,
+            call(test::TestRequest::post(), BASE.into(), &admin)
+                .set_json(wechat())
+                .to_request(),
+        )
+        .await;
+        let created: Value = test::read_body_json(res).await;
+        let id = created["id"].as_i64().unwrap();
+        assert_eq!(created["version"], 1, "{}", t.label);
+        assert_eq!(created["status"], "active");
+
+        let post = |what: &str, token: &str| {
+            call(
+                test::TestRequest::post(),
+                format!("{BASE}/{id}/{what}"),
+                token,
+            )
+            .to_request()
+        };
+        let res = test::call_service(&app, post("disable", &operator)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}", t.label);
+        let res = test::call_service(&app, post("disable", &admin)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", t.label);
+        let disabled: Value = test::read_body_json(res).await;
+        assert_eq!(disabled["status"], "disabled");
+        assert_eq!(disabled["version"], 2);
+        // Asking again changes nothing.
+        let again: Value =
+            test::read_body_json(test::call_service(&app, post("disable", &admin)).await).await;
+        assert_eq!(again["version"], 2, "{}", t.label);
+        let enabled: Value =
+            test::read_body_json(test::call_service(&app, post("enable", &admin)).await).await;
+        assert_eq!(
+            (enabled["status"].as_str(), enabled["version"].as_i64()),
+            (Some("active"), Some(3))
+        );
+        let res = test::call_service(
+            &app,
+            call(
+                test::TestRequest::post(),
+                format!("{BASE}/999999/disable"),
+                &admin,
+            )
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{}", t.label);
+
+        let disable = audit_of(&t.db, "channel_account.disable").await;
+        assert_eq!(disable.len(), 1, "{}", t.label);
+        assert_eq!(disable[0].address.as_deref(), Some("203.0.113.5"));
+        assert!(
+            disable[0].actor.starts_with("token:platform-admin"),
+            "{}",
+            disable[0].actor
+        );
+        assert_eq!(disable[0].target, format!("channel_account:{id}"));
+        assert_eq!(disable[0].detail["before"]["status"], "active");
+        assert_eq!(disable[0].detail["after"]["status"], "disabled");
+        let enable = audit_of(&t.db, "channel_account.enable").await;
+        assert_eq!(enable[0].detail["before"]["status"], "disabled");
+        assert_eq!(enable[0].detail["after"]["status"], "active");
+
+        // Credentials replaced, the certificate as PKCS#12: sealed, version bumped, expiry shown.
+        let stored_before = accounts::find_channel_account(t.db.conn(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        let (cert, key) = certificate((2099, 12, 31));
+        let new_key = "NEWk3yk3yK3yk3yK3yk3yK3yk3yK3y02";
+        let mut replacement = wechat();
+        replacement["api_key"] = new_key.into();
+        replacement["client_cert_p12"] = pkcs12_base64(&cert, &key, "1900000109").into();
+        replacement["client_cert_p12_password"] = "1900000109".into();
+        let put = |body: Value, token: &str| {
+            call(
+                test::TestRequest::put(),
+                format!("{BASE}/{id}/credentials"),
+                token,
+            )
+            .set_json(body)
+            .to_request()
+        };
+        let res = test::call_service(&app, put(replacement.clone(), &operator)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}", t.label);
+        let res = test::call_service(&app, put(replacement, &admin)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", t.label);
+        let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+        assert!(
+            !text.contains(new_key) && !text.contains("PRIVATE"),
+            "{text}"
+        );
+        let replaced: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(replaced["version"], 4, "{}", t.label);
+        assert_eq!(replaced["status"], "active");
+        assert_eq!(replaced["client_certificate"], "set");
+        assert_eq!(replaced["cert_not_after"], "2099-12-31T00:00:00Z", "{text}");
+        assert!(
+            replaced["cert_expires_in_days"].as_i64().unwrap() > 365 * 70,
+            "{text}"
+        );
+        let stored = accounts::find_channel_account(t.db.conn(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(stored.wx_api_key_sealed, stored_before.wx_api_key_sealed);
+        assert!(!stored.wx_client_key_sealed.unwrap().contains("PRIVATE KEY"));
+        let read: Value = test::read_body_json(
+            test::call_service(
+                &app,
+                call(test::TestRequest::get(), format!("{BASE}/{id}"), &operator).to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(read["cert_not_after"], "2099-12-31T00:00:00Z");
+        let audited = audit_of(&t.db, "channel_account.credentials").await;
+        assert_eq!(audited.len(), 1, "{}", t.label);
+        let detail = audited[0].detail.to_string();
+        assert!(
+            !detail.contains(new_key) && !detail.contains(API_KEY) && !detail.contains("PRIVATE"),
+            "{detail}"
+        );
+        assert_eq!(audited[0].detail["before"]["version"], 3);
+        assert_eq!(audited[0].detail["after"]["version"], 4);
+        assert_eq!(
+            audited[0].detail["before"]["secrets_replaced"],
+            json!(["api_key", "client_certificate"])
+        );
+
+        // The PEM pair works the same way.
+        let (cert, key) = certificate((2098, 1, 1));
+        let mut pem = wechat();
+        pem["client_cert_pem"] = cert.pem().into();
+        pem["client_key_pem"] = key.serialize_pem().into();
+        let res = test::call_service(&app, put(pem, &admin)).await;
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["cert_not_after"], "2098-01-01T00:00:00Z", "{body}");
+        assert_eq!(body["version"], 5);
+
+        // An Alipay body for a WeChat account names the channel.
+        let alipay = json!({
+            "channel": "alipay", "name": "ISV", "gateway_url": "", "app_id": "2021",
+            "app_private_key": "x", "alipay_public_key": "x", "isv_pid": "2088",
+        });
+        let res = test::call_service(&app, put(alipay, &admin)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", t.label);
+        let body: Value = test::read_body_json(res).await;
+        assert!(
+            body["error"].as_str().unwrap().starts_with("channel"),
+            "{body}"
+        );
+        let res = test::call_service(
+            &app,
+            call(
+                test::TestRequest::put(),
+                format!("{BASE}/999999/credentials"),
+                &admin,
+            )
+            .set_json(wechat())
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{}", t.label);
+    }
+}
+
+#[actix_web::test]
+async fn a_client_certificate_that_is_expired_not_its_key_or_unreadable_is_refused() {
+    for t in databases().await {
+        let console = Console::new(&t.db).await;
+        let app = test::init_service(app(console.engine.clone())).await;
+        let admin = console.admin_token().await;
+        let (expired, expired_key) = certificate((2021, 1, 1));
+        let (good, good_key) = certificate((2099, 1, 1));
+        let other_key = rcgen::KeyPair::generate().unwrap();
+        // The WeChat body with the certificate fields in `extra`.
+        let with = |extra: Value| {
+            let mut body = wechat();
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            body
+        };
+        let pem = |cert: &rcgen::Certificate, key: &rcgen::KeyPair| json!({"client_cert_pem": cert.pem(), "client_key_pem": key.serialize_pem()});
+        let p12 = |bundle: String, password: &str| json!({"client_cert_p12": bundle, "client_cert_p12_password": password});
+        let mut both = pem(&good, &good_key);
+        both["client_cert_p12"] = pkcs12_base64(&good, &good_key, "p").into();
+        both["client_cert_p12_password"] = "p".into();
+        let cases = [
+            (pem(&expired, &expired_key), "client_cert_pem"),
+            (
+                p12(pkcs12_base64(&expired, &expired_key, "p"), "p"),
+                "client_cert_p12",
+            ),
+            (pem(&good, &other_key), "client_key_pem"),
+            (
+                p12(pkcs12_base64(&good, &good_key, "right"), "wrong"),
+                "client_cert_p12_password",
+            ),
+            (p12("!!not base64!!".into(), "p"), "client_cert_p12"),
+            (
+                json!({"client_cert_p12": pkcs12_base64(&good, &good_key, "p")}),
+                "client_cert_p12_password",
+            ),
+            (both, "client_cert_p12"),
+        ];
+        let mut errors = Vec::new();
+        for (extra, field) in cases {
+            let res = test::call_service(
+                &app,
+                with_bearer(test::TestRequest::post().uri(BASE), &admin)
+                    .set_json(with(extra))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{field} {}", t.label);
+            let body: Value = test::read_body_json(res).await;
+            let error = body["error"].as_str().unwrap();
+            assert!(
+                error.starts_with(&format!("{field}格式错误")),
+                "{field}: {error}"
+            );
+            assert!(!error.contains("PRIVATE"), "{error}");
+            errors.push(error.to_owned());
+        }
+        // The expired certificate's refusal says when it expired.
+        assert!(
+            errors[0].contains("2021-01-01T00:00:00+00:00"),
+            "{}",
+            errors[0]
+        );
+        let listed = accounts::list_channel_accounts(t.db.conn()).await.unwrap();
+        assert!(listed.is_empty(), "{}: nothing refused was stored", t.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disabled_account_takes_no_new_trade_but_finishes_the_one_it_has() {
+    use nkpay_core::state::{RefundStatus, TradeStatus};
+    use nkpay_core::trade_type::ChannelKind;
+    use refunds_support::{JSPAY, QUERY, accepted, refund_config};
+    use support::{MER_A, MP_APPID, NOTIFY_URL, Platform};
+
+    for p in Platform::all_with(refund_config()).await {
+        let placed = p.unpaid_trade(ChannelKind::Wechat, "5.00").await;
+        let account = accounts::find_default_account(p.db.conn(), ChannelKind::Wechat)
+            .await
+            .unwrap()
+            .unwrap();
+        let by = nkpay_engine::Actor::local("test");
+        p.engine
+            .channel_accounts()
+            .set_enabled(&by, account.id, false)
+            .await
+            .unwrap()
+            .unwrap();
+        let orders_before = p.state().wechat.orders.len();
+
+        // A new trade routed to it is refused before anything goes upstream.
+        let wx = json!({"sub_appid": MP_APPID, "sub_openid": "o_disabled"}).to_string();
+        let r =
+            p.sp.call(
+                JSPAY,
+                p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": wx })),
+            )
+            .await;
+        assert_eq!(r.code(), "22000001", "{}: {:?}", p.label, r.data);
+        assert!(
+            r.desc().contains("disabled") && r.desc().contains(&account.name),
+            "{}",
+            r.desc()
+        );
+        assert_eq!(p.state().wechat.orders.len(), orders_before, "{}", p.label);
+
+        // The trade already placed on it is paid (its notify accepted), queried and refunded
+        // (the refund notify verified by the disabled account).
+        p.pay_wechat(&placed.prompt).await;
+        let paid = p.wait_final(&placed.nkp_seq_id).await;
+        assert_eq!(paid.status, TradeStatus::Succeeded, "{}", p.label);
+        let q =
+            p.sp.call(
+                QUERY,
+                json!({ "mer_id": MER_A, "org_nkp_seq_id": placed.nkp_seq_id }),
+            )
+            .await;
+        assert_eq!(
+            (q.code(), q.get("trans_stat")),
+            ("00000000", "S"),
+            "{}",
+            p.label
+        );
+        let mut refund = p.refund_data(&placed, "5.00");
+        refund["notify_url"] = json!(NOTIFY_URL);
+        let reply = p.sp.call(refunds_support::REFUND, refund).await;
+        assert!(accepted(&reply), "{}: {reply:?}", p.label);
+        let done = p.final_refund(reply.get("nkp_seq_id")).await;
+        assert_eq!(done.status, RefundStatus::Succeeded, "{}", p.label);
+        p.stop().await;
     }
 }

@@ -3,10 +3,21 @@
 //! callback URLs, then shared: a connector holds the account's HTTP client pool, so building one
 //! per call would waste it. One account that cannot be built (a broken stored key) fails only
 //! its own uses; it never keeps the other accounts from working.
+//!
+//! Every node keeps its own connectors, so a change of an account (disabled, enabled,
+//! credentials replaced) made on any node must reach them all: each account row carries a
+//! `version` bumped by every change, each connector remembers the version it was built from,
+//! and at most every [`ChannelSettings::account_refresh`] one query of ids and versions drops
+//! the connectors whose account changed or is gone. The node that made a change drops its
+//! connector at once ([`ChannelRegistry::forget`]).
+//!
+//! A disabled account's connector is still handed out: trades already placed on it are
+//! queried, closed and refunded through it, and its notifies are verified with it (money in
+//! flight must finish). Routing refuses new trades on it before anything goes upstream.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nkpay_channels::alipay::{AlipayAccount, AlipayChannel};
 use nkpay_channels::wechat::{WechatAccount, WechatChannel};
@@ -16,12 +27,17 @@ use nkpay_crypto::sealed::SecretSealer;
 use nkpay_store::Db;
 use nkpay_store::accounts::{self, AlipayCredentials, ChannelCredentials, WechatCredentials};
 use nkpay_store::entity::channel_account;
-use nkpay_store::kinds::RecordStatus;
 use url::Url;
 
 use crate::config::ChannelSettings;
 use crate::context::CallbackPath;
 use crate::error::EngineError;
+
+/// A connector and the version of the account row it was built from.
+struct Built {
+    version: i64,
+    channel: Arc<dyn Channel>,
+}
 
 /// The connectors of the platform's channel accounts.
 pub(crate) struct ChannelRegistry {
@@ -31,7 +47,9 @@ pub(crate) struct ChannelRegistry {
     wechat_close_min_age: Duration,
     wechat_notify_urls: NotifyUrls,
     alipay_notify_urls: NotifyUrls,
-    built: RwLock<HashMap<i64, Arc<dyn Channel>>>,
+    built: RwLock<HashMap<i64, Built>>,
+    /// When the cache was last compared with the stored versions; one comparison at a time.
+    checked_at: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl ChannelRegistry {
@@ -61,12 +79,16 @@ impl ChannelRegistry {
                 refund: url(CallbackPath::Alipay),
             },
             built: RwLock::new(HashMap::new()),
+            checked_at: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// The connector of account `account_id`.
+    /// The connector of account `account_id`, active or disabled (a disabled account still
+    /// finishes its trades; routing keeps new ones off it). [`EngineError::Internal`] when
+    /// there is no such account or its connector cannot be built.
     pub(crate) async fn get(&self, account_id: i64) -> Result<Arc<dyn Channel>, EngineError> {
-        if let Some(ch) = self.cached(account_id) {
+        self.drop_changed_if_due().await;
+        if let Some(ch) = self.cached(account_id, None) {
             return Ok(ch);
         }
         let account = accounts::find_channel_account(self.db.conn(), account_id)
@@ -77,20 +99,22 @@ impl ChannelRegistry {
         self.build_and_cache(&account)
     }
 
-    /// The active accounts a notify says it is addressed to (WeChat `appid` and `mch_id`,
-    /// Alipay `app_id`), with their connectors, oldest first. An account whose connector cannot
-    /// be built (a broken stored key, say) is left out with a log line, so it never keeps the
-    /// other accounts' notifies from being verified.
+    /// The accounts a notify says it is addressed to (WeChat `appid` and `mch_id`, Alipay
+    /// `app_id`), with their connectors, oldest first; disabled ones included, since their
+    /// trades' refunds still notify. An account whose connector cannot be built (a broken
+    /// stored key, say) is left out with a log line, so it never keeps the other accounts'
+    /// notifies from being verified.
     pub(crate) async fn addressed_to(
         &self,
         claimed: &AddressedAccount,
     ) -> Result<Vec<(i64, Arc<dyn Channel>)>, EngineError> {
         let mut out = Vec::new();
         for account in accounts::list_channel_accounts(self.db.conn()).await? {
-            if account.status != RecordStatus::Active || !is_addressed(&account, claimed) {
+            if !is_addressed(&account, claimed) {
                 continue;
             }
-            let built = match self.cached(account.id) {
+            // The row was just read: a connector built from another version is stale.
+            let built = match self.cached(account.id, Some(account.version)) {
                 Some(ch) => Ok(ch),
                 None => self.build_and_cache(&account),
             };
@@ -106,12 +130,59 @@ impl ChannelRegistry {
         Ok(out)
     }
 
-    fn cached(&self, account_id: i64) -> Option<Arc<dyn Channel>> {
+    /// Drops account `account_id`'s connector now: the node that changed the account does
+    /// not wait for the next comparison.
+    pub(crate) fn forget(&self, account_id: i64) {
+        self.built
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&account_id);
+    }
+
+    /// Compares the cached connectors with the stored versions when the last comparison is
+    /// [`ChannelSettings::account_refresh`] old, and drops those whose account changed or is
+    /// gone. A failed query is logged and leaves the cache as it is until the next interval
+    /// (a database hiccup must not stop trades whose accounts did not change).
+    async fn drop_changed_if_due(&self) {
+        let mut checked_at = self.checked_at.lock().await;
+        if checked_at.is_some_and(|at| at.elapsed() < self.settings.account_refresh) {
+            return;
+        }
+        *checked_at = Some(Instant::now());
+        let stored: HashMap<i64, i64> = match accounts::channel_account_versions(self.db.conn())
+            .await
+        {
+            Ok(rows) => rows.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot compare channel connectors with the stored accounts");
+                return;
+            }
+        };
+        let mut built = self
+            .built
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        built.retain(|id, b| {
+            let keep = stored.get(id) == Some(&b.version);
+            if !keep {
+                tracing::info!(
+                    account_id = id,
+                    "channel account changed; its connector is rebuilt on next use"
+                );
+            }
+            keep
+        });
+    }
+
+    /// The cached connector of `account_id`, if any (and, with `version`, only if built from
+    /// that version).
+    fn cached(&self, account_id: i64, version: Option<i64>) -> Option<Arc<dyn Channel>> {
         self.built
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&account_id)
-            .cloned()
+            .filter(|b| version.is_none_or(|v| v == b.version))
+            .map(|b| b.channel.clone())
     }
 
     fn build_and_cache(
@@ -126,8 +197,20 @@ impl ChannelRegistry {
             .built
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Two callers may build at once; keep the first so everyone shares one client pool.
-        Ok(map.entry(account.id).or_insert(built).clone())
+        // Two callers may build at once from the same version; keep the first so everyone
+        // shares one client pool. The newer version wins (a slow reader of an older row must
+        // not bring its connector back).
+        let entry = map.entry(account.id).or_insert(Built {
+            version: account.version,
+            channel: built.clone(),
+        });
+        if entry.version < account.version {
+            *entry = Built {
+                version: account.version,
+                channel: built,
+            };
+        }
+        Ok(entry.channel.clone())
     }
 
     fn wechat(&self, c: WechatCredentials) -> Result<Arc<dyn Channel>, EngineError> {
@@ -221,4 +304,140 @@ fn pick_url(
             "channel account {account_id} has no {what} and none is configured"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Two engines over one database (SQLite, and PostgreSQL when it answers), as two nodes:
+    //! a change made on one reaches the other's connectors within `account_refresh`.
+
+    use std::time::Duration;
+
+    use nkpay_core::secret::Secret;
+    use nkpay_store::testing::databases;
+
+    use super::*;
+    use crate::admin_identity::Actor;
+    use crate::channel_accounts::{AccountCredentials, WechatAccountSetup};
+    use crate::{Engine, EngineConfig, EngineParts, platform_keys};
+
+    async fn node(db: &Db, sealer: &Arc<SecretSealer>, node_id: u16, refresh: Duration) -> Engine {
+        let signer = platform_keys::load_or_create(db, sealer).await.unwrap();
+        let mut config = EngineConfig::default();
+        config.channels.account_refresh = refresh;
+        Engine::new(EngineParts {
+            db: db.clone(),
+            sealer: sealer.clone(),
+            node_id,
+            signer,
+            public_base_url: "http://127.0.0.1:9".into(),
+            config,
+        })
+        .unwrap()
+    }
+
+    fn setup(api_key: &str) -> WechatAccountSetup {
+        WechatAccountSetup {
+            name: "SP".into(),
+            gateway_url: "http://127.0.0.1:9/".into(),
+            is_default: true,
+            appid: "wx00000000000000a1".into(),
+            mch_id: "1900000109".into(),
+            api_key: Secret::new(api_key.into()),
+            client_certificate: None,
+        }
+    }
+
+    /// Polls until `node` hands out a connector for `id` other than `old`; panics after 60 s.
+    async fn wait_rebuilt(node: &Engine, id: i64, old: &Arc<dyn Channel>) -> Arc<dyn Channel> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = node.channels.get(id).await.unwrap();
+            if !Arc::ptr_eq(&now, old) {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the other node never dropped its connector"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_on_one_node_reaches_the_other_nodes_connectors() {
+        for t in databases().await {
+            let sealer = Arc::new(
+                SecretSealer::from_key_base64(&SecretSealer::generate_key_base64()).unwrap(),
+            );
+            let refresh = Duration::from_millis(200);
+            let a = node(&t.db, &sealer, 1, refresh).await;
+            let b = node(&t.db, &sealer, 2, refresh).await;
+            // A node that compares only once an hour keeps what it built.
+            let slow = node(&t.db, &sealer, 3, Duration::from_secs(3600)).await;
+            let by = Actor::local("test");
+            let key = "k3yK3yk3yK3yk3yK3yk3yK3yk3yK3y01";
+            let row = a
+                .channel_accounts()
+                .create_wechat(&by, setup(key))
+                .await
+                .unwrap();
+            assert_eq!(row.version, 1, "{}", t.label);
+
+            let on_a = a.channels.get(row.id).await.unwrap();
+            let on_b = b.channels.get(row.id).await.unwrap();
+            let on_slow = slow.channels.get(row.id).await.unwrap();
+            assert!(
+                Arc::ptr_eq(&on_b, &b.channels.get(row.id).await.unwrap()),
+                "cached"
+            );
+
+            // Disabled on node A: A drops its connector at once, B within `refresh`; a disabled
+            // account still has a connector, for the trades it must finish.
+            let disabled = a
+                .channel_accounts()
+                .set_enabled(&by, row.id, false)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(disabled.status, nkpay_store::kinds::RecordStatus::Disabled);
+            assert_eq!(disabled.version, 2, "{}", t.label);
+            assert!(!Arc::ptr_eq(&on_a, &a.channels.get(row.id).await.unwrap()));
+            let on_b = wait_rebuilt(&b, row.id, &on_b).await;
+            assert!(
+                Arc::ptr_eq(&on_slow, &slow.channels.get(row.id).await.unwrap()),
+                "a node compares at most every account_refresh ({})",
+                t.label
+            );
+
+            // Credentials replaced on node A: B builds its connector anew.
+            let replaced = a
+                .channel_accounts()
+                .replace_credentials(
+                    &by,
+                    row.id,
+                    AccountCredentials::Wechat(setup("NEWk3yk3yK3yk3yK3yk3yK3yk3yK3y02")),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(replaced.version, 3, "{}", t.label);
+            assert_eq!(replaced.status, nkpay_store::kinds::RecordStatus::Disabled);
+            wait_rebuilt(&b, row.id, &on_b).await;
+
+            // Every change bumps the version the cheap query reads.
+            accounts::set_channel_account_status(
+                t.db.conn(),
+                row.id,
+                nkpay_store::kinds::RecordStatus::Active,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            let versions = accounts::channel_account_versions(t.db.conn())
+                .await
+                .unwrap();
+            assert_eq!(versions, vec![(row.id, 4)], "{}", t.label);
+        }
+    }
 }

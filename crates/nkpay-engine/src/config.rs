@@ -2,8 +2,10 @@
 //! trades may outlive their expiry, which `notify_url`s are acceptable, and how channel
 //! connectors are built.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
 use url::Url;
@@ -52,6 +54,9 @@ pub struct EngineConfig {
     pub channels: ChannelSettings,
     /// How admin access tokens are signed and how long they live.
     pub admin_auth: AdminAuthSettings,
+    /// The platform's own reverse proxies in front of the admin API (`admin.trusted_proxies`):
+    /// only their `X-Forwarded-For` is believed when the audit log records a caller's address.
+    pub admin_trusted_proxies: TrustedProxies,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +79,7 @@ impl Default for EngineConfig {
             job_lease: Duration::from_secs(120),
             channels: ChannelSettings::default(),
             admin_auth: AdminAuthSettings::default(),
+            admin_trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -87,6 +93,44 @@ impl EngineConfig {
             .or(self.query_delays.last())
             .copied()
             .unwrap_or(Duration::from_secs(60))
+    }
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed: IP addresses and CIDR networks
+/// (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`). Empty by default: the caller's address is the
+/// socket peer, whatever headers it sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Reads a list of addresses and CIDR networks. `Err` names the first entry that is
+    /// neither, with its position (0-based).
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, String> {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let text = entry.as_ref().trim();
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!("entry {i} ({text:?}) is neither an IP address nor a CIDR network")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    /// Whether `ip` is one of the trusted proxies (an IPv4-mapped IPv6 address counts as its
+    /// IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -110,7 +154,21 @@ pub struct ChannelSettings {
     pub alipay_gateway_url: Option<Url>,
     /// Extra trusted CA certificates (PEM) for a channel behind a private CA (a TLS sandbox).
     pub extra_roots_pem: Option<String>,
+    /// How often, at most, a node compares its cached connectors with the stored accounts'
+    /// versions (one query of ids and versions) and drops those whose account changed
+    /// (disabled, enabled, credentials replaced) on any node: the longest a change takes to
+    /// reach every node. [`DEFAULT_ACCOUNT_REFRESH`]; the server takes
+    /// `channels.account_refresh_secs` within [`MIN_ACCOUNT_REFRESH`]..=[`MAX_ACCOUNT_REFRESH`].
+    pub account_refresh: Duration,
 }
+
+/// The default of [`ChannelSettings::account_refresh`]: 5 seconds.
+pub const DEFAULT_ACCOUNT_REFRESH: Duration = Duration::from_secs(5);
+/// The shortest `channels.account_refresh_secs` the server accepts: 1 second.
+pub const MIN_ACCOUNT_REFRESH: Duration = Duration::from_secs(1);
+/// The longest `channels.account_refresh_secs` the server accepts: 300 seconds (a disabled
+/// account's credentials must not linger longer on another node).
+pub const MAX_ACCOUNT_REFRESH: Duration = Duration::from_secs(300);
 
 impl Default for ChannelSettings {
     fn default() -> Self {
@@ -121,6 +179,7 @@ impl Default for ChannelSettings {
             wechat_base_url: None,
             alipay_gateway_url: None,
             extra_roots_pem: None,
+            account_refresh: DEFAULT_ACCOUNT_REFRESH,
         }
     }
 }

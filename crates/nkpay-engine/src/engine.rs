@@ -29,8 +29,8 @@ pub struct Engine {
     admin_identity: AdminIdentity,
     service_providers: ServiceProviders,
     channel_accounts: ChannelAccounts,
-    businesses: Businesses,
     merchants: Merchants,
+    businesses: Businesses,
 }
 
 impl Engine {
@@ -47,8 +47,8 @@ impl Engine {
             admin_identity: AdminIdentity::new(ctx.clone()),
             service_providers: ServiceProviders::new(ctx.clone()),
             channel_accounts: ChannelAccounts::new(ctx.clone()),
-            businesses: Businesses::new(ctx.clone()),
             merchants: Merchants::new(ctx.clone()),
+            businesses: Businesses::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -90,14 +90,20 @@ impl Engine {
         &self.channel_accounts
     }
 
-    /// A merchant's businesses (busi/open, busi/config) and their WeChat bindings.
-    pub fn businesses(&self) -> &Businesses {
-        &self.businesses
+    /// The reverse proxies whose `X-Forwarded-For` the admin API believes
+    /// (`admin.trusted_proxies`).
+    pub fn trusted_proxies(&self) -> &crate::config::TrustedProxies {
+        &self.ctx.config.admin_trusted_proxies
     }
 
     /// Merchants and their onboarding applications: apply, review, freeze, read.
     pub fn merchants(&self) -> &Merchants {
         &self.merchants
+    }
+
+    /// A merchant's businesses (busi/open, busi/config) and their WeChat bindings.
+    pub fn businesses(&self) -> &Businesses {
+        &self.businesses
     }
 }
 

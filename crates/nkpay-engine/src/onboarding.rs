@@ -281,6 +281,12 @@ pub async fn register_wechat_account(
     sealer: &SecretSealer,
     account: &NewWechatAccount,
 ) -> Result<channel_account::Model, EngineError> {
+    check_wechat_account(account)?;
+    Ok(accounts::insert_wechat_account(db.conn(), sealer, account, Utc::now()).await?)
+}
+
+/// The rules of [`register_wechat_account`], for a registration or a credential replacement.
+pub(crate) fn check_wechat_account(account: &NewWechatAccount) -> Result<(), EngineError> {
     required("name", &account.name)?;
     required("appid", &account.appid)?;
     required("mch_id", &account.mch_id)?;
@@ -296,8 +302,7 @@ pub async fn register_wechat_account(
             "certificate and private key go together",
         ));
     }
-    url_or_empty("gateway_url", &account.gateway_url)?;
-    Ok(accounts::insert_wechat_account(db.conn(), sealer, account, Utc::now()).await?)
+    url_or_empty("gateway_url", &account.gateway_url)
 }
 
 /// Registers an Alipay ISV app (app private key sealed at rest). [`EngineError::Invalid`] when
@@ -308,6 +313,12 @@ pub async fn register_alipay_account(
     sealer: &SecretSealer,
     account: &NewAlipayAccount,
 ) -> Result<channel_account::Model, EngineError> {
+    check_alipay_account(account)?;
+    Ok(accounts::insert_alipay_account(db.conn(), sealer, account, Utc::now()).await?)
+}
+
+/// The rules of [`register_alipay_account`], for a registration or a credential replacement.
+pub(crate) fn check_alipay_account(account: &NewAlipayAccount) -> Result<(), EngineError> {
     required("name", &account.name)?;
     required("app_id", &account.app_id)?;
     RsaPrivateKey::from_pem_or_base64(account.app_private_key.expose()).map_err(|e| {
@@ -326,8 +337,7 @@ pub async fn register_alipay_account(
             ));
         }
     }
-    url_or_empty("gateway_url", &account.gateway_url)?;
-    Ok(accounts::insert_alipay_account(db.conn(), sealer, account, Utc::now()).await?)
+    url_or_empty("gateway_url", &account.gateway_url)
 }
 
 fn url_or_empty(field: &'static str, value: &str) -> Result<(), EngineError> {

@@ -1,15 +1,29 @@
-//! `nkpay admin …`: admin users and API tokens from the server's shell, through the same engine
-//! calls as the admin API (audited as `local:cli`). `create-user` makes the first platform
-//! admin on an empty database: it migrates first when `database.migrate_on_start` is set.
+//! `nkpay admin …`: admin users and API tokens, service providers and the platform's channel
+//! accounts from the server's shell, through the same engine calls as the admin API (audited
+//! as `local:cli:<$USER>`). `create-user` makes the first platform admin on an empty database:
+//! every command migrates first when `database.migrate_on_start` is set.
+//!
+//! The service-provider and channel-account commands print JSON on stdout, in the admin API's
+//! shapes (`AccountView`, `ProviderView`); secrets are read from files, never from the
+//! command line (where `ps` and shell history would keep them).
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use nkpay_api::admin::channel_accounts::AccountView;
+use nkpay_api::admin::service_providers::ProviderView;
 use nkpay_core::secret::Secret;
+use nkpay_core::trade_type::TradeType;
 use nkpay_engine::admin_identity::{Actor, NewUser};
+use nkpay_engine::channel_accounts::{ClientIdentity, WechatAccountSetup};
+use nkpay_engine::onboarding::NewAlipayAccount;
+use nkpay_engine::service_providers::{NewProvider, ProviderKey};
 use nkpay_engine::{Engine, EngineConfig, EngineParts};
-use nkpay_store::kinds::AdminRole;
+use nkpay_store::entity::service_provider_fee_floor;
+use nkpay_store::kinds::{AdminRole, RecordStatus};
+use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::Config;
@@ -32,6 +46,156 @@ pub enum AdminCommand {
     },
     /// Revoke a named API token.
     RevokeToken { name: String },
+    /// `nkpay admin service-provider …`.
+    ServiceProvider(ServiceProviderCommand),
+    /// `nkpay admin channel-account …`.
+    ChannelAccount(ChannelAccountCommand),
+}
+
+/// `nkpay admin service-provider …`: service providers (agents) as `/admin/api/service-providers`
+/// manages them.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServiceProviderCommand {
+    /// Register a service provider with its RSA public key (--public-key-file) or a generated
+    /// key pair (--generate; the private key is printed once, as `private_key`).
+    Create {
+        /// 1 to 32 letters or digits.
+        #[arg(long)]
+        sys_id: String,
+        /// The product it signs requests for (e.g. NKPAY).
+        #[arg(long)]
+        product_id: String,
+        #[arg(long)]
+        name: String,
+        /// Its RSA public key, PEM or base64 (SPKI or PKCS#1).
+        #[arg(
+            long,
+            required_unless_present = "generate",
+            conflicts_with = "generate"
+        )]
+        public_key_file: Option<PathBuf>,
+        /// Generate a 2048-bit key pair; the private key is in the output only, never stored.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// Every service provider.
+    List,
+    /// Suspend a service provider: its calls are refused (10000002).
+    Suspend {
+        #[arg(long)]
+        sys_id: String,
+    },
+    /// Activate a suspended service provider.
+    Activate {
+        #[arg(long)]
+        sys_id: String,
+    },
+    /// Show a service provider's fee-rate floors, or set some (`--set T_JSAPI=0.38`: percent
+    /// with at most 2 decimals; payment methods not named keep theirs).
+    FeeFloors {
+        #[arg(long)]
+        sys_id: String,
+        /// `TRADE_TYPE=PERCENT`, e.g. T_JSAPI=0.38 T_MINIAPP=0.38 A_NATIVE=0.6.
+        #[arg(long = "set", value_parser = parse_floor, num_args = 1..)]
+        set: Vec<(TradeType, i32)>,
+    },
+}
+
+/// `nkpay admin channel-account …`: the platform's channel accounts as
+/// `/admin/api/channel-accounts` manages them.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ChannelAccountCommand {
+    /// Register a WeChat Pay service-provider account. The API v2 key, the client certificate
+    /// (PKCS#12 with its password, or the PEM pair) are read from files.
+    AddWechat {
+        #[arg(long)]
+        name: String,
+        /// The service provider's own appid.
+        #[arg(long)]
+        appid: String,
+        /// The service provider's mch_id.
+        #[arg(long)]
+        mch_id: String,
+        /// A file holding the 32-character API v2 key.
+        #[arg(long)]
+        api_key_file: PathBuf,
+        /// `apiclient_cert.p12`.
+        #[arg(long, requires = "p12_password_file", conflicts_with_all = ["cert_file", "key_file"])]
+        p12_file: Option<PathBuf>,
+        /// A file holding the PKCS#12 password (WeChat sets the mch_id).
+        #[arg(long, requires = "p12_file")]
+        p12_password_file: Option<PathBuf>,
+        /// `apiclient_cert.pem`.
+        #[arg(long, requires = "key_file")]
+        cert_file: Option<PathBuf>,
+        /// `apiclient_key.pem`.
+        #[arg(long, requires = "cert_file")]
+        key_file: Option<PathBuf>,
+        /// WeChat Pay's API base URL; unset: `channels.wechat_base_url`.
+        #[arg(long, default_value = "")]
+        gateway_url: String,
+        /// Serve merchants whose business names no account.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Register an Alipay ISV app. The app private key is read from a file.
+    AddAlipay {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        app_id: String,
+        /// The app's RSA2 private key (PEM or base64).
+        #[arg(long)]
+        private_key_file: PathBuf,
+        /// Alipay's public key (PEM or base64).
+        #[arg(long)]
+        alipay_public_key_file: PathBuf,
+        /// The ISV's PID (2088…), sent as sys_service_provider_id.
+        #[arg(long)]
+        isv_pid: String,
+        /// Alipay's gateway URL; unset: `channels.alipay_gateway_url`.
+        #[arg(long, default_value = "")]
+        gateway_url: String,
+        /// Serve merchants whose business names no account.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Every channel account (secrets shown only as "set").
+    List,
+    /// Let an account take new trades again.
+    Enable {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Stop an account taking new trades; its trades in flight still finish.
+    Disable {
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+/// `T_JSAPI=0.38` → (T_JSAPI, 38 basis points).
+fn parse_floor(text: &str) -> Result<(TradeType, i32), String> {
+    let (name, percent) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: write TRADE_TYPE=PERCENT, e.g. T_JSAPI=0.38"))?;
+    let trade_type = name
+        .parse::<TradeType>()
+        .map_err(|_| format!("{name}: not a payment method (T_JSAPI, T_MINIAPP, A_NATIVE)"))?;
+    let bp = percent_to_bp(percent).ok_or_else(|| {
+        format!("{name}: {percent:?} is not a percent with at most 2 decimals, e.g. 0.38")
+    })?;
+    Ok((trade_type, bp))
+}
+
+/// `"0.38"` → 38: a percent with at most 2 decimals as integer basis points.
+fn percent_to_bp(text: &str) -> Option<i32> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(frac) || whole.len() > 3 || frac.len() > 2 {
+        return None;
+    }
+    Some(whole.parse::<i32>().ok()? * 100 + format!("{frac:0<2}").parse::<i32>().ok()?)
 }
 
 /// Parses a role as the CLI spells it (`platform-admin`, `operator`, `finance`, `agent-admin`,
@@ -44,8 +208,17 @@ pub fn parse_role(s: &str) -> Result<AdminRole, String> {
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<String> {
     let engine = engine(&config).await?;
     let identity = engine.admin_identity();
-    let by = Actor::local("cli");
+    let by = Actor::local(&format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+    ));
     match command {
+        AdminCommand::ServiceProvider(command) => {
+            json_line(service_provider(&engine, &by, command).await?)
+        }
+        AdminCommand::ChannelAccount(command) => {
+            json_line(channel_account(&engine, &by, command).await?)
+        }
         AdminCommand::CreateUser {
             username,
             role,
@@ -99,6 +272,195 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<String
             } else {
                 anyhow::bail!("no active API token named {name}")
             }
+        }
+    }
+}
+
+/// `row`, or an error naming the missing service provider.
+fn found<T>(row: Option<T>, sys_id: &str) -> anyhow::Result<T> {
+    row.ok_or_else(|| anyhow::anyhow!("no service provider {sys_id}"))
+}
+
+/// `value` as one line of JSON.
+fn json_line(value: Value) -> anyhow::Result<String> {
+    Ok(format!("{}\n", serde_json::to_string(&value)?))
+}
+
+/// A secret read from `path`, surrounding whitespace trimmed (a trailing newline is not part of
+/// a key).
+fn read_secret(path: &Path, what: &str) -> anyhow::Result<Secret<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {what} from {}", path.display()))?;
+    Ok(Secret::new(text.trim().to_owned()))
+}
+
+async fn service_provider(
+    engine: &Engine,
+    by: &Actor,
+    command: ServiceProviderCommand,
+) -> anyhow::Result<Value> {
+    let providers = engine.service_providers();
+    Ok(match command {
+        ServiceProviderCommand::Create {
+            sys_id,
+            product_id,
+            name,
+            public_key_file,
+            generate,
+        } => {
+            let key = match (public_key_file, generate) {
+                (_, true) => ProviderKey::Generate,
+                (Some(file), false) => ProviderKey::Registered(
+                    std::fs::read_to_string(&file)
+                        .with_context(|| format!("reading {}", file.display()))?,
+                ),
+                (None, false) => anyhow::bail!("give --public-key-file FILE or --generate"),
+            };
+            let created = providers
+                .create(
+                    by,
+                    NewProvider {
+                        sys_id,
+                        product_id,
+                        name,
+                        key,
+                    },
+                )
+                .await?;
+            let mut out = serde_json::to_value(ProviderView::from(created.provider))?;
+            if let Some(private_key) = created.private_key {
+                out["private_key"] = private_key.into_inner().into();
+            }
+            out
+        }
+        ServiceProviderCommand::List => {
+            let rows = providers.list(by).await?;
+            let items: Vec<ProviderView> = rows.into_iter().map(ProviderView::from).collect();
+            json!({ "items": items })
+        }
+        ServiceProviderCommand::Suspend { sys_id } => {
+            let row = providers
+                .set_status(by, &sys_id, RecordStatus::Disabled)
+                .await?;
+            serde_json::to_value(ProviderView::from(found(row, &sys_id)?))?
+        }
+        ServiceProviderCommand::Activate { sys_id } => {
+            let row = providers
+                .set_status(by, &sys_id, RecordStatus::Active)
+                .await?;
+            serde_json::to_value(ProviderView::from(found(row, &sys_id)?))?
+        }
+        ServiceProviderCommand::FeeFloors { sys_id, set } => {
+            let rows = if set.is_empty() {
+                providers.fee_floors(by, &sys_id).await?
+            } else {
+                providers.set_fee_floors(by, &sys_id, &set).await?
+            };
+            floors_json(&sys_id, &found(rows, &sys_id)?)
+        }
+    })
+}
+
+/// `{"sys_id", "fee_floors": {"T_JSAPI": {"fee_rate_bp": 38, "fee_rate": "0.38"}, …}}`, as
+/// `GET /admin/api/service-providers/{sys_id}/fee-floors` answers.
+fn floors_json(sys_id: &str, rows: &[service_provider_fee_floor::Model]) -> Value {
+    let floors: serde_json::Map<String, Value> = rows
+        .iter()
+        .map(|r| {
+            let view = json!({
+                "fee_rate_bp": r.floor_bp,
+                "fee_rate": format!("{}.{:02}", r.floor_bp / 100, r.floor_bp % 100),
+            });
+            (r.trade_type.as_str().to_owned(), view)
+        })
+        .collect();
+    json!({ "sys_id": sys_id, "fee_floors": floors })
+}
+
+async fn channel_account(
+    engine: &Engine,
+    by: &Actor,
+    command: ChannelAccountCommand,
+) -> anyhow::Result<Value> {
+    let accounts = engine.channel_accounts();
+    let view = |row: Option<_>, id: i64| -> anyhow::Result<Value> {
+        let row = row.ok_or_else(|| anyhow::anyhow!("no channel account {id}"))?;
+        Ok(serde_json::to_value(AccountView::from(row))?)
+    };
+    match command {
+        ChannelAccountCommand::AddWechat {
+            name,
+            appid,
+            mch_id,
+            api_key_file,
+            p12_file,
+            p12_password_file,
+            cert_file,
+            key_file,
+            gateway_url,
+            default,
+        } => {
+            let client_certificate = match (p12_file, p12_password_file, cert_file, key_file) {
+                (Some(p12), Some(password), None, None) => Some(ClientIdentity::Pkcs12 {
+                    der: Secret::new(
+                        std::fs::read(&p12)
+                            .with_context(|| format!("reading {}", p12.display()))?,
+                    ),
+                    password: read_secret(&password, "the PKCS#12 password")?,
+                }),
+                (None, None, Some(cert), Some(key)) => Some(ClientIdentity::Pem {
+                    cert_pem: std::fs::read_to_string(&cert)
+                        .with_context(|| format!("reading {}", cert.display()))?,
+                    key_pem: read_secret(&key, "the client private key")?,
+                }),
+                (None, None, None, None) => None,
+                _ => anyhow::bail!(
+                    "give the client certificate once: --p12-file with --p12-password-file, or \
+                     --cert-file with --key-file"
+                ),
+            };
+            let setup = WechatAccountSetup {
+                name,
+                gateway_url,
+                is_default: default,
+                appid,
+                mch_id,
+                api_key: read_secret(&api_key_file, "the API v2 key")?,
+                client_certificate,
+            };
+            let row = accounts.create_wechat(by, setup).await?;
+            Ok(serde_json::to_value(AccountView::from(row))?)
+        }
+        ChannelAccountCommand::AddAlipay {
+            name,
+            app_id,
+            private_key_file,
+            alipay_public_key_file,
+            isv_pid,
+            gateway_url,
+            default,
+        } => {
+            let new = NewAlipayAccount {
+                name,
+                gateway_url,
+                is_default: default,
+                app_id,
+                app_private_key: read_secret(&private_key_file, "the app private key")?,
+                alipay_public_key: std::fs::read_to_string(&alipay_public_key_file)
+                    .with_context(|| format!("reading {}", alipay_public_key_file.display()))?,
+                isv_pid: Some(isv_pid),
+            };
+            let row = accounts.create_alipay(by, new).await?;
+            Ok(serde_json::to_value(AccountView::from(row))?)
+        }
+        ChannelAccountCommand::List => {
+            let rows = accounts.list(by).await?;
+            let items: Vec<AccountView> = rows.into_iter().map(AccountView::from).collect();
+            Ok(json!({ "items": items }))
+        }
+        ChannelAccountCommand::Enable { id } => view(accounts.set_enabled(by, id, true).await?, id),
+        ChannelAccountCommand::Disable { id } => {
+            view(accounts.set_enabled(by, id, false).await?, id)
         }
     }
 }

@@ -13,7 +13,10 @@ use nkpay_core::secret::Secret;
 use nkpay_engine::admin_identity::{
     AdminAuthSettings, DEFAULT_ACCESS_TTL, MAX_ACCESS_TTL, MIN_ACCESS_TTL, MIN_JWT_SECRET_BYTES,
 };
-use nkpay_engine::config::{ChannelSettings, EngineConfig};
+use nkpay_engine::config::{
+    ChannelSettings, DEFAULT_ACCOUNT_REFRESH, EngineConfig, MAX_ACCOUNT_REFRESH,
+    MIN_ACCOUNT_REFRESH, TrustedProxies,
+};
 use nkpay_engine::notifications::dispatcher::DispatcherConfig;
 use nkpay_engine::notifications::url_guard::UrlPolicy;
 use serde::Deserialize;
@@ -111,6 +114,9 @@ pub struct AdminConfig {
     pub jwt_secret: Option<String>,
     /// How long an access token from `POST /admin/api/session` is valid, 60 to 3600 seconds.
     pub access_token_ttl_secs: u64,
+    /// The reverse proxies in front of the admin API (IP addresses or CIDR networks) whose
+    /// `X-Forwarded-For` is believed for the audited client address; empty: the socket peer.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for AdminConfig {
@@ -118,6 +124,7 @@ impl Default for AdminConfig {
         AdminConfig {
             jwt_secret: None,
             access_token_ttl_secs: DEFAULT_ACCESS_TTL.as_secs(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -127,6 +134,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -207,6 +215,15 @@ pub struct ChannelsConfig {
     /// Sent as `spbill_create_ip` when the payer's IP is not known (an IPv4 or IPv6 address).
     #[serde(default = "default_wechat_spbill_create_ip")]
     pub wechat_spbill_create_ip: String,
+    /// How often, at most, a node compares its cached connectors with the stored channel
+    /// accounts (1 to 300 seconds): the longest a disable or a credential change takes to reach
+    /// every node.
+    #[serde(default = "default_account_refresh_secs")]
+    pub account_refresh_secs: u64,
+}
+
+fn default_account_refresh_secs() -> u64 {
+    DEFAULT_ACCOUNT_REFRESH.as_secs()
 }
 
 fn default_wechat_sign_type() -> String {
@@ -375,6 +392,8 @@ impl Config {
             MIN_ACCESS_TTL.as_secs(),
             MAX_ACCESS_TTL.as_secs(),
         )?;
+        TrustedProxies::parse(&self.admin.trusted_proxies)
+            .map_err(|rule| invalid("admin.trusted_proxies", rule))?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
@@ -415,6 +434,12 @@ impl Config {
                 "must be an IPv4 or IPv6 address",
             ));
         }
+        within(
+            "channels.account_refresh_secs",
+            c.account_refresh_secs,
+            MIN_ACCOUNT_REFRESH.as_secs(),
+            MAX_ACCOUNT_REFRESH.as_secs(),
+        )?;
         Ok(())
     }
 
@@ -555,8 +580,12 @@ impl Config {
                 wechat_server_ip: self.channels.wechat_spbill_create_ip.clone(),
                 wechat_base_url: Some(wechat),
                 alipay_gateway_url: Some(alipay),
+                account_refresh: Duration::from_secs(self.channels.account_refresh_secs),
                 ..ChannelSettings::default()
             },
+            // Validated at load; the fallback is never taken.
+            admin_trusted_proxies: TrustedProxies::parse(&self.admin.trusted_proxies)
+                .unwrap_or_default(),
             ..defaults
         }
     }
@@ -710,6 +739,54 @@ mod tests {
         assert_eq!(config.jobs, JobsConfig::default());
         assert_eq!(config.channels.wechat_sign_type, "MD5");
         assert_eq!(config.channels.wechat_spbill_create_ip, "127.0.0.1");
+    }
+
+    #[test]
+    fn account_refresh_and_trusted_proxies_are_read_and_checked() {
+        let config = Config::load(None, env(&[])).unwrap();
+        let engine = config.engine_config(url("http://wx/"), url("http://ali/"));
+        assert_eq!(engine.channels.account_refresh, DEFAULT_ACCOUNT_REFRESH);
+        assert!(engine.admin_trusted_proxies.is_empty());
+        let config = Config::load(
+            None,
+            env(&[
+                ("NKPAY__CHANNELS__ACCOUNT_REFRESH_SECS", "30"),
+                (
+                    "NKPAY__ADMIN__TRUSTED_PROXIES",
+                    "[\"10.0.0.0/8\", \"192.0.2.7\"]",
+                ),
+            ]),
+        )
+        .unwrap();
+        let engine = config.engine_config(url("http://wx/"), url("http://ali/"));
+        assert_eq!(engine.channels.account_refresh, Duration::from_secs(30));
+        assert!(
+            engine
+                .admin_trusted_proxies
+                .contains("10.9.8.7".parse().unwrap())
+        );
+        assert!(
+            engine
+                .admin_trusted_proxies
+                .contains("192.0.2.7".parse().unwrap())
+        );
+        assert!(
+            !engine
+                .admin_trusted_proxies
+                .contains("192.0.2.8".parse().unwrap())
+        );
+        let err =
+            Config::load(None, env(&[("NKPAY__CHANNELS__ACCOUNT_REFRESH_SECS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("channels.account_refresh_secs"),
+            "{err}"
+        );
+        let err = Config::load(
+            None,
+            env(&[("NKPAY__ADMIN__TRUSTED_PROXIES", "[\"proxy\"]")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("admin.trusted_proxies"), "{err}");
     }
 
     #[test]

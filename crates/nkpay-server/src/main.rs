@@ -32,7 +32,8 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Admin users and API tokens of the admin API (each creation is audited as local:cli).
+    /// Admin users and API tokens, service providers and channel accounts (each write is
+    /// audited as local:cli:<$USER>).
     Admin {
         #[command(subcommand)]
         command: AdminSub,
@@ -94,6 +95,16 @@ enum AdminSub {
     RevokeToken {
         #[arg(long)]
         name: String,
+    },
+    /// Service providers (agents): create, list, suspend, activate, fee floors.
+    ServiceProvider {
+        #[command(subcommand)]
+        command: nkpay_server::admin_cli::ServiceProviderCommand,
+    },
+    /// The platform's channel accounts: add-wechat, add-alipay, list, enable, disable, test.
+    ChannelAccount {
+        #[command(subcommand)]
+        command: nkpay_server::admin_cli::ChannelAccountCommand,
     },
 }
 
@@ -187,6 +198,8 @@ fn main() -> ExitCode {
                         AdminCommand::CreateToken { name, role, sys_id }
                     }
                     AdminSub::RevokeToken { name } => AdminCommand::RevokeToken { name },
+                    AdminSub::ServiceProvider { command } => AdminCommand::ServiceProvider(command),
+                    AdminSub::ChannelAccount { command } => AdminCommand::ChannelAccount(command),
                 };
                 let out = nkpay_server::admin_cli::run(config, command).await?;
                 print!("{out}");

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_crypto::sealed::SecretSealer;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use crate::entity::channel_account;
@@ -104,39 +106,30 @@ pub enum ChannelCredentials {
     Alipay(AlipayCredentials),
 }
 
-fn base(
-    channel: ChannelKind,
+/// The columns an account's definition sets (name, gateway, default flag), stamped `now`.
+fn definition(
     name: &str,
     gateway_url: &str,
     is_default: bool,
     now: DateTime<Utc>,
 ) -> channel_account::ActiveModel {
     channel_account::ActiveModel {
-        channel: Set(channel),
         name: Set(name.to_owned()),
         gateway_url: Set(gateway_url.to_owned()),
         is_default: Set(is_default),
-        status: Set(RecordStatus::Active),
-        created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
 }
 
-/// Stores a WeChat account with its key, certificate and private key sealed.
-pub async fn insert_wechat_account(
-    conn: &impl ConnectionTrait,
+/// The columns of a WeChat account's definition and credentials, secrets sealed.
+fn wechat_columns(
     sealer: &SecretSealer,
     new: &NewWechatAccount,
+    cert_not_after: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<channel_account::Model, StoreError> {
-    let mut row = base(
-        ChannelKind::Wechat,
-        &new.name,
-        &new.gateway_url,
-        new.is_default,
-        now,
-    );
+) -> Result<channel_account::ActiveModel, StoreError> {
+    let mut row = definition(&new.name, &new.gateway_url, new.is_default, now);
     row.wx_appid = Set(Some(new.appid.clone()));
     row.wx_mch_id = Set(Some(new.mch_id.clone()));
     row.wx_api_key_sealed = Set(Some(sealing::seal(sealer, WX_API_KEY, &new.api_key)?));
@@ -150,9 +143,65 @@ pub async fn insert_wechat_account(
         WX_CLIENT_KEY,
         new.client_key_pem.as_ref(),
     )?);
+    row.cert_not_after = Set(cert_not_after);
+    Ok(row)
+}
+
+/// The columns of an Alipay app's definition and credentials, the private key sealed.
+fn alipay_columns(
+    sealer: &SecretSealer,
+    new: &NewAlipayAccount,
+    now: DateTime<Utc>,
+) -> Result<channel_account::ActiveModel, StoreError> {
+    let mut row = definition(&new.name, &new.gateway_url, new.is_default, now);
+    row.ali_app_id = Set(Some(new.app_id.clone()));
+    row.ali_app_private_key_sealed = Set(Some(sealing::seal(
+        sealer,
+        ALI_PRIVATE_KEY,
+        &new.app_private_key,
+    )?));
+    row.ali_public_key = Set(Some(new.alipay_public_key.clone()));
+    row.ali_isv_pid = Set(new.isv_pid.clone());
+    Ok(row)
+}
+
+/// Inserts `row` as a new active account of `channel`, version 1.
+async fn insert_new(
+    conn: &impl ConnectionTrait,
+    mut row: channel_account::ActiveModel,
+    channel: ChannelKind,
+    now: DateTime<Utc>,
+) -> Result<channel_account::Model, StoreError> {
+    row.channel = Set(channel);
+    row.status = Set(RecordStatus::Active);
+    row.version = Set(1);
+    row.created_at = Set(now);
     row.insert(conn)
         .await
         .map_err(|e| StoreError::from_write("channel account", e))
+}
+
+/// Stores a WeChat account with its key, certificate and private key sealed.
+pub async fn insert_wechat_account(
+    conn: &impl ConnectionTrait,
+    sealer: &SecretSealer,
+    new: &NewWechatAccount,
+    now: DateTime<Utc>,
+) -> Result<channel_account::Model, StoreError> {
+    insert_wechat_account_with_expiry(conn, sealer, new, None, now).await
+}
+
+/// Stores a WeChat account with its key, certificate and private key sealed, and the
+/// certificate's `notAfter` (UTC) as read by the caller.
+pub async fn insert_wechat_account_with_expiry(
+    conn: &impl ConnectionTrait,
+    sealer: &SecretSealer,
+    new: &NewWechatAccount,
+    cert_not_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<channel_account::Model, StoreError> {
+    let row = wechat_columns(sealer, new, cert_not_after, now)?;
+    insert_new(conn, row, ChannelKind::Wechat, now).await
 }
 
 /// Stores an Alipay ISV app with its private key sealed.
@@ -162,24 +211,97 @@ pub async fn insert_alipay_account(
     new: &NewAlipayAccount,
     now: DateTime<Utc>,
 ) -> Result<channel_account::Model, StoreError> {
-    let mut row = base(
-        ChannelKind::Alipay,
-        &new.name,
-        &new.gateway_url,
-        new.is_default,
-        now,
-    );
-    row.ali_app_id = Set(Some(new.app_id.clone()));
-    row.ali_app_private_key_sealed = Set(Some(sealing::seal(
-        sealer,
-        ALI_PRIVATE_KEY,
-        &new.app_private_key,
-    )?));
-    row.ali_public_key = Set(Some(new.alipay_public_key.clone()));
-    row.ali_isv_pid = Set(new.isv_pid.clone());
-    row.insert(conn)
+    let row = alipay_columns(sealer, new, now)?;
+    insert_new(conn, row, ChannelKind::Alipay, now).await
+}
+
+/// Writes `row`'s set columns over account `id` and bumps its version, only if the account
+/// is of `channel`; `false` (nothing written) when there is no such account of that channel.
+async fn update_bumping(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    channel: ChannelKind,
+    row: channel_account::ActiveModel,
+) -> Result<bool, StoreError> {
+    let res = channel_account::Entity::update_many()
+        .set(row)
+        .col_expr(
+            channel_account::Column::Version,
+            Expr::col(channel_account::Column::Version).add(1),
+        )
+        .filter(channel_account::Column::Id.eq(id))
+        .filter(channel_account::Column::Channel.eq(channel.as_str()))
+        .exec(conn)
         .await
-        .map_err(|e| StoreError::from_write("channel account", e))
+        .map_err(|e| StoreError::from_write("channel account", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Replaces WeChat account `id`'s definition and credentials (secrets sealed, the
+/// certificate's `notAfter` as given) and bumps its version; its status is kept. `false` when
+/// there is no WeChat account `id`.
+pub async fn replace_wechat_credentials(
+    conn: &impl ConnectionTrait,
+    sealer: &SecretSealer,
+    id: i64,
+    new: &NewWechatAccount,
+    cert_not_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let row = wechat_columns(sealer, new, cert_not_after, now)?;
+    update_bumping(conn, id, ChannelKind::Wechat, row).await
+}
+
+/// Replaces Alipay account `id`'s definition and credentials (private key sealed) and bumps
+/// its version; its status is kept. `false` when there is no Alipay account `id`.
+pub async fn replace_alipay_credentials(
+    conn: &impl ConnectionTrait,
+    sealer: &SecretSealer,
+    id: i64,
+    new: &NewAlipayAccount,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let row = alipay_columns(sealer, new, now)?;
+    update_bumping(conn, id, ChannelKind::Alipay, row).await
+}
+
+/// Sets account `id`'s status (active: takes new trades; disabled: only finishes the ones it
+/// has) and bumps its version. `false` when there is no such account.
+pub async fn set_channel_account_status(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    status: RecordStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = channel_account::Entity::update_many()
+        .col_expr(
+            channel_account::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(channel_account::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            channel_account::Column::Version,
+            Expr::col(channel_account::Column::Version).add(1),
+        )
+        .filter(channel_account::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("channel account", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Every account's id and version, and nothing else: what a connector cache compares with
+/// what it built, cheaply and often.
+pub async fn channel_account_versions(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(channel_account::Entity::find()
+        .select_only()
+        .column(channel_account::Column::Id)
+        .column(channel_account::Column::Version)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?)
 }
 
 /// The channel account with row id `id`, as stored (secrets still sealed).
@@ -190,18 +312,26 @@ pub async fn find_channel_account(
     Ok(channel_account::Entity::find_by_id(id).one(conn).await?)
 }
 
-/// The active default account of a channel (the oldest, if several are marked default).
+/// The default account of a channel: the oldest active one marked default; when none of
+/// them is active, the oldest disabled one, so the caller can say the default is disabled
+/// (callers check the status before using it).
 pub async fn find_default_account(
     conn: &impl ConnectionTrait,
     channel: ChannelKind,
 ) -> Result<Option<channel_account::Model>, StoreError> {
-    Ok(channel_account::Entity::find()
+    let defaults = channel_account::Entity::find()
         .filter(channel_account::Column::Channel.eq(channel.as_str()))
         .filter(channel_account::Column::IsDefault.eq(true))
-        .filter(channel_account::Column::Status.eq(RecordStatus::Active.as_str()))
         .order_by_asc(channel_account::Column::Id)
-        .one(conn)
-        .await?)
+        .all(conn)
+        .await?;
+    let active = defaults
+        .iter()
+        .position(|a| a.status == RecordStatus::Active);
+    Ok(match active {
+        Some(i) => defaults.into_iter().nth(i),
+        None => defaults.into_iter().next(),
+    })
 }
 
 /// Every account, oldest first (secrets still sealed).

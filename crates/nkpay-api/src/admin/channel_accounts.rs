@@ -1,15 +1,30 @@
-//! Console calls about the platform's channel accounts: register a WeChat Pay
-//! service-provider account (`"channel": "wechat"`, `appid`, `mch_id`, `api_key`, optional
-//! `client_cert_pem` + `client_key_pem`) or an Alipay ISV app (`"channel": "alipay"`, `app_id`,
-//! `app_private_key`, `alipay_public_key`, `isv_pid`), list, read one. Writes are the platform
-//! admin's; operator, finance and read-only read. Secrets are sealed at rest and never in a
-//! reply: only whether each is set.
+//! Console calls about the platform's channel accounts (base `/admin/api/channel-accounts`):
+//!
+//! - `POST ""` registers a WeChat Pay service-provider account (`"channel": "wechat"`, `name`,
+//!   `gateway_url`, `is_default`, `appid`, `mch_id`, `api_key`, and optionally the client
+//!   certificate as `client_cert_pem` + `client_key_pem` or as `client_cert_p12` (base64 of
+//!   `apiclient_cert.p12`) + `client_cert_p12_password`) or an Alipay ISV app
+//!   (`"channel": "alipay"`, `name`, `gateway_url`, `is_default`, `app_id`, `app_private_key`,
+//!   `alipay_public_key`, `isv_pid`) → 201 with the account;
+//! - `GET ""` → `{"items": [account…]}`, `GET /{id}` → the account;
+//! - `POST /{id}/disable`, `POST /{id}/enable` → 200 with the account;
+//! - `PUT /{id}/credentials` with the same body as the registration, for the account's own
+//!   channel → 200 with the account;
+//! - `POST /{id}/test` → `{"ok": bool, "code": "...", "message": "..."}`.
+//!
+//! Writes and the test call are the platform admin's; operator, finance and read-only read.
+//! Secrets are sealed at rest and never in a reply: only whether each is set. A refusal is 400
+//! `{"error": "<field>格式错误: <rule>"}`, an unknown id 404.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use nkpay_core::secret::Secret;
+use nkpay_engine::EngineError;
 use nkpay_engine::Permission;
-use nkpay_engine::onboarding::{NewAlipayAccount, NewWechatAccount};
+use nkpay_engine::channel_accounts::{
+    AccountCredentials, ClientIdentity, WechatAccountSetup, days_until, pkcs12_identity,
+};
+use nkpay_engine::onboarding::NewAlipayAccount;
 use nkpay_store::entity::channel_account;
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(json_errors)
             .route("", web::post().to(create))
             .route("", web::get().to(list))
-            .route("/{id}", web::get().to(get)),
+            .route("/{id}", web::get().to(get))
+            .route("/{id}/disable", web::post().to(disable))
+            .route("/{id}/enable", web::post().to(enable))
+            .route("/{id}/credentials", web::put().to(replace_credentials)),
     );
 }
 
@@ -47,10 +65,16 @@ pub struct AccountView {
     pub mch_id: Option<String>,
     pub api_key: Option<&'static str>,
     pub client_certificate: Option<&'static str>,
+    /// The client certificate's `notAfter` (UTC), when one is stored with it.
+    pub cert_not_after: Option<DateTime<Utc>>,
+    /// Whole days until `cert_not_after` (negative once expired).
+    pub cert_expires_in_days: Option<i64>,
     pub app_id: Option<String>,
     pub app_private_key: Option<&'static str>,
     pub alipay_public_key: Option<String>,
     pub isv_pid: Option<String>,
+    /// Goes up by one with every change (status, credentials).
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -67,6 +91,9 @@ impl From<channel_account::Model> for AccountView {
             api_key: set(&a.wx_api_key_sealed),
             client_certificate: set(&a.wx_client_cert_sealed),
             app_private_key: set(&a.ali_app_private_key_sealed),
+            cert_not_after: a.cert_not_after,
+            cert_expires_in_days: a.cert_not_after.map(|at| days_until(at, Utc::now())),
+            version: a.version,
             name: a.name,
             is_default: a.is_default,
             gateway_url: a.gateway_url,
@@ -82,6 +109,7 @@ impl From<channel_account::Model> for AccountView {
     }
 }
 
+/// A registration, or a credential replacement: the same body.
 #[derive(Deserialize)]
 #[serde(tag = "channel", rename_all = "lowercase")]
 enum Create {
@@ -100,6 +128,65 @@ struct WechatBody {
     api_key: Secret<String>,
     client_cert_pem: Option<Secret<String>>,
     client_key_pem: Option<Secret<String>>,
+    /// Base64 of the PKCS#12 bundle `apiclient_cert.p12`.
+    client_cert_p12: Option<Secret<String>>,
+    client_cert_p12_password: Option<Secret<String>>,
+}
+
+impl WechatBody {
+    /// The engine's setup: the client certificate as a PEM pair or a PKCS#12 bundle, never
+    /// both, never half of either.
+    fn into_setup(self) -> Result<WechatAccountSetup, EngineError> {
+        let pem = match (self.client_cert_pem, self.client_key_pem) {
+            (Some(cert), Some(key)) => Some(ClientIdentity::Pem {
+                cert_pem: cert.into_inner(),
+                key_pem: key,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(EngineError::invalid(
+                    "client_cert_pem",
+                    "certificate and private key go together (client_cert_pem with \
+                     client_key_pem)",
+                ));
+            }
+        };
+        let p12 = match (self.client_cert_p12, self.client_cert_p12_password) {
+            (Some(der), Some(password)) => Some(pkcs12_identity(der.expose(), password)?),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(EngineError::invalid(
+                    "client_cert_p12_password",
+                    "is required with client_cert_p12 (WeChat sets the mch_id)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(EngineError::invalid(
+                    "client_cert_p12",
+                    "is missing: client_cert_p12_password goes with it",
+                ));
+            }
+        };
+        let client_certificate = match (pem, p12) {
+            (Some(_), Some(_)) => {
+                return Err(EngineError::invalid(
+                    "client_cert_p12",
+                    "give the certificate once: either client_cert_pem + client_key_pem or \
+                     client_cert_p12 + client_cert_p12_password",
+                ));
+            }
+            (pem, p12) => pem.or(p12),
+        };
+        Ok(WechatAccountSetup {
+            name: self.name,
+            gateway_url: self.gateway_url,
+            is_default: self.is_default,
+            appid: self.appid,
+            mch_id: self.mch_id,
+            api_key: self.api_key,
+            client_certificate,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -121,34 +208,79 @@ async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let by = actor.require(Permission::ManageChannelAccounts)?;
     let accounts = state.engine.channel_accounts();
-    let row = match body.into_inner() {
-        Create::Wechat(w) => {
-            let new = NewWechatAccount {
-                name: w.name,
-                gateway_url: w.gateway_url,
-                is_default: w.is_default,
-                appid: w.appid,
-                mch_id: w.mch_id,
-                api_key: w.api_key,
-                client_cert_pem: w.client_cert_pem,
-                client_key_pem: w.client_key_pem,
-            };
-            accounts.create_wechat(by, new).await?
-        }
-        Create::Alipay(a) => {
-            let new = NewAlipayAccount {
-                name: a.name,
-                gateway_url: a.gateway_url,
-                is_default: a.is_default,
-                app_id: a.app_id,
-                app_private_key: a.app_private_key,
-                alipay_public_key: a.alipay_public_key,
-                isv_pid: a.isv_pid,
-            };
-            accounts.create_alipay(by, new).await?
-        }
+    let row = match credentials(body.into_inner())? {
+        AccountCredentials::Wechat(setup) => accounts.create_wechat(by, setup).await?,
+        AccountCredentials::Alipay(new) => accounts.create_alipay(by, new).await?,
     };
     Ok(HttpResponse::Created().json(AccountView::from(row)))
+}
+
+fn credentials(body: Create) -> Result<AccountCredentials, EngineError> {
+    Ok(match body {
+        Create::Wechat(w) => AccountCredentials::Wechat(w.into_setup()?),
+        Create::Alipay(a) => AccountCredentials::Alipay(NewAlipayAccount {
+            name: a.name,
+            gateway_url: a.gateway_url,
+            is_default: a.is_default,
+            app_id: a.app_id,
+            app_private_key: a.app_private_key,
+            alipay_public_key: a.alipay_public_key,
+            isv_pid: a.isv_pid,
+        }),
+    })
+}
+
+fn found(row: Option<channel_account::Model>, id: i64) -> Result<HttpResponse, AdminError> {
+    let row = row.ok_or_else(|| AdminError::NotFound(format!("channel account {id}")))?;
+    Ok(HttpResponse::Ok().json(AccountView::from(row)))
+}
+
+async fn disable(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    set_enabled(state, actor, id.into_inner(), false).await
+}
+
+async fn enable(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    set_enabled(state, actor, id.into_inner(), true).await
+}
+
+async fn set_enabled(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    id: i64,
+    enabled: bool,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageChannelAccounts)?;
+    let row = state
+        .engine
+        .channel_accounts()
+        .set_enabled(by, id, enabled)
+        .await?;
+    found(row, id)
+}
+
+async fn replace_credentials(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    id: web::Path<i64>,
+    body: web::Json<Create>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageChannelAccounts)?;
+    let id = id.into_inner();
+    let new = credentials(body.into_inner())?;
+    let row = state
+        .engine
+        .channel_accounts()
+        .replace_credentials(by, id, new)
+        .await?;
+    found(row, id)
 }
 
 async fn list(state: web::Data<ApiState>, actor: AdminActor) -> Result<HttpResponse, AdminError> {
@@ -165,11 +297,6 @@ async fn get(
 ) -> Result<HttpResponse, AdminError> {
     let by = actor.require(Permission::ReadChannelAccounts)?;
     let id = id.into_inner();
-    let row = state
-        .engine
-        .channel_accounts()
-        .get(by, id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("channel account {id}")))?;
-    Ok(HttpResponse::Ok().json(AccountView::from(row)))
+    let row = state.engine.channel_accounts().get(by, id).await?;
+    found(row, id)
 }

@@ -113,6 +113,13 @@ impl Context {
         };
         match found {
             Some(a) if a.status == RecordStatus::Active && a.channel == kind => Ok(a),
+            Some(a) if a.channel == kind => Err(not_opened(format!(
+                "{}通道账户已停用: channel account {} ({}) is disabled, mer_id {}",
+                channel_name(kind),
+                a.id,
+                a.name,
+                business.mer_id
+            ))),
             _ => Err(not_opened(format!(
                 "{}通道不可用: the platform has no active {} account for mer_id {}",
                 channel_name(kind),

@@ -39,8 +39,15 @@ pub struct Model {
     pub ali_public_key: Option<String>,
     /// The ISV's PID (`extend_params.sys_service_provider_id`).
     pub ali_isv_pid: Option<String>,
-    /// "active" or "disabled".
+    /// "active" or "disabled". A disabled account takes no new trades; trades already placed
+    /// on it are still queried, refunded and notified.
     pub status: RecordStatus,
+    /// Starts at 1 and goes up by one with every change of the row (status, credentials), so
+    /// each node's connector cache sees what changed with one cheap query.
+    pub version: i64,
+    /// When the WeChat client certificate stops being valid (its `notAfter`, UTC); `None`
+    /// without a certificate, or for one stored before this was read.
+    pub cert_not_after: Option<DateTimeUtc>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).
