@@ -8,6 +8,7 @@ pub mod businesses;
 pub mod channel_accounts;
 mod console_db;
 mod error;
+pub mod merchants;
 pub mod notifications;
 pub mod service_providers;
 pub mod session;
@@ -24,4 +25,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     notifications::configure(cfg);
     service_providers::configure(cfg);
     channel_accounts::configure(cfg);
+    merchants::configure(cfg);
 }

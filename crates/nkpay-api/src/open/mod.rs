@@ -6,6 +6,7 @@
 //! and sign the reply. Every answer is signed, refusals included; only a body that is not JSON at
 //! all gets a non-200 status.
 
+pub mod basicdata;
 pub mod busi;
 pub mod close;
 pub mod fields;
@@ -20,9 +21,10 @@ use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope::{self, EnvelopeError, SignedRequest};
-use nkpay_engine::{Engine, Scope};
+use nkpay_engine::{Caller, Engine, Scope};
 use serde_json::{Map, Value};
 use std::future::Future;
+use std::marker::PhantomData;
 
 use fields::Fields;
 use reply::Refusal;
@@ -45,6 +47,15 @@ pub const BUSI_CONFIG: &str = "/v2/merchant/busi/config";
 /// `POST` the merchant's WeChat bindings.
 pub const BUSI_CONFIG_QUERY: &str = "/v2/merchant/busi/config/query";
 
+/// `POST` apply for an enterprise merchant (进件).
+pub const BASICDATA_ENT: &str = "/v2/merchant/basicdata/ent";
+/// `POST` apply for an individual merchant (进件).
+pub const BASICDATA_INDV: &str = "/v2/merchant/basicdata/indv";
+/// `POST` a merchant's detail.
+pub const BASICDATA_QUERY: &str = "/v2/merchant/basicdata/query";
+/// `POST` an application's state.
+pub const BASICDATA_STATUS_QUERY: &str = "/v2/merchant/basicdata/status/query";
+
 /// Mounts the merchant API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(JSPAY, web::post().to(handle::<jspay::Jspay>))
@@ -52,6 +63,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(CLOSE, web::post().to(handle::<close::Close>))
         .route(REFUND, web::post().to(handle::<refund::Refund>))
         .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>))
+        .route(
+            BASICDATA_ENT,
+            web::post().to(handle_caller::<basicdata::ApplyEnt>),
+        )
+        .route(
+            BASICDATA_INDV,
+            web::post().to(handle_caller::<basicdata::ApplyIndv>),
+        )
+        .route(BASICDATA_QUERY, web::post().to(handle::<basicdata::Query>))
+        .route(
+            BASICDATA_STATUS_QUERY,
+            web::post().to(handle::<basicdata::StatusQuery>),
+        )
         .route(BUSI_OPEN, web::post().to(handle::<busi::BusiOpen>))
         .route(BUSI_CONFIG, web::post().to(handle::<busi::BusiConfig>))
         .route(
@@ -84,11 +108,70 @@ pub trait OpenCall {
     ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
 }
 
+/// An endpoint run for the caller alone, before any merchant exists: onboarding (进件), whose
+/// request has no `mer_id`. The caller is proven by its signature as for every endpoint.
+pub trait CallerCall {
+    /// The typed request.
+    type Request;
+
+    /// Reads and checks the form of every field of `data`, refusing with the field's name and
+    /// rule.
+    fn read(f: &Fields<'_>) -> Result<Self::Request, Refusal>;
+
+    /// Runs the request for the proven `caller` and renders the reply `data` (unsigned).
+    fn run(
+        engine: &Engine,
+        caller: Caller,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
+}
+
+/// How a parsed request is run: scoped to a merchant ([`OpenCall`]) or for the caller alone
+/// ([`CallerCall`]).
+trait Run {
+    fn run(
+        engine: &Engine,
+        request: &SignedRequest,
+    ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
+}
+
+struct ForMerchant<C>(PhantomData<C>);
+struct ForCaller<C>(PhantomData<C>);
+
+impl<C: OpenCall> Run for ForMerchant<C> {
+    async fn run(engine: &Engine, request: &SignedRequest) -> Result<Map<String, Value>, Refusal> {
+        run::<C>(engine, request).await
+    }
+}
+
+impl<C: CallerCall> Run for ForCaller<C> {
+    /// The caller (proven by its signature), the typed request, the run; a field's refusal is
+    /// answered only once the caller is proven.
+    async fn run(engine: &Engine, request: &SignedRequest) -> Result<Map<String, Value>, Refusal> {
+        let read = C::read(&Fields::new(&request.data));
+        let caller = engine.callers().verify_caller(request).await?;
+        C::run(engine, caller, read?).await
+    }
+}
+
 /// The actix handler of endpoint `C`.
 pub async fn handle<C: OpenCall>(
     state: web::Data<ApiState>,
     payload: web::Payload,
 ) -> HttpResponse {
+    respond::<ForMerchant<C>>(state, payload).await
+}
+
+/// The actix handler of caller-only endpoint `C`.
+pub async fn handle_caller<C: CallerCall>(
+    state: web::Data<ApiState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    respond::<ForCaller<C>>(state, payload).await
+}
+
+/// Reads the body (bounded), parses the envelope, runs `R`, signs the answer or the refusal.
+async fn respond<R: Run>(state: web::Data<ApiState>, payload: web::Payload) -> HttpResponse {
     let signer = state.engine.signer();
     let refuse = |r: Refusal, data: Option<&Map<String, Value>>| {
         reply::signed(
@@ -120,7 +203,7 @@ pub async fn handle<C: OpenCall>(
         Err(e) => return refuse(Refusal::new(RespCode::ParamError, e.to_string()), None),
     };
     let data = &request.data;
-    match run::<C>(&state.engine, &request).await {
+    match R::run(&state.engine, &request).await {
         Ok(answer) => reply::signed(signer, StatusCode::OK, answer),
         Err(r) => refuse(r, Some(data)),
     }

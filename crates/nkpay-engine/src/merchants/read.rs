@@ -90,6 +90,32 @@ pub struct MerchantDetail {
     pub appids: Vec<merchant_appid::Model>,
 }
 
+impl MerchantDetail {
+    /// The businesses as the replies show them: `[{"channel", "sub_mch_id", "fee_rate_bp"
+    /// (basis points), "status"}]`.
+    pub fn businesses_json(&self) -> Vec<Value> {
+        self.businesses
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "channel": b.channel.as_str(),
+                    "sub_mch_id": b.sub_mch_id,
+                    "fee_rate_bp": b.fee_rate_bp,
+                    "status": b.status.as_str(),
+                })
+            })
+            .collect()
+    }
+
+    /// The bound appids as the replies show them: `[{"appid", "kind"}]` (`mp` or `miniapp`).
+    pub fn appids_json(&self) -> Vec<Value> {
+        self.appids
+            .iter()
+            .map(|a| serde_json::json!({"appid": a.appid, "kind": a.kind.as_str()}))
+            .collect()
+    }
+}
+
 fn read(by: &Actor) -> Result<(), EngineError> {
     if may(by, MerchantAction::Read) {
         Ok(())
