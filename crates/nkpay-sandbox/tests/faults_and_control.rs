@@ -12,14 +12,7 @@ use nkpay_sandbox::Faults;
 use serde_json::json;
 
 async fn post_faults(sb: &nkpay_sandbox::RunningSandbox, body: &str) -> (u16, serde_json::Value) {
-    let resp = http()
-        .post(format!("{}/sandbox/faults", sb.base_url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    post_json(sb, "/sandbox/faults", body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

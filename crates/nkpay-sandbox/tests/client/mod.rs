@@ -52,6 +52,19 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// POSTs a JSON body (sent as is, so malformed ones can be tried) to a control endpoint; the
+/// status and the JSON answer.
+pub async fn post_json(sb: &RunningSandbox, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let resp = http()
+        .post(format!("{}{path}", sb.base_url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
 // ---- WeChat ----------------------------------------------------------------------------------
 
 pub type Fields = BTreeMap<String, String>;
