@@ -1,6 +1,7 @@
 //! The one error type of this crate. It covers what goes wrong *before* a request leaves (bad
 //! input, wrong route, bad configuration) and notifies we refuse; what happens on the wire is a
-//! typed result instead (see the crate doc).
+//! typed result instead (see the crate doc), except for the onboarding calls' refusals and
+//! unknown outcomes (`Refused`, `Unanswered`).
 
 use nkpay_core::trade_type::ChannelKind;
 
@@ -86,6 +87,17 @@ pub enum ChannelError {
 }
 
 impl ChannelError {
+    /// The exchanges made before the error, oldest first, for the record: those of `Refused`
+    /// and `Unanswered`; none for the other kinds, which happen before anything is sent (or, for
+    /// notifies, with nothing sent at all).
+    pub fn exchanges(&self) -> &[Exchange] {
+        match self {
+            ChannelError::Refused { exchanges, .. }
+            | ChannelError::Unanswered { exchanges, .. } => exchanges,
+            _ => &[],
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
         ChannelError::InvalidInput {
             field,

@@ -8,7 +8,10 @@
 //! - A call returns `Err(ChannelError)` only before anything was sent (the order does not fit the
 //!   channel's rules, the route is for another channel). Once a request has left, every outcome
 //!   is a typed result, and anything we cannot be sure of is an explicit `Unknown`: the engine
-//!   then queries, it never guesses.
+//!   then queries, it never guesses. The onboarding calls (WeChat sub-merchant development
+//!   configuration, Alipay app authorization) are the exception: their results have no room for
+//!   a refusal or an unknown outcome, so those come as [`ChannelError::Refused`] and
+//!   [`ChannelError::Unanswered`], which carry the exchanges.
 //! - Every HTTP exchange is handed back in [`Recorded::exchanges`], secrets masked, for the
 //!   trade's history.
 //! - Re-sends happen only where the protocol says a re-send with the same parameters is safe

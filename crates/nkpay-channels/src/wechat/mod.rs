@@ -46,7 +46,8 @@ pub struct WechatAccount {
     pub sign_type: WechatSignType,
     /// `https://api.mch.weixin.qq.com/` in production, the sandbox's address in tests.
     pub base_url: Url,
-    /// Needed for refunds (mutual TLS on `secapi/`); plain-HTTP sandboxes do without.
+    /// Needed for refunds, sub-merchant development configuration and the probe's certificate
+    /// check (mutual TLS on `secapi/`); plain-HTTP sandboxes do without.
     pub client_identity: Option<ClientIdentity>,
     /// Extra trusted CA certificates (PEM), for a sandbox behind TLS.
     pub extra_roots_pem: Option<String>,
