@@ -290,6 +290,38 @@ mod tests {
         assert!(none.is_empty());
     }
 
+    fn reply(status: u16, body: &str) -> Delivery {
+        Delivery::Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn fail(msg: &str) -> String {
+        format!(
+            "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{msg}]]></return_msg></xml>"
+        )
+    }
+
+    #[test]
+    fn the_probe_reads_no_bill_or_a_bill_as_a_good_key_and_a_signature_refusal_as_a_bad_one() {
+        let probe = |d: Delivery| judge_probe_bill(&d);
+        let none = probe(reply(200, &fail("No Bill Exist")));
+        assert!(none.ok && none.code == "NO_BILL", "{none:?}");
+        assert!(probe(reply(200, &fail("Bill Creating"))).ok);
+        assert!(probe(reply(200, "交易时间,公众账号ID\r\n")).ok);
+        for refused in ["签名错误", "sign error", "invalid appid"] {
+            let r = probe(reply(200, &fail(refused)));
+            assert!(!r.ok && r.message == refused, "{r:?}");
+        }
+        let http = probe(reply(502, ""));
+        assert!(!http.ok && http.code == "HTTP_502");
+        let gone = probe(Delivery::NoReply {
+            reason: "connection refused".into(),
+        });
+        assert!(!gone.ok && gone.code == "NO_REPLY");
+    }
+
     #[test]
     fn a_jsapi_path_must_be_an_http_directory() {
         let account = WechatAccount {
