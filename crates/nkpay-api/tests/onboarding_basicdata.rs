@@ -398,3 +398,31 @@ async fn replies_and_log_lines_carry_no_full_personal_value() {
         p.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_make_one_merchant_and_get_one_answer() {
+    for p in Platform::all().await {
+        let data = indv_data(SP, None);
+        let calls = (0..4).map(|_| p.sp.call(INDV, data.clone()));
+        let replies = futures::future::join_all(calls).await;
+        let first = replies[0].get("huifu_id").to_owned();
+        for r in &replies {
+            assert_eq!(r.code(), "00000000", "{}: {:?}", p.label, r.data);
+            assert_eq!(r.get("huifu_id"), first, "{}", p.label);
+            assert_eq!(r.get("apply_no"), replies[0].get("apply_no"));
+        }
+        let ours = nkpay_store::merchants::list_merchants(
+            p.db.conn(),
+            &nkpay_store::merchants::MerchantFilter {
+                sys_id: Some(SP.to_owned()),
+                apply_status: Some(nkpay_store::kinds::ApplyStatus::Pending),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .expect("list");
+        assert_eq!(ours.len(), 1, "{}: {ours:?}", p.label);
+        p.stop().await;
+    }
+}

@@ -277,3 +277,47 @@ impl Merchants {
         Ok(Some(value))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: AdminRole) -> Actor {
+        Actor {
+            role,
+            sys_id: (role == AdminRole::AgentAdmin).then(|| "SPA".to_owned()),
+            ..Actor::local("test")
+        }
+    }
+
+    #[test]
+    fn roles_read_review_and_reveal_as_the_rule_says() {
+        use MerchantAction::*;
+        let table = [
+            (AdminRole::PlatformAdmin, [true, true, true]),
+            (AdminRole::Operator, [true, true, false]),
+            (AdminRole::Finance, [true, false, false]),
+            (AdminRole::ReadOnly, [true, false, false]),
+            (AdminRole::AgentAdmin, [true, false, false]),
+        ];
+        for (role, expected) in table {
+            let a = actor(role);
+            assert_eq!(
+                [may(&a, Read), may(&a, Review), may(&a, Reveal)],
+                expected,
+                "{role}"
+            );
+        }
+        let agent = actor(AdminRole::AgentAdmin);
+        assert!(sees(&agent, "SPA"));
+        assert!(!sees(&agent, "SPB"));
+        assert!(sees(&actor(AdminRole::ReadOnly), "SPB"));
+    }
+
+    #[test]
+    fn reasons_are_required_and_bounded() {
+        assert!(checked_reason("  ").is_err());
+        assert!(checked_reason(&"因".repeat(MAX_REASON_CHARS + 1)).is_err());
+        assert_eq!(checked_reason(" 证照模糊 ").unwrap(), "证照模糊");
+    }
+}
