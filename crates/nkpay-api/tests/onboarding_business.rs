@@ -9,18 +9,14 @@
 //! `A_NATIVE` trade placed with the new token, and the token refreshed; every business result
 //! delivered to a local receiver.
 
+mod onboarding_support;
 mod support;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use actix_web::{App, HttpResponse, HttpServer, web};
 use nkpay_core::trade_type::TradeType;
-use nkpay_engine::Actor;
-use nkpay_engine::notifications::{Dispatcher, DispatcherConfig, UrlPolicy};
 use nkpay_sandbox::Faults;
 use nkpay_store::fee_floors;
 use nkpay_store::kinds::AdminRole;
+use onboarding_support::{Receiver, token};
 use serde_json::{Value, json};
 use support::{MER_BARE, MER_OTHER, OTHER_SP, Platform, SP, fresh_id, today};
 
@@ -28,100 +24,13 @@ const OPEN: &str = "/v2/merchant/busi/open";
 const CONFIG: &str = "/v2/merchant/busi/config";
 const CONFIG_QUERY: &str = "/v2/merchant/busi/config/query";
 
-/// Collects the bodies POSTed to it.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!(
-            "http://{}/busi/notify",
-            listener.local_addr().expect("addr")
-        );
-        let server = HttpServer::new(move || {
-            let seen = seen.clone();
-            App::new().default_service(web::to(move |body: web::Bytes| {
-                let seen = seen.clone();
-                async move {
-                    // A form: resp_code, resp_desc, resp_data, sign; keep resp_data's text.
-                    let resp_data = url::form_urlencoded::parse(&body)
-                        .find(|(k, _)| k == "resp_data")
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-                    seen.lock().expect("lock").push(resp_data);
-                    HttpResponse::Ok().body("RECV_ORD_ID_")
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Receiver {
-            url,
-            bodies,
-            handle,
-        }
-    }
-
-    /// Runs the dispatcher until a delivered body contains every one of `needles`.
-    async fn wait_for(&self, p: &Platform, needles: &[&str]) -> String {
-        let dispatcher = Dispatcher::new(
-            p.db.clone(),
-            p.signer.clone(),
-            DispatcherConfig {
-                schedule: vec![Duration::from_millis(50); 3],
-                concurrency: 4,
-                per_host_concurrency: 2,
-                timeout: Duration::from_secs(5),
-                lease: Duration::from_secs(10),
-                poll_interval: Duration::from_millis(20),
-                policy: UrlPolicy::WITH_LOOPBACK,
-            },
-            "test-node",
-        )
-        .expect("dispatcher");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = self
-                .bodies
-                .lock()
-                .expect("lock")
-                .iter()
-                .find(|b| needles.iter().all(|n| b.contains(n)))
-                .cloned();
-            if let Some(body) = found {
-                return body;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{}: no notification with {needles:?}; got {:?}",
-                p.label,
-                self.bodies.lock().expect("lock")
-            );
-            dispatcher.run_once().await.expect("dispatch round");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-async fn token(p: &Platform, role: AdminRole, sys_id: Option<&str>) -> String {
-    p.engine
-        .admin_identity()
-        .create_token(&Actor::local("test"), &fresh_id(), role, sys_id)
-        .await
-        .expect("token")
-        .token
-        .into_inner()
+/// Runs the dispatcher until the receiver got a notification whose `resp_data` holds every
+/// one of `needles`, checks its signature with the platform key, and returns `resp_data`.
+async fn notified(receiver: &Receiver, p: &Platform, needles: &[&str]) -> String {
+    let (resp_data, sign) = receiver.wait_for(p, needles).await;
+    nkpay_crypto::merchant_notify::verify_notify(&resp_data, &sign, &p.signer.public_key())
+        .expect("the notification is signed with the platform key");
+    resp_data
 }
 
 /// An admin API call: (status, JSON body).
@@ -453,9 +362,12 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
             "{}: audited",
             p.label
         );
-        let notice = receiver
-            .wait_for(&p, &["BUSINESS", MER_BARE, &sub_mch_id, "busi_stat"])
-            .await;
+        let notice = notified(
+            &receiver,
+            &p,
+            &["BUSINESS", MER_BARE, &sub_mch_id, "busi_stat"],
+        )
+        .await;
         assert!(notice.contains("wechat"), "{notice}");
 
         // Bind a directory and an official account.
@@ -472,9 +384,7 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
         assert_eq!(sandbox.jsapi_paths, vec![dir.to_owned()]);
         assert_eq!(sandbox.appids, vec![mp.to_owned()]);
         assert_eq!(sandbox.addsubdevconfig_calls, 2);
-        receiver
-            .wait_for(&p, &["BUSINESS", "wechat_config", mp])
-            .await;
+        notified(&receiver, &p, &["BUSINESS", "wechat_config", mp]).await;
 
         // The bound sub_appid pays; an unbound one is refused before anything goes upstream.
         let paid = jspay(&p, "T_JSAPI", Some(mp)).await;
@@ -522,9 +432,12 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
             refused_list[0]["err_code"], "INVALID_REQUEST",
             "{refused_list:?}"
         );
-        receiver
-            .wait_for(&p, &["wechat_config", "notawechatappid", "INVALID_REQUEST"])
-            .await;
+        notified(
+            &receiver,
+            &p,
+            &["wechat_config", "notawechatappid", "INVALID_REQUEST"],
+        )
+        .await;
         let mini_id: i64 = list[0]["bind_id"].as_str().unwrap().parse().unwrap();
         // Not bound yet: a mini-program trade with it is refused.
         let early_mini = jspay(&p, "T_MINIAPP", Some(mini)).await;
@@ -550,9 +463,42 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
             mini_paid.data
         );
         // Every binding of that request is final now: its result went out.
-        receiver
-            .wait_for(&p, &["wechat_config", mini, "\"busi_stat\":\"S\""])
-            .await;
+        notified(
+            &receiver,
+            &p,
+            &["wechat_config", mini, "\"busi_stat\":\"S\""],
+        )
+        .await;
+
+        // The job leaves a fresh unknown outcome alone, then asks WeChat again.
+        let businesses = p.engine.businesses();
+        let settle = chrono::Duration::seconds(30);
+        let sent = businesses
+            .retry_pending(chrono::Utc::now(), settle, 10)
+            .await
+            .expect("job round");
+        assert_eq!(sent, 0, "{}: not settled yet", p.label);
+        let job_mini = "wxbare0000000000m2";
+        p.set_faults(Faults {
+            system_error_times: 1,
+            apis: vec!["addsubdevconfig".into()],
+            ..Faults::default()
+        });
+        let by_job = config_call(&p, json!({"wx_applet_app_id": job_mini})).await;
+        assert_eq!(by_job.get("config_stat"), "P", "{:?}", by_job.data);
+        p.set_faults(Faults::default());
+        let later = chrono::Utc::now() + chrono::Duration::seconds(31);
+        let sent = businesses
+            .retry_pending(later, settle, 10)
+            .await
+            .expect("job round");
+        assert_eq!(sent, 1, "{}", p.label);
+        notified(
+            &receiver,
+            &p,
+            &["wechat_config", job_mini, "\"busi_stat\":\"S\""],
+        )
+        .await;
 
         let q =
             p.sp.call(
@@ -562,7 +508,7 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
             .await;
         assert_eq!(q.code(), "00000000", "{}: {:?}", p.label, q.data);
         assert_eq!(q.get("sub_mch_id"), sub_mch_id);
-        assert_eq!(bind_list(&q).len(), 4);
+        assert_eq!(bind_list(&q).len(), 5);
         let upstream: Value = serde_json::from_str(q.get("upstream_conf")).expect("upstream JSON");
         assert_eq!(upstream["source"], "wechat.querysubdevconfig");
         assert_eq!(upstream["jsapi_path_list"], json!([dir]));
@@ -579,8 +525,8 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
         )
         .await;
         assert_eq!(status, 200, "{}", p.label);
-        assert_eq!(body["bindings"].as_array().map(Vec::len), Some(4), "{body}");
-        receiver.handle.stop(false).await;
+        assert_eq!(body["bindings"].as_array().map(Vec::len), Some(5), "{body}");
+        receiver.stop().await;
         p.stop().await;
     }
 }
@@ -656,9 +602,12 @@ async fn alipay_opens_through_the_authorization_flow_and_refreshes() {
         assert_eq!(wrong.status().as_u16(), 400, "{}", p.label);
         assert_eq!(p.state().alipay.app_auth.code_exchanges, 1, "{}", p.label);
 
-        receiver
-            .wait_for(&p, &["BUSINESS", MER_BARE, "alipay", "\"busi_stat\":\"S\""])
-            .await;
+        notified(
+            &receiver,
+            &p,
+            &["BUSINESS", MER_BARE, "alipay", "\"busi_stat\":\"S\""],
+        )
+        .await;
 
         let paid = jspay(&p, "A_NATIVE", None).await;
         assert_eq!(paid.code(), "00000100", "{}: {:?}", p.label, paid.data);
@@ -686,7 +635,7 @@ async fn alipay_opens_through_the_authorization_flow_and_refreshes() {
         assert_eq!(p.state().alipay.app_auth.refresh_calls, 1);
         let paid = jspay(&p, "A_NATIVE", None).await;
         assert_eq!(paid.code(), "00000100", "{}: {:?}", p.label, paid.data);
-        receiver.handle.stop(false).await;
+        receiver.stop().await;
         p.stop().await;
     }
 }
