@@ -548,3 +548,102 @@ async fn a_disabled_account_takes_no_new_trade_but_finishes_the_one_it_has() {
         p.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_test_call_proves_the_credentials_against_the_sandbox() {
+    use nkpay_core::secret::Secret;
+    use nkpay_core::trade_type::ChannelKind;
+    use nkpay_engine::channel_accounts::{AccountCredentials, WechatAccountSetup};
+    use nkpay_engine::onboarding::NewAlipayAccount;
+
+    for p in support::Platform::all().await {
+        let by = nkpay_engine::Actor::local("test");
+        let mut tokens = Vec::new();
+        for role in [AdminRole::PlatformAdmin, AdminRole::Operator] {
+            let name = format!("tester-{role}");
+            let made = p
+                .engine
+                .admin_identity()
+                .create_token(&by, &name, role, None);
+            tokens.push(made.await.unwrap().token.into_inner());
+        }
+        let (admin, operator) = (tokens[0].clone(), tokens[1].clone());
+        let http = reqwest::Client::new();
+        let test_call = |id: i64, token: String| {
+            let request = http
+                .post(format!("{}{BASE}/{id}/test", p.base_url))
+                .bearer_auth(token);
+            async move {
+                let res = request.send().await.unwrap();
+                let status = res.status().as_u16();
+                (status, res.json::<Value>().await.unwrap())
+            }
+        };
+        let rows = accounts::list_channel_accounts(p.db.conn()).await.unwrap();
+        let wx = rows
+            .iter()
+            .find(|a| a.channel == ChannelKind::Wechat)
+            .unwrap();
+        let ali = rows
+            .iter()
+            .find(|a| a.channel == ChannelKind::Alipay)
+            .unwrap();
+
+        for account in [wx, ali] {
+            let (status, body) = test_call(account.id, admin.clone()).await;
+            assert_eq!(status, 200, "{}: {body}", p.label);
+            assert_eq!(
+                body["ok"],
+                true,
+                "{} {}: {body}",
+                p.label,
+                account.channel.as_str()
+            );
+            assert!(
+                body["code"].is_string() && body["message"].is_string(),
+                "{body}"
+            );
+        }
+        let (status, _) = test_call(wx.id, operator).await;
+        assert_eq!(status, 403, "{}", p.label);
+        let (status, _) = test_call(999_999, admin.clone()).await;
+        assert_eq!(status, 404, "{}", p.label);
+
+        // A wrong API key and a wrong app key are told apart from the right ones.
+        let wrong_wechat = WechatAccountSetup {
+            name: wx.name.clone(),
+            gateway_url: wx.gateway_url.clone(),
+            is_default: wx.is_default,
+            appid: wx.wx_appid.clone().unwrap(),
+            mch_id: wx.wx_mch_id.clone().unwrap(),
+            api_key: Secret::new("0123456789abcdef0123456789abcdef".into()),
+            client_certificate: None,
+        };
+        let wrong_alipay = NewAlipayAccount {
+            name: ali.name.clone(),
+            gateway_url: ali.gateway_url.clone(),
+            is_default: ali.is_default,
+            app_id: ali.ali_app_id.clone().unwrap(),
+            app_private_key: Secret::new(RsaPrivateKey::generate_2048().unwrap().to_pkcs8_pem()),
+            alipay_public_key: ali.ali_public_key.clone().unwrap(),
+            isv_pid: ali.ali_isv_pid.clone(),
+        };
+        let replaced = [
+            (wx.id, AccountCredentials::Wechat(wrong_wechat)),
+            (ali.id, AccountCredentials::Alipay(wrong_alipay)),
+        ];
+        for (id, credentials) in replaced {
+            p.engine
+                .channel_accounts()
+                .replace_credentials(&by, id, credentials)
+                .await
+                .unwrap()
+                .unwrap();
+            let (status, body) = test_call(id, admin.clone()).await;
+            assert_eq!(status, 200, "{}: {body}", p.label);
+            assert_eq!(body["ok"], false, "{} account {id}: {body}", p.label);
+            assert!(!body["code"].as_str().unwrap().is_empty(), "{body}");
+        }
+        p.stop().await;
+    }
+}

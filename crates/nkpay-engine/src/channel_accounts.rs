@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use nkpay_channels::ChannelError;
-pub use nkpay_channels::ClientIdentity;
+pub use nkpay_channels::{ClientIdentity, ProbeResult};
 use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::StoreError;
@@ -271,6 +271,43 @@ impl ChannelAccounts {
         tx.commit().await.map_err(StoreError::from)?;
         self.channels.forget(id);
         Ok(Some(after))
+    }
+
+    /// The test call: proves account `id`'s credentials with the channel's harmless signed
+    /// calls ([`nkpay_channels::Channel::probe`]: WeChat `downloadbill` of an old day, plus
+    /// `querysubdevconfig` over mutual TLS with a client certificate; Alipay
+    /// `alipay.trade.query` of a trade that does not exist), through the connector trades use,
+    /// disabled accounts included. The exchanges go to the channel exchange log (no trade).
+    /// A connector that cannot be built (a broken stored key or certificate) answers `ok:
+    /// false` with code `NKP_CONFIG` rather than an error. `None` when there is no account
+    /// `id`; [`EngineError::Forbidden`] unless `by` is a platform admin.
+    pub async fn test(&self, by: &Actor, id: i64) -> Result<Option<ProbeResult>, EngineError> {
+        require(by, Permission::ManageChannelAccounts)?;
+        let Some(account) = accounts::find_channel_account(self.db.conn(), id).await? else {
+            return Ok(None);
+        };
+        let config_failure = |e: &dyn std::fmt::Display| ProbeResult {
+            ok: false,
+            code: "NKP_CONFIG".to_owned(),
+            message: format!("the account's connector cannot be built: {e}"),
+        };
+        let channel = match self.channels.get(id).await {
+            Ok(channel) => channel,
+            Err(e) => return Ok(Some(config_failure(&e))),
+        };
+        let recorded = match channel.probe().await {
+            Ok(recorded) => recorded,
+            Err(e) => return Ok(Some(config_failure(&e))),
+        };
+        let result = recorded.value;
+        let outcome = format!(
+            "test call: {} {}",
+            if result.ok { "ok" } else { "not ok" },
+            result.code
+        );
+        self.log_exchanges(None, account.channel, &recorded.exchanges, &outcome)
+            .await;
+        Ok(Some(result))
     }
 
     /// Appends `by`'s write on `row` to the audit log in `tx`: `before` (the row's public

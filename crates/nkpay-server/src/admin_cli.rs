@@ -172,6 +172,11 @@ pub enum ChannelAccountCommand {
         #[arg(long)]
         id: i64,
     },
+    /// The test call: prints {"ok", "code", "message"}; exits 0 either way (read "ok").
+    Test {
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 /// `T_JSAPI=0.38` → (T_JSAPI, 38 basis points).
@@ -461,6 +466,13 @@ async fn channel_account(
         ChannelAccountCommand::Enable { id } => view(accounts.set_enabled(by, id, true).await?, id),
         ChannelAccountCommand::Disable { id } => {
             view(accounts.set_enabled(by, id, false).await?, id)
+        }
+        ChannelAccountCommand::Test { id } => {
+            let result = accounts
+                .test(by, id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no channel account {id}"))?;
+            Ok(json!({ "ok": result.ok, "code": result.code, "message": result.message }))
         }
     }
 }

@@ -207,6 +207,13 @@ fn operator_session(db_url: &str, label: &str) {
     );
     let enabled = ok(d, db_url, &format!("channel-account enable --id {id}"));
     assert_eq!(enabled["status"], "active");
+    // The test call answers even when the channel does not (nothing listens on port 9).
+    let tested = ok(d, db_url, &format!("channel-account test --id {id}"));
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert!(
+        tested["code"].is_string() && tested["message"].is_string(),
+        "{tested}"
+    );
     let err = refused(d, db_url, "channel-account disable --id 99999");
     assert!(err.contains("no channel account 99999"), "{err}");
 

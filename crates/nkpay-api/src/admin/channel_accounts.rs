@@ -45,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{id}", web::get().to(get))
             .route("/{id}/disable", web::post().to(disable))
             .route("/{id}/enable", web::post().to(enable))
-            .route("/{id}/credentials", web::put().to(replace_credentials)),
+            .route("/{id}/credentials", web::put().to(replace_credentials))
+            .route("/{id}/test", web::post().to(test_call)),
     );
 }
 
@@ -299,4 +300,26 @@ async fn get(
     let id = id.into_inner();
     let row = state.engine.channel_accounts().get(by, id).await?;
     found(row, id)
+}
+
+/// `POST {id}/test`: `{"ok": bool, "code": "...", "message": "..."}` — whether the channel
+/// accepted the account's credentials (and client certificate), in its own words.
+async fn test_call(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let by = actor.require(Permission::ManageChannelAccounts)?;
+    let id = id.into_inner();
+    let result = state
+        .engine
+        .channel_accounts()
+        .test(by, id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("channel account {id}")))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "ok": result.ok,
+        "code": result.code,
+        "message": result.message,
+    })))
 }
