@@ -338,6 +338,17 @@ async fn scope_matrix_agent_a_agent_b_merchant_self_other_merchant() {
                 assert_eq!(r.get("huifu_id"), huifu_id);
             }
         }
+        // A seeded, open merchant: its businesses with their states.
+        let r = p.sp.call(QUERY, query(MER_A)).await;
+        assert_eq!(r.code(), "00000000", "{}: {:?}", p.label, r.data);
+        assert_eq!(r.get("apply_status"), "Y");
+        assert_eq!(r.get("wx_busi_stat"), "S", "{}: {:?}", p.label, r.data);
+        let busi: Value = serde_json::from_str(r.get("busi_list")).expect("busi_list JSON");
+        assert!(
+            busi.as_array()
+                .is_some_and(|l| l.iter().any(|b| b["channel"] == "wechat")),
+            "{busi}"
+        );
         let r = p.sp.call(STATUS, status(&ent_id, &ent_apply)).await;
         assert_eq!(r.code(), "00000000", "{}: {:?}", p.label, r.data);
         assert_eq!(r.get("apply_status"), "P");

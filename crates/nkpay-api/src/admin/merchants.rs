@@ -63,9 +63,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A merchant as the console lists it: no personal data.
 #[derive(Debug, Serialize)]
 pub struct MerchantView {
+    /// The merchant's 16 digits (`huifu_id`).
     pub mer_id: String,
+    /// Its service provider.
     pub sys_id: String,
+    /// Registered name (`reg_name`).
     pub name: String,
+    /// Short name (`short_name`).
     pub short_name: Option<String>,
     /// `ent` or `indv`.
     pub kind: &'static str,
@@ -73,10 +77,15 @@ pub struct MerchantView {
     pub status: &'static str,
     /// P, Y, N or F.
     pub apply_status: &'static str,
+    /// Whether it is frozen (no payments; refunds, queries and closes still work).
     pub frozen: bool,
+    /// When it was frozen (UTC).
     pub frozen_at: Option<DateTime<Utc>>,
+    /// Why it was frozen.
     pub frozen_reason: Option<String>,
+    /// When it was created (UTC).
     pub created_at: DateTime<Utc>,
+    /// When it last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -124,6 +133,7 @@ fn detail_json(d: &MerchantDetail) -> Value {
         "application": d.application.as_ref().map(application_json),
         "businesses": d.businesses_json(),
         "appids": d.appids_json(),
+        "bindings": d.bindings_json(),
     })
 }
 

@@ -525,11 +525,20 @@ pub fn detail_reply(d: &MerchantDetail) -> Map<String, Value> {
     data
 }
 
-/// The merchant's businesses and bound appids, as far as they exist: `busi_list` (a JSON
-/// string: `[{"channel", "sub_mch_id", "fee_rate_bp", "status"}]`) and `appid_list` (a JSON
-/// string: `[{"appid", "kind"}]`). The business opening (busi/open, busi/config) adds its own
-/// per-business fields here.
+/// The merchant's businesses' states (`wx_busi_stat`, `ali_busi_stat`: P/S/F, as busi/open
+/// answers them), and its businesses, bound appids and WeChat bindings, each a JSON string:
+/// `busi_list` (`[{"channel", "state", "state_reason", "sub_mch_id", "fee_rate_bp",
+/// "status"}]`), `appid_list` (`[{"appid", "kind"}]`), `bind_list` (`[{"kind", "value",
+/// "state", "err_code", "err_msg"}]`). Per-business fields belong in
+/// `MerchantDetail::businesses_json` (nkpay-engine `merchants`).
 pub fn businesses_reply(d: &MerchantDetail, data: &mut Map<String, Value>) {
+    for b in &d.businesses {
+        let key = match b.channel {
+            nkpay_core::trade_type::ChannelKind::Wechat => "wx_busi_stat",
+            nkpay_core::trade_type::ChannelKind::Alipay => "ali_busi_stat",
+        };
+        data.insert(key.into(), Value::String(b.state.as_str().to_owned()));
+    }
     data.insert(
         "busi_list".into(),
         Value::String(Value::Array(d.businesses_json()).to_string()),
@@ -537,6 +546,10 @@ pub fn businesses_reply(d: &MerchantDetail, data: &mut Map<String, Value>) {
     data.insert(
         "appid_list".into(),
         Value::String(Value::Array(d.appids_json()).to_string()),
+    );
+    data.insert(
+        "bind_list".into(),
+        Value::String(Value::Array(d.bindings_json()).to_string()),
     );
 }
 

@@ -4,11 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use nkpay_core::resp_code::RespCode;
-use nkpay_store::entity::{merchant, merchant_appid, merchant_application, merchant_channel};
+use nkpay_store::entity::{
+    merchant, merchant_appid, merchant_application, merchant_binding, merchant_channel,
+};
 use nkpay_store::kinds::{AdminRole, ApplyStatus, MerchantKind};
 use nkpay_store::merchant_applications::{self, ApplicationFilter};
-use nkpay_store::merchant_channels;
 use nkpay_store::merchants::{self, MerchantFilter};
+use nkpay_store::{merchant_bindings, merchant_channels};
 use serde_json::{Map, Value};
 
 use super::Merchants;
@@ -88,20 +90,41 @@ pub struct MerchantDetail {
     pub businesses: Vec<merchant_channel::Model>,
     /// Its bound appids.
     pub appids: Vec<merchant_appid::Model>,
+    /// Its WeChat bindings (JSAPI directories, appids) with their states, in request order.
+    pub bindings: Vec<merchant_binding::Model>,
 }
 
 impl MerchantDetail {
-    /// The businesses as the replies show them: `[{"channel", "sub_mch_id", "fee_rate_bp"
-    /// (basis points), "status"}]`.
+    /// The businesses as the replies show them: `[{"channel", "state" (P/S/F), "state_reason",
+    /// "sub_mch_id", "fee_rate_bp" (basis points), "status"}]`.
     pub fn businesses_json(&self) -> Vec<Value> {
         self.businesses
             .iter()
             .map(|b| {
                 serde_json::json!({
                     "channel": b.channel.as_str(),
+                    "state": b.state.as_str(),
+                    "state_reason": b.state_reason,
                     "sub_mch_id": b.sub_mch_id,
                     "fee_rate_bp": b.fee_rate_bp,
                     "status": b.status.as_str(),
+                })
+            })
+            .collect()
+    }
+
+    /// The WeChat bindings as the replies show them: `[{"kind", "value", "state" (P/S/F),
+    /// "err_code", "err_msg"}]`.
+    pub fn bindings_json(&self) -> Vec<Value> {
+        self.bindings
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "kind": b.kind.as_str(),
+                    "value": b.value,
+                    "state": b.state.as_str(),
+                    "err_code": b.err_code,
+                    "err_msg": b.err_msg,
                 })
             })
             .collect()
@@ -196,11 +219,13 @@ impl Merchants {
             .map(ApplicationView::of);
         let businesses = merchant_channels::list_businesses(conn, &m.mer_id).await?;
         let appids = merchant_channels::list_bound_appids(conn, &m.mer_id).await?;
+        let bindings = merchant_bindings::list_for_merchant(conn, &m.mer_id).await?;
         Ok(MerchantDetail {
             merchant: m,
             application,
             businesses,
             appids,
+            bindings,
         })
     }
 
