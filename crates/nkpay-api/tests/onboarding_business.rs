@@ -95,6 +95,12 @@ fn bind_list(reply: &support::Reply) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The Alipay authorization link of MER_BARE: (status, body).
+async fn auth_link(p: &Platform, token: &str) -> (u16, Value) {
+    let path = format!("/admin/api/merchants/{MER_BARE}/businesses/alipay/auth-link");
+    admin(p, "GET", &path, token, None).await
+}
+
 /// A jspay for MER_BARE; WeChat trades pay under `sub_appid`.
 async fn jspay(p: &Platform, trade_type: &str, sub_appid: Option<&str>) -> support::Reply {
     let extra = match sub_appid {
@@ -185,41 +191,24 @@ async fn busi_open_checks_floor_and_scope_and_replays_the_first_answer() {
             bad_rate.desc()
         );
 
-        // Another provider's merchant, and naming another provider as upper_huifu_id.
-        let foreign =
-            p.sp.call(
-                OPEN,
-                open_data(MER_OTHER, SP, Some("0.38"), None, "http://127.0.0.1:9/n"),
-            )
-            .await;
-        assert_eq!(foreign.code(), "22000000", "{}", p.label);
-        let other_upper =
-            p.sp.call(
-                OPEN,
-                open_data(
-                    MER_BARE,
-                    OTHER_SP,
-                    Some("0.38"),
-                    None,
-                    "http://127.0.0.1:9/n",
-                ),
-            )
-            .await;
-        assert_eq!(other_upper.code(), "22000000", "{}", p.label);
-        let by_other = p
-            .other_sp
-            .call(
-                OPEN,
-                open_data(
-                    MER_BARE,
-                    OTHER_SP,
-                    Some("0.38"),
-                    None,
-                    "http://127.0.0.1:9/n",
-                ),
-            )
-            .await;
-        assert_eq!(by_other.code(), "22000000", "{}", p.label);
+        // Another provider's merchant, another provider named as upper_huifu_id, a merchant
+        // calling for itself (its service provider opens), another provider calling.
+        for (who, client, mer_id, upper) in [
+            ("foreign merchant", &p.sp, MER_OTHER, SP),
+            ("other upper_huifu_id", &p.sp, MER_BARE, OTHER_SP),
+            ("merchant itself", &p.mer_b, support::MER_B, SP),
+            ("other provider", &p.other_sp, MER_BARE, OTHER_SP),
+        ] {
+            let data = open_data(mer_id, upper, Some("0.38"), None, "http://127.0.0.1:9/n");
+            let refused = client.call(OPEN, data).await;
+            assert_eq!(
+                refused.code(),
+                "22000000",
+                "{} {who}: {:?}",
+                p.label,
+                refused.data
+            );
+        }
 
         // A merchant whose application is not approved yet opens nothing.
         set_apply_status(&p, MER_BARE, "P").await;
@@ -551,14 +540,7 @@ async fn alipay_opens_through_the_authorization_flow_and_refreshes() {
         );
 
         let agent = token(&p, AdminRole::AgentAdmin, Some(SP)).await;
-        let (status, body) = admin(
-            &p,
-            "GET",
-            &format!("/admin/api/merchants/{MER_BARE}/businesses/alipay/auth-link"),
-            &agent,
-            None,
-        )
-        .await;
+        let (status, body) = auth_link(&p, &agent).await;
         assert_eq!(status, 200, "{}: {body}", p.label);
         let url = body["url"].as_str().expect("url").to_owned();
         assert!(
@@ -635,6 +617,43 @@ async fn alipay_opens_through_the_authorization_flow_and_refreshes() {
         assert_eq!(p.state().alipay.app_auth.refresh_calls, 1);
         let paid = jspay(&p, "A_NATIVE", None).await;
         assert_eq!(paid.code(), "00000100", "{}: {:?}", p.label, paid.data);
+
+        // A code Alipay refuses: 502 page, the reason kept, the open business untouched.
+        let (_, body) = auth_link(&p, &agent).await;
+        let link = url::Url::parse(body["url"].as_str().expect("url")).expect("link");
+        let pairs: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
+        let bogus = http
+            .get(format!("{}/callback/alipay/app-auth", p.base_url))
+            .query(&[
+                ("app_id", pairs["app_id"].as_str()),
+                ("app_auth_code", "not-a-code"),
+                ("state", pairs["state"].as_str()),
+            ])
+            .send()
+            .await
+            .expect("callback with a bad code");
+        assert_eq!(bogus.status().as_u16(), 502, "{}", p.label);
+        let (_, view) = admin(
+            &p,
+            "GET",
+            &format!("/admin/api/merchants/{MER_BARE}/businesses"),
+            &agent,
+            None,
+        )
+        .await;
+        let ali = view["businesses"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["channel"] == "alipay"))
+            .cloned()
+            .expect("alipay business");
+        assert_eq!(ali["state"], "S", "{view}");
+        assert!(
+            ali["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("authorization not completed"),
+            "{view}"
+        );
         receiver.stop().await;
         p.stop().await;
     }

@@ -346,6 +346,23 @@ pub async fn take_auth_state(
     Ok((res.rows_affected == 1).then_some(found))
 }
 
+/// Notes why business `id` is not open yet (a refused or unanswered authorization), leaving
+/// its state as it is.
+pub async fn set_state_reason(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    merchant_channel::Entity::update_many()
+        .col_expr(merchant_channel::Column::StateReason, Expr::value(reason))
+        .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant_channel::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// An Alipay grant (`alipay.open.auth.token.app`) to store on a business.
 #[derive(Debug, Clone)]
 pub struct AlipayGrant {

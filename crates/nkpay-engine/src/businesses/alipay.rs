@@ -115,6 +115,14 @@ impl Businesses {
             Ok(rec) => rec.value,
             Err(e) => {
                 tracing::warn!(mer_id = %business.mer_id, error = %e, "app_auth_code exchange failed");
+                let reason = format!("authorization not completed: {e}");
+                merchant_channels::set_state_reason(
+                    self.db.conn(),
+                    business.id,
+                    &reason,
+                    Utc::now(),
+                )
+                .await?;
                 return Err(EngineError::Channel(e));
             }
         };
