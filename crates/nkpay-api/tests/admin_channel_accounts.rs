@@ -4,7 +4,8 @@
 //! the registration's audit row without secrets; disable/enable and credential replacement
 //! audited before → after; the client certificate as a PEM pair or PKCS#12 (key checked,
 //! expiry stored and shown, an expired one refused); and a disabled account that takes no new
-//! trade but finishes the one it has (paid by notify, queried, refunded by notify).
+//! trade but finishes the one it has (paid by notify, queried, refunded by notify); the test call
+//! against the in-process sandbox; and the audited address behind a trusted proxy.
 
 mod console_support;
 mod refunds_support;
@@ -645,5 +646,95 @@ async fn the_test_call_proves_the_credentials_against_the_sandbox() {
             assert!(!body["code"].as_str().unwrap().is_empty(), "{body}");
         }
         p.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn the_audited_address_believes_x_forwarded_for_only_from_a_trusted_proxy() {
+    use std::sync::Arc;
+
+    use nkpay_crypto::sealed::SecretSealer;
+    use nkpay_engine::config::TrustedProxies;
+    use nkpay_engine::{Engine, EngineConfig, EngineParts, platform_keys};
+
+    for t in databases().await {
+        let sealer =
+            Arc::new(SecretSealer::from_key_base64(&SecretSealer::generate_key_base64()).unwrap());
+        let signer = platform_keys::load_or_create(&t.db, &sealer).await.unwrap();
+        let engine = Arc::new(
+            Engine::new(EngineParts {
+                db: t.db.clone(),
+                sealer,
+                node_id: 1,
+                signer,
+                public_base_url: "http://127.0.0.1:9".into(),
+                config: EngineConfig {
+                    admin_trusted_proxies: TrustedProxies::parse(&["10.0.0.0/8"]).unwrap(),
+                    ..EngineConfig::default()
+                },
+            })
+            .unwrap(),
+        );
+        let app = test::init_service(app(engine.clone())).await;
+        let by = nkpay_engine::Actor::local("test");
+        let admin = engine
+            .admin_identity()
+            .create_token(&by, "proxied", AdminRole::PlatformAdmin, None)
+            .await
+            .unwrap()
+            .token
+            .into_inner();
+        let created = engine
+            .channel_accounts()
+            .create_wechat(
+                &by,
+                nkpay_engine::channel_accounts::WechatAccountSetup {
+                    name: "SP".into(),
+                    gateway_url: String::new(),
+                    is_default: false,
+                    appid: "wx00000000000000a1".into(),
+                    mch_id: "1900000109".into(),
+                    api_key: nkpay_core::secret::Secret::new(API_KEY.into()),
+                    client_certificate: None,
+                },
+            )
+            .await
+            .unwrap();
+        // Through the trusted proxy 10.0.0.2 (which saw 203.0.113.77), then straight from an
+        // outsider claiming an address of its choice.
+        for (peer, what) in [
+            ("10.0.0.2:5000", "disable"),
+            ("198.51.100.9:5000", "enable"),
+        ] {
+            let res = test::call_service(
+                &app,
+                with_bearer(
+                    test::TestRequest::post().uri(&format!("{BASE}/{}/{what}", created.id)),
+                    &admin,
+                )
+                .insert_header(("X-Forwarded-For", "192.0.2.1, 203.0.113.77"))
+                .peer_addr(peer.parse().unwrap())
+                .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", t.label);
+        }
+        let address = |action: &str| {
+            let db = t.db.clone();
+            let action = action.to_owned();
+            async move { audit_of(&db, &action).await[0].address.clone() }
+        };
+        assert_eq!(
+            address("channel_account.disable").await.as_deref(),
+            Some("203.0.113.77"),
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            address("channel_account.enable").await.as_deref(),
+            Some("198.51.100.9"),
+            "{}",
+            t.label
+        );
     }
 }
