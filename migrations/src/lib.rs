@@ -22,6 +22,7 @@ mod m20261129_153000_merchant_applications;
 mod m20261129_153100_merchant_businesses;
 mod m20261129_153200_channel_account_state;
 mod m20261129_153300_service_provider_next_key;
+mod m20261129_160500_alipay_auth_link_expiry;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_153100_merchant_businesses::Migration),
             Box::new(m20261129_153200_channel_account_state::Migration),
             Box::new(m20261129_153300_service_provider_next_key::Migration),
+            Box::new(m20261129_160500_alipay_auth_link_expiry::Migration),
         ]
     }
 }

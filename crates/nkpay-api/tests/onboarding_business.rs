@@ -125,6 +125,23 @@ async fn config_call(p: &Platform, fields: Value) -> support::Reply {
     p.sp.call(CONFIG, data).await
 }
 
+/// Makes every pending Alipay authorization link of the test database expired.
+async fn expire_auth_links(p: &Platform) {
+    use nkpay_store::entity::merchant_channel;
+    use nkpay_store::sea_orm::sea_query::Expr;
+    use nkpay_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    merchant_channel::Entity::update_many()
+        .col_expr(
+            merchant_channel::Column::AliAuthStateExpiresAt,
+            Expr::value(past),
+        )
+        .filter(merchant_channel::Column::AliAuthStateHash.is_not_null())
+        .exec(p.db.conn())
+        .await
+        .expect("expire links");
+}
+
 async fn set_apply_status(p: &Platform, mer_id: &str, status: &str) {
     use nkpay_store::entity::merchant;
     use nkpay_store::sea_orm::sea_query::Expr;
@@ -617,6 +634,27 @@ async fn alipay_opens_through_the_authorization_flow_and_refreshes() {
         assert_eq!(p.state().alipay.app_auth.refresh_calls, 1);
         let paid = jspay(&p, "A_NATIVE", None).await;
         assert_eq!(paid.code(), "00000100", "{}: {:?}", p.label, paid.data);
+
+        // An expired link is refused like a used one.
+        let (_, body) = auth_link(&p, &agent).await;
+        expire_auth_links(&p).await;
+        let expired = http
+            .get(format!(
+                "{}&sandbox_auto_authorize=true",
+                body["url"].as_str().expect("url")
+            ))
+            .send()
+            .await
+            .expect("auth page");
+        let callback = expired
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("redirect")
+            .to_owned();
+        let refused = http.get(&callback).send().await.expect("callback");
+        assert_eq!(refused.status().as_u16(), 400, "{}", p.label);
+        assert_eq!(p.state().alipay.app_auth.code_exchanges, 1, "{}", p.label);
 
         // A code Alipay refuses: 502 page, the reason kept, the open business untouched.
         let (_, body) = auth_link(&p, &agent).await;

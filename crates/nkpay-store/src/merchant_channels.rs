@@ -298,18 +298,23 @@ pub async fn record_sub_mch_id(
     Ok(Some((before, after)))
 }
 
-/// Stores the hashed `state` of a new authorization link on business `id` (replacing an
-/// unused one: only the newest link works).
+/// Stores the hashed `state` of a new authorization link on business `id`, valid until
+/// `expires_at` (UTC), replacing an unused one: only the newest link works.
 pub async fn set_auth_state(
     conn: &impl ConnectionTrait,
     id: i64,
     state_hash: &str,
+    expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     merchant_channel::Entity::update_many()
         .col_expr(
             merchant_channel::Column::AliAuthStateHash,
             Expr::value(state_hash),
+        )
+        .col_expr(
+            merchant_channel::Column::AliAuthStateExpiresAt,
+            Expr::value(expires_at),
         )
         .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
         .filter(merchant_channel::Column::Id.eq(id))
@@ -320,7 +325,8 @@ pub async fn set_auth_state(
 
 /// Uses up the authorization `state` whose hash is `state_hash`: clears it with a conditional
 /// UPDATE (of two callbacks with the same state only one gets the business) and returns the
-/// business; `None` when no business holds it (wrong, or already used).
+/// business; `None` when no business holds it (wrong, already used) or it expired before `now`
+/// (an expired state is cleared too).
 pub async fn take_auth_state(
     conn: &impl ConnectionTrait,
     state_hash: &str,
@@ -338,12 +344,17 @@ pub async fn take_auth_state(
             merchant_channel::Column::AliAuthStateHash,
             Expr::value(Option::<String>::None),
         )
+        .col_expr(
+            merchant_channel::Column::AliAuthStateExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
         .filter(merchant_channel::Column::Id.eq(found.id))
         .filter(merchant_channel::Column::AliAuthStateHash.eq(state_hash))
         .exec(conn)
         .await?;
-    Ok((res.rows_affected == 1).then_some(found))
+    let fresh = found.ali_auth_state_expires_at.is_some_and(|at| at > now);
+    Ok((res.rows_affected == 1 && fresh).then_some(found))
 }
 
 /// Notes why business `id` is not open yet (a refused or unanswered authorization), leaving

@@ -20,6 +20,10 @@ use crate::error::EngineError;
 /// `public_base_url`.
 pub const ALIPAY_APP_AUTH_CALLBACK: &str = "/callback/alipay/app-auth";
 
+/// How long an authorization link works, in seconds (24 hours): long enough for the merchant
+/// to open it, short enough that a forgotten or leaked link cannot bind an Alipay account later.
+pub const AUTH_LINK_TTL_SECS: i64 = 24 * 3600;
+
 /// What one refresh round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefreshReport {
@@ -44,7 +48,8 @@ fn grant_of(g: AppAuthGrant, now: DateTime<Utc>) -> AlipayGrant {
 impl Businesses {
     /// The app-to-app authorization page for the merchant's Alipay business (its connector's
     /// `app_to_app_auth_url`, `redirect_uri` = `<public_base_url>/callback/alipay/app-auth`,
-    /// `state` 64 random hex characters stored hashed; a newer link replaces an unused one),
+    /// `state` 64 random hex characters stored hashed, valid [`AUTH_LINK_TTL_SECS`]; a newer
+    /// link replaces an unused one),
     /// audited (`business.alipay.auth_link`, no state). `None` when the merchant is unknown
     /// (or another provider's, for an agent admin). [`EngineError::Invalid`] naming `channel`
     /// when busi/open did not ask for Alipay; [`EngineError::Forbidden`] for finance and
@@ -63,7 +68,9 @@ impl Businesses {
         let state = hex::encode(rand::thread_rng().r#gen::<[u8; 32]>());
         let now = Utc::now();
         let tx = self.db.begin_write().await?;
-        merchant_channels::set_auth_state(&tx, business.id, &token_hash(&state), now).await?;
+        let expires_at = now + ChronoDuration::seconds(AUTH_LINK_TTL_SECS);
+        merchant_channels::set_auth_state(&tx, business.id, &token_hash(&state), expires_at, now)
+            .await?;
         audit(
             &tx,
             by,
@@ -78,12 +85,12 @@ impl Businesses {
         Ok(Some(connector.app_to_app_auth_url(&redirect_uri, &state)))
     }
 
-    /// The authorization callback: `state` must be a link's unused state (used up here, so a
-    /// second callback with it is refused), `app_id` the ISV app the link was for. The
-    /// `app_auth_code` is traded for the merchant's grant; its tokens are stored sealed,
+    /// The authorization callback: `state` must be a link's unused, unexpired state (used up
+    /// here, so a second callback with it is refused), `app_id` the ISV app the link was for.
+    /// The `app_auth_code` is traded for the merchant's grant; its tokens are stored sealed,
     /// `user_id` as the seller id, the expiries, and the business becomes `S` and is notified.
-    /// [`EngineError::Invalid`] naming `state` (unknown or used) or `app_id`; a refused or
-    /// unanswered exchange is [`EngineError::Channel`] (the business stays as it was, its
+    /// [`EngineError::Invalid`] naming `state` (unknown, used or expired) or `app_id`; a refused
+    /// or unanswered exchange is [`EngineError::Channel`] (the business stays as it was, its
     /// reason noted; a new link is needed).
     pub async fn alipay_authorized(
         &self,
@@ -101,7 +108,10 @@ impl Businesses {
         let business = merchant_channels::take_auth_state(self.db.conn(), &token_hash(state), now)
             .await?
             .ok_or_else(|| {
-                EngineError::invalid("state", "unknown or already used authorization state")
+                EngineError::invalid(
+                    "state",
+                    "unknown, already used or expired authorization state",
+                )
             })?;
         let account = self.business_account(&business).await?;
         if account.ali_app_id.as_deref() != Some(app_id) {

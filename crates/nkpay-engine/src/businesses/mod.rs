@@ -37,7 +37,7 @@ use crate::admin_identity::Actor;
 use crate::engine::service;
 use crate::error::EngineError;
 
-pub use alipay::{ALIPAY_APP_AUTH_CALLBACK, RefreshReport};
+pub use alipay::{ALIPAY_APP_AUTH_CALLBACK, AUTH_LINK_TTL_SECS, RefreshReport};
 pub use open::{ConfEntry, OpenBusinesses, OpenedBusinesses};
 pub use wechat::{ConfigAnswer, ConfigQuery, ConfigureBindings, RecordSubMchId, UpstreamConfig};
 

@@ -57,6 +57,8 @@ pub struct Model {
     pub ali_refresh_expires_at: Option<DateTimeUtc>,
     /// Hex SHA-256 of the pending authorization link's `state`; `None` once used.
     pub ali_auth_state_hash: Option<String>,
+    /// When that `state` stops working (UTC).
+    pub ali_auth_state_expires_at: Option<DateTimeUtc>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).
