@@ -59,12 +59,13 @@ pub enum ServiceProviderCommand {
     /// Register a service provider with its RSA public key (--public-key-file) or a generated
     /// key pair (--generate; the private key is printed once, as `private_key`).
     Create {
-        /// 1 to 32 letters or digits.
+        /// The service provider's sys_id: 1 to 32 letters or digits.
         #[arg(long)]
         sys_id: String,
         /// The product it signs requests for (e.g. NKPAY).
         #[arg(long)]
         product_id: String,
+        /// Display name.
         #[arg(long)]
         name: String,
         /// Its RSA public key, PEM or base64 (SPKI or PKCS#1).
@@ -82,17 +83,20 @@ pub enum ServiceProviderCommand {
     List,
     /// Suspend a service provider: its calls are refused (10000002).
     Suspend {
+        /// The service provider's sys_id.
         #[arg(long)]
         sys_id: String,
     },
     /// Activate a suspended service provider.
     Activate {
+        /// The service provider's sys_id.
         #[arg(long)]
         sys_id: String,
     },
     /// Show a service provider's fee-rate floors, or set some (`--set T_JSAPI=0.38`: percent
     /// with at most 2 decimals; payment methods not named keep theirs).
     FeeFloors {
+        /// The service provider's sys_id.
         #[arg(long)]
         sys_id: String,
         /// `TRADE_TYPE=PERCENT`, e.g. T_JSAPI=0.38 T_MINIAPP=0.38 A_NATIVE=0.6.
@@ -108,6 +112,7 @@ pub enum ChannelAccountCommand {
     /// Register a WeChat Pay service-provider account. The API v2 key, the client certificate
     /// (PKCS#12 with its password, or the PEM pair) are read from files.
     AddWechat {
+        /// Display name.
         #[arg(long)]
         name: String,
         /// The service provider's own appid.
@@ -140,8 +145,10 @@ pub enum ChannelAccountCommand {
     },
     /// Register an Alipay ISV app. The app private key is read from a file.
     AddAlipay {
+        /// Display name.
         #[arg(long)]
         name: String,
+        /// The ISV app's app_id.
         #[arg(long)]
         app_id: String,
         /// The app's RSA2 private key (PEM or base64).
@@ -164,16 +171,19 @@ pub enum ChannelAccountCommand {
     List,
     /// Let an account take new trades again.
     Enable {
+        /// The channel account's id (as `list` shows it).
         #[arg(long)]
         id: i64,
     },
     /// Stop an account taking new trades; its trades in flight still finish.
     Disable {
+        /// The channel account's id (as `list` shows it).
         #[arg(long)]
         id: i64,
     },
     /// The test call: prints {"ok", "code", "message"}; exits 0 either way (read "ok").
     Test {
+        /// The channel account's id (as `list` shows it).
         #[arg(long)]
         id: i64,
     },

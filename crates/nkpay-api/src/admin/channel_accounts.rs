@@ -32,8 +32,10 @@ use super::auth::AdminActor;
 use super::error::AdminError;
 use crate::ApiState;
 
+/// Where the channel-account calls are mounted.
 pub const BASE: &str = "/admin/api/channel-accounts";
 
+/// Mounts the channel-account calls under [`BASE`] (JSON bodies up to 64 KiB).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Certificates and RSA keys are larger than the console's usual 4 KiB bodies.
     let json_errors = super::error::json_config().limit(64 * 1024);
@@ -54,29 +56,43 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// each secret that is stored.
 #[derive(Debug, Serialize)]
 pub struct AccountView {
+    /// The account's id (`channel_accounts.id`), as the paths name it.
     pub id: i64,
     /// `wechat` or `alipay`.
     pub channel: &'static str,
+    /// The operator's name for it.
     pub name: String,
+    /// Whether it serves merchants whose business names no account.
     pub is_default: bool,
+    /// The channel API base URL; empty: the configured one.
     pub gateway_url: String,
     /// `active` or `disabled`.
     pub status: &'static str,
+    /// WeChat: the service provider's appid.
     pub appid: Option<String>,
+    /// WeChat: the service provider's `mch_id`.
     pub mch_id: Option<String>,
+    /// WeChat: `"set"` when the API v2 key is stored.
     pub api_key: Option<&'static str>,
+    /// WeChat: `"set"` when a client certificate is stored.
     pub client_certificate: Option<&'static str>,
     /// The client certificate's `notAfter` (UTC), when one is stored with it.
     pub cert_not_after: Option<DateTime<Utc>>,
     /// Whole days until `cert_not_after` (negative once expired).
     pub cert_expires_in_days: Option<i64>,
+    /// Alipay: the ISV app's `app_id`.
     pub app_id: Option<String>,
+    /// Alipay: `"set"` when the app private key is stored.
     pub app_private_key: Option<&'static str>,
+    /// Alipay: Alipay's public key (public).
     pub alipay_public_key: Option<String>,
+    /// Alipay: the ISV's PID (`sys_service_provider_id`).
     pub isv_pid: Option<String>,
     /// Goes up by one with every change (status, credentials).
     pub version: i64,
+    /// When it was registered (UTC).
     pub created_at: DateTime<Utc>,
+    /// When it last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
