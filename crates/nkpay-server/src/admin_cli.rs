@@ -50,6 +50,9 @@ pub enum AdminCommand {
     ServiceProvider(ServiceProviderCommand),
     /// `nkpay admin channel-account …`.
     ChannelAccount(ChannelAccountCommand),
+    /// Print the platform's active signing key: what a service provider configures in its SDK
+    /// to verify replies and notifications (`{"key_id", "public_key"}`, SPKI PEM).
+    PlatformKey,
 }
 
 /// `nkpay admin service-provider …`: service providers (agents) as `/admin/api/service-providers`
@@ -234,6 +237,10 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<String
         AdminCommand::ChannelAccount(command) => {
             json_line(channel_account(&engine, &by, command).await?)
         }
+        AdminCommand::PlatformKey => json_line(json!({
+            "key_id": engine.signer().key_id(),
+            "public_key": engine.signer().public_key().to_spki_pem(),
+        })),
         AdminCommand::CreateUser {
             username,
             role,

@@ -106,6 +106,9 @@ enum AdminSub {
         #[command(subcommand)]
         command: nkpay_server::admin_cli::ChannelAccountCommand,
     },
+    /// Print the platform's active public key (`{"key_id", "public_key"}`): hand it to a new
+    /// service provider for its SDK's reply and notification checks.
+    PlatformKey,
 }
 
 fn main() -> ExitCode {
@@ -200,6 +203,7 @@ fn main() -> ExitCode {
                     AdminSub::RevokeToken { name } => AdminCommand::RevokeToken { name },
                     AdminSub::ServiceProvider { command } => AdminCommand::ServiceProvider(command),
                     AdminSub::ChannelAccount { command } => AdminCommand::ChannelAccount(command),
+                    AdminSub::PlatformKey => AdminCommand::PlatformKey,
                 };
                 let out = nkpay_server::admin_cli::run(config, command).await?;
                 print!("{out}");
