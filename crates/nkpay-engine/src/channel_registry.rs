@@ -189,9 +189,9 @@ impl ChannelRegistry {
         &self,
         account: &channel_account::Model,
     ) -> Result<Arc<dyn Channel>, EngineError> {
-        let built = match accounts::open_channel_account(&self.sealer, account)? {
-            ChannelCredentials::Wechat(c) => self.wechat(c)?,
-            ChannelCredentials::Alipay(c) => self.alipay(c)?,
+        let built: Arc<dyn Channel> = match accounts::open_channel_account(&self.sealer, account)? {
+            ChannelCredentials::Wechat(c) => Arc::new(self.wechat(c)?),
+            ChannelCredentials::Alipay(c) => Arc::new(self.alipay(c)?),
         };
         let mut map = self
             .built
@@ -213,7 +213,10 @@ impl ChannelRegistry {
         Ok(entry.channel.clone())
     }
 
-    fn wechat(&self, c: WechatCredentials) -> Result<Arc<dyn Channel>, EngineError> {
+    /// A WeChat connector from opened credentials: the account's own base URL, else the
+    /// configured one. Not cached; [`ChannelRegistry::get`] caches the shared ones, and the
+    /// onboarding calls (rare) build their typed connector with this.
+    pub(crate) fn wechat(&self, c: WechatCredentials) -> Result<WechatChannel, EngineError> {
         let base_url = pick_url(
             &c.gateway_url,
             self.settings.wechat_base_url.as_ref(),
@@ -227,7 +230,7 @@ impl ChannelRegistry {
             }),
             _ => None,
         };
-        let channel = WechatChannel::new(WechatAccount {
+        Ok(WechatChannel::new(WechatAccount {
             appid: c.appid,
             mch_id: c.mch_id,
             api_key: c.api_key,
@@ -239,11 +242,13 @@ impl ChannelRegistry {
             notify_urls: self.wechat_notify_urls.clone(),
             close_min_age: self.wechat_close_min_age,
             http: self.settings.http.clone(),
-        })?;
-        Ok(Arc::new(channel))
+        })?)
     }
 
-    fn alipay(&self, c: AlipayCredentials) -> Result<Arc<dyn Channel>, EngineError> {
+    /// An Alipay connector from opened credentials: the account's own gateway URL, else the
+    /// configured one; [`EngineError::Internal`] when the ISV PID is missing. Not cached (see
+    /// [`ChannelRegistry::wechat`]).
+    pub(crate) fn alipay(&self, c: AlipayCredentials) -> Result<AlipayChannel, EngineError> {
         let gateway_url = pick_url(
             &c.gateway_url,
             self.settings.alipay_gateway_url.as_ref(),
@@ -256,7 +261,7 @@ impl ChannelRegistry {
                 c.account_id
             ))
         })?;
-        let channel = AlipayChannel::new(AlipayAccount {
+        Ok(AlipayChannel::new(AlipayAccount {
             app_id: c.app_id,
             app_private_key: c.app_private_key,
             alipay_public_key: c.alipay_public_key,
@@ -265,8 +270,7 @@ impl ChannelRegistry {
             extra_roots_pem: self.settings.extra_roots_pem.clone(),
             notify_urls: self.alipay_notify_urls.clone(),
             http: self.settings.http.clone(),
-        })?;
-        Ok(Arc::new(channel))
+        })?)
     }
 }
 
