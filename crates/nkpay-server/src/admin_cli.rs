@@ -21,7 +21,6 @@ use nkpay_engine::channel_accounts::{ClientIdentity, WechatAccountSetup};
 use nkpay_engine::onboarding::NewAlipayAccount;
 use nkpay_engine::service_providers::{NewProvider, ProviderKey};
 use nkpay_engine::{Engine, EngineConfig, EngineParts};
-use nkpay_store::entity::service_provider_fee_floor;
 use nkpay_store::kinds::{AdminRole, RecordStatus};
 use serde_json::{Value, json};
 use url::Url;
@@ -200,20 +199,12 @@ fn parse_floor(text: &str) -> Result<(TradeType, i32), String> {
     let trade_type = name
         .parse::<TradeType>()
         .map_err(|_| format!("{name}: not a payment method (T_JSAPI, T_MINIAPP, A_NATIVE)"))?;
-    let bp = percent_to_bp(percent).ok_or_else(|| {
-        format!("{name}: {percent:?} is not a percent with at most 2 decimals, e.g. 0.38")
+    let bp = nkpay_core::fee_rate::parse_percent(percent).ok_or_else(|| {
+        format!(
+            "{name}: {percent:?} is not a percent from 0 to 100 with at most 2 decimals, e.g. 0.38"
+        )
     })?;
     Ok((trade_type, bp))
-}
-
-/// `"0.38"` → 38: a percent with at most 2 decimals as integer basis points.
-fn percent_to_bp(text: &str) -> Option<i32> {
-    let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !digits(frac) || whole.len() > 3 || frac.len() > 2 {
-        return None;
-    }
-    Some(whole.parse::<i32>().ok()? * 100 + format!("{frac:0<2}").parse::<i32>().ok()?)
 }
 
 /// Parses a role as the CLI spells it (`platform-admin`, `operator`, `finance`, `agent-admin`,
@@ -378,25 +369,9 @@ async fn service_provider(
             } else {
                 providers.set_fee_floors(by, &sys_id, &set).await?
             };
-            floors_json(&sys_id, &found(rows, &sys_id)?)
+            nkpay_api::admin::service_providers::floors_reply(&sys_id, &found(rows, &sys_id)?)
         }
     })
-}
-
-/// `{"sys_id", "fee_floors": {"T_JSAPI": {"fee_rate_bp": 38, "fee_rate": "0.38"}, …}}`, as
-/// `GET /admin/api/service-providers/{sys_id}/fee-floors` answers.
-fn floors_json(sys_id: &str, rows: &[service_provider_fee_floor::Model]) -> Value {
-    let floors: serde_json::Map<String, Value> = rows
-        .iter()
-        .map(|r| {
-            let view = json!({
-                "fee_rate_bp": r.floor_bp,
-                "fee_rate": format!("{}.{:02}", r.floor_bp / 100, r.floor_bp % 100),
-            });
-            (r.trade_type.as_str().to_owned(), view)
-        })
-        .collect();
-    json!({ "sys_id": sys_id, "fee_floors": floors })
 }
 
 async fn channel_account(

@@ -368,9 +368,9 @@ async fn put_fee_floors(
             ))
         })?;
         let bp = match (input.fee_rate, input.fee_rate_bp) {
-            (Some(percent), None) => percent_to_bp(&percent).ok_or_else(|| {
+            (Some(percent), None) => nkpay_core::fee_rate::parse_percent(&percent).ok_or_else(|| {
                 AdminError::BadRequest(format!(
-                    "{field}.fee_rate: must be a percent with at most 2 decimals, e.g. \"0.38\""
+                    "{field}.fee_rate: must be a percent from 0 to 100 with at most 2 decimals, e.g. \"0.38\""
                 ))
             })?,
             (None, Some(bp)) => bp,
@@ -391,54 +391,18 @@ async fn put_fee_floors(
     Ok(HttpResponse::Ok().json(floors_reply(&sys_id, &rows)))
 }
 
-fn floors_reply(sys_id: &str, rows: &[service_provider_fee_floor::Model]) -> serde_json::Value {
+/// `{"sys_id", "fee_floors": {"T_JSAPI": {"fee_rate_bp": 38, "fee_rate": "0.38"}, …}}`: the
+/// fee floors of one service provider as the admin API and `nkpay admin` show them.
+pub fn floors_reply(sys_id: &str, rows: &[service_provider_fee_floor::Model]) -> serde_json::Value {
     let floors: BTreeMap<&str, serde_json::Value> = rows
         .iter()
         .map(|r| {
             let view = serde_json::json!({
                 "fee_rate_bp": r.floor_bp,
-                "fee_rate": format!("{}.{:02}", r.floor_bp / 100, r.floor_bp % 100),
+                "fee_rate": nkpay_core::fee_rate::percent_text(r.floor_bp),
             });
             (r.trade_type.as_str(), view)
         })
         .collect();
     serde_json::json!({ "sys_id": sys_id, "fee_floors": floors })
-}
-
-/// `"0.38"` → 38: a percent with at most 2 decimals as integer basis points; `None` for
-/// anything else (a sign, an exponent, a third decimal, more than 3 integer digits).
-fn percent_to_bp(text: &str) -> Option<i32> {
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 3 || frac.len() > 2 || !digits(whole) || !digits(frac) {
-        return None;
-    }
-    if text.ends_with('.') {
-        return None;
-    }
-    let whole: i32 = whole.parse().ok()?;
-    let frac: i32 = format!("{frac:0<2}").parse().ok()?;
-    Some(whole * 100 + frac)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_to_bp;
-
-    #[test]
-    fn percent_with_two_decimals_becomes_basis_points() {
-        for (text, bp) in [
-            ("0.38", Some(38)),
-            ("0.6", Some(60)),
-            ("1", Some(100)),
-            ("100.00", Some(10_000)),
-        ] {
-            assert_eq!(percent_to_bp(text), bp, "{text}");
-        }
-        for text in [
-            "", ".5", "1.", "0.385", "-1", "+1", "1e2", "1000", "0,38", " 1",
-        ] {
-            assert_eq!(percent_to_bp(text), None, "{text}");
-        }
-    }
 }

@@ -137,7 +137,7 @@ fn conf_list(f: &Fields<'_>, key: &'static str) -> Result<Vec<ConfEntry>, Refusa
             Some(Value::Number(n)) => n.to_string(),
             _ => entry.required("fee_rate")?.to_owned(),
         };
-        let fee_rate_bp = percent_bp(&fee_rate).ok_or_else(|| {
+        let fee_rate_bp = nkpay_core::fee_rate::parse_percent(&fee_rate).ok_or_else(|| {
             Refusal::invalid(
                 format!("{key}.fee_rate"),
                 "must be a percentage with at most 2 decimals, 0.00 to 100.00",
@@ -149,20 +149,6 @@ fn conf_list(f: &Fields<'_>, key: &'static str) -> Result<Vec<ConfEntry>, Refusa
         });
     }
     Ok(out)
-}
-
-/// Percent with at most two decimals (`"0.38"`, `"6"`) as basis points; `None` when malformed
-/// or above 100.
-fn percent_bp(text: &str) -> Option<i32> {
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || whole.len() > 3 || frac.len() > 2 || (!frac.is_empty() && !digits(frac)) {
-        return None;
-    }
-    let whole: i32 = whole.parse().ok()?;
-    let frac: i32 = format!("{frac:0<2}").parse().ok()?;
-    let bp = whole * 100 + frac;
-    (bp <= 10_000).then_some(bp)
 }
 
 /// An http(s) URL, Dougong's `virgo://` prefix dropped.
@@ -322,17 +308,6 @@ pub fn query_reply(mer_id: &str, q: &ConfigQuery) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_reads_two_decimals_at_most() {
-        assert_eq!(percent_bp("0.38"), Some(38));
-        assert_eq!(percent_bp("6"), Some(600));
-        assert_eq!(percent_bp("0.6"), Some(60));
-        assert_eq!(percent_bp("100.00"), Some(10_000));
-        for bad in ["", "0.381", "-1", "abc", "100.01", "1.", ".5", "1e2"] {
-            assert_eq!(percent_bp(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn jsapi_path_is_http_and_ends_with_slash() {

@@ -115,11 +115,6 @@ pub fn is_http_url(text: &str, no_query: bool) -> bool {
     }
 }
 
-/// Percent with two decimals from basis points (38 → `"0.38"`).
-pub fn percent_of_bp(bp: i32) -> String {
-    format!("{}.{:02}", bp / 100, bp % 100)
-}
-
 impl From<&merchant_channel::Model> for BusinessView {
     fn from(b: &merchant_channel::Model) -> Self {
         let pay_scenes = b
@@ -137,7 +132,7 @@ impl From<&merchant_channel::Model> for BusinessView {
         BusinessView {
             channel: b.channel.as_str().to_owned(),
             state: b.state.as_str().to_owned(),
-            fee_rate: percent_of_bp(b.fee_rate_bp),
+            fee_rate: nkpay_core::fee_rate::percent_text(b.fee_rate_bp),
             pay_scenes,
             sub_mch_id: b.sub_mch_id.clone(),
             auth_app_id: b.ali_auth_app_id.clone(),
@@ -247,17 +242,4 @@ impl Businesses {
 /// Whether a business is open (`S`).
 pub(crate) fn is_open(b: &merchant_channel::Model) -> bool {
     b.state == BusinessState::Succeeded
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_has_two_decimals() {
-        assert_eq!(percent_of_bp(38), "0.38");
-        assert_eq!(percent_of_bp(600), "6.00");
-        assert_eq!(percent_of_bp(10_000), "100.00");
-        assert_eq!(percent_of_bp(5), "0.05");
-    }
 }

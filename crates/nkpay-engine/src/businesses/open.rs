@@ -15,7 +15,9 @@ use nkpay_store::merchant_channels::{self, RequestedBusiness};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{BusinessView, Businesses, percent_of_bp};
+use nkpay_core::fee_rate::percent_text;
+
+use super::{BusinessView, Businesses};
 use crate::callers::{CallerKind, Scope};
 use crate::error::EngineError;
 use crate::payments::replay::same_content;
@@ -283,8 +285,8 @@ impl Businesses {
                         field,
                         format!(
                             "{}% is below the service provider's floor of {}% for {what}",
-                            percent_of_bp(entry.fee_rate_bp),
-                            percent_of_bp(floor)
+                            percent_text(entry.fee_rate_bp),
+                            percent_text(floor)
                         ),
                     ));
                 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use nkpay_channels::ChannelError;
 use nkpay_channels::wechat::{SubDevConfig, SubDevConfigResult};
+use nkpay_core::fee_rate::percent_text;
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::accounts;
@@ -139,7 +140,7 @@ pub(crate) fn business_notice(
                 "auth_app_id",
                 b.ali_auth_app_id.as_deref().unwrap_or_default(),
             ),
-            ("fee_rate", &super::percent_of_bp(b.fee_rate_bp)),
+            ("fee_rate", &percent_text(b.fee_rate_bp)),
             ("reason", b.state_reason.as_deref().unwrap_or_default()),
         ],
         now,
