@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 import zoneinfo
+from decimal import Decimal
 
 import dg_sdk
 import pytest
@@ -134,6 +135,7 @@ def test_wechat_partial_refunds_reach_exactly_the_paid_amount(platform, merchant
     second_req, second = refund(merchant, trade_req, "0.50", {"org_nkp_seq_id": trade["org_nkp_seq_id"]})
     assert second["resp_code"] == "00000100", second
 
+    returned = []
     for req, amount in ((first_req, "1.50"), (second_req, "0.50")):
         done = wait_refund_final(merchant, req)
         assert done["trans_stat"] == "S", done
@@ -141,10 +143,13 @@ def test_wechat_partial_refunds_reach_exactly_the_paid_amount(platform, merchant
         assert done["org_req_seq_id"] == req.req_seq_id
         assert done["trade_nkp_seq_id"] == trade["org_nkp_seq_id"]
         assert len(done["end_time"]) == 14
+        returned.append(Decimal(done["fee_amt"]))
 
     after = query_trade(merchant, trade_req)
     assert after["refunded_amt"] == "2.00", after
     assert after["trans_stat"] == "S"
+    # Refunding the whole amount returns exactly the whole fee (docs/statements.md "Fees").
+    assert sum(returned) == Decimal(after["fee_amt"]), (returned, after)
     _, none_left = refund(merchant, trade_req, "0.01", {"org_req_seq_id": trade_req.req_seq_id})
     assert none_left["resp_code"] == "23000003", none_left
 

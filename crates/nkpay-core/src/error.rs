@@ -48,4 +48,26 @@ pub enum CoreError {
         /// The refused next state's stored string.
         to: &'static str,
     },
+    /// A fee rate outside 0 to 10000 basis points (0 to 100%; see [`crate::fee`]).
+    #[error("fee rate of {bp} basis points is out of range: must be 0 to 10000 (0 to 100%)")]
+    FeeRateOutOfRange {
+        /// The rate in basis points.
+        bp: i32,
+    },
+    /// More refunded than the trade's amount, in fen (see [`crate::fee`]).
+    #[error("refunded {refunded} fen exceeds the trade's {trans_amt} fen")]
+    RefundedOverPaid {
+        /// Fen refunded in total.
+        refunded: i64,
+        /// Fen paid.
+        trans_amt: i64,
+    },
+    /// A fee above the trade's amount, in fen (a rate is at most 100%; see [`crate::fee`]).
+    #[error("fee {fee} fen exceeds the trade's {trans_amt} fen")]
+    FeeOverAmount {
+        /// The trade's fee, fen.
+        fee: i64,
+        /// Fen paid.
+        trans_amt: i64,
+    },
 }

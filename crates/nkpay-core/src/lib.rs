@@ -10,6 +10,7 @@ pub mod business_codes;
 pub mod cert_no;
 pub mod contact;
 pub mod error;
+pub mod fee;
 pub mod fee_rate;
 pub mod masking;
 pub mod money;

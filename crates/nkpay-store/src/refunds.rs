@@ -1,6 +1,7 @@
 //! Refund orders. Creating one reserves its amount on the trade in the same transaction, so
 //! concurrent refunds can never sum over the paid amount; settling one moves it to its final
-//! state once, turns the reservation into a refund or gives it back, and enqueues the
+//! state once, turns the reservation into a refund or gives it back, records the share of the
+//! trade's fee a successful refund returns (`nkpay_core::fee::refund_fee`), and enqueues the
 //! merchant notification — all in one transaction.
 
 use chrono::{DateTime, Utc};
@@ -97,6 +98,7 @@ pub async fn create_reserved(
         org_nkp_seq_id: Set(new.org_nkp_seq_id.clone()),
         channel: Set(new.channel),
         ord_amt: Set(new.ord_amt.fen()),
+        fee_amt: Set(0),
         status: Set(PROCESSING),
         party_refund_id: Set(None),
         notify_url: Set(new.notify_url.clone()),
@@ -199,12 +201,30 @@ pub async fn record_first_response(
 
 /// Moves a processing refund to its final state, commits (succeeded) or releases (failed)
 /// its reservation on the trade, and enqueues `notification`, in one transaction. `true` for
-/// exactly one caller; the others get `false`.
+/// exactly one caller; the others get `false`. [`finalize_with`] when the notification must
+/// carry the fee the refund returns.
 pub async fn finalize(
     db: &Db,
     nkp_seq_id: &str,
     final_state: &RefundFinalState,
     notification: Option<&NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    finalize_with(db, nkp_seq_id, final_state, |_| notification.cloned(), now).await
+}
+
+/// [`finalize`], with the notification built from the fee the refund returns (fen, 0 unless it
+/// succeeded). On success that fee is `nkpay_core::fee::refund_fee` of the trade's `fee_amt`
+/// with the trade's `refunded_amt` before this refund, read after this refund's amount was
+/// committed on the trade and while this transaction holds the trade's row: two refunds of one
+/// trade finishing at once each see the other's amount or neither, so the fees returned add up
+/// to `floor(fee × refunded / trans_amt)` and never exceed the fee. It is stored in the refund's
+/// `fee_amt`. `Corrupt` when the trade's stored amounts break that rule's bounds.
+pub async fn finalize_with(
+    db: &Db,
+    nkp_seq_id: &str,
+    final_state: &RefundFinalState,
+    notification: impl FnOnce(Money) -> Option<NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     if !final_state.status.is_final() {
@@ -267,9 +287,50 @@ pub async fn finalize(
             ),
         });
     }
-    if let Some(n) = notification {
-        notifications::enqueue(&txn, n, now).await?;
+    let fee = match final_state.status {
+        RefundStatus::Succeeded => {
+            let fee = returned_fee(&txn, &current.org_nkp_seq_id, amount).await?;
+            refund::Entity::update_many()
+                .col_expr(Column::FeeAmt, Expr::value(fee.fen()))
+                .filter(Column::NkpSeqId.eq(nkp_seq_id))
+                .exec(&txn)
+                .await?;
+            fee
+        }
+        _ => Money::ZERO,
+    };
+    if let Some(n) = notification(fee) {
+        notifications::enqueue(&txn, &n, now).await?;
     }
     txn.commit().await?;
     Ok(true)
+}
+
+/// The fee a refund of `amount` returns, once `amount` is already committed on trade
+/// `org_nkp_seq_id` inside `txn` (which holds the trade's row).
+async fn returned_fee(
+    txn: &impl ConnectionTrait,
+    org_nkp_seq_id: &str,
+    amount: Money,
+) -> Result<Money, StoreError> {
+    let t = trades::find_by_nkp_seq_id(txn, org_nkp_seq_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "trade",
+            key: org_nkp_seq_id.to_owned(),
+        })?;
+    let corrupt = |e: nkpay_core::CoreError| StoreError::Corrupt {
+        what: "trade fee",
+        reason: format!("trade {org_nkp_seq_id}: {e}"),
+    };
+    let fen = |v: i64| Money::from_fen(v).map_err(corrupt);
+    let before = t
+        .refunded_amt
+        .checked_sub(amount.fen())
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "trade fee",
+            reason: format!("trade {org_nkp_seq_id}: refunded_amt below the refund just committed"),
+        })?;
+    nkpay_core::fee::refund_fee(fen(t.fee_amt)?, fen(t.trans_amt)?, fen(before)?, amount)
+        .map_err(corrupt)
 }

@@ -39,6 +39,10 @@ pub struct NewTrade {
     pub channel_account_id: i64,
     /// The amount to pay.
     pub trans_amt: Money,
+    /// Basis points, 0 to 10000: the rate of the merchant's business in force now
+    /// (`merchant_channels.fee_rate_bp`); the fee is charged at it when the trade succeeds,
+    /// whatever the rate is by then.
+    pub fee_rate_bp: i32,
     /// Goods description shown to the payer.
     pub goods_desc: String,
     /// Where the merchant wants its asynchronous notification.
@@ -85,7 +89,8 @@ pub struct FinalState {
     pub buyer_id: Option<String>,
     /// When the channel finished it (UTC).
     pub end_time: Option<DateTime<Utc>>,
-    /// The platform's fee at the merchant's rate.
+    /// The fee charged: on success, `nkpay_core::fee::trade_fee` of the amount at the trade's
+    /// `fee_rate_bp`; `None` leaves it at 0.
     pub fee_amt: Option<Money>,
     /// The channel's error or result code, if it gave one.
     pub bank_code: Option<String>,
@@ -95,11 +100,18 @@ pub struct FinalState {
 
 /// Inserts a processing trade. `Duplicate` when `(mer_id, req_date, req_seq_id)` or
 /// `nkp_seq_id` exists: look the first one up with [`find_by_req`] to replay or refuse.
+/// `Invalid` naming `fee_rate_bp` when the rate is outside 0 to 10000 basis points.
 pub async fn insert(
     conn: &impl ConnectionTrait,
     new: &NewTrade,
     now: DateTime<Utc>,
 ) -> Result<trade::Model, StoreError> {
+    if !(0..=nkpay_core::fee_rate::MAX_BASIS_POINTS).contains(&new.fee_rate_bp) {
+        return Err(StoreError::Invalid {
+            field: "fee_rate_bp",
+            rule: format!("must be 0 to 10000 basis points, got {}", new.fee_rate_bp),
+        });
+    }
     trade::ActiveModel {
         nkp_seq_id: Set(new.nkp_seq_id.clone()),
         sys_id: Set(new.sys_id.clone()),
@@ -126,6 +138,7 @@ pub async fn insert(
         bank_code: Set(None),
         bank_message: Set(None),
         fee_amt: Set(0),
+        fee_rate_bp: Set(new.fee_rate_bp),
         refunded_amt: Set(0),
         refund_in_flight_amt: Set(0),
         time_expire: Set(new.time_expire),

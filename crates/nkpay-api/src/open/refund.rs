@@ -118,10 +118,13 @@ pub fn refund_reply(a: &RefundAnswer) -> Map<String, Value> {
 }
 
 /// The refund's own fields and the refunded trade's type and channel order, in both replies.
+/// `fee_amt` (yuan) is the share of the trade's fee this refund returns
+/// (`nkpay_core::fee::refund_fee`): 0.00 until it succeeds and for a failed refund.
 fn common(d: &mut Reply, a: &RefundAnswer) {
     let (r, t) = (&a.refund, &a.trade);
     d.set("mer_id", &r.mer_id)
         .amount("ord_amt", r.ord_amt)
+        .amount("fee_amt", r.fee_amt)
         .set("trans_stat", r.status.trans_stat().as_str())
         .set("trade_type", t.trade_type.as_str())
         .set_opt("party_order_id", t.party_order_id.as_deref())

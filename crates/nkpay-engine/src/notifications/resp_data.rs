@@ -3,6 +3,8 @@
 //! and raw UTF-8 — the exact text that is signed and sent, built in the same transaction that
 //! makes the state final. Amounts are yuan strings, times `yyyyMMddHHmmss` Asia/Shanghai.
 
+use std::convert::Infallible;
+
 use chrono::{DateTime, Utc};
 use nkpay_core::money::Money;
 use nkpay_crypto::envelope::canonical_data;
@@ -100,12 +102,14 @@ pub(crate) fn trade_notice(
 }
 
 /// The `resp_data` string of the refund's final-state notification: compact, top-level keys
-/// sorted, raw UTF-8 — the exact text that is signed and sent.
+/// sorted, raw UTF-8 — the exact text that is signed and sent. `fee_amt` (yuan) is `fee`, the
+/// share of the trade's fee this refund returns (0.00 for a failed refund).
 pub(crate) fn refund_resp_data(
     r: &refund::Model,
     t: &trade::Model,
     final_state: &RefundFinalState,
-) -> Result<String, EngineError> {
+    fee: Money,
+) -> String {
     let ids = [r.req_date.as_str(), &r.req_seq_id, &r.nkp_seq_id];
     let mut d = Data::header(NotificationKind::Refund, &r.mer_id, ids);
     d.set("org_req_date", &t.req_date)
@@ -113,6 +117,7 @@ pub(crate) fn refund_resp_data(
         .set("org_nkp_seq_id", &t.nkp_seq_id)
         .set("trade_type", t.trade_type.as_str())
         .set("ord_amt", Money::yuan_of_fen(r.ord_amt))
+        .set("fee_amt", fee.to_yuan())
         .set("trans_stat", final_state.status.as_str())
         .set_opt("party_order_id", t.party_order_id.clone())
         .set_opt(
@@ -122,25 +127,27 @@ pub(crate) fn refund_resp_data(
         .set_opt("bank_code", final_state.bank_code.clone())
         .set_opt("bank_message", final_state.bank_message.clone())
         .set_opt("remark", r.remark.clone());
-    Ok(d.text())
+    d.text()
 }
 
 /// The notification a refund's final state enqueues, when the refund asked for one (its own
-/// `notify_url`; the trade's is for the payment).
+/// `notify_url`; the trade's is for the payment); `fee` as in [`refund_resp_data`].
 pub(crate) fn refund_notice(
     r: &refund::Model,
     t: &trade::Model,
     final_state: &RefundFinalState,
+    fee: Money,
     now: DateTime<Utc>,
-) -> Result<Option<NewNotification>, EngineError> {
+) -> Option<NewNotification> {
     let subject = (
         NotificationKind::Refund,
         r.mer_id.as_str(),
         r.nkp_seq_id.as_str(),
     );
-    notice(r.notify_url.as_deref(), subject, now, || {
-        refund_resp_data(r, t, final_state)
-    })
+    let Ok(n) = notice::<Infallible>(r.notify_url.as_deref(), subject, now, || {
+        Ok(refund_resp_data(r, t, final_state, fee))
+    });
+    n
 }
 
 /// The notification row of an onboarding result (issue 11): an application's review
@@ -172,12 +179,12 @@ pub(crate) fn onboarding_notice(
 
 /// The notification row about `subject` (kind, `mer_id`, `nkp_seq_id`), when the request gave
 /// a `notify_url`; none otherwise.
-fn notice(
+fn notice<E>(
     url: Option<&str>,
     (kind, mer_id, nkp_seq_id): (NotificationKind, &str, &str),
     now: DateTime<Utc>,
-    resp_data: impl FnOnce() -> Result<String, EngineError>,
-) -> Result<Option<NewNotification>, EngineError> {
+    resp_data: impl FnOnce() -> Result<String, E>,
+) -> Result<Option<NewNotification>, E> {
     let Some(url) = url.filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
@@ -230,6 +237,7 @@ mod tests {
             bank_code: None,
             bank_message: None,
             fee_amt: 4,
+            fee_rate_bp: 38,
             refunded_amt: 0,
             refund_in_flight_amt: 300,
             time_expire: at(6, 0, 0),
@@ -260,6 +268,7 @@ mod tests {
             org_nkp_seq_id: "T0001".into(),
             channel: ChannelKind::Alipay,
             ord_amt: 300,
+            fee_amt: 0,
             status: RefundStatus::Processing,
             party_refund_id: None,
             notify_url: Some("https://m.example/refund".into()),
@@ -341,12 +350,12 @@ mod tests {
             &refund(),
             &trade(),
             &refund_final(RefundStatus::Succeeded, None),
-        )
-        .unwrap();
+            Money::from_fen(1).unwrap(),
+        );
         assert_eq!(
             text,
-            "{\"end_time\":\"20250310130002\",\"mer_id\":\"6666000100000001\",\"nkp_seq_id\":\"R0001\",\
-             \"notify_type\":\"REFUND\",\"ord_amt\":\"3.00\",\"org_nkp_seq_id\":\"T0001\",\
+            "{\"end_time\":\"20250310130002\",\"fee_amt\":\"0.01\",\"mer_id\":\"6666000100000001\",\
+             \"nkp_seq_id\":\"R0001\",\"notify_type\":\"REFUND\",\"ord_amt\":\"3.00\",\"org_nkp_seq_id\":\"T0001\",\
              \"org_req_date\":\"20250310\",\"org_req_seq_id\":\"pay1\",\
              \"party_order_id\":\"2025031022001400000000000001\",\"remark\":\"退 3 元\",\
              \"req_date\":\"20250310\",\"req_seq_id\":\"rf1\",\"trade_type\":\"A_NATIVE\",\
@@ -360,9 +369,9 @@ mod tests {
             &refund(),
             &trade(),
             &refund_final(RefundStatus::Failed, Some(("REFUNDCLOSE", "closed"))),
+            Money::ZERO,
             at(5, 0, 3),
         )
-        .unwrap()
         .unwrap();
         assert_eq!(n.notify_url, "https://m.example/refund");
         assert_eq!(n.kind, NotificationKind::Refund);
@@ -370,6 +379,7 @@ mod tests {
         let v: Value = serde_json::from_str(&n.resp_data).unwrap();
         assert_eq!(v["trans_stat"], "F");
         assert_eq!(v["bank_code"], "REFUNDCLOSE");
+        assert_eq!(v["fee_amt"], "0.00");
     }
 
     #[test]
@@ -413,10 +423,6 @@ mod tests {
         r.notify_url = None;
         let s = refund_final(RefundStatus::Succeeded, None);
         // The trade's notify_url is for the payment, not its refunds.
-        assert!(
-            refund_notice(&r, &trade(), &s, at(5, 0, 3))
-                .unwrap()
-                .is_none()
-        );
+        assert!(refund_notice(&r, &trade(), &s, Money::ZERO, at(5, 0, 3)).is_none());
     }
 }

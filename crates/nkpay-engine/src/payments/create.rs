@@ -5,8 +5,10 @@
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use nkpay_channels::{CreateOrder, CreateResult, PayPrompt};
 use nkpay_core::state::TradeStatus;
+use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::StoreError;
 use nkpay_store::entity::trade;
+use nkpay_store::merchant_channels;
 use nkpay_store::trades::{self, NewTrade, Placement};
 
 use super::Payments;
@@ -59,7 +61,8 @@ impl Payments {
                 })?;
         }
         let route = self.resolve_route(mer_id, cmd.trade_type, &cmd.wx).await?;
-        let new = self.new_trade(scope, &cmd, &route, time_expire, now);
+        let fee_rate_bp = self.rate_in_force(mer_id, cmd.trade_type.channel()).await?;
+        let new = self.new_trade(scope, &cmd, &route, time_expire, fee_rate_bp, now);
         let t = match trades::insert(self.db.conn(), &new, now).await {
             Ok(t) => t,
             Err(StoreError::Duplicate { .. }) => {
@@ -86,6 +89,7 @@ impl Payments {
         req: &CreateTrade,
         route: &Route,
         time_expire: DateTime<Utc>,
+        fee_rate_bp: i32,
         now: DateTime<Utc>,
     ) -> NewTrade {
         let (openid, sub_appid, sub_openid) = match &route.payer {
@@ -107,6 +111,7 @@ impl Payments {
             trade_type: req.trade_type,
             channel_account_id: route.channel_account_id,
             trans_amt: req.trans_amt,
+            fee_rate_bp,
             goods_desc: req.goods_desc.clone(),
             notify_url: req.notify_url.clone(),
             remark: req.remark.clone(),
@@ -119,6 +124,18 @@ impl Payments {
             next_query_at: Some(now + delta(self.config.query_delay(0))),
             request_hash: req.request.content_hash.clone(),
         }
+    }
+
+    /// The fee rate in force for the merchant's business on `channel`, in basis points
+    /// (`merchant_channels.fee_rate_bp`, set by busi/open): recorded on the trade so that it is
+    /// charged at this rate when it succeeds, whatever the rate is by then (issue 12 "Fees").
+    /// Routing has found the business already; 0 if it vanished since.
+    async fn rate_in_force(&self, mer_id: &str, channel: ChannelKind) -> Result<i32, EngineError> {
+        Ok(
+            merchant_channels::find_business(self.db.conn(), mer_id, channel)
+                .await?
+                .map_or(0, |b| b.fee_rate_bp),
+        )
     }
 
     /// Places the inserted trade at the channel; the trade as it stands afterwards.

@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use nkpay_channels::PayResult;
+use nkpay_core::fee;
 use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
-use nkpay_store::merchant_channels;
 use nkpay_store::trade_schedule;
 use nkpay_store::trades::{self, FinalState};
 
@@ -68,11 +68,6 @@ pub(crate) fn describe_pay_result(r: &PayResult) -> String {
     }
 }
 
-/// Fee in fen at `bp` basis points, rounded half up.
-fn fee_fen(amount_fen: i64, bp: i32) -> i64 {
-    (amount_fen.saturating_mul(i64::from(bp)) + 5_000) / 10_000
-}
-
 impl Payments {
     /// Applies what the channel said about `t`'s payment. `merchant_mismatch` says why a
     /// notify's sub-merchant is not the trade's (the connector's
@@ -107,7 +102,7 @@ impl Payments {
                     );
                     return self.incident(t, AMOUNT_MISMATCH, &detail, now).await;
                 }
-                let fee = self.fee_of(t).await?;
+                let fee = fee_of(t)?;
                 let final_state = FinalState {
                     status: TradeStatus::Succeeded,
                     party_order_id: Some(party_order_id.clone()),
@@ -188,15 +183,6 @@ impl Payments {
         Ok(Applied::Incident(kind))
     }
 
-    /// The platform's fee on `t` at the merchant's rate on the trade's channel.
-    async fn fee_of(&self, t: &trade::Model) -> Result<Money, EngineError> {
-        let bp = merchant_channels::find_business(self.db.conn(), &t.mer_id, t.channel)
-            .await?
-            .map_or(0, |b| b.fee_rate_bp);
-        Money::from_fen(fee_fen(t.trans_amt, bp))
-            .map_err(|e| EngineError::Internal(format!("fee of trade {}: {e}", t.nkp_seq_id)))
-    }
-
     /// Makes the job look at `t` no later than `at`.
     pub(crate) async fn due_by(
         &self,
@@ -207,6 +193,14 @@ impl Payments {
         trade_schedule::due_no_later_than(self.db.conn(), nkp_seq_id, at, now).await?;
         Ok(())
     }
+}
+
+/// The fee `t` is charged when it succeeds: its amount at the rate recorded on it when it was
+/// created (`nkpay_core::fee::trade_fee`, half up to the fen), not the business's rate of now.
+fn fee_of(t: &trade::Model) -> Result<Money, EngineError> {
+    Money::from_fen(t.trans_amt)
+        .and_then(|amount| fee::trade_fee(amount, t.fee_rate_bp))
+        .map_err(|e| EngineError::Internal(format!("fee of trade {}: {e}", t.nkp_seq_id)))
 }
 
 /// A final state that ends a trade without payment.
@@ -227,19 +221,5 @@ pub(crate) fn closing(
         fee_amt: None,
         bank_code,
         bank_message,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fee_rounds_half_up_in_fen() {
-        assert_eq!(fee_fen(1050, 38), 4); // 3.99 fen
-        assert_eq!(fee_fen(100, 50), 1); // 0.5 fen
-        assert_eq!(fee_fen(100, 49), 0);
-        assert_eq!(fee_fen(9_999_999_999, 10_000), 9_999_999_999);
-        assert_eq!(fee_fen(1, 0), 0);
     }
 }

@@ -1,7 +1,9 @@
 //! The one place a channel's word about a refund changes it: the refund reply, a refund
 //! notify and a refund query all end here. The move P → S / F is a conditional UPDATE that
 //! exactly one caller wins; in the same transaction the reservation on the trade becomes a
-//! refunded amount (S) or is given back (F), and the merchant notification is enqueued.
+//! refunded amount (S) or is given back (F), a success records the share of the trade's fee it
+//! returns (`nkpay_core::fee::refund_fee`, computed by the store under the trade's row lock),
+//! and the merchant notification, carrying that fee, is enqueued.
 
 use chrono::{DateTime, Utc};
 use nkpay_channels::RefundResult;
@@ -143,9 +145,11 @@ impl Refunds {
         final_state: RefundFinalState,
         now: DateTime<Utc>,
     ) -> Result<RefundApplied, EngineError> {
-        let notice = resp_data::refund_notice(r, t, &final_state, now)?;
+        // The notification carries the fee the refund returns, known only inside the store's
+        // transaction (it depends on the trade's refunded amount at that moment).
+        let notice = |fee| resp_data::refund_notice(r, t, &final_state, fee, now);
         let moved =
-            refunds::finalize(&self.db, &r.nkp_seq_id, &final_state, notice.as_ref(), now).await?;
+            refunds::finalize_with(&self.db, &r.nkp_seq_id, &final_state, notice, now).await?;
         if moved {
             tracing::info!(
                 refund = %r.nkp_seq_id,

@@ -20,6 +20,11 @@ pub struct RefundView {
     pub req_seq_id: String,
     /// Fen.
     pub ord_amt: i64,
+    /// Fen: the share of the trade's fee this refund returns (`nkpay_core::fee::refund_fee`),
+    /// set when it succeeds; 0 before and for a failed refund. Absent in answers stored before
+    /// fees were recorded, read as 0.
+    #[serde(default)]
+    pub fee_amt: i64,
     /// Where the refund is.
     pub status: RefundStatus,
     /// UTC: when the refund reached its final state.
@@ -40,6 +45,7 @@ impl From<&refund::Model> for RefundView {
             req_date: r.req_date.clone(),
             req_seq_id: r.req_seq_id.clone(),
             ord_amt: r.ord_amt,
+            fee_amt: r.fee_amt,
             status: r.status,
             end_time: r.end_time,
             bank_code: r.bank_code.clone(),

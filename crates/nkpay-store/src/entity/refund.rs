@@ -29,6 +29,10 @@ pub struct Model {
     pub channel: ChannelKind,
     /// Fen.
     pub ord_amt: i64,
+    /// Fen: the share of the trade's fee this refund returns, set when it succeeds
+    /// (`nkpay_core::fee::refund_fee`: cumulative pro rata, remainders on the refund that
+    /// completes the amount); 0 until then and for a failed refund.
+    pub fee_amt: i64,
     /// "P", "S" or "F" (see `nkpay_core::state::RefundStatus`).
     pub status: RefundStatus,
     /// The channel's refund id.

@@ -61,8 +61,12 @@ pub struct Model {
     pub bank_code: Option<String>,
     /// The channel's message with `bank_code`.
     pub bank_message: Option<String>,
-    /// Fen.
+    /// Fen: the fee charged at `fee_rate_bp`, rounded half up, set when the trade succeeds
+    /// (`nkpay_core::fee::trade_fee`); 0 until then and for a trade that did not succeed.
     pub fee_amt: i64,
+    /// Basis points (0 to 10000): the rate of the merchant's business in force when the trade
+    /// was created (`merchant_channels.fee_rate_bp`); `fee_amt` is charged at this rate.
+    pub fee_rate_bp: i32,
     /// Fen, refunds that succeeded.
     pub refunded_amt: i64,
     /// Fen, refunds reserved and not yet final.
