@@ -1,6 +1,11 @@
 //! Setting the platform up: service providers and their merchants, each merchant's business on
 //! WeChat Pay and Alipay, and the platform's own channel accounts. Plain functions over the
-//! database, used by `nkpay demo` seeding, the console and tests; secrets are sealed by the store.
+//! database; secrets are sealed by the store. The account rules (`check_*_account`) serve
+//! [`crate::ChannelAccounts`], `checked_service_provider` serves [`crate::ServiceProviders`].
+//! The rest — a merchant made without an application, a business opened without busi/open,
+//! the sub_mch_id or the Alipay authorization — is a side door kept only for tests that set
+//! fixtures up directly (`crates/nkpay-api/tests/support`); the platform itself, `nkpay demo`
+//! included, onboards through [`crate::Merchants`] and [`crate::businesses::Businesses`].
 
 use chrono::Utc;
 use nkpay_core::secret::Secret;

@@ -1,5 +1,7 @@
 //! `nkpay serve` and `nkpay demo`: connect, migrate (unless told not to), start the simulators
-//! when configured, build the engine, start the background jobs, serve the API until SIGTERM.
+//! when configured, build the engine (the demo then onboards its merchants through it), start
+//! the background jobs — trades, refunds, onboarding's business job, the merchant notification
+//! dispatcher —, serve the API until SIGTERM, then stop the jobs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,23 +41,15 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         Url::parse(&config.channels.wechat_base_url)?,
         Url::parse(&config.channels.alipay_gateway_url)?,
     );
-    let mut demo = match &options.demo_credentials {
+    let demo_sandbox = match &options.demo_credentials {
         Some(path) => {
-            let demo = demo::prepare(
-                &config,
-                &db,
-                &sealer,
-                path,
-                signer.public_key().to_spki_pem(),
-                signer.key_id().to_owned(),
-            )
-            .await?;
-            channel_urls = sandbox_urls(&demo.sandbox)?;
-            Some((demo, path.clone()))
+            let started = demo::start_sandbox_for(&config, &db, path).await?;
+            channel_urls = sandbox_urls(&started.sandbox)?;
+            Some((started, path.clone()))
         }
         None => None,
     };
-    let sandbox = match (&demo, config.sandbox.enabled) {
+    let sandbox = match (&demo_sandbox, config.sandbox.enabled) {
         (None, true) => {
             let sandbox = demo::start_sandbox(&config).await?;
             channel_urls = sandbox_urls(&sandbox)?;
@@ -75,15 +69,31 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             ..config.engine_config(channel_urls.0, channel_urls.1)
         },
     })?);
-    if let Some((demo, path)) = &mut demo {
-        demo::ensure_admin(&engine, &mut demo.credentials, path).await?;
-    }
+    // The demo onboards its merchants through the engine, before the API listens.
+    let demo = match demo_sandbox {
+        Some((started, path)) => {
+            let mut demo =
+                demo::seed(&engine, started, &path, &config.server.public_base_url).await?;
+            demo::ensure_admin(&engine, &mut demo.credentials, &path).await?;
+            Some((demo, path))
+        }
+        None => None,
+    };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut background = vec![
         nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
         nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+        // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before expiry.
+        nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
     ];
+    if let Some((demo, path)) = &demo {
+        background.push(demo::keep_sandbox_accounts(
+            demo,
+            path.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     let dispatcher = Dispatcher::new(
         db.clone(),
         engine.signer().clone(),
@@ -125,7 +135,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         sandbox.shutdown().await;
     }
     if let Some((demo, _)) = demo {
-        demo.sandbox.shutdown().await;
+        // The accounts-saving task has ended with the others; a copy still held elsewhere
+        // stops the simulators when dropped.
+        if let Ok(sandbox) = Arc::try_unwrap(demo.sandbox) {
+            sandbox.shutdown().await;
+        }
     }
     tracing::info!("nkpay stopped");
     Ok(())
