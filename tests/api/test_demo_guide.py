@@ -2,13 +2,16 @@
 merchants are onboarded through the same paths an operator and a service provider use (issue 11),
 and a second start on the same database finds them instead of onboarding again."""
 
+import datetime
 import os
 import re
 import subprocess
 import sys
 
+import dg_sdk
 import pytest
 import requests
+from dg_sdk import DGClient, MerConfig
 
 from conftest import ROOT, start_demo, wait_for
 from test_onboarding_e2e import postgres_database
@@ -130,6 +133,16 @@ def test_demo_started_again_finds_its_merchants_and_they_still_pay(tmp_path, dem
     first = start_demo(tmp_path, env)
     try:
         before = first.credentials
+        # A change to the simulators' accounts after seeding reaches the credentials file.
+        mch_id = before["sandbox_accounts"]["wechat"]["service_providers"][0]["mch_id"]
+        r = requests.post(
+            f"{first.sandbox_url}/sandbox/wechat/sub-merchants",
+            json={"mch_id": mch_id, "name": "added by hand"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        by_hand = r.json()["sub_mch_id"]
+        wait_for(lambda: by_hand in (tmp_path / "credentials.json").read_text(), what="the saved accounts")
     finally:
         first.proc.terminate()
         first.proc.wait(timeout=30)
@@ -137,6 +150,9 @@ def test_demo_started_again_finds_its_merchants_and_they_still_pay(tmp_path, dem
     try:
         after = second.credentials
         assert onboarded(after) == onboarded(before)
+        # The simulators started from the saved accounts: the sub-merchant added by hand is there.
+        subs = after["sandbox_accounts"]["wechat"]["service_providers"][0]["sub_merchants"]
+        assert by_hand in {s["sub_mch_id"] for s in subs}
         assert after["private_key"] == before["private_key"]
         applications = admin_get(second, f"/admin/api/applications?sys_id={after['sys_id']}")["applications"]
         assert sorted(a["apply_no"] for a in applications) == sorted(m["apply_no"] for m in after["merchants"])
@@ -167,3 +183,42 @@ for m in c["merchants"]:
     finally:
         second.proc.terminate()
         second.proc.wait(timeout=30)
+
+
+def test_serve_runs_the_business_job_that_binds_an_unknown_outcome_later(platform):
+    """`nkpay demo` (as `nkpay serve`) runs onboarding's business job: a binding whose
+    `addsubdevconfig` answered SYSTEMERROR stays P, and the job asks WeChat again and binds it
+    without anyone retrying by hand."""
+    c = platform.credentials
+    DGClient.BASE_URL = c["base_url"]
+    DGClient.env = "prod"
+    DGClient.mer_config = MerConfig(c["private_key"], c["platform_public_key"], c["sys_id"], c["product_id"])
+    faults = {"system_error_times": 1, "apis": ["addsubdevconfig"]}
+    assert requests.post(f"{platform.sandbox_url}/sandbox/faults", json=faults, timeout=10).status_code == 200
+    try:
+        m = c["merchants"][1]
+        appid = "wxjob" + os.urandom(6).hex()
+        req = dg_sdk.V2MerchantBusiConfigRequest()
+        req.req_date = shanghai_today()
+        req.req_seq_id = "pyjob" + os.urandom(8).hex()
+        req.huifu_id = m["mer_id"]
+        req.fee_type = "02"
+        req.wx_woa_app_id = appid
+        data = req.post({})
+        assert data["resp_code"] == "00000000", data
+        assert data["config_stat"] == "P", data
+    finally:
+        requests.post(f"{platform.sandbox_url}/sandbox/faults", json={}, timeout=10)
+
+    def bound():
+        detail = admin_get(platform, f"/admin/api/merchants/{m['mer_id']}")
+        return any(b["value"] == appid and b["state"] == "S" for b in detail["bindings"])
+
+    # The job asks again once the outcome is 30 s old (businesses::jobs::RETRY_AFTER_SECS).
+    wait_for(bound, timeout=120, interval=0.5, what="the business job to bind the appid")
+    state = requests.get(f"{platform.sandbox_url}/sandbox/state", timeout=10).json()
+    assert appid in state["wechat"]["sub_dev_configs"][m["sub_mch_id"]]["appids"]
+
+
+def shanghai_today():
+    return datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y%m%d")
