@@ -10,6 +10,7 @@ pub mod admin;
 pub mod callback;
 pub mod health;
 pub mod open;
+pub mod statements_download;
 
 use std::sync::Arc;
 
@@ -45,4 +46,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     open::configure(cfg);
     callback::configure(cfg);
     admin::configure(cfg);
+    statements_download::configure(cfg);
 }

@@ -299,6 +299,52 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
         let early = config_call(&p, json!({"wx_woa_app_id": "wxbare0000000000a1"})).await;
         assert_eq!(early.code(), "22000001", "{}: {:?}", p.label, early.data);
 
+        // WeChat may refuse the merchant: the operator records it (F, notified with the
+        // reason); finance may not; a number WeChat issues later still opens the business.
+        let refusal = format!("/admin/api/merchants/{MER_BARE}/businesses/wechat/refusal");
+        let operator = token(&p, AdminRole::Operator, None).await;
+        let (status, body) = admin(
+            &p,
+            "POST",
+            &refusal,
+            &operator,
+            Some(json!({"reason": "  "})),
+        )
+        .await;
+        assert_eq!(status, 400, "{}: {body}", p.label);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("reason"),
+            "{body}"
+        );
+        let finance_refuses = token(&p, AdminRole::Finance, None).await;
+        let reason = json!({"reason": "营业执照与主体不符"});
+        let (status, _) = admin(&p, "POST", &refusal, &finance_refuses, Some(reason.clone())).await;
+        assert_eq!(status, 403, "{}", p.label);
+        let (status, body) = admin(&p, "POST", &refusal, &operator, Some(reason.clone())).await;
+        assert_eq!(status, 200, "{}: {body}", p.label);
+        assert_eq!(body["state"], "F", "{}: {body}", p.label);
+        let refused = notified(
+            &receiver,
+            &p,
+            &["\"busi_stat\":\"F\"", "营业执照与主体不符"],
+        )
+        .await;
+        assert!(refused.contains("\"busi_type\":\"wechat\""), "{refused}");
+        let alipay_refusal = format!("/admin/api/merchants/{MER_BARE}/businesses/alipay/refusal");
+        let (status, body) =
+            admin(&p, "POST", &alipay_refusal, &operator, Some(reason.clone())).await;
+        assert_eq!(status, 400, "busi/open did not ask for Alipay: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("channel"),
+            "{body}"
+        );
+
         let issued = p
             .sandbox_post(
                 "/sandbox/wechat/sub-merchants",
@@ -367,6 +413,21 @@ async fn wechat_opens_with_the_issued_sub_mch_id_and_binds_in_order() {
                 .any(|a| a.action == "business.wechat.sub_mch_id"),
             "{}: audited",
             p.label
+        );
+        assert!(
+            audit.iter().any(|a| a.action == "business.refused"),
+            "{}: the refusal audited",
+            p.label
+        );
+        // An open business is never refused.
+        let (status, body) = admin(&p, "POST", &refusal, &operator, Some(reason)).await;
+        assert_eq!(status, 400, "{}: {body}", p.label);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("channel"),
+            "{body}"
         );
         let notice = notified(
             &receiver,

@@ -57,6 +57,8 @@ pub struct EngineConfig {
     /// The platform's own reverse proxies in front of the admin API (`admin.trusted_proxies`):
     /// only their `X-Forwarded-For` is believed when the audit log records a caller's address.
     pub admin_trusted_proxies: TrustedProxies,
+    /// How statement files are made, kept and handed out (`[statements]`).
+    pub statements: crate::statements::StatementSettings,
 }
 
 impl Default for EngineConfig {
@@ -80,6 +82,7 @@ impl Default for EngineConfig {
             channels: ChannelSettings::default(),
             admin_auth: AdminAuthSettings::default(),
             admin_trusted_proxies: TrustedProxies::default(),
+            statements: crate::statements::StatementSettings::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::merchants::Merchants;
 use crate::payments::Payments;
 use crate::refunds::Refunds;
 use crate::service_providers::ServiceProviders;
+use crate::statements::Statements;
 
 /// The engine's services over their shared context.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ pub struct Engine {
     channel_accounts: ChannelAccounts,
     merchants: Merchants,
     businesses: Businesses,
+    statements: Statements,
 }
 
 impl Engine {
@@ -49,6 +51,7 @@ impl Engine {
             channel_accounts: ChannelAccounts::new(ctx.clone()),
             merchants: Merchants::new(ctx.clone()),
             businesses: Businesses::new(ctx.clone()),
+            statements: Statements::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -104,6 +107,11 @@ impl Engine {
     /// A merchant's businesses (busi/open, busi/config) and their WeChat bindings.
     pub fn businesses(&self) -> &Businesses {
         &self.businesses
+    }
+
+    /// Statement (对账单) files: generate a day, find them for `filequery`, signed links.
+    pub fn statements(&self) -> &Statements {
+        &self.statements
     }
 }
 

@@ -36,6 +36,7 @@ pub mod refunds;
 pub mod request;
 pub mod service_providers;
 pub mod shanghai_time;
+pub mod statements;
 
 pub use admin_identity::{Actor, AdminIdentity, Permission};
 pub use callers::{Caller, CallerKind, Callers, Scope};
@@ -49,3 +50,4 @@ pub use merchants::Merchants;
 pub use payments::Payments;
 pub use refunds::Refunds;
 pub use service_providers::ServiceProviders;
+pub use statements::Statements;

@@ -469,7 +469,8 @@ async fn channel_account(
     }
 }
 
-async fn engine(config: &Config) -> anyhow::Result<Engine> {
+/// The engine over the configured database, as every CLI command that needs it builds it.
+pub(crate) async fn engine(config: &Config) -> anyhow::Result<Engine> {
     let sealer = Arc::new(crate::master_key::load(&config.secrets)?);
     let db = crate::serve::open_database(config).await?;
     if config.database.migrate_on_start {

@@ -101,6 +101,58 @@ pub struct Config {
     #[serde(default)]
     pub admin: AdminConfig,
     pub log: LogConfig,
+    #[serde(default)]
+    pub statements: StatementsConfig,
+}
+
+/// Statement (对账单) files (`[statements]`, issue 12; docs/statements.md).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatementsConfig {
+    /// When the job makes the previous day's files, `HH:MM` Asia/Shanghai wall time.
+    pub generate_at: String,
+    /// The HMAC-SHA256 key of download links, at least 32 characters, the same on every node;
+    /// unset: derived from the master key.
+    pub link_key: Option<String>,
+    /// How long a download link works, 60 s to 7 days.
+    pub link_ttl_secs: u64,
+    /// Where files are kept: "database" (chunks in the database) or "directory" (a directory
+    /// every node shares: `directory`).
+    pub storage: String,
+    /// The shared directory when `storage = "directory"`.
+    pub directory: Option<String>,
+    /// Deflate level of the zip entries, 1 to 9; 0 stores them uncompressed.
+    pub compression_level: u8,
+    /// How often the job looks whether a day is due, 1 to 3600 s.
+    pub job_interval_secs: u64,
+}
+
+impl Default for StatementsConfig {
+    fn default() -> Self {
+        StatementsConfig {
+            generate_at: "01:00".to_owned(),
+            link_key: None,
+            link_ttl_secs: 3600,
+            storage: "database".to_owned(),
+            directory: None,
+            compression_level: 6,
+            job_interval_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Debug for StatementsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatementsConfig")
+            .field("generate_at", &self.generate_at)
+            .field("link_key", &self.link_key.as_ref().map(|_| "***"))
+            .field("link_ttl_secs", &self.link_ttl_secs)
+            .field("storage", &self.storage)
+            .field("directory", &self.directory)
+            .field("compression_level", &self.compression_level)
+            .field("job_interval_secs", &self.job_interval_secs)
+            .finish()
+    }
 }
 
 /// The admin API's identity settings. The single shared `admin.token` of earlier versions is
@@ -397,7 +449,87 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
+        // The link key's derivation reads the master key, which may not exist before the first
+        // start: here only the form of the keys is checked.
+        self.statement_settings_with(false)?;
         Ok(())
+    }
+
+    /// The `[statements]` settings, checked: `generate_at` `HH:MM`, `link_key` at least 32
+    /// characters (unset: SHA-256 of a fixed label and the master key, so every node sharing the
+    /// master key shares it), `link_ttl_secs` 60 s to 7 days, `storage` "database" or
+    /// "directory" (with `directory`), `compression_level` 0 to 9, `job_interval_secs` 1 to
+    /// 3600.
+    pub fn statement_settings(
+        &self,
+    ) -> Result<nkpay_engine::statements::StatementSettings, ConfigError> {
+        self.statement_settings_with(true)
+    }
+
+    fn statement_settings_with(
+        &self,
+        derive_link_key: bool,
+    ) -> Result<nkpay_engine::statements::StatementSettings, ConfigError> {
+        use nkpay_engine::statements::{StatementSettings, StatementStorage, writer::Compression};
+        let st = &self.statements;
+        let generate_at = chrono::NaiveTime::parse_from_str(&st.generate_at, "%H:%M")
+            .map_err(|_| invalid("statements.generate_at", "must be HH:MM (Asia/Shanghai)"))?;
+        let link_key = match &st.link_key {
+            Some(k) if k.len() >= 32 => k.as_bytes().to_vec(),
+            Some(_) => {
+                return Err(invalid(
+                    "statements.link_key",
+                    "must be at least 32 characters",
+                ));
+            }
+            None if !derive_link_key => Vec::new(),
+            None => {
+                use sha2::{Digest, Sha256};
+                let base = crate::master_key::derived_jwt_secret(&self.secrets)?;
+                let mut h = Sha256::new();
+                h.update(b"nkpay statement download link key v1\0");
+                h.update(base.expose());
+                h.finalize().to_vec()
+            }
+        };
+        within("statements.link_ttl_secs", st.link_ttl_secs, 60, 7 * 86400)?;
+        within(
+            "statements.job_interval_secs",
+            st.job_interval_secs,
+            1,
+            3600,
+        )?;
+        let storage = match (st.storage.as_str(), &st.directory) {
+            ("database", _) => StatementStorage::Database,
+            ("directory", Some(dir)) if !dir.trim().is_empty() => {
+                StatementStorage::Directory(dir.into())
+            }
+            ("directory", _) => {
+                return Err(invalid(
+                    "statements.directory",
+                    "must name the shared directory when storage = \"directory\"",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "statements.storage",
+                    "must be \"database\" or \"directory\"",
+                ));
+            }
+        };
+        let compression = match st.compression_level {
+            0 => Compression::Stored,
+            l @ 1..=9 => Compression::Deflate(l),
+            _ => return Err(invalid("statements.compression_level", "must be 0 to 9")),
+        };
+        Ok(StatementSettings {
+            generate_at,
+            link_key: nkpay_core::secret::Secret::new(link_key),
+            link_ttl: Duration::from_secs(st.link_ttl_secs),
+            storage,
+            compression,
+            job_interval: Duration::from_secs(st.job_interval_secs),
+        })
     }
 
     fn validate_channels(&self) -> Result<(), ConfigError> {
@@ -586,6 +718,8 @@ impl Config {
             // Validated at load; the fallback is never taken.
             admin_trusted_proxies: TrustedProxies::parse(&self.admin.trusted_proxies)
                 .unwrap_or_default(),
+            // Validated at load; the fallback is never taken.
+            statements: self.statement_settings().unwrap_or_default(),
             ..defaults
         }
     }

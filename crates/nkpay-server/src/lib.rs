@@ -3,6 +3,7 @@
 //! Not for: business rules or protocol code.
 
 pub mod admin_cli;
+pub mod bill_cli;
 pub mod call;
 pub mod config;
 pub mod demo;

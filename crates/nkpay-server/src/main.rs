@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminSub,
     },
+    /// Statement (对账单) files: `bill generate --date yyyyMMdd` makes one trade day's.
+    Bill {
+        #[command(subcommand)]
+        command: nkpay_server::bill_cli::BillCommand,
+    },
     /// Print a new RSA-2048 key pair (PEM and bare base64).
     Keygen,
     /// Sign a request as a merchant would, post it, verify and print the reply.
@@ -207,6 +212,10 @@ fn main() -> ExitCode {
                 };
                 let out = nkpay_server::admin_cli::run(config, command).await?;
                 print!("{out}");
+                Ok(())
+            }
+            Command::Bill { command } => {
+                print!("{}", nkpay_server::bill_cli::run(config, command).await?);
                 Ok(())
             }
             Command::Keygen | Command::Call { .. } => Ok(()),

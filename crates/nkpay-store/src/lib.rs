@@ -34,6 +34,7 @@ pub mod platform_keys;
 pub mod query_jobs;
 pub mod refunds;
 pub mod sealing;
+pub mod statement_rows;
 pub mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;

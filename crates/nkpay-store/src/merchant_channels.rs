@@ -298,6 +298,48 @@ pub async fn record_sub_mch_id(
     Ok(Some((before, after)))
 }
 
+/// Records that the channel refused to open the merchant's `channel` business (WeChat did not
+/// issue a `sub_mch_id`, Alipay's authorization was declined): state `F` with `reason`, and
+/// the business's `(before, after)`. Only a business not yet open (`P` or `F`) is refused; an
+/// open one (`S`) is left as it is and returned unchanged as both values, so the caller can
+/// tell (a merchant already paid through a business is never closed by this). `None` when the
+/// merchant has not asked for that business.
+pub async fn record_refusal(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    channel: ChannelKind,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(merchant_channel::Model, merchant_channel::Model)>, StoreError> {
+    let Some(before) = find_business(conn, mer_id, channel).await? else {
+        return Ok(None);
+    };
+    let done = merchant_channel::Entity::update_many()
+        .col_expr(
+            merchant_channel::Column::State,
+            Expr::value(BusinessState::Failed),
+        )
+        .col_expr(merchant_channel::Column::StateReason, Expr::value(reason))
+        .col_expr(merchant_channel::Column::UpdatedAt, Expr::value(now))
+        .filter(merchant_channel::Column::Id.eq(before.id))
+        .filter(merchant_channel::Column::State.ne(BusinessState::Succeeded))
+        .exec(conn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Ok(Some((before.clone(), before)));
+    }
+    let after = find_business(conn, mer_id, channel)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "merchant_channel",
+            reason: format!(
+                "the {} business of {mer_id} vanished while refused",
+                channel.as_str()
+            ),
+        })?;
+    Ok(Some((before, after)))
+}
+
 /// Stores the hashed `state` of a new authorization link on business `id`, valid until
 /// `expires_at` (UTC), replacing an unused one: only the newest link works.
 pub async fn set_auth_state(

@@ -187,33 +187,32 @@ async fn audit_log_pages_newest_first_and_keeps_json_detail() {
 }
 
 #[tokio::test]
-async fn statement_file_is_made_once_per_owner_day_and_bill_type() {
+async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_replaces_it() {
     for t in databases().await {
         let c = t.db.conn();
         let new = NewStatementFile {
             file_id: "F0001".into(),
             owner: StatementOwner::Merchant,
             owner_id: fixture::MER_ID.into(),
-            file_date: "20261121".into(),
+            file_date: "20261122".into(),
+            data_date: "20261121".into(),
             bill_type: "TRADE_BILL".into(),
-            file_name: "6666000000000001_20261121_TRADE_BILL.csv".into(),
-            path: "data/statements/20261121/F0001.csv".into(),
+            file_name: "20261121_6666000000000001_TRADE_BILL.zip".into(),
+            path: String::new(),
+            partial: false,
         };
-        let made = statements::begin_file(c, &new, fixture::t0())
+        let made = statements::replace_file(&t.db, &new, fixture::t0())
             .await
             .unwrap();
         assert_eq!(made.status, StatementStatus::Making, "{}", t.label);
-        let other_node = NewStatementFile {
-            file_id: "F0002".into(),
-            ..new.clone()
-        };
-        let err = statements::begin_file(c, &other_node, fixture::t0())
+        statements::put_chunk(c, "F0001", 0, b"abc".to_vec())
             .await
-            .unwrap_err();
-        assert!(err.is_duplicate(), "{}: {err}", t.label);
-
+            .unwrap();
+        statements::put_chunk(c, "F0001", 1, b"de".to_vec())
+            .await
+            .unwrap();
         assert!(
-            statements::mark_ready(c, "F0001", 1234, &"ab".repeat(32), fixture::t0())
+            statements::mark_ready(c, "F0001", 5, &"ab".repeat(32), 3, fixture::t0())
                 .await
                 .unwrap()
         );
@@ -221,24 +220,34 @@ async fn statement_file_is_made_once_per_owner_day_and_bill_type() {
             c,
             StatementOwner::Merchant,
             fixture::MER_ID,
-            "20261121",
+            "20261122",
             None,
         )
         .await
         .unwrap();
         assert_eq!(found.len(), 1, "{}", t.label);
         assert_eq!(
-            (found[0].status.as_str(), found[0].size_bytes),
-            ("ready", 1234),
+            (
+                found[0].status.as_str(),
+                found[0].size_bytes,
+                found[0].row_count,
+                found[0].data_date.as_str()
+            ),
+            ("ready", 5, 3, "20261121"),
             "{}",
             t.label
+        );
+        assert_eq!(statements::chunk_count(c, "F0001").await.unwrap(), 2);
+        assert_eq!(
+            statements::read_chunk(c, "F0001", 1).await.unwrap(),
+            Some(b"de".to_vec())
         );
         assert!(
             statements::find_for(
                 c,
                 StatementOwner::ServiceProvider,
                 fixture::MER_ID,
-                "20261121",
+                "20261122",
                 None
             )
             .await
@@ -248,22 +257,32 @@ async fn statement_file_is_made_once_per_owner_day_and_bill_type() {
             t.label
         );
 
-        // A ready file is never deleted; a failed one is, so it can be made again.
-        assert!(!statements::delete_failed(c, "F0001").await.unwrap());
-        assert!(
-            statements::mark_failed(c, "F0001", fixture::t0())
-                .await
-                .unwrap()
-        );
-        assert!(statements::delete_failed(c, "F0001").await.unwrap());
-        statements::begin_file(c, &other_node, fixture::t0())
+        // A rerun replaces the file and its chunks.
+        let rerun = NewStatementFile {
+            file_id: "F0002".into(),
+            ..new.clone()
+        };
+        statements::replace_file(&t.db, &rerun, fixture::t0())
             .await
             .unwrap();
         assert!(
+            statements::find_by_file_id(c, "F0001")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(statements::chunk_count(c, "F0001").await.unwrap(), 0);
+        assert!(
+            statements::mark_failed(c, "F0002", fixture::t0())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
             statements::find_by_file_id(c, "F0002")
                 .await
                 .unwrap()
-                .is_some(),
+                .map(|f| f.status),
+            Some(StatementStatus::Failed),
             "{}",
             t.label
         );

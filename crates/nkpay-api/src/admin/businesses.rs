@@ -6,6 +6,8 @@
 //! - `PUT /admin/api/merchants/{mer_id}/businesses/wechat` `{"sub_mch_id": "…",
 //!   "channel_account_id": 3}` (the account optional) records the `sub_mch_id` WeChat issued
 //!   and opens the WeChat business → the business;
+//! - `POST /admin/api/merchants/{mer_id}/businesses/{wechat|alipay}/refusal` `{"reason": "…"}`
+//!   records that the channel refused the business (`F`, notified) → the business;
 //! - `GET /admin/api/merchants/{mer_id}/businesses/alipay/auth-link` → `{"url": "…"}`, the
 //!   Alipay authorization page to hand to the merchant;
 //! - `POST /admin/api/merchants/{mer_id}/bindings/{id}/retry` → the binding, sent to WeChat
@@ -14,6 +16,7 @@
 //! Writes are audited by the engine (`crate::Businesses`); finance and read-only get 403.
 
 use actix_web::{HttpResponse, web};
+use nkpay_core::trade_type::ChannelKind;
 use nkpay_engine::businesses::RecordSubMchId;
 use serde::Deserialize;
 
@@ -32,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             &format!("{BASE}/businesses/wechat"),
             web::put().to(record_sub_mch_id),
+        )
+        .route(
+            &format!("{BASE}/businesses/{{channel}}/refusal"),
+            web::post().to(record_refusal),
         )
         .route(
             &format!("{BASE}/businesses/alipay/auth-link"),
@@ -89,6 +96,37 @@ async fn record_sub_mch_id(
         )
         .await?;
     let b = done.ok_or_else(|| not_found(&mer_id))?;
+    Ok(HttpResponse::Ok().json(b))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusal {
+    reason: String,
+}
+
+async fn record_refusal(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    path: web::Path<(String, String)>,
+    body: web::Json<Refusal>,
+) -> Result<HttpResponse, AdminError> {
+    let (mer_id, channel) = path.into_inner();
+    let channel = match channel.as_str() {
+        "wechat" => ChannelKind::Wechat,
+        "alipay" => ChannelKind::Alipay,
+        other => {
+            return Err(AdminError::NotFound(format!(
+                "business {other:?} (wechat or alipay)"
+            )));
+        }
+    };
+    let b = state
+        .engine
+        .businesses()
+        .record_refusal(&actor.0, &mer_id, channel, &body.reason)
+        .await?
+        .ok_or_else(|| not_found(&mer_id))?;
     Ok(HttpResponse::Ok().json(b))
 }
 

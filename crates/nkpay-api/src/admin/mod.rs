@@ -12,6 +12,7 @@ pub mod merchants;
 pub mod notifications;
 pub mod service_providers;
 pub mod session;
+pub mod statements;
 
 use actix_web::web;
 
@@ -26,4 +27,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     service_providers::configure(cfg);
     channel_accounts::configure(cfg);
     merchants::configure(cfg);
+    statements::configure(cfg);
 }

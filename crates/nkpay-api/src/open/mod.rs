@@ -10,6 +10,7 @@ pub mod basicdata;
 pub mod busi;
 pub mod close;
 pub mod fields;
+pub mod filequery;
 pub mod jspay;
 pub mod query;
 pub mod refund;
@@ -39,6 +40,8 @@ pub const CLOSE: &str = "/v2/trade/payment/scanpay/close";
 pub const REFUND: &str = "/v2/trade/payment/scanpay/refund";
 /// `POST` query a refund.
 pub const REFUND_QUERY: &str = "/v2/trade/payment/scanpay/refundquery";
+/// `POST` statement (对账单) files of a day, with signed download links.
+pub const FILEQUERY: &str = "/v2/trade/check/filequery";
 
 /// `POST` open a merchant's WeChat / Alipay business.
 pub const BUSI_OPEN: &str = "/v2/merchant/busi/open";
@@ -63,6 +66,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(CLOSE, web::post().to(handle::<close::Close>))
         .route(REFUND, web::post().to(handle::<refund::Refund>))
         .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>))
+        .route(
+            FILEQUERY,
+            web::post().to(handle_caller::<filequery::FileQuery>),
+        )
         .route(
             BASICDATA_ENT,
             web::post().to(handle_caller::<basicdata::ApplyEnt>),

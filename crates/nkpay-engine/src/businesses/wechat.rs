@@ -213,6 +213,69 @@ impl Businesses {
         Ok(Some(BusinessView::from(&after)))
     }
 
+    /// Records that the channel refused to open the merchant's `channel` business — WeChat
+    /// did not issue a sub-merchant number after its own review, the merchant declined the
+    /// Alipay authorization —: state `F` with `reason`, audited (`business.refused`, before →
+    /// after) and notified to its `busi_async_return_url` (`busi_stat` `F`, `reason`), in one
+    /// transaction. A later `sub_mch_id` or authorization still opens it (`S`). An open
+    /// business is never refused: [`EngineError::Invalid`] naming `channel`. `None` when there
+    /// is no such merchant (or it is another service provider's, for an agent admin);
+    /// [`EngineError::Invalid`] naming `reason` (1 to 256 characters) or `channel` (busi/open
+    /// did not ask for it); [`EngineError::Forbidden`] for finance and read-only.
+    pub async fn record_refusal(
+        &self,
+        by: &Actor,
+        mer_id: &str,
+        channel: ChannelKind,
+        reason: &str,
+    ) -> Result<Option<BusinessView>, EngineError> {
+        if self.managed_merchant(by, mer_id).await?.is_none() {
+            return Ok(None);
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 256 {
+            return Err(EngineError::invalid(
+                "reason",
+                "must be 1 to 256 characters",
+            ));
+        }
+        self.business_of(mer_id, channel).await?;
+        let now = Utc::now();
+        let tx = self.db.begin_write().await?;
+        let Some((before, after)) =
+            merchant_channels::record_refusal(&tx, mer_id, channel, reason, now).await?
+        else {
+            return Ok(None);
+        };
+        if is_open(&after) {
+            return Err(EngineError::invalid(
+                "channel",
+                format!(
+                    "the {} business of {mer_id} is open (S) and cannot be refused",
+                    channel.as_str()
+                ),
+            ));
+        }
+        audit(
+            &tx,
+            by,
+            "business.refused",
+            &format!("merchant:{mer_id}"),
+            json!({
+                "channel": channel.as_str(),
+                "before": {"state": before.state.as_str(), "reason": before.state_reason},
+                "after": {"state": after.state.as_str(), "reason": after.state_reason},
+            }),
+            now,
+        )
+        .await?;
+        if let Some(n) = business_notice(&after, now)? {
+            notifications::enqueue(&tx, &n, now).await?;
+        }
+        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        Ok(Some(BusinessView::from(&after)))
+    }
+
     /// `/v2/merchant/busi/config`: the merchant's WeChat business must be open (`22000001`
     /// otherwise). Each item becomes a binding (`P`), then one `addsubdevconfig` call per
     /// binding in order: bound → `S`, refused → `F` with WeChat's code and message, unknown

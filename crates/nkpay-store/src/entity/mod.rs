@@ -24,4 +24,6 @@ pub mod refund;
 pub mod service_provider;
 pub mod service_provider_fee_floor;
 pub mod statement_file;
+pub mod statement_file_chunk;
+pub mod statement_run;
 pub mod trade;

@@ -17,13 +17,16 @@ pub struct Model {
     pub owner_kind: StatementOwner,
     /// The `mer_id` or `sys_id`.
     pub owner_id: String,
-    /// `yyyyMMdd`, the Asia/Shanghai day it covers.
+    /// `yyyyMMdd`, the day the file is produced, as Dougong's `file_date`: the trade day + 1
+    /// (a monthly file: the 1st of the next month). Migration `m20261129_170100` fixed the
+    /// meaning; the trade day is [`Model::data_date`].
     pub file_date: String,
-    /// "TRADE_BILL" or "SETTLE_BILL".
+    /// "TRADE_BILL", "SETTLE_BILL", "TRADE_BILL_MONTH" or "SETTLE_BILL_MONTH".
     pub bill_type: String,
     /// File name as handed to the downloader.
     pub file_name: String,
-    /// Where the file lies, relative to the statements directory.
+    /// Where the file lies: empty when its bytes are chunks in the database
+    /// (`statement_file_chunks`), else its name in the configured shared statements directory.
     pub path: String,
     /// "making", "ready" or "failed".
     pub status: StatementStatus,
@@ -35,6 +38,13 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).
     pub updated_at: DateTimeUtc,
+    /// `yyyyMMdd`, the Asia/Shanghai trade day the file covers (a monthly file: the 1st of
+    /// the month).
+    pub data_date: String,
+    /// Made before the day closed (a test run of today): the scheduled run replaces it.
+    pub partial: bool,
+    /// Detail rows in the file (trades and refunds; merchants for a settlement file).
+    pub row_count: i64,
 }
 
 /// No declared relations: queries join by key themselves.

@@ -1,0 +1,117 @@
+//! Console calls about statement (对账单) files (issue 12):
+//!
+//! - `GET /admin/api/statements?data_date=yyyyMMdd&bill_type=TRADE_BILL&owner_id=&limit=` —
+//!   files, newest trade day first (`limit` 1–1000, default 100): `{"files": [{"file_id",
+//!   "file_name", "file_date", "data_date", "bill_type", "huifu_id", "download_url",
+//!   "file_size", "sha256", "partial" ("Y"/"N") — as filequery's `file_details` — plus
+//!   "owner_kind" ("mer" / "sys"), "row_count", "created_at" (UTC)}]}`; `download_url` is a
+//!   signed link any holder may use until it expires.
+//! - `GET /admin/api/statements/{file_id}/download` — the zip itself (`application/zip`).
+//!
+//! Every role reads statements; an agent admin only its own service provider's and its
+//! merchants' (another's is 404). Bad input: 400 `{"error", "field"}` naming the field and rule.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use nkpay_engine::shanghai_time;
+use nkpay_engine::statements::BillType;
+use nkpay_store::statements::FileFilter;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::AdminActor;
+use super::error::AdminError;
+use crate::ApiState;
+
+/// The statements' base path.
+pub const STATEMENTS: &str = "/admin/api/statements";
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+/// Mounts the statement routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(STATEMENTS)
+            .route("", web::get().to(list))
+            .route("/{file_id}/download", web::get().to(download)),
+    );
+}
+
+/// The listing's query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Trade day `yyyyMMdd`.
+    pub data_date: Option<String>,
+    /// Bill type.
+    pub bill_type: Option<String>,
+    /// A `mer_id` or `sys_id`.
+    pub owner_id: Option<String>,
+    /// 1–1000.
+    pub limit: Option<u64>,
+}
+
+fn bad(field: &str, rule: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "error": format!("{field}: {rule}"),
+        "field": field,
+    }))
+}
+
+async fn list(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let q = query.into_inner();
+    if let Some(d) = &q.data_date
+        && shanghai_time::parse_date(d).is_none()
+    {
+        return Ok(bad("data_date", "must be a real date written yyyyMMdd"));
+    }
+    if let Some(b) = &q.bill_type
+        && BillType::parse(b).is_none()
+    {
+        return Ok(bad(
+            "bill_type",
+            "must be TRADE_BILL, SETTLE_BILL, TRADE_BILL_MONTH or SETTLE_BILL_MONTH",
+        ));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Ok(bad("limit", "must be 1 to 1000"));
+    }
+    let filter = FileFilter {
+        data_date: q.data_date,
+        bill_type: q.bill_type,
+        owner_id: q.owner_id,
+        owner_ids: None,
+        limit,
+    };
+    let files = state
+        .engine
+        .statements()
+        .list(&actor.0, filter, Utc::now())
+        .await?;
+    let files: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let mut out = crate::open::filequery::file_json(f);
+            out.insert("owner_kind".into(), json!(f.owner_kind));
+            out.insert("row_count".into(), json!(f.row_count));
+            out.insert("created_at".into(), json!(f.created_at));
+            out
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "files": files })))
+}
+
+async fn download(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    match state.engine.statements().open_for(&actor.0, &path).await? {
+        Some(d) => Ok(crate::statements_download::zip_response(d)),
+        None => Err(AdminError::NotFound(format!("statement file {path}"))),
+    }
+}

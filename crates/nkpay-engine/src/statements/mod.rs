@@ -1,0 +1,713 @@
+//! Statement (对账单) files for finance (issue 12): per merchant and per service provider
+//! (all its merchants), per Asia/Shanghai trade day, `TRADE_BILL` (every trade and refund that
+//! succeeded that day) and `SETTLE_BILL` (per merchant: gross, refunds, fees, net), as zips of
+//! CSV ([`writer`]); kept where every node can serve them (chunks in the database by default,
+//! or a shared directory); found by `filequery` and handed out as signed links ([`link`]); made
+//! once across every node after the day closes by the singleton job ([`job`]).
+//!
+//! Dates: `data_date` is the trade day; `file_date` is Dougong's, the day the file is produced
+//! (the trade day + 1). File names carry the trade day.
+
+pub mod job;
+pub mod link;
+pub mod writer;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use futures::Stream;
+use nkpay_core::secret::Secret;
+use nkpay_store::entity::statement_file;
+use nkpay_store::kinds::{StatementOwner, StatementStatus};
+use nkpay_store::statement_rows::{self, RowOwner};
+use nkpay_store::statements::{self, FileFilter, NewStatementFile};
+use sha2::{Digest, Sha256};
+
+use crate::admin_identity::Actor;
+use crate::callers::{Caller, CallerKind};
+use crate::engine::service;
+use crate::error::EngineError;
+use crate::shanghai_time;
+use writer::{Compression, Spooled};
+
+/// The bill types (`bill_type` of `filequery`; API.md "filequery").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BillType {
+    /// Every trade and refund of the day (the default).
+    TradeBill,
+    /// Per merchant: gross, refunds, fees, net, for the day.
+    SettleBill,
+    /// The month's trade summary (not made yet: `filequery` answers task `I`).
+    TradeBillMonth,
+    /// The month's settlement summary (not made yet).
+    SettleBillMonth,
+}
+
+impl BillType {
+    /// Every bill type.
+    pub const ALL: [BillType; 4] = [
+        BillType::TradeBill,
+        BillType::SettleBill,
+        BillType::TradeBillMonth,
+        BillType::SettleBillMonth,
+    ];
+
+    /// The wire word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillType::TradeBill => "TRADE_BILL",
+            BillType::SettleBill => "SETTLE_BILL",
+            BillType::TradeBillMonth => "TRADE_BILL_MONTH",
+            BillType::SettleBillMonth => "SETTLE_BILL_MONTH",
+        }
+    }
+
+    /// Reads the wire word; `None` for anything else.
+    pub fn parse(text: &str) -> Option<BillType> {
+        BillType::ALL.into_iter().find(|b| b.as_str() == text)
+    }
+
+    /// Whether it is a monthly bill.
+    pub fn monthly(self) -> bool {
+        matches!(self, BillType::TradeBillMonth | BillType::SettleBillMonth)
+    }
+
+    fn run_kind(self) -> &'static str {
+        if self.monthly() { "monthly" } else { "daily" }
+    }
+}
+
+/// Where statement files are kept: somewhere every node reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatementStorage {
+    /// In the database, in 1 MiB chunks (`statement_file_chunks`): the default.
+    Database,
+    /// In this directory, which every node must share (a network file system).
+    Directory(PathBuf),
+}
+
+/// How statement files are made, kept and handed out (`[statements]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct StatementSettings {
+    /// When (Asia/Shanghai wall time) the job makes the previous day's files; default 01:00.
+    pub generate_at: NaiveTime,
+    /// The HMAC-SHA256 key of download links (the server derives it from the master key when
+    /// `statements.link_key` is not set, so every node shares it). `Default`: 32 random bytes,
+    /// valid only on this process.
+    pub link_key: Secret<Vec<u8>>,
+    /// How long a download link works after `filequery` gave it; default 1 hour.
+    pub link_ttl: Duration,
+    /// Where files are kept.
+    pub storage: StatementStorage,
+    /// Entries' compression; default deflate level 6.
+    pub compression: Compression,
+    /// How often the job looks whether a day is due; default 60 s.
+    pub job_interval: Duration,
+}
+
+impl Default for StatementSettings {
+    fn default() -> Self {
+        use rand::RngCore;
+        let mut key = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        StatementSettings {
+            generate_at: NaiveTime::from_hms_opt(1, 0, 0).unwrap_or(NaiveTime::MIN),
+            link_key: Secret::new(key),
+            link_ttl: Duration::from_secs(3600),
+            storage: StatementStorage::Database,
+            compression: Compression::Deflate(6),
+            job_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A file made by a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeFile {
+    /// Its public id.
+    pub file_id: String,
+    /// Its name (`yyyyMMdd_<huifu_id>_<BILL_TYPE>.zip`, trade day).
+    pub file_name: String,
+    /// Bytes.
+    pub size_bytes: i64,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Detail rows.
+    pub rows: i64,
+}
+
+/// What [`Statements::generate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateReport {
+    /// The trade day.
+    pub data_date: NaiveDate,
+    /// Made before the day closed: the scheduled run replaces the files.
+    pub partial: bool,
+    /// Every file made.
+    pub files: Vec<MadeFile>,
+}
+
+/// One file as `filequery` and the console describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDetail {
+    /// Its public id.
+    pub file_id: String,
+    /// Its name.
+    pub file_name: String,
+    /// `yyyyMMdd`, produced on (trade day + 1).
+    pub file_date: String,
+    /// `yyyyMMdd`, the trade day.
+    pub data_date: String,
+    /// Bill type.
+    pub bill_type: String,
+    /// Whose (`mer_id` or `sys_id`).
+    pub huifu_id: String,
+    /// "mer" or "sys".
+    pub owner_kind: String,
+    /// Bytes.
+    pub size_bytes: i64,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Detail rows.
+    pub row_count: i64,
+    /// Made before the day closed.
+    pub partial: bool,
+    /// When it was made (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Signed link (expires after `statements.link_ttl`).
+    pub download_url: String,
+}
+
+/// The state of a day's (or month's) run, as `task_details[]` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDetail {
+    /// I (not started), P (running, or partial), S (done; no file: no trades), F (failed).
+    pub task_stat: &'static str,
+    /// Bill type asked.
+    pub bill_type: String,
+    /// `yyyyMMdd`, production day.
+    pub file_date: String,
+    /// `yyyyMMdd`, trade day.
+    pub data_date: String,
+    /// When the run started (UTC).
+    pub start_time: Option<DateTime<Utc>>,
+    /// When it ended (UTC).
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+/// `filequery`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileQueryAnswer {
+    /// The files (ready ones only).
+    pub file_details: Vec<FileDetail>,
+    /// The run behind them.
+    pub task_details: Vec<TaskDetail>,
+}
+
+/// A file's bytes for a download: its row and a stream of chunks.
+pub struct Download {
+    /// The file.
+    pub file: statement_file::Model,
+    /// Its bytes in order.
+    pub chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("file_id", &self.file.file_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a download link is refused (the API answers 403 for the first two, 404 for the last).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DownloadRefusal {
+    /// The link's time is over.
+    #[error("download link expired: ask filequery for a new one")]
+    Expired,
+    /// The link was altered, or signed with another key.
+    #[error("download link signature does not match")]
+    BadSignature,
+    /// No ready file with that id (regenerated or removed since).
+    #[error("statement file not found")]
+    NotFound,
+}
+
+service!(
+    /// Statement files: generate, find, sign links, serve.
+    Statements
+);
+
+/// UTC bounds of an Asia/Shanghai day: `[00:00, next 00:00)`.
+pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |d: NaiveDate| {
+        // Shanghai has had no daylight saving since 1991: midnight is one instant.
+        Shanghai
+            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc() - TimeDelta::hours(8))
+    };
+    let next = day.succ_opt().unwrap_or(day);
+    (start(day), start(next))
+}
+
+fn ymd(d: NaiveDate) -> String {
+    d.format(shanghai_time::DATE).to_string()
+}
+
+/// The public id of a file: `<data_date>_<owner_id>_<BILL_TYPE>` (stable across reruns).
+pub fn file_id(data_date: NaiveDate, owner_id: &str, bill: BillType) -> String {
+    format!("{}_{owner_id}_{}", ymd(data_date), bill.as_str())
+}
+
+impl Statements {
+    /// Makes the `TRADE_BILL` and `SETTLE_BILL` of trade day `day` for every merchant with a
+    /// row that day and for each of their service providers, replacing earlier files of the day.
+    /// A day that has not closed yet (today, Asia/Shanghai, at `now`) is made `partial`; a day
+    /// after today is refused (`EngineError::Invalid` naming `date`). A rerun of a closed day
+    /// writes identical bytes. The day's run is recorded (`task_stat` P, then S or F).
+    pub async fn generate(
+        &self,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<GenerateReport, EngineError> {
+        let today = shanghai_time::date_of(now);
+        if day > today {
+            return Err(EngineError::invalid(
+                "date",
+                format!(
+                    "the trade day {} has not begun (today is {} in Asia/Shanghai)",
+                    ymd(day),
+                    ymd(today)
+                ),
+            ));
+        }
+        let partial = day == today;
+        let data_date = ymd(day);
+        statements::start_run(self.db.conn(), &data_date, "daily", partial, now).await?;
+        match self.generate_files(day, partial, now).await {
+            Ok(files) => {
+                let count = i64::try_from(files.len()).unwrap_or(i64::MAX);
+                statements::finish_run(
+                    self.db.conn(),
+                    &data_date,
+                    "daily",
+                    "S",
+                    count,
+                    None,
+                    Utc::now(),
+                )
+                .await?;
+                Ok(GenerateReport {
+                    data_date: day,
+                    partial,
+                    files,
+                })
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(data_date, error = %reason, "statement run failed");
+                statements::finish_run(
+                    self.db.conn(),
+                    &data_date,
+                    "daily",
+                    "F",
+                    0,
+                    Some(&reason),
+                    Utc::now(),
+                )
+                .await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn generate_files(
+        &self,
+        day: NaiveDate,
+        partial: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<MadeFile>, EngineError> {
+        let (from, to) = day_bounds(day);
+        let owners = statement_rows::owners_with_rows(&self.db, from, to).await?;
+        let providers: BTreeSet<&str> = owners.iter().map(|(_, sys)| sys.as_str()).collect();
+        let mut targets: Vec<(StatementOwner, RowOwner)> = owners
+            .iter()
+            .map(|(mer, _)| (StatementOwner::Merchant, RowOwner::Merchant(mer.clone())))
+            .collect();
+        targets.extend(providers.into_iter().map(|sys| {
+            (
+                StatementOwner::ServiceProvider,
+                RowOwner::ServiceProvider(sys.to_owned()),
+            )
+        }));
+        let mut made = Vec::new();
+        for (kind, owner) in &targets {
+            for bill in [BillType::TradeBill, BillType::SettleBill] {
+                made.push(
+                    self.make_file(*kind, owner, bill, day, (from, to), partial, now)
+                        .await?,
+                );
+            }
+        }
+        Ok(made)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn make_file(
+        &self,
+        kind: StatementOwner,
+        owner: &RowOwner,
+        bill: BillType,
+        day: NaiveDate,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        partial: bool,
+        now: DateTime<Utc>,
+    ) -> Result<MadeFile, EngineError> {
+        let owner_id = match owner {
+            RowOwner::Merchant(id) | RowOwner::ServiceProvider(id) => id.as_str(),
+        };
+        let settings = &self.config.statements;
+        let id = file_id(day, owner_id, bill);
+        let file_name = format!("{}_{owner_id}_{}.zip", ymd(day), bill.as_str());
+        let path = match &settings.storage {
+            StatementStorage::Database => String::new(),
+            StatementStorage::Directory(_) => format!("{id}.zip"),
+        };
+        let new = NewStatementFile {
+            file_id: id.clone(),
+            owner: kind,
+            owner_id: owner_id.to_owned(),
+            file_date: ymd(day.succ_opt().unwrap_or(day)),
+            data_date: ymd(day),
+            bill_type: bill.as_str().to_owned(),
+            file_name: file_name.clone(),
+            path: path.clone(),
+            partial,
+        };
+        statements::replace_file(&self.db, &new, now).await?;
+        let written = self
+            .write_file(owner, bill, day, (from, to), &id, &path)
+            .await;
+        let (size, sha256, rows) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                statements::mark_failed(self.db.conn(), &id, Utc::now()).await?;
+                return Err(e);
+            }
+        };
+        statements::mark_ready(self.db.conn(), &id, size, &sha256, rows, Utc::now()).await?;
+        Ok(MadeFile {
+            file_id: id,
+            file_name,
+            size_bytes: size,
+            sha256,
+            rows,
+        })
+    }
+
+    /// Writes the file's bytes to its store; its size, SHA-256 and rows.
+    async fn write_file(
+        &self,
+        owner: &RowOwner,
+        bill: BillType,
+        day: NaiveDate,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        id: &str,
+        path: &str,
+    ) -> Result<(i64, String, i64), EngineError> {
+        let settings = &self.config.statements;
+        let huifu_id = match owner {
+            RowOwner::Merchant(id) | RowOwner::ServiceProvider(id) => id.as_str(),
+        };
+        let Spooled { mut file, rows } = match bill {
+            BillType::TradeBill => {
+                let stream = statement_rows::stream_rows(&self.db, owner, from, to).await?;
+                writer::trade_bill(Box::pin(stream), day, huifu_id, settings.compression).await?
+            }
+            BillType::SettleBill => {
+                let totals = statement_rows::merchant_totals(&self.db, owner, from, to).await?;
+                writer::settle_bill(&totals, day, huifu_id, settings.compression)?
+            }
+            BillType::TradeBillMonth | BillType::SettleBillMonth => {
+                return Err(EngineError::Internal(
+                    "monthly statement files are not made yet".to_owned(),
+                ));
+            }
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0i64;
+        let mut seq = 0i32;
+        let mut out = match &settings.storage {
+            StatementStorage::Database => None,
+            StatementStorage::Directory(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    EngineError::Internal(format!("statements directory {}: {e}", dir.display()))
+                })?;
+                let tmp = dir.join(format!("{path}.part"));
+                let f = std::fs::File::create(&tmp).map_err(|e| {
+                    EngineError::Internal(format!("statement file {}: {e}", tmp.display()))
+                })?;
+                Some((f, tmp, dir.join(path)))
+            }
+        };
+        loop {
+            let chunk = writer::next_chunk(&mut file)?;
+            if chunk.is_empty() {
+                break;
+            }
+            hasher.update(&chunk);
+            size += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            match &mut out {
+                None => statements::put_chunk(self.db.conn(), id, seq, chunk).await?,
+                Some((f, tmp, _)) => f.write_all(&chunk).map_err(|e| {
+                    EngineError::Internal(format!("statement file {}: {e}", tmp.display()))
+                })?,
+            }
+            seq += 1;
+        }
+        if let Some((f, tmp, target)) = out {
+            f.sync_all()
+                .and_then(|()| std::fs::rename(&tmp, &target))
+                .map_err(|e| {
+                    EngineError::Internal(format!("statement file {}: {e}", target.display()))
+                })?;
+        }
+        Ok((size, hex::encode(hasher.finalize()), rows))
+    }
+
+    /// `filequery` (API.md): the ready files of `huifu_id` produced on `file_date` (the trade
+    /// day + 1; monthly bills: the 1st of the next month) of `bill_type` (default
+    /// `TRADE_BILL`), with signed links, and the run's state. `huifu_id` is a merchant the
+    /// caller may act for, or a service provider's own `sys_id` (its combined file).
+    /// Refusals: `22000000` for a `huifu_id` the caller may not see; `EngineError::Invalid`
+    /// naming `file_date` for a monthly bill asked on a day other than the 1st.
+    pub async fn filequery(
+        &self,
+        caller: &Caller,
+        huifu_id: &str,
+        file_date: NaiveDate,
+        bill_type: Option<BillType>,
+        now: DateTime<Utc>,
+    ) -> Result<FileQueryAnswer, EngineError> {
+        let owner = if caller.kind == CallerKind::ServiceProvider && caller.sys_id == huifu_id {
+            StatementOwner::ServiceProvider
+        } else {
+            crate::callers::Callers::new(self.ctx.clone())
+                .authorize(caller, huifu_id)
+                .await?;
+            StatementOwner::Merchant
+        };
+        let bill = bill_type.unwrap_or(BillType::TradeBill);
+        let data_date = if bill.monthly() {
+            if file_date.format("%d").to_string() != "01" {
+                return Err(EngineError::invalid(
+                    "file_date",
+                    "a monthly bill is produced on the 1st of the next month (yyyyMM01)",
+                ));
+            }
+            let last = file_date.pred_opt().unwrap_or(file_date);
+            last.with_day0(0).unwrap_or(last)
+        } else {
+            file_date.pred_opt().unwrap_or(file_date)
+        };
+        let files = statements::find_for(
+            self.db.conn(),
+            owner,
+            huifu_id,
+            &ymd(file_date),
+            Some(bill.as_str()),
+        )
+        .await?;
+        let run = statements::find_run(self.db.conn(), &ymd(data_date), bill.run_kind()).await?;
+        let task_stat = match &run {
+            None => "I",
+            Some(r) if r.partial && r.task_stat == "S" => "P",
+            Some(r) => match r.task_stat.as_str() {
+                "S" => "S",
+                "F" => "F",
+                _ => "P",
+            },
+        };
+        let file_details = files
+            .iter()
+            .filter(|f| f.status == StatementStatus::Ready)
+            .map(|f| self.detail(f, now))
+            .collect();
+        Ok(FileQueryAnswer {
+            file_details,
+            task_details: vec![TaskDetail {
+                task_stat,
+                bill_type: bill.as_str().to_owned(),
+                file_date: ymd(file_date),
+                data_date: ymd(data_date),
+                start_time: run.as_ref().map(|r| r.started_at),
+                end_time: run.and_then(|r| r.ended_at),
+            }],
+        })
+    }
+
+    /// A file's description with a link signed at `now`.
+    pub fn detail(&self, f: &statement_file::Model, now: DateTime<Utc>) -> FileDetail {
+        FileDetail {
+            file_id: f.file_id.clone(),
+            file_name: f.file_name.clone(),
+            file_date: f.file_date.clone(),
+            data_date: f.data_date.clone(),
+            bill_type: f.bill_type.clone(),
+            huifu_id: f.owner_id.clone(),
+            owner_kind: f.owner_kind.as_str().to_owned(),
+            size_bytes: f.size_bytes,
+            sha256: f.sha256.clone().unwrap_or_default(),
+            row_count: f.row_count,
+            partial: f.partial,
+            created_at: f.created_at,
+            download_url: self.signed_link(&f.file_id, now),
+        }
+    }
+
+    /// The signed download link of `file_id`, valid `statements.link_ttl` from `now`.
+    pub fn signed_link(&self, file_id: &str, now: DateTime<Utc>) -> String {
+        let settings = &self.config.statements;
+        let ttl = i64::try_from(settings.link_ttl.as_secs()).unwrap_or(i64::MAX);
+        let expires = now.timestamp().saturating_add(ttl);
+        let sign = link::sign(settings.link_key.expose(), file_id, expires);
+        format!(
+            "{}{}{file_id}?expires={expires}&sign={sign}",
+            self.callback_base,
+            link::DOWNLOAD_PATH
+        )
+    }
+
+    /// Opens a file for a signed link's holder: the signature and expiry checked at `now`,
+    /// then the ready file's chunks.
+    pub async fn download_by_link(
+        &self,
+        file_id: &str,
+        expires: i64,
+        sign: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Download, DownloadRefusal> {
+        link::verify(
+            self.config.statements.link_key.expose(),
+            file_id,
+            expires,
+            sign,
+            now,
+        )
+        .map_err(|r| match r {
+            link::LinkRefusal::Expired => DownloadRefusal::Expired,
+            link::LinkRefusal::BadSignature => DownloadRefusal::BadSignature,
+        })?;
+        match self.open(file_id).await {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(DownloadRefusal::NotFound),
+            Err(e) => {
+                tracing::error!(file_id, error = %e, "statement download");
+                Err(DownloadRefusal::NotFound)
+            }
+        }
+    }
+
+    /// The ready file `file_id` and its bytes; `None` when there is none.
+    pub async fn open(&self, file_id: &str) -> Result<Option<Download>, EngineError> {
+        let Some(file) = statements::find_by_file_id(self.db.conn(), file_id).await? else {
+            return Ok(None);
+        };
+        if file.status != StatementStatus::Ready {
+            return Ok(None);
+        }
+        let chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>> =
+            if file.path.is_empty() {
+                let db = self.db.clone();
+                let id = file.file_id.clone();
+                Box::pin(futures::stream::try_unfold(0i32, move |seq| {
+                    let db = db.clone();
+                    let id = id.clone();
+                    async move {
+                        Ok(statements::read_chunk(db.conn(), &id, seq)
+                            .await?
+                            .map(|c| (c, seq + 1)))
+                    }
+                }))
+            } else {
+                let StatementStorage::Directory(dir) = &self.config.statements.storage else {
+                    return Err(EngineError::Internal(format!(
+                        "statement file {file_id} lies in a directory but statements.storage is database"
+                    )));
+                };
+                let mut f = std::fs::File::open(dir.join(&file.path)).map_err(|e| {
+                    EngineError::Internal(format!("statement file {}: {e}", file.path))
+                })?;
+                Box::pin(futures::stream::try_unfold((), move |()| {
+                    let chunk = writer::next_chunk(&mut f);
+                    async move {
+                        let chunk = chunk?;
+                        Ok((!chunk.is_empty()).then_some((chunk, ())))
+                    }
+                }))
+            };
+        Ok(Some(Download { file, chunks }))
+    }
+
+    /// The console's listing: files of trade day `data_date`, `bill_type`, owner, newest
+    /// first, at most `limit`. An agent admin sees its own service provider's files and its
+    /// merchants'; every other role sees all (reading statements is not a write: not audited).
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        mut filter: FileFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FileDetail>, EngineError> {
+        if let Some(sys_id) = self.agent_scope(actor)? {
+            let mut ids = vec![sys_id.clone()];
+            ids.extend(
+                nkpay_store::merchants::list_merchants_of(self.db.conn(), &sys_id)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.mer_id),
+            );
+            filter.owner_ids = Some(ids);
+        }
+        let rows = statements::list(self.db.conn(), &filter).await?;
+        Ok(rows.iter().map(|f| self.detail(f, now)).collect())
+    }
+
+    /// The ready file `file_id` for the console, if `actor` may see it.
+    pub async fn open_for(
+        &self,
+        actor: &Actor,
+        file_id: &str,
+    ) -> Result<Option<Download>, EngineError> {
+        let Some(d) = self.open(file_id).await? else {
+            return Ok(None);
+        };
+        if let Some(sys_id) = self.agent_scope(actor)? {
+            let mine = d.file.owner_id == sys_id
+                || nkpay_store::merchants::find_merchant(self.db.conn(), &d.file.owner_id)
+                    .await?
+                    .is_some_and(|m| m.sys_id == sys_id);
+            if !mine {
+                return Ok(None);
+            }
+        }
+        Ok(Some(d))
+    }
+
+    /// `Some(sys_id)` for an agent admin (sees its own), `None` for roles that see all.
+    fn agent_scope(&self, actor: &Actor) -> Result<Option<String>, EngineError> {
+        use nkpay_store::kinds::AdminRole;
+        match actor.role {
+            AdminRole::AgentAdmin => actor.sys_id.clone().map(Some).ok_or_else(|| {
+                EngineError::Forbidden("an agent admin without a service provider".to_owned())
+            }),
+            _ => Ok(None),
+        }
+    }
+}
