@@ -697,3 +697,66 @@ async fn the_console_lists_and_downloads_files_an_agent_admin_only_its_own() {
         p.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock() {
+    use nkpay_engine::statements::job;
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    for p in Platform::all().await {
+        seed_day(&p).await;
+        // 00:30 on the 21st: the 20th has closed but its time (01:00) has not come.
+        let early = sh(21, 0, 30, 0);
+        assert_eq!(job::due_day(&p.engine, early), day(19), "{}", p.label);
+        let now = sh(21, 1, 30, 0);
+        assert_eq!(job::due_day(&p.engine, now), day(20), "{}", p.label);
+        let second = p.second_engine(2);
+
+        if p.label == "postgres" {
+            // Another holder of the lock: the job waits its turn and makes nothing.
+            let holder = p.db.conn().begin().await.expect("tx");
+            holder
+                .execute_raw(Statement::from_sql_and_values(
+                    p.db.backend(),
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [job::LOCK_KEY.into()],
+                ))
+                .await
+                .expect("lock");
+            assert_eq!(
+                job::run_due_once(&p.engine, now).await.expect("round"),
+                None,
+                "{}: the lock is held elsewhere",
+                p.label
+            );
+            assert!(
+                p.engine
+                    .statements()
+                    .list(&Actor::local("test"), Default::default(), now)
+                    .await
+                    .expect("list")
+                    .is_empty()
+            );
+            holder.rollback().await.expect("release");
+            // Two nodes at once: exactly one makes the day.
+            let (a, b) = tokio::join!(
+                job::run_due_once(&p.engine, now),
+                job::run_due_once(&second, now)
+            );
+            let made = [a.expect("node 1"), b.expect("node 2")]
+                .into_iter()
+                .flatten()
+                .count();
+            assert_eq!(made, 1, "{}: one node made the day", p.label);
+        } else {
+            let report = job::run_due_once(&p.engine, now).await.expect("round");
+            assert_eq!(report.map(|r| r.files.len()), Some(10), "{}", p.label);
+        }
+        // Made: every later round, on any node, leaves it alone.
+        assert_eq!(job::run_due_once(&second, now).await.expect("again"), None);
+        assert_eq!(
+            job::run_due_once(&p.engine, now).await.expect("again"),
+            None
+        );
+        p.stop().await;
+    }
+}

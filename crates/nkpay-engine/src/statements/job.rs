@@ -29,8 +29,9 @@ use crate::shanghai_time;
 
 /// How often the lock holder proves its lock is still held.
 pub const LOCK_RENEWAL: Duration = Duration::from_secs(10);
-/// The advisory lock's key ("nkpayst" + 1): one statement job across every node.
-const LOCK_KEY: i64 = 0x006e_6b70_6179_7374;
+/// The PostgreSQL advisory lock's key (the bytes of "nkpayst"): one statement job across
+/// every node.
+pub const LOCK_KEY: i64 = 0x006e_6b70_6179_7374;
 
 /// The trade day the job should have made by `now`: yesterday once `generate_at` has passed
 /// today (Asia/Shanghai), else the day before yesterday.
