@@ -23,8 +23,9 @@ mod m20261129_153100_merchant_businesses;
 mod m20261129_153200_channel_account_state;
 mod m20261129_153300_service_provider_next_key;
 mod m20261129_160500_alipay_auth_link_expiry;
-mod m20261129_170100_statement_data_date;
 mod m20261129_170000_fees;
+mod m20261129_170100_statement_data_date;
+mod m20261129_170200_reconciliation;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -51,8 +52,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_153200_channel_account_state::Migration),
             Box::new(m20261129_153300_service_provider_next_key::Migration),
             Box::new(m20261129_160500_alipay_auth_link_expiry::Migration),
-            Box::new(m20261129_170100_statement_data_date::Migration),
             Box::new(m20261129_170000_fees::Migration),
+            Box::new(m20261129_170100_statement_data_date::Migration),
+            Box::new(m20261129_170200_reconciliation::Migration),
         ]
     }
 }

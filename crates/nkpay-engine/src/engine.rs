@@ -15,6 +15,7 @@ use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
 use crate::merchants::Merchants;
 use crate::payments::Payments;
+use crate::reconciliation::Reconciliation;
 use crate::refunds::Refunds;
 use crate::service_providers::ServiceProviders;
 use crate::statements::Statements;
@@ -33,6 +34,7 @@ pub struct Engine {
     merchants: Merchants,
     businesses: Businesses,
     statements: Statements,
+    reconciliation: Reconciliation,
 }
 
 impl Engine {
@@ -52,6 +54,7 @@ impl Engine {
             merchants: Merchants::new(ctx.clone()),
             businesses: Businesses::new(ctx.clone()),
             statements: Statements::new(ctx.clone()),
+            reconciliation: Reconciliation::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -112,6 +115,11 @@ impl Engine {
     /// Statement (对账单) files: generate a day, find them for `filequery`, signed links.
     pub fn statements(&self) -> &Statements {
         &self.statements
+    }
+
+    /// Reconciliation with the channels' bills: runs, differences, healing, incidents.
+    pub fn reconciliation(&self) -> &Reconciliation {
+        &self.reconciliation
     }
 }
 

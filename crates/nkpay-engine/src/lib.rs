@@ -32,6 +32,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod payments;
 pub mod platform_keys;
+pub mod reconciliation;
 pub mod refunds;
 pub mod request;
 pub mod service_providers;

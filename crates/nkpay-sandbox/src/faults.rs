@@ -62,6 +62,73 @@ pub struct Faults {
     pub notify_bad_signature_rate: f64,
     /// What WeChat refunds end in.
     pub refund_outcome: RefundOutcome,
+    /// Changes to the bills served (WeChat `downloadbill`, Alipay's trade bill), for
+    /// reconciliation tests: rows dropped, changed or added. The rest of each bill reflects the
+    /// sandbox's real state.
+    pub bill_faults: Vec<BillFault>,
+}
+
+/// One change to the bills the sandbox serves. A fault names a payment row by its
+/// `out_trade_no`, or a refund row by `out_trade_no` and `out_refund_no` (Alipay
+/// `out_request_no`). Amounts and fees in fen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BillFault {
+    /// Leave the row out.
+    Drop {
+        /// The merchant order number.
+        out_trade_no: String,
+        /// The refund row's number; absent: the payment row.
+        #[serde(default)]
+        out_refund_no: Option<String>,
+    },
+    /// Print another amount and/or fee on the row (the bill's totals follow).
+    Change {
+        /// The merchant order number.
+        out_trade_no: String,
+        /// The refund row's number; absent: the payment row.
+        #[serde(default)]
+        out_refund_no: Option<String>,
+        /// The amount printed instead, fen (> 0).
+        #[serde(default)]
+        amount_fen: Option<i64>,
+        /// The fee printed instead, fen, as charged (> 0 on a payment).
+        #[serde(default)]
+        fee_fen: Option<i64>,
+    },
+    /// Add a row the sandbox has no trade for, dated now: a payment, or a refund when
+    /// `out_refund_no` is given (WeChat: only in `ALL` bills).
+    Add {
+        /// The merchant order number printed.
+        out_trade_no: String,
+        /// The refund row's number; absent: a payment row.
+        #[serde(default)]
+        out_refund_no: Option<String>,
+        /// The amount, fen (> 0).
+        amount_fen: i64,
+    },
+}
+
+/// What a bill does with one of its real rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BillEdit {
+    /// Printed as it is.
+    Keep,
+    /// Left out.
+    Drop,
+    /// Printed with these amount and fee (fen) where given.
+    Change {
+        amount_fen: Option<i64>,
+        fee_fen: Option<i64>,
+    },
+}
+
+/// A row added to every bill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BillAddition {
+    pub out_trade_no: String,
+    pub out_refund_no: Option<String>,
+    pub amount_fen: i64,
 }
 
 impl Default for Faults {
@@ -81,6 +148,7 @@ impl Default for Faults {
             notify_reorder_delay_ms: 500,
             notify_bad_signature_rate: 0.0,
             refund_outcome: RefundOutcome::Success,
+            bill_faults: Vec::new(),
         }
     }
 }
@@ -101,7 +169,39 @@ impl Faults {
                 ));
             }
         }
+        for fault in &self.bill_faults {
+            let amounts = match fault {
+                BillFault::Drop { .. } => vec![],
+                BillFault::Change {
+                    amount_fen,
+                    fee_fen,
+                    ..
+                } => vec![*amount_fen, fee_fen.map(|f| f.abs().max(1))],
+                BillFault::Add { amount_fen, .. } => vec![Some(*amount_fen)],
+            };
+            if amounts.iter().flatten().any(|a| *a <= 0) {
+                return Err("faults.bill_faults: amount_fen must be more than 0".to_owned());
+            }
+        }
         Ok(())
+    }
+}
+
+impl BillFault {
+    fn names(&self, order: &str, refund: Option<&str>) -> bool {
+        let (o, r) = match self {
+            BillFault::Drop {
+                out_trade_no,
+                out_refund_no,
+            }
+            | BillFault::Change {
+                out_trade_no,
+                out_refund_no,
+                ..
+            } => (out_trade_no, out_refund_no),
+            BillFault::Add { .. } => return false,
+        };
+        o == order && r.as_deref() == refund
     }
 }
 
@@ -194,6 +294,47 @@ impl FaultBox {
             out.hold = Some(Duration::from_millis(f.timeout_ms));
         }
         out
+    }
+
+    /// What a bill does with the row of `out_trade_no` (a refund row: with `out_refund_no`).
+    pub fn bill_edit(&self, out_trade_no: &str, out_refund_no: Option<&str>) -> BillEdit {
+        let f = self.lock();
+        match f
+            .bill_faults
+            .iter()
+            .find(|b| b.names(out_trade_no, out_refund_no))
+        {
+            Some(BillFault::Drop { .. }) => BillEdit::Drop,
+            Some(BillFault::Change {
+                amount_fen,
+                fee_fen,
+                ..
+            }) => BillEdit::Change {
+                amount_fen: *amount_fen,
+                fee_fen: *fee_fen,
+            },
+            _ => BillEdit::Keep,
+        }
+    }
+
+    /// The rows every bill adds.
+    pub fn bill_additions(&self) -> Vec<BillAddition> {
+        self.lock()
+            .bill_faults
+            .iter()
+            .filter_map(|b| match b {
+                BillFault::Add {
+                    out_trade_no,
+                    out_refund_no,
+                    amount_fen,
+                } => Some(BillAddition {
+                    out_trade_no: out_trade_no.clone(),
+                    out_refund_no: out_refund_no.clone(),
+                    amount_fen: *amount_fen,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn for_notify(&self) -> NotifyFaults {

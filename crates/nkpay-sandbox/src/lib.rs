@@ -33,6 +33,6 @@ pub use accounts::{
 };
 pub use config::{SandboxConfig, Timings, TlsConfig};
 pub use error::SandboxError;
-pub use faults::{Faults, RefundOutcome};
+pub use faults::{BillFault, Faults, RefundOutcome};
 pub use server::{RunningSandbox, Sandbox};
 pub use state::StateSnapshot;

@@ -135,6 +135,41 @@ stored_words!(
     StatementStatus, "statement status" { Making => "making", Ready => "ready", Failed => "failed" }
 );
 
+stored_words!(
+    /// Where a reconciliation run is: `running` (started; a run whose node died stays so, a
+    /// later run of the day supersedes it), `done` (every bill read and compared), `failed` (a
+    /// bill could not be had or read; nothing compared, `error` says why).
+    RunStatus, "status" { Running => "running", Done => "done", Failed => "failed" }
+);
+
+stored_words!(
+    /// What a reconciliation difference is: `missing_here` (the bill has a refund of one of
+    /// our trades we have no record of), `missing_there` (succeeded here, absent from the
+    /// channel's bill of the day), `amount_differs`, `state_differs` (paid or refunded at the
+    /// channel, processing / closed / failed here), `fee_differs` (same amount, the channel's
+    /// fee is not ours: the configured rate disagrees with the channel's). A bill row whose
+    /// order number is not one of our trades is foreign: counted on the run, never a
+    /// difference.
+    DifferenceKind, "kind" {
+        MissingHere => "missing_here",
+        MissingThere => "missing_there",
+        AmountDiffers => "amount_differs",
+        StateDiffers => "state_differs",
+        FeeDiffers => "fee_differs",
+    }
+);
+
+stored_words!(
+    /// What became of a reconciliation difference: `open` (nobody has dealt with it),
+    /// `healed` (the run fixed it: finalized, refunded), `resolved` (an operator, with a note).
+    DifferenceState, "state" { Open => "open", Healed => "healed", Resolved => "resolved" }
+);
+
+stored_words!(
+    /// Which record a reconciliation difference is about: a payment or a refund.
+    DifferenceRow, "row_kind" { Payment => "payment", Refund => "refund" }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

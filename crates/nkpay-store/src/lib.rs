@@ -32,6 +32,7 @@ pub mod notification_deferral;
 pub mod notifications;
 pub mod platform_keys;
 pub mod query_jobs;
+pub mod reconciliation;
 pub mod refunds;
 pub mod sealing;
 pub mod statement_rows;

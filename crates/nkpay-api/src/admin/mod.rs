@@ -10,6 +10,7 @@ mod console_db;
 mod error;
 pub mod merchants;
 pub mod notifications;
+pub mod reconciliation;
 pub mod service_providers;
 pub mod session;
 pub mod statements;
@@ -28,4 +29,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     channel_accounts::configure(cfg);
     merchants::configure(cfg);
     statements::configure(cfg);
+    reconciliation::configure(cfg);
 }

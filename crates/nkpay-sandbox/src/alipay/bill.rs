@@ -14,6 +14,7 @@ use super::gateway::{AliError, AliResult, Call};
 use super::store::{BillTicket, Precreate};
 use super::trade::buyer_logon_id;
 use crate::clock;
+use crate::faults::{BillEdit, FaultBox};
 use crate::ids::random_alnum;
 use crate::state::{SandboxState, lock};
 use crate::yuan::{from_fen, service_fee};
@@ -127,7 +128,7 @@ pub(crate) async fn download(
         .values()
         .filter(|p| p.seller_id == user_id)
         .collect();
-    let files = render(&user_id, start, end, &trades, now);
+    let files = render(&user_id, start, end, &trades, &state.faults, now);
     drop(store);
     let stamp = start.format("%Y%m%d");
     match zip_files(&files) {
@@ -154,6 +155,22 @@ fn zip_files(files: &[(String, String)]) -> Result<Vec<u8>, zip::result::ZipErro
     Ok(zip.finish()?.into_inner())
 }
 
+/// The amount and fee (fen, as charged) a row is printed with, or `None` when a bill fault
+/// drops it.
+fn edited(edit: BillEdit, amount_fen: i64) -> Option<(i64, i64)> {
+    match edit {
+        BillEdit::Drop => None,
+        BillEdit::Keep => Some((amount_fen, service_fee(amount_fen))),
+        BillEdit::Change {
+            amount_fen: a,
+            fee_fen,
+        } => {
+            let amount = a.unwrap_or(amount_fen);
+            Some((amount, fee_fen.map_or(service_fee(amount), i64::abs)))
+        }
+    }
+}
+
 fn chinese_time(d: NaiveDate) -> String {
     d.format("%Y年%m月%d日 00:00:00").to_string()
 }
@@ -169,6 +186,7 @@ fn render(
     start: NaiveDate,
     end: NaiveDate,
     trades: &[&Precreate],
+    faults: &FaultBox,
     now: DateTime<Utc>,
 ) -> Vec<(String, String)> {
     let in_period = |t: DateTime<Utc>| {
@@ -209,29 +227,62 @@ fn render(
                 String::new(),
             ]
         };
-        if let Some(paid) = t.gmt_payment.filter(|d| in_period(*d)) {
+        if let Some(paid) = t.gmt_payment.filter(|d| in_period(*d))
+            && let Some((total, fee)) = edited(faults.bill_edit(&p.out_trade_no, None), p.total)
+        {
             n_trades += 1;
-            amount += p.total;
-            fees -= service_fee(p.total);
+            amount += total;
+            fees -= fee;
             lines.push(Line {
                 at: paid,
-                cells: row("交易", paid, p.total, "", -service_fee(p.total)),
+                cells: row("交易", paid, total, "", -fee),
             });
         }
         for r in t.refunds.iter().filter(|r| in_period(r.gmt_refund)) {
+            let edit = faults.bill_edit(&p.out_trade_no, Some(&r.out_request_no));
+            let Some((refunded, fee)) = edited(edit, r.amount) else {
+                continue;
+            };
             n_refunds += 1;
-            amount -= r.amount;
-            fees += service_fee(r.amount);
+            amount -= refunded;
+            fees += fee;
             lines.push(Line {
                 at: r.gmt_refund,
-                cells: row(
-                    "退款",
-                    r.gmt_refund,
-                    -r.amount,
-                    &r.out_request_no,
-                    service_fee(r.amount),
-                ),
+                cells: row("退款", r.gmt_refund, -refunded, &r.out_request_no, fee),
             });
+        }
+    }
+    if in_period(now) {
+        for a in faults.bill_additions() {
+            let fee = service_fee(a.amount_fen);
+            let mut cells = vec![String::new(); 25];
+            cells[0] = format!("20990101220014{}", now.format("%H%M%S%6f"));
+            cells[1] = a.out_trade_no.clone();
+            cells[3] = "added by a bill fault".into();
+            cells[4] = clock::shanghai_seconds(now);
+            cells[5] = clock::shanghai_seconds(now);
+            match &a.out_refund_no {
+                None => {
+                    n_trades += 1;
+                    amount += a.amount_fen;
+                    fees -= fee;
+                    cells[2] = "交易".into();
+                    cells[11] = from_fen(a.amount_fen);
+                    cells[12] = from_fen(a.amount_fen);
+                    cells[22] = from_fen(-fee);
+                }
+                Some(no) => {
+                    n_refunds += 1;
+                    amount -= a.amount_fen;
+                    fees += fee;
+                    cells[2] = "退款".into();
+                    cells[11] = from_fen(-a.amount_fen);
+                    cells[12] = from_fen(-a.amount_fen);
+                    cells[21] = no.clone();
+                    cells[22] = from_fen(fee);
+                }
+            }
+            lines.push(Line { at: now, cells });
         }
     }
     lines.sort_by_key(|l| l.at);

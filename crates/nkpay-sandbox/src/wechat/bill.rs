@@ -13,6 +13,7 @@ use super::gate::Ctx;
 use super::reply::fail;
 use super::store::{Order, Refund, RefundStatus, TradeState};
 use crate::clock;
+use crate::faults::{BillAddition, BillEdit};
 use crate::state::{SandboxState, lock};
 use crate::yuan::{from_fen, service_fee};
 
@@ -30,11 +31,13 @@ enum BillType {
     Refund,
 }
 
-/// One bill line: a payment, or a refund of it.
+/// One bill line: a payment, or a refund of it, with what a bill fault changes on it.
 struct Line<'a> {
     at: DateTime<Utc>,
     order: &'a Order,
     refund: Option<&'a Refund>,
+    amount_fen: Option<i64>,
+    fee_fen: Option<i64>,
 }
 
 #[derive(Default)]
@@ -57,7 +60,12 @@ fn row(fields: &[String]) -> String {
     line
 }
 
-fn render(kind: BillType, appid: &str, lines: &[Line<'_>]) -> String {
+fn render(
+    kind: BillType,
+    appid: &str,
+    lines: &[Line<'_>],
+    added: &[(DateTime<Utc>, BillAddition)],
+) -> String {
     let header = match kind {
         BillType::All => ALL_HEADER,
         BillType::Success => SUCCESS_HEADER,
@@ -68,14 +76,27 @@ fn render(kind: BillType, appid: &str, lines: &[Line<'_>]) -> String {
     for line in lines {
         let o = line.order;
         let (state, settled, refunded, fee_fen) = match line.refund {
-            None => ("SUCCESS", o.total_fee, 0, service_fee(o.total_fee)),
-            Some(r) => ("REFUND", 0, r.refund_fee, -service_fee(r.refund_fee)),
+            None => {
+                let amount = line.amount_fen.unwrap_or(o.total_fee);
+                let fee = line.fee_fen.unwrap_or(service_fee(amount));
+                ("SUCCESS", amount, 0, fee)
+            }
+            Some(r) => {
+                let amount = line.amount_fen.unwrap_or(r.refund_fee);
+                let fee = line.fee_fen.map_or(-service_fee(amount), |f| -f.abs());
+                ("REFUND", 0, amount, fee)
+            }
+        };
+        let ordered = if line.refund.is_none() {
+            settled
+        } else {
+            o.total_fee
         };
         totals.count += 1;
         totals.settled += settled;
         totals.refunded += refunded;
         totals.fees += fee_fen;
-        totals.ordered += o.total_fee;
+        totals.ordered += ordered;
         totals.asked_refund += refunded;
         let mut f: Vec<String> = vec![
             clock::shanghai_seconds(line.at),
@@ -122,12 +143,70 @@ fn render(kind: BillType, appid: &str, lines: &[Line<'_>]) -> String {
         f.push(o.attach.clone().unwrap_or_default());
         f.push(from_fen(fee_fen));
         f.push(RATE.into());
-        f.push(from_fen(o.total_fee));
+        f.push(from_fen(ordered));
         if kind != BillType::Success {
             f.push(from_fen(refunded));
         }
         f.push(String::new());
         out.push_str(&row(&f));
+    }
+    if kind == BillType::All {
+        for (at, a) in added {
+            let refund = a.out_refund_no.is_some();
+            let (state, settled, refunded, fee_fen) = if refund {
+                ("REFUND", 0, a.amount_fen, -service_fee(a.amount_fen))
+            } else {
+                ("SUCCESS", a.amount_fen, 0, service_fee(a.amount_fen))
+            };
+            totals.count += 1;
+            totals.settled += settled;
+            totals.refunded += refunded;
+            totals.fees += fee_fen;
+            totals.ordered += a.amount_fen;
+            totals.asked_refund += refunded;
+            let f: Vec<String> = vec![
+                clock::shanghai_seconds(*at),
+                appid.to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("4200009999{}", clock::wechat_compact(*at)),
+                a.out_trade_no.clone(),
+                String::new(),
+                "JSAPI".into(),
+                state.into(),
+                "OTHERS".into(),
+                "CNY".into(),
+                from_fen(settled),
+                "0.00".into(),
+                if refund {
+                    format!("5000009999{}", clock::wechat_compact(*at))
+                } else {
+                    String::new()
+                },
+                a.out_refund_no.clone().unwrap_or_default(),
+                from_fen(refunded),
+                "0.00".into(),
+                if refund {
+                    "ORIGINAL".into()
+                } else {
+                    String::new()
+                },
+                if refund {
+                    "SUCCESS".into()
+                } else {
+                    String::new()
+                },
+                "added by a bill fault".into(),
+                String::new(),
+                from_fen(fee_fen),
+                RATE.into(),
+                from_fen(a.amount_fen),
+                from_fen(refunded),
+                String::new(),
+            ];
+            out.push_str(&row(&f));
+        }
     }
     out.push_str(SUMMARY_HEADER);
     out.push_str("\r\n");
@@ -141,6 +220,22 @@ fn render(kind: BillType, appid: &str, lines: &[Line<'_>]) -> String {
         from_fen(totals.asked_refund),
     ]));
     out
+}
+
+/// Adds `line` to `lines` as the bill faults say: left out, changed, or as it is.
+fn push_edited<'a>(lines: &mut Vec<Line<'a>>, edit: BillEdit, mut line: Line<'a>) {
+    match edit {
+        BillEdit::Drop => {}
+        BillEdit::Keep => lines.push(line),
+        BillEdit::Change {
+            amount_fen,
+            fee_fen,
+        } => {
+            line.amount_fen = amount_fen;
+            line.fee_fen = fee_fen;
+            lines.push(line);
+        }
+    }
 }
 
 pub(crate) fn download(state: &SandboxState, ctx: &Ctx) -> HttpResponse {
@@ -176,34 +271,59 @@ pub(crate) fn download(state: &SandboxState, ctx: &Ctx) -> HttpResponse {
             && matches!(o.state, TradeState::Success | TradeState::Refund)
             && let Some(t) = o.time_end.filter(|t| on_day(*t))
         {
-            lines.push(Line {
-                at: t,
-                order: o,
-                refund: None,
-            });
+            push_edited(
+                &mut lines,
+                state.faults.bill_edit(&o.out_trade_no, None),
+                Line {
+                    at: t,
+                    order: o,
+                    refund: None,
+                    amount_fen: None,
+                    fee_fen: None,
+                },
+            );
         }
         if kind != BillType::Success {
             for r in &o.refunds {
                 if r.status == RefundStatus::Success
                     && let Some(t) = r.success_time.filter(|t| on_day(*t))
                 {
-                    lines.push(Line {
-                        at: t,
-                        order: o,
-                        refund: Some(r),
-                    });
+                    push_edited(
+                        &mut lines,
+                        state
+                            .faults
+                            .bill_edit(&o.out_trade_no, Some(&r.out_refund_no)),
+                        Line {
+                            at: t,
+                            order: o,
+                            refund: Some(r),
+                            amount_fen: None,
+                            fee_fen: None,
+                        },
+                    );
                 }
             }
         }
     }
-    if lines.is_empty() {
+    let now = clock::now();
+    let added: Vec<(DateTime<Utc>, BillAddition)> = if clock::shanghai_day(now) == date {
+        state
+            .faults
+            .bill_additions()
+            .into_iter()
+            .map(|a| (now, a))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if lines.is_empty() && (added.is_empty() || kind != BillType::All) {
         return fail("No Bill Exist");
     }
     lines.sort_by(|a, b| {
         a.at.cmp(&b.at)
             .then(a.order.out_trade_no.cmp(&b.order.out_trade_no))
     });
-    let text = render(kind, &ctx.sp.appid, &lines);
+    let text = render(kind, &ctx.sp.appid, &lines, &added);
     if !gzip {
         return HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")

@@ -20,6 +20,8 @@ pub mod merchant_channel;
 pub mod notification;
 pub mod notification_attempt;
 pub mod platform_key;
+pub mod reconciliation_difference;
+pub mod reconciliation_run;
 pub mod refund;
 pub mod service_provider;
 pub mod service_provider_fee_floor;
