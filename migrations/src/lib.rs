@@ -25,6 +25,7 @@ mod m20261129_153300_service_provider_next_key;
 mod m20261129_160500_alipay_auth_link_expiry;
 mod m20261129_170000_fees;
 mod m20261129_170100_statement_data_date;
+mod m20261129_170150_statement_bill_type_width;
 mod m20261129_170200_reconciliation;
 
 /// Every migration, oldest first.
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_160500_alipay_auth_link_expiry::Migration),
             Box::new(m20261129_170000_fees::Migration),
             Box::new(m20261129_170100_statement_data_date::Migration),
+            Box::new(m20261129_170150_statement_bill_type_width::Migration),
             Box::new(m20261129_170200_reconciliation::Migration),
         ]
     }

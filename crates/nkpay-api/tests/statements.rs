@@ -724,7 +724,7 @@ async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock()
                 .expect("lock");
             assert_eq!(
                 job::run_due_once(&p.engine, now).await.expect("round"),
-                None,
+                [],
                 "{}: the lock is held elsewhere",
                 p.label
             );
@@ -744,18 +744,85 @@ async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock()
             );
             let made = [a.expect("node 1"), b.expect("node 2")]
                 .into_iter()
-                .flatten()
+                .filter(|reports| !reports.is_empty())
                 .count();
             assert_eq!(made, 1, "{}: one node made the day", p.label);
         } else {
-            let report = job::run_due_once(&p.engine, now).await.expect("round");
-            assert_eq!(report.map(|r| r.files.len()), Some(10), "{}", p.label);
+            let reports = job::run_due_once(&p.engine, now).await.expect("round");
+            // The 20th (ten files) and October, the last closed month (no trades, no files).
+            assert_eq!(
+                reports
+                    .iter()
+                    .map(|r| (r.data_date, r.files.len()))
+                    .collect::<Vec<_>>(),
+                [
+                    (day(20), 10),
+                    (NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"), 0)
+                ],
+                "{}",
+                p.label
+            );
         }
         // Made: every later round, on any node, leaves it alone.
-        assert_eq!(job::run_due_once(&second, now).await.expect("again"), None);
+        assert_eq!(job::run_due_once(&second, now).await.expect("again"), []);
+        assert_eq!(job::run_due_once(&p.engine, now).await.expect("again"), []);
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_month_makes_pinned_daily_lines_and_merchant_totals() {
+    for p in Platform::all().await {
+        seed_day(&p).await;
+        let december = Shanghai
+            .with_ymd_and_hms(2026, 12, 2, 9, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let report = p
+            .engine
+            .statements()
+            .generate_month(day(17), december)
+            .await
+            .expect("month");
+        assert_eq!(report.data_date, day(1), "{}", p.label);
+        assert!(!report.partial, "{}: November has closed", p.label);
+        for (bill, entry, golden) in [
+            (
+                "TRADE_BILL_MONTH",
+                "202611_NKSP0001_month_order_1.csv",
+                "202611_sp_trade_bill_month.csv",
+            ),
+            (
+                "SETTLE_BILL_MONTH",
+                "202611_NKSP0001_month_settle_1.csv",
+                "202611_sp_settle_bill_month.csv",
+            ),
+        ] {
+            let id = format!("20261101_NKSP0001_{bill}");
+            let made = report
+                .files
+                .iter()
+                .find(|f| f.file_id == id)
+                .unwrap_or_else(|| panic!("{}: no {id}", p.label));
+            assert_eq!(made.file_name, format!("202611_NKSP0001_{bill}.zip"));
+            let entries = unzip(&file_bytes(&p, &id).await);
+            assert_golden(golden, &entries[entry], p.label);
+        }
+        // filequery: a monthly bill is produced on the 1st of the next month.
+        let r =
+            p.sp.call(
+                FILEQUERY,
+                json!({"req_date": support::today(), "req_seq_id": support::fresh_id(),
+                       "huifu_id": SP, "file_date": "20261201", "bill_type": "SETTLE_BILL_MONTH"}),
+            )
+            .await;
+        assert_eq!(r.code(), "00000000", "{}: {:?}", p.label, r.data);
+        assert_eq!(r.get("data_date"), "20261101");
+        assert_eq!(r.data["task_details"][0]["task_stat"], "S");
         assert_eq!(
-            job::run_due_once(&p.engine, now).await.expect("again"),
-            None
+            r.data["file_details"][0]["file_name"],
+            "202611_NKSP0001_SETTLE_BILL_MONTH.zip"
         );
         p.stop().await;
     }

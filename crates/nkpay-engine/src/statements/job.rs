@@ -1,6 +1,6 @@
 //! The statement job: once the day has closed and the configured time
-//! (`statements.generate_at`, Asia/Shanghai) has passed, it makes the previous day's files,
-//! once across every node.
+//! (`statements.generate_at`, Asia/Shanghai) has passed, it makes the previous day's files —
+//! and, on the 1st, the previous month's — once across every node.
 //!
 //! On PostgreSQL the run happens under a transaction-scoped advisory lock
 //! (`pg_try_advisory_xact_lock`): a node that does not get it skips the round; the holder renews
@@ -10,19 +10,19 @@
 //! the lock with its connection; its `statement_runs` row stays `P` and the next holder makes
 //! the day again. The SQLite default runs one node, without a lock.
 //!
-//! A day already made (`S`, not partial) is left alone; a failed, partial or interrupted day
-//! is made again on the next round.
+//! A day or month already made (`S`, not partial) is left alone; a failed, partial or
+//! interrupted one is made again on the next round.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::GenerateReport;
+use super::{GenerateReport, Period};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::shanghai_time;
@@ -46,19 +46,27 @@ pub fn due_day(engine: &Engine, now: DateTime<Utc>) -> NaiveDate {
     today - chrono::Days::new(back)
 }
 
-/// One round: makes the due day unless it is made already or another node holds the lock.
-/// `Ok(None)` when there was nothing to do.
+/// The month the job should have made by `now`: the last month that closed on or before
+/// [`due_day`].
+pub fn due_month(engine: &Engine, now: DateTime<Utc>) -> Period {
+    let next = due_day(engine, now) + chrono::Days::new(1);
+    Period::month_of(next.with_day(1).unwrap_or(next) - chrono::Days::new(1))
+}
+
+/// One round: makes the due day ([`due_day`]) and the due month ([`due_month`]) unless they
+/// are made already or another node holds the lock. The reports of what it made (empty when
+/// there was nothing to do).
 pub async fn run_due_once(
     engine: &Engine,
     now: DateTime<Utc>,
-) -> Result<Option<GenerateReport>, EngineError> {
-    let day = due_day(engine, now);
-    if made(engine, day).await? {
-        return Ok(None);
+) -> Result<Vec<GenerateReport>, EngineError> {
+    let due = [Period::Day(due_day(engine, now)), due_month(engine, now)];
+    if pending(engine, &due).await?.is_empty() {
+        return Ok(Vec::new());
     }
     let db = engine.db();
     if db.backend() != DbBackend::Postgres {
-        return engine.statements().generate(day, now).await.map(Some);
+        return make(engine, &pending(engine, &due).await?, now).await;
     }
     let tx = db
         .conn()
@@ -67,30 +75,47 @@ pub async fn run_due_once(
         .map_err(nkpay_store::StoreError::from)?;
     if !try_lock(&tx).await? {
         tx.rollback().await.map_err(nkpay_store::StoreError::from)?;
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    // Another node may have finished the day while this one waited for the lock.
-    let result = if made(engine, day).await? {
-        Ok(None)
-    } else {
-        tokio::select! {
-            r = engine.statements().generate(day, now) => r.map(Some),
-            e = keep_lock(&tx) => Err(e),
-        }
+    // Another node may have finished while this one waited for the lock: look again.
+    let todo = pending(engine, &due).await?;
+    let result = tokio::select! {
+        r = make(engine, &todo, now) => r,
+        e = keep_lock(&tx) => Err(e),
     };
     // Commit ends the transaction and with it the lock.
     tx.commit().await.map_err(nkpay_store::StoreError::from)?;
     result
 }
 
-/// Whether trade day `day` was made by a complete, non-partial run.
-async fn made(engine: &Engine, day: NaiveDate) -> Result<bool, EngineError> {
-    let date = day.format(shanghai_time::DATE).to_string();
-    Ok(
-        nkpay_store::statements::find_run(engine.db().conn(), &date, "daily")
+async fn make(
+    engine: &Engine,
+    periods: &[Period],
+    now: DateTime<Utc>,
+) -> Result<Vec<GenerateReport>, EngineError> {
+    let mut reports = Vec::new();
+    for period in periods {
+        reports.push(match period {
+            Period::Day(d) => engine.statements().generate(*d, now).await?,
+            Period::Month(m) => engine.statements().generate_month(*m, now).await?,
+        });
+    }
+    Ok(reports)
+}
+
+/// The periods of `due` not yet made by a complete, non-partial run.
+async fn pending(engine: &Engine, due: &[Period]) -> Result<Vec<Period>, EngineError> {
+    let mut out = Vec::new();
+    for period in due {
+        let date = period.data_date().format(shanghai_time::DATE).to_string();
+        let made = nkpay_store::statements::find_run(engine.db().conn(), &date, period.run_kind())
             .await?
-            .is_some_and(|r| r.task_stat == "S" && !r.partial),
-    )
+            .is_some_and(|r| r.task_stat == "S" && !r.partial);
+        if !made {
+            out.push(*period);
+        }
+    }
+    Ok(out)
 }
 
 async fn try_lock(tx: &DatabaseTransaction) -> Result<bool, EngineError> {
@@ -132,12 +157,15 @@ pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHa
         let interval = engine.config.statements.job_interval;
         loop {
             match run_due_once(&engine, Utc::now()).await {
-                Ok(Some(report)) => tracing::info!(
-                    data_date = %report.data_date,
-                    files = report.files.len(),
-                    "statement files made"
-                ),
-                Ok(None) => {}
+                Ok(reports) => {
+                    for report in reports {
+                        tracing::info!(
+                            data_date = %report.data_date,
+                            files = report.files.len(),
+                            "statement files made"
+                        );
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "statement job round failed"),
             }
             tokio::select! {

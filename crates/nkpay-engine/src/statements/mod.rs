@@ -41,9 +41,9 @@ pub enum BillType {
     TradeBill,
     /// Per merchant: gross, refunds, fees, net, for the day.
     SettleBill,
-    /// The month's trade summary (not made yet: `filequery` answers task `I`).
+    /// The month's trade summary: a line per day and merchant.
     TradeBillMonth,
-    /// The month's settlement summary (not made yet).
+    /// The month's settlement summary: a line per merchant.
     SettleBillMonth,
 }
 
@@ -257,6 +257,76 @@ pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     (start(day), start(next))
 }
 
+/// The Asia/Shanghai day that starts at UTC instant `t` (a bound from [`day_bounds`]).
+fn to_day(t: DateTime<Utc>) -> NaiveDate {
+    shanghai_time::date_of(t)
+}
+
+/// What a run covers: an Asia/Shanghai trade day, or a month (its first day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// One trade day.
+    Day(NaiveDate),
+    /// A calendar month, by its first day.
+    Month(NaiveDate),
+}
+
+impl Period {
+    /// The month holding `day`.
+    pub fn month_of(day: NaiveDate) -> Period {
+        Period::Month(day.with_day(1).unwrap_or(day))
+    }
+
+    /// `data_date`: the day, or the month's first day.
+    pub fn data_date(self) -> NaiveDate {
+        match self {
+            Period::Day(d) | Period::Month(d) => d,
+        }
+    }
+
+    /// Dougong's `file_date`: the day after the day, or the 1st of the next month.
+    pub fn file_date(self) -> NaiveDate {
+        to_day(self.bounds().1)
+    }
+
+    /// UTC bounds `[start, end)`.
+    pub fn bounds(self) -> (DateTime<Utc>, DateTime<Utc>) {
+        match self {
+            Period::Day(d) => day_bounds(d),
+            Period::Month(first) => {
+                let next = first
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap_or(first);
+                (day_bounds(first).0, day_bounds(next).0)
+            }
+        }
+    }
+
+    /// What file names carry: `yyyyMMdd`, or `yyyyMM` for a month.
+    pub fn label(self) -> String {
+        match self {
+            Period::Day(d) => ymd(d),
+            Period::Month(first) => first.format("%Y%m").to_string(),
+        }
+    }
+
+    /// The bills a run of this period makes.
+    pub fn bills(self) -> [BillType; 2] {
+        match self {
+            Period::Day(_) => [BillType::TradeBill, BillType::SettleBill],
+            Period::Month(_) => [BillType::TradeBillMonth, BillType::SettleBillMonth],
+        }
+    }
+
+    /// The `statement_runs.kind`: "daily" or "monthly".
+    pub fn run_kind(self) -> &'static str {
+        match self {
+            Period::Day(_) => "daily",
+            Period::Month(_) => "monthly",
+        }
+    }
+}
+
 fn ymd(d: NaiveDate) -> String {
     d.format(shanghai_time::DATE).to_string()
 }
@@ -277,27 +347,46 @@ impl Statements {
         day: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<GenerateReport, EngineError> {
+        self.run(Period::Day(day), now).await
+    }
+
+    /// Makes the monthly `TRADE_BILL_MONTH` (a line per day and merchant) and
+    /// `SETTLE_BILL_MONTH` (a line per merchant) of the month whose first day is `month` (any
+    /// day of it is taken as its month), for every merchant with a row that month and their
+    /// service providers. The current month is made `partial`; a month that has not begun is
+    /// refused naming `date`. Recorded as the run of kind `monthly`, `data_date` the 1st.
+    pub async fn generate_month(
+        &self,
+        month: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<GenerateReport, EngineError> {
+        self.run(Period::month_of(month), now).await
+    }
+
+    async fn run(&self, period: Period, now: DateTime<Utc>) -> Result<GenerateReport, EngineError> {
         let today = shanghai_time::date_of(now);
-        if day > today {
+        let first = period.data_date();
+        if first > today {
             return Err(EngineError::invalid(
                 "date",
                 format!(
-                    "the trade day {} has not begun (today is {} in Asia/Shanghai)",
-                    ymd(day),
+                    "the period {} has not begun (today is {} in Asia/Shanghai)",
+                    period.label(),
                     ymd(today)
                 ),
             ));
         }
-        let partial = day == today;
-        let data_date = ymd(day);
-        statements::start_run(self.db.conn(), &data_date, "daily", partial, now).await?;
-        match self.generate_files(day, partial, now).await {
+        let partial = period.bounds().1 > day_bounds(today).0;
+        let data_date = ymd(first);
+        let kind = period.run_kind();
+        statements::start_run(self.db.conn(), &data_date, kind, partial, now).await?;
+        match self.generate_files(period, partial, now).await {
             Ok(files) => {
                 let count = i64::try_from(files.len()).unwrap_or(i64::MAX);
                 statements::finish_run(
                     self.db.conn(),
                     &data_date,
-                    "daily",
+                    kind,
                     "S",
                     count,
                     None,
@@ -305,18 +394,18 @@ impl Statements {
                 )
                 .await?;
                 Ok(GenerateReport {
-                    data_date: day,
+                    data_date: first,
                     partial,
                     files,
                 })
             }
             Err(e) => {
                 let reason = e.to_string();
-                tracing::error!(data_date, error = %reason, "statement run failed");
+                tracing::error!(data_date, kind, error = %reason, "statement run failed");
                 statements::finish_run(
                     self.db.conn(),
                     &data_date,
-                    "daily",
+                    kind,
                     "F",
                     0,
                     Some(&reason),
@@ -330,11 +419,11 @@ impl Statements {
 
     async fn generate_files(
         &self,
-        day: NaiveDate,
+        period: Period,
         partial: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<MadeFile>, EngineError> {
-        let (from, to) = day_bounds(day);
+        let (from, to) = period.bounds();
         let owners = statement_rows::owners_with_rows(&self.db, from, to).await?;
         let providers: BTreeSet<&str> = owners.iter().map(|(_, sys)| sys.as_str()).collect();
         let mut targets: Vec<(StatementOwner, RowOwner)> = owners
@@ -349,9 +438,9 @@ impl Statements {
         }));
         let mut made = Vec::new();
         for (kind, owner) in &targets {
-            for bill in [BillType::TradeBill, BillType::SettleBill] {
+            for bill in period.bills() {
                 made.push(
-                    self.make_file(*kind, owner, bill, day, (from, to), partial, now)
+                    self.make_file(*kind, owner, bill, period, partial, now)
                         .await?,
                 );
             }
@@ -359,14 +448,12 @@ impl Statements {
         Ok(made)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn make_file(
         &self,
         kind: StatementOwner,
         owner: &RowOwner,
         bill: BillType,
-        day: NaiveDate,
-        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        period: Period,
         partial: bool,
         now: DateTime<Utc>,
     ) -> Result<MadeFile, EngineError> {
@@ -374,8 +461,8 @@ impl Statements {
             RowOwner::Merchant(id) | RowOwner::ServiceProvider(id) => id.as_str(),
         };
         let settings = &self.config.statements;
-        let id = file_id(day, owner_id, bill);
-        let file_name = format!("{}_{owner_id}_{}.zip", ymd(day), bill.as_str());
+        let id = file_id(period.data_date(), owner_id, bill);
+        let file_name = format!("{}_{owner_id}_{}.zip", period.label(), bill.as_str());
         let path = match &settings.storage {
             StatementStorage::Database => String::new(),
             StatementStorage::Directory(_) => format!("{id}.zip"),
@@ -384,17 +471,15 @@ impl Statements {
             file_id: id.clone(),
             owner: kind,
             owner_id: owner_id.to_owned(),
-            file_date: ymd(day.succ_opt().unwrap_or(day)),
-            data_date: ymd(day),
+            file_date: ymd(period.file_date()),
+            data_date: ymd(period.data_date()),
             bill_type: bill.as_str().to_owned(),
             file_name: file_name.clone(),
             path: path.clone(),
             partial,
         };
         statements::replace_file(&self.db, &new, now).await?;
-        let written = self
-            .write_file(owner, bill, day, (from, to), &id, &path)
-            .await;
+        let written = self.write_file(owner, bill, period, &id, &path).await;
         let (size, sha256, rows) = match written {
             Ok(w) => w,
             Err(e) => {
@@ -417,8 +502,7 @@ impl Statements {
         &self,
         owner: &RowOwner,
         bill: BillType,
-        day: NaiveDate,
-        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        period: Period,
         id: &str,
         path: &str,
     ) -> Result<(i64, String, i64), EngineError> {
@@ -426,19 +510,33 @@ impl Statements {
         let huifu_id = match owner {
             RowOwner::Merchant(id) | RowOwner::ServiceProvider(id) => id.as_str(),
         };
+        let first = period.data_date();
+        let (from, to) = period.bounds();
         let Spooled { mut file, rows } = match bill {
             BillType::TradeBill => {
                 let stream = statement_rows::stream_rows(&self.db, owner, from, to).await?;
-                writer::trade_bill(Box::pin(stream), day, huifu_id, settings.compression).await?
+                writer::trade_bill(Box::pin(stream), first, huifu_id, settings.compression).await?
             }
             BillType::SettleBill => {
-                let totals = statement_rows::merchant_totals(&self.db, owner, from, to).await?;
-                writer::settle_bill(&totals, day, huifu_id, settings.compression)?
+                let lines = self.settle_lines(owner, first, first).await?;
+                let entry = writer::entry_name(first, huifu_id, "settle", 1);
+                writer::settle_bill(&lines, &entry, settings.compression)?
             }
-            BillType::TradeBillMonth | BillType::SettleBillMonth => {
-                return Err(EngineError::Internal(
-                    "monthly statement files are not made yet".to_owned(),
-                ));
+            BillType::TradeBillMonth => {
+                let last = to_day(to).pred_opt().unwrap_or(first);
+                let lines = self.settle_lines(owner, first, last).await?;
+                let entry = writer::month_entry_name(first, huifu_id, "month_order");
+                writer::settle_bill(&lines, &entry, settings.compression)?
+            }
+            BillType::SettleBillMonth => {
+                let label = first.format("%Y%m").to_string();
+                let lines = statement_rows::merchant_totals(&self.db, owner, from, to)
+                    .await?
+                    .into_iter()
+                    .map(|m| (label.clone(), m))
+                    .collect::<Vec<_>>();
+                let entry = writer::month_entry_name(first, huifu_id, "month_settle");
+                writer::settle_bill(&lines, &entry, settings.compression)?
             }
         };
         let mut hasher = Sha256::new();
@@ -480,6 +578,30 @@ impl Statements {
                 })?;
         }
         Ok((size, hex::encode(hasher.finalize()), rows))
+    }
+
+    /// Each day's totals per merchant of `owner` from `first` to `last` (inclusive), by day
+    /// then `mer_id`: the lines of a daily settlement file and of a month's trade bill.
+    async fn settle_lines(
+        &self,
+        owner: &RowOwner,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<writer::SettleLine>, EngineError> {
+        let mut lines = Vec::new();
+        let mut day = first;
+        while day <= last {
+            let (from, to) = day_bounds(day);
+            let label = ymd(day);
+            for m in statement_rows::merchant_totals(&self.db, owner, from, to).await? {
+                lines.push((label.clone(), m));
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        Ok(lines)
     }
 
     /// `filequery` (API.md): the ready files of `huifu_id` produced on `file_date` (the trade

@@ -174,6 +174,11 @@ pub fn entry_name(data_date: NaiveDate, huifu_id: &str, word: &str, batch: u32) 
     )
 }
 
+/// `yyyyMM_<huifu_id>_<word>_1.csv`, the CSV of a monthly bill.
+pub fn month_entry_name(month_first: NaiveDate, huifu_id: &str, word: &str) -> String {
+    format!("{}_{huifu_id}_{word}_1.csv", month_first.format("%Y%m"))
+}
+
 /// An id written so Excel keeps it as text: followed by a tab (as Alipay's bills do).
 fn text_id(id: &str) -> String {
     format!("{id}\t")
@@ -300,21 +305,19 @@ where
     })
 }
 
-/// Writes a `SETTLE_BILL` zip: one line per merchant (gross trades, refunds, fees net of
-/// refunded fees, net), then a `TOTAL` line.
+/// One line of a settlement file: the period (`yyyyMMdd` a day, `yyyyMM` a month) and a
+/// merchant's totals over it.
+pub type SettleLine = (String, MerchantTotals);
+
+/// Writes a settlement zip (`SETTLE_BILL`, and the monthly `TRADE_BILL_MONTH` /
+/// `SETTLE_BILL_MONTH`) with one CSV named `entry`: one line per period and merchant (gross
+/// trades, refunds, fees net of refunded fees, net), then a `TOTAL` line over them all.
 pub fn settle_bill(
-    merchants: &[MerchantTotals],
-    data_date: NaiveDate,
-    huifu_id: &str,
+    lines: &[SettleLine],
+    entry: &str,
     compression: Compression,
 ) -> Result<Spooled, EngineError> {
-    let mut csv = start_entry(
-        spool()?,
-        &entry_name(data_date, huifu_id, "settle", 1),
-        compression,
-        &SETTLE_HEADER,
-    )?;
-    let day = data_date.format("%Y%m%d").to_string();
+    let mut csv = start_entry(spool()?, entry, compression, &SETTLE_HEADER)?;
     let mut total = MerchantTotals {
         mer_id: "TOTAL".to_owned(),
         trade_count: 0,
@@ -324,11 +327,11 @@ pub fn settle_bill(
         trade_fee_amt: 0,
         refund_fee_amt: 0,
     };
-    let line = |m: &MerchantTotals, id: String| {
+    let line = |m: &MerchantTotals, id: String, period: String| {
         let fee = m.trade_fee_amt - m.refund_fee_amt;
         [
             id,
-            text_id(&day),
+            period,
             m.trade_count.to_string(),
             Money::yuan_of_fen(m.trade_amt),
             m.refund_count.to_string(),
@@ -337,8 +340,8 @@ pub fn settle_bill(
             Money::yuan_of_fen(m.trade_amt - m.refund_amt - fee),
         ]
     };
-    for m in merchants {
-        csv.write_record(line(m, text_id(&m.mer_id)))
+    for (period, m) in lines {
+        csv.write_record(line(m, text_id(&m.mer_id), text_id(period)))
             .map_err(|e| failed("csv row")(e.to_string()))?;
         total.trade_count += m.trade_count;
         total.trade_amt += m.trade_amt;
@@ -347,11 +350,16 @@ pub fn settle_bill(
         total.trade_fee_amt += m.trade_fee_amt;
         total.refund_fee_amt += m.refund_fee_amt;
     }
-    csv.write_record(line(&total, "TOTAL".to_owned()))
+    let all = match lines {
+        [(first, _), .., (last, _)] if first != last => format!("{first}-{last}"),
+        [(only, _), ..] => only.clone(),
+        [] => String::new(),
+    };
+    csv.write_record(line(&total, "TOTAL".to_owned(), text_id(&all)))
         .map_err(|e| failed("csv total")(e.to_string()))?;
     Ok(Spooled {
         file: finish(csv)?,
-        rows: i64::try_from(merchants.len()).unwrap_or(i64::MAX),
+        rows: i64::try_from(lines.len()).unwrap_or(i64::MAX),
     })
 }
 
