@@ -417,36 +417,7 @@ pub async fn create_recovery_refund(
         txn.rollback().await?;
         return Ok(Reservation::Refused);
     }
-    let saved = refund::ActiveModel {
-        nkp_seq_id: Set(new.nkp_seq_id.clone()),
-        sys_id: Set(new.sys_id.clone()),
-        mer_id: Set(new.mer_id.clone()),
-        req_date: Set(new.req_date.clone()),
-        req_seq_id: Set(new.req_seq_id.clone()),
-        org_nkp_seq_id: Set(new.org_nkp_seq_id.clone()),
-        channel: Set(new.channel),
-        ord_amt: Set(amt),
-        status: Set(RefundStatus::Processing),
-        party_refund_id: Set(None),
-        notify_url: Set(new.notify_url.clone()),
-        remark: Set(new.remark.clone()),
-        bank_code: Set(None),
-        bank_message: Set(None),
-        end_time: Set(None),
-        next_query_at: Set(new.next_query_at),
-        query_attempts: Set(0),
-        query_lease_owner: Set(None),
-        query_lease_until: Set(None),
-        request_hash: Set(new.request_hash.clone()),
-        first_response: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(0),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| StoreError::from_write("refund", e))?;
+    let saved = crate::refunds::insert_processing(&txn, new, now).await?;
     txn.commit().await?;
     Ok(Reservation::Reserved(Box::new(saved)))
 }
@@ -456,16 +427,7 @@ pub async fn find_trades(
     conn: &impl ConnectionTrait,
     nkp_seq_ids: &[String],
 ) -> Result<Vec<trade::Model>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in nkp_seq_ids.chunks(500) {
-        out.extend(
-            trade::Entity::find()
-                .filter(trade::Column::NkpSeqId.is_in(chunk.iter().cloned()))
-                .all(conn)
-                .await?,
-        );
-    }
-    Ok(out)
+    find_in::<trade::Entity>(conn, trade::Column::NkpSeqId, nkp_seq_ids).await
 }
 
 /// The refunds among `nkp_seq_ids` (bill refund numbers; unknown ones are simply absent).
@@ -473,11 +435,20 @@ pub async fn find_refunds(
     conn: &impl ConnectionTrait,
     nkp_seq_ids: &[String],
 ) -> Result<Vec<refund::Model>, StoreError> {
+    find_in::<refund::Entity>(conn, refund::Column::NkpSeqId, nkp_seq_ids).await
+}
+
+/// The rows of `E` whose `column` is one of `ids`, 500 ids per query.
+async fn find_in<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    column: E::Column,
+    ids: &[String],
+) -> Result<Vec<E::Model>, StoreError> {
     let mut out = Vec::new();
-    for chunk in nkp_seq_ids.chunks(500) {
+    for chunk in ids.chunks(500) {
         out.extend(
-            refund::Entity::find()
-                .filter(refund::Column::NkpSeqId.is_in(chunk.iter().cloned()))
+            E::find()
+                .filter(column.is_in(chunk.iter().cloned()))
                 .all(conn)
                 .await?,
         );

@@ -89,7 +89,20 @@ pub async fn create_reserved(
         return Ok(Reservation::Refused);
     }
     // On failure the transaction is dropped, which rolls the reservation back.
-    let saved = refund::ActiveModel {
+    let saved = insert_processing(&txn, new, now).await?;
+    txn.commit().await?;
+    Ok(Reservation::Reserved(Box::new(saved)))
+}
+
+/// Inserts `new` as a processing refund inside `conn` (the caller's transaction, which has
+/// reserved its amount on the trade). `Duplicate` when `(mer_id, req_date, req_seq_id)` or
+/// `nkp_seq_id` exists.
+pub(crate) async fn insert_processing(
+    conn: &impl ConnectionTrait,
+    new: &NewRefund,
+    now: DateTime<Utc>,
+) -> Result<refund::Model, StoreError> {
+    refund::ActiveModel {
         nkp_seq_id: Set(new.nkp_seq_id.clone()),
         sys_id: Set(new.sys_id.clone()),
         mer_id: Set(new.mer_id.clone()),
@@ -117,11 +130,9 @@ pub async fn create_reserved(
         version: Set(0),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await
-    .map_err(|e| StoreError::from_write("refund", e))?;
-    txn.commit().await?;
-    Ok(Reservation::Reserved(Box::new(saved)))
+    .map_err(|e| StoreError::from_write("refund", e))
 }
 
 /// The refund with the merchant's request key `(mer_id, req_date, req_seq_id)`.

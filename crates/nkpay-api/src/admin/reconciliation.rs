@@ -28,7 +28,8 @@
 //! Platform admin, operator and finance run and resolve; read-only reads; agent admins get
 //! 403. Bad input: 400 `{"error", "field"}` naming the field and the rule.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
 use chrono::NaiveDate;
 use futures::stream;
 use nkpay_engine::EngineError;
@@ -125,38 +126,67 @@ fn incident_view(i: incident::Model) -> serde_json::Value {
     })
 }
 
-/// 400 `{"error", "field"}`.
-fn bad(field: &str, rule: &str) -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({
-        "error": format!("{field}: {rule}"),
-        "field": field,
-    }))
+/// How these calls fail: a refused field, 400 `{"error", "field"}` naming it and the rule, or
+/// any other console failure as [`AdminError`] answers it.
+#[derive(Debug)]
+enum Failure {
+    Field(String, String),
+    Other(AdminError),
 }
 
-/// An engine refusal as 400 `{"error", "field"}`; the rest as the console's other errors.
-fn refusal(e: EngineError) -> Result<HttpResponse, AdminError> {
-    match e {
-        EngineError::Invalid { field, rule } => Ok(bad(&field, &rule)),
-        other => Err(other.into()),
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Field(field, rule) => write!(f, "{field}: {rule}"),
+            Failure::Other(e) => e.fmt(f),
+        }
     }
 }
 
-/// A refused query or body field, answered by [`bad`].
-struct Bad(&'static str, &'static str);
+impl ResponseError for Failure {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Failure::Field(..) => StatusCode::BAD_REQUEST,
+            Failure::Other(e) => e.status_code(),
+        }
+    }
 
-impl Bad {
-    fn response(self) -> HttpResponse {
-        bad(self.0, self.1)
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Failure::Field(field, _) => HttpResponse::BadRequest().json(json!({
+                "error": self.to_string(),
+                "field": field,
+            })),
+            Failure::Other(e) => e.error_response(),
+        }
     }
 }
 
-fn date(field: &'static str, text: Option<&str>) -> Result<Option<NaiveDate>, Bad> {
-    match text {
-        None => Ok(None),
-        Some(t) => shanghai_time::parse_date(t)
-            .map(Some)
-            .ok_or(Bad(field, "must be a real date written yyyyMMdd")),
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Invalid { field, rule } => Failure::Field(field, rule),
+            other => Failure::Other(other.into()),
+        }
     }
+}
+
+impl From<AdminError> for Failure {
+    fn from(e: AdminError) -> Self {
+        Failure::Other(e)
+    }
+}
+
+fn refused(field: &str, rule: &str) -> Failure {
+    Failure::Field(field.to_owned(), rule.to_owned())
+}
+
+fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
+    text.map(|t| {
+        shanghai_time::parse_date(t)
+            .ok_or_else(|| refused(field, "must be a real date written yyyyMMdd"))
+    })
+    .transpose()
 }
 
 #[derive(Deserialize)]
@@ -169,28 +199,22 @@ async fn start_run(
     state: web::Data<ApiState>,
     actor: AdminActor,
     body: web::Json<StartBody>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let body = body.into_inner();
-    let Some(account) = body.channel_account_id else {
-        return Ok(bad(
+    let account = body.channel_account_id.ok_or_else(|| {
+        refused(
             "channel_account_id",
             "is required: the channel account's id",
-        ));
-    };
-    let day = match date("date", body.date.as_deref()) {
-        Ok(Some(d)) => d,
-        Ok(None) => return Ok(bad("date", "is required: the bill's day, yyyyMMdd")),
-        Err(b) => return Ok(b.response()),
-    };
-    match state
+        )
+    })?;
+    let day = date("date", body.date.as_deref())?
+        .ok_or_else(|| refused("date", "is required: the bill's day, yyyyMMdd"))?;
+    let run = state
         .engine
         .reconciliation()
         .start_run(&actor.0, account, day)
-        .await
-    {
-        Ok(run) => Ok(HttpResponse::Created().json(run_json(run))),
-        Err(e) => refusal(e),
-    }
+        .await?;
+    Ok(HttpResponse::Created().json(run_json(run)))
 }
 
 #[derive(Deserialize)]
@@ -205,38 +229,29 @@ async fn list_runs(
     state: web::Data<ApiState>,
     actor: AdminActor,
     query: web::Query<RunsQuery>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let q = query.into_inner();
-    let day = match date("date", q.date.as_deref()) {
-        Ok(d) => d,
-        Err(b) => return Ok(b.response()),
+    let runs = RunQuery {
+        channel_account_id: q.channel_account_id,
+        date: date("date", q.date.as_deref())?,
+        before_id: q.before_id,
+        limit: q.limit.unwrap_or(50),
     };
     let runs = state
         .engine
         .reconciliation()
-        .list_runs(
-            &actor.0,
-            &RunQuery {
-                channel_account_id: q.channel_account_id,
-                date: day,
-                before_id: q.before_id,
-                limit: q.limit.unwrap_or(50),
-            },
-        )
-        .await;
-    match runs {
-        Ok(runs) => Ok(HttpResponse::Ok().json(json!({
-            "runs": runs.into_iter().map(run_json).collect::<Vec<_>>()
-        }))),
-        Err(e) => refusal(e),
-    }
+        .list_runs(&actor.0, &runs)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "runs": runs.into_iter().map(run_json).collect::<Vec<_>>()
+    })))
 }
 
 async fn get_run(
     state: web::Data<ApiState>,
     actor: AdminActor,
     id: web::Path<i64>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let id = id.into_inner();
     let run = state.engine.reconciliation().get_run(&actor.0, id).await?;
     let run = run.ok_or_else(|| AdminError::NotFound(format!("reconciliation run {id}")))?;
@@ -254,23 +269,27 @@ struct DifferencesQuery {
 }
 
 impl DifferencesQuery {
-    fn filter(&self) -> Result<DifferenceFilter, Bad> {
-        let state = match &self.state {
-            None => None,
-            Some(s) => Some(
+    fn filter(&self) -> Result<DifferenceFilter, Failure> {
+        let state = self
+            .state
+            .as_deref()
+            .map(|s| {
                 s.parse::<DifferenceState>()
-                    .map_err(|_| Bad("state", "must be open, healed or resolved"))?,
-            ),
-        };
-        let kind = match &self.kind {
-            None => None,
-            Some(k) => Some(k.parse::<DifferenceKind>().map_err(|_| {
-                Bad(
-                    "kind",
-                    "must be missing_here, missing_there, amount_differs, state_differs or fee_differs",
-                )
-            })?),
-        };
+                    .map_err(|_| refused("state", "must be open, healed or resolved"))
+            })
+            .transpose()?;
+        let kind = self
+            .kind
+            .as_deref()
+            .map(|k| {
+                k.parse::<DifferenceKind>().map_err(|_| {
+                    refused(
+                        "kind",
+                        "must be missing_here, missing_there, amount_differs, state_differs or fee_differs",
+                    )
+                })
+            })
+            .transpose()?;
         let day = date("date", self.date.as_deref())?;
         Ok(DifferenceFilter {
             run_id: self.run_id,
@@ -285,30 +304,21 @@ async fn list_differences(
     state: web::Data<ApiState>,
     actor: AdminActor,
     query: web::Query<DifferencesQuery>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let q = query.into_inner();
-    let filter = match q.filter() {
-        Ok(f) => f,
-        Err(b) => return Ok(b.response()),
+    let wanted = DifferenceQuery {
+        filter: q.filter()?,
+        after_id: q.after_id.unwrap_or(0),
+        limit: q.limit.unwrap_or(200),
     };
-    let found = state
+    let list = state
         .engine
         .reconciliation()
-        .list_differences(
-            &actor.0,
-            &DifferenceQuery {
-                filter,
-                after_id: q.after_id.unwrap_or(0),
-                limit: q.limit.unwrap_or(200),
-            },
-        )
-        .await;
-    match found {
-        Ok(list) => Ok(HttpResponse::Ok().json(json!({
-            "differences": list.into_iter().map(difference_json).collect::<Vec<_>>()
-        }))),
-        Err(e) => refusal(e),
-    }
+        .list_differences(&actor.0, &wanted)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "differences": list.into_iter().map(difference_json).collect::<Vec<_>>()
+    })))
 }
 
 /// The CSV columns, in order: the difference view's fields.
@@ -360,30 +370,21 @@ async fn export_differences(
     state: web::Data<ApiState>,
     actor: AdminActor,
     query: web::Query<DifferencesQuery>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let q = query.into_inner();
-    let filter = match q.filter() {
-        Ok(f) => f,
-        Err(b) => return Ok(b.response()),
-    };
+    let filter = q.filter()?;
     // The first page is read before answering, so a refusal (role) is a status, not a cut
     // stream.
-    let first = match state
+    let wanted = DifferenceQuery {
+        filter: filter.clone(),
+        after_id: 0,
+        limit: CSV_PAGE,
+    };
+    let first = state
         .engine
         .reconciliation()
-        .list_differences(
-            &actor.0,
-            &DifferenceQuery {
-                filter: filter.clone(),
-                after_id: 0,
-                limit: CSV_PAGE,
-            },
-        )
-        .await
-    {
-        Ok(rows) => rows,
-        Err(e) => return refusal(e),
-    };
+        .list_differences(&actor.0, &wanted)
+        .await?;
     let first_bytes = csv_page(&first, true).map_err(|e| {
         tracing::error!(error = %e, "differences CSV");
         AdminError::Internal
@@ -447,19 +448,16 @@ async fn resolve_difference(
     actor: AdminActor,
     id: web::Path<i64>,
     body: web::Json<NoteBody>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let id = id.into_inner();
     let note = body.into_inner().note.unwrap_or_default();
-    match state
+    let d = state
         .engine
         .reconciliation()
         .resolve_difference(&actor.0, id, &note)
-        .await
-    {
-        Ok(Some(d)) => Ok(HttpResponse::Ok().json(difference_json(d))),
-        Ok(None) => Err(AdminError::NotFound(format!("difference {id}"))),
-        Err(e) => refusal(e),
-    }
+        .await?;
+    let d = d.ok_or_else(|| AdminError::NotFound(format!("difference {id}")))?;
+    Ok(HttpResponse::Ok().json(difference_json(d)))
 }
 
 #[derive(Deserialize)]
@@ -471,18 +469,16 @@ async fn list_incidents(
     state: web::Data<ApiState>,
     actor: AdminActor,
     query: web::Query<IncidentsQuery>,
-) -> Result<HttpResponse, AdminError> {
-    match state
+) -> Result<HttpResponse, Failure> {
+    let limit = query.limit.unwrap_or(100);
+    let list = state
         .engine
         .reconciliation()
-        .open_incidents(&actor.0, query.limit.unwrap_or(100))
-        .await
-    {
-        Ok(list) => Ok(HttpResponse::Ok().json(json!({
-            "incidents": list.into_iter().map(incident_view).collect::<Vec<_>>()
-        }))),
-        Err(e) => refusal(e),
-    }
+        .open_incidents(&actor.0, limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "incidents": list.into_iter().map(incident_view).collect::<Vec<_>>()
+    })))
 }
 
 async fn resolve_incident(
@@ -490,17 +486,16 @@ async fn resolve_incident(
     actor: AdminActor,
     id: web::Path<i64>,
     body: web::Json<NoteBody>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, Failure> {
     let id = id.into_inner();
     let note = body.into_inner().note.unwrap_or_default();
-    match state
+    if !state
         .engine
         .reconciliation()
         .resolve_incident(&actor.0, id, &note)
-        .await
+        .await?
     {
-        Ok(true) => Ok(HttpResponse::Ok().json(json!({ "id": id, "resolved": true }))),
-        Ok(false) => Err(AdminError::NotFound(format!("open incident {id}"))),
-        Err(e) => refusal(e),
+        return Err(AdminError::NotFound(format!("open incident {id}")).into());
     }
+    Ok(HttpResponse::Ok().json(json!({ "id": id, "resolved": true })))
 }

@@ -50,6 +50,73 @@ struct Totals {
     asked_refund: i64,
 }
 
+/// What one line prints in money, fen.
+struct Amounts {
+    state: &'static str,
+    settled: i64,
+    refunded: i64,
+    fee: i64,
+    ordered: i64,
+}
+
+impl Amounts {
+    /// A payment row of `amount` charged `fee`.
+    fn payment(amount: i64, fee: i64) -> Amounts {
+        Amounts {
+            state: "SUCCESS",
+            settled: amount,
+            refunded: 0,
+            fee,
+            ordered: amount,
+        }
+    }
+
+    /// A refund row of `amount` giving back `fee_back` (printed negative) on an order of
+    /// `ordered`.
+    fn refund(amount: i64, fee_back: i64, ordered: i64) -> Amounts {
+        Amounts {
+            state: "REFUND",
+            settled: 0,
+            refunded: amount,
+            fee: -fee_back.abs(),
+            ordered,
+        }
+    }
+}
+
+impl Totals {
+    fn add(&mut self, a: &Amounts) {
+        self.count += 1;
+        self.settled += a.settled;
+        self.refunded += a.refunded;
+        self.fees += a.fee;
+        self.ordered += a.ordered;
+        self.asked_refund += a.refunded;
+    }
+}
+
+/// The columns every layout starts with, up to 代金券金额. `ids`: 商户号, 特约商户号, 微信订单号,
+/// 商户订单号, 用户标识.
+fn head(at: DateTime<Utc>, appid: &str, ids: [String; 5], a: &Amounts) -> Vec<String> {
+    let [mch_id, sub_mch_id, transaction_id, out_trade_no, openid] = ids;
+    vec![
+        clock::shanghai_seconds(at),
+        appid.to_owned(),
+        mch_id,
+        sub_mch_id,
+        String::new(),
+        transaction_id,
+        out_trade_no,
+        openid,
+        "JSAPI".into(),
+        a.state.into(),
+        "OTHERS".into(),
+        "CNY".into(),
+        from_fen(a.settled),
+        "0.00".into(),
+    ]
+}
+
 fn row(fields: &[String]) -> String {
     let mut line = fields
         .iter()
@@ -75,45 +142,27 @@ fn render(
     let mut totals = Totals::default();
     for line in lines {
         let o = line.order;
-        let (state, settled, refunded, fee_fen) = match line.refund {
+        let amounts = match line.refund {
             None => {
                 let amount = line.amount_fen.unwrap_or(o.total_fee);
-                let fee = line.fee_fen.unwrap_or(service_fee(amount));
-                ("SUCCESS", amount, 0, fee)
+                Amounts::payment(amount, line.fee_fen.unwrap_or(service_fee(amount)))
             }
             Some(r) => {
                 let amount = line.amount_fen.unwrap_or(r.refund_fee);
-                let fee = line.fee_fen.map_or(-service_fee(amount), |f| -f.abs());
-                ("REFUND", 0, amount, fee)
+                let fee_back = line.fee_fen.unwrap_or(service_fee(amount));
+                Amounts::refund(amount, fee_back, o.total_fee)
             }
         };
-        let ordered = if line.refund.is_none() {
-            settled
-        } else {
-            o.total_fee
-        };
-        totals.count += 1;
-        totals.settled += settled;
-        totals.refunded += refunded;
-        totals.fees += fee_fen;
-        totals.ordered += ordered;
-        totals.asked_refund += refunded;
-        let mut f: Vec<String> = vec![
-            clock::shanghai_seconds(line.at),
-            appid.to_owned(),
+        totals.add(&amounts);
+        let (refunded, fee_fen, ordered) = (amounts.refunded, amounts.fee, amounts.ordered);
+        let ids = [
             o.mch_id.clone(),
             o.sub_mch_id.clone(),
-            String::new(),
             o.transaction_id.clone().unwrap_or_default(),
             o.out_trade_no.clone(),
             o.sp_openid(),
-            "JSAPI".into(),
-            state.into(),
-            "OTHERS".into(),
-            "CNY".into(),
-            from_fen(settled),
-            "0.00".into(),
         ];
+        let mut f = head(line.at, appid, ids, &amounts);
         let refund_cols = |f: &mut Vec<String>, r: Option<&Refund>| {
             f.push(r.map(|r| r.refund_id.clone()).unwrap_or_default());
             f.push(r.map(|r| r.out_refund_no.clone()).unwrap_or_default());
@@ -153,32 +202,23 @@ fn render(
     if kind == BillType::All {
         for (at, a) in added {
             let refund = a.out_refund_no.is_some();
-            let (state, settled, refunded, fee_fen) = if refund {
-                ("REFUND", 0, a.amount_fen, -service_fee(a.amount_fen))
+            let fee = service_fee(a.amount_fen);
+            let amounts = if refund {
+                Amounts::refund(a.amount_fen, fee, a.amount_fen)
             } else {
-                ("SUCCESS", a.amount_fen, 0, service_fee(a.amount_fen))
+                Amounts::payment(a.amount_fen, fee)
             };
-            totals.count += 1;
-            totals.settled += settled;
-            totals.refunded += refunded;
-            totals.fees += fee_fen;
-            totals.ordered += a.amount_fen;
-            totals.asked_refund += refunded;
-            let f: Vec<String> = vec![
-                clock::shanghai_seconds(*at),
-                appid.to_owned(),
-                String::new(),
+            totals.add(&amounts);
+            let (refunded, fee_fen) = (amounts.refunded, amounts.fee);
+            let ids = [
                 String::new(),
                 String::new(),
                 format!("4200009999{}", clock::wechat_compact(*at)),
                 a.out_trade_no.clone(),
                 String::new(),
-                "JSAPI".into(),
-                state.into(),
-                "OTHERS".into(),
-                "CNY".into(),
-                from_fen(settled),
-                "0.00".into(),
+            ];
+            let mut f = head(*at, appid, ids, &amounts);
+            f.extend([
                 if refund {
                     format!("5000009999{}", clock::wechat_compact(*at))
                 } else {
@@ -204,7 +244,7 @@ fn render(
                 from_fen(a.amount_fen),
                 from_fen(refunded),
                 String::new(),
-            ];
+            ]);
             out.push_str(&row(&f));
         }
     }
