@@ -7,7 +7,8 @@
 //! here; an added order that is not ours: foreign, counted only); a WeChat trade paid at the
 //! channel whose notify was lost becomes `S` with its merchant notified; an Alipay trade paid
 //! after it was closed here is refunded in full, recorded, and not refunded twice by a second
-//! run. The operator's side: differences listed, exported as CSV, resolved with a note
+//! run; an Alipay refund made at the channel whose reply and notify were lost becomes `S`; a
+//! refund dropped from the bill is missing there. The operator's side: differences listed, exported as CSV, resolved with a note
 //! (audited); incidents listed and resolved; read-only may read but not run.
 
 mod refunds_support;
@@ -21,9 +22,9 @@ use nkpay_engine::admin_identity::Actor;
 use nkpay_sandbox::{BillFault, Faults};
 use nkpay_store::kinds::{AdminRole, NotificationKind};
 use nkpay_store::{accounts, audit_log, incidents};
-use refunds_support::{CLOSE, TradeIds, WAIT, wait_for};
+use refunds_support::{CLOSE, REFUND, TradeIds, WAIT, impatient, wait_for};
 use serde_json::{Value, json};
-use support::{MER_A, Platform, fresh_id, today};
+use support::{MER_A, NOTIFY_URL, Platform, fresh_id, today};
 
 const RUNS: &str = "/admin/api/reconciliation/runs";
 const DIFFERENCES: &str = "/admin/api/reconciliation/differences";
@@ -384,6 +385,13 @@ async fn operator_side(p: &Platform, admin: &str, run: &Value, difference: &Valu
     assert_eq!(status, 404, "{label}");
 }
 
+/// A refund of `amount` of `t` that the channel settles at once; its `nkp_seq_id`.
+async fn refunded(p: &Platform, t: &TradeIds, amount: &str) -> String {
+    let reply = p.refund(t, amount).await;
+    assert_eq!(reply.get("trans_stat"), "S", "{}: {reply:?}", p.label);
+    reply.get("nkp_seq_id").to_owned()
+}
+
 /// An A_NATIVE trade closed before the scan, then paid with its still-valid QR code.
 async fn closed_then_paid(p: &Platform) -> TradeIds {
     let t = p.unpaid_trade(ChannelKind::Alipay, "0.15").await;
@@ -413,31 +421,72 @@ async fn closed_then_paid(p: &Platform) -> TradeIds {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn alipay_payment_after_close_is_refunded_once_and_foreign_rows_are_counted() {
-    for p in Platform::all().await {
+async fn alipay_payment_after_close_is_refunded_once_and_refunds_are_reconciled() {
+    for p in Platform::all_with(impatient()).await {
+        let label = p.label;
         let admin = token(&p, AdminRole::Operator).await;
         let account = account_id(&p, ChannelKind::Alipay).await;
         let ok = p.paid_trade(ChannelKind::Alipay, "0.10").await;
         let closed = closed_then_paid(&p).await;
+        // Three refunds of `ok`: one matches, one the bill will not have, and one made at the
+        // channel whose reply and notify are lost (processing here).
+        let matched = refunded(&p, &ok, "0.03").await;
+        let dropped = refunded(&p, &ok, "0.01").await;
         p.set_faults(Faults {
-            bill_faults: vec![BillFault::Add {
-                out_trade_no: "TAKEN-AT-THE-COUNTER-1".into(),
-                out_refund_no: None,
-                amount_fen: 1200,
-            }],
+            timeout_times: 2,
+            timeout_ms: 2500,
+            apis: vec!["alipay.trade.refund".into()],
+            notify_drop_rate: 1.0,
+            ..Faults::default()
+        });
+        let mut data = p.refund_data(&ok, "0.02");
+        data["notify_url"] = json!(NOTIFY_URL);
+        let reply = p.sp.call(REFUND, data).await;
+        assert_eq!(reply.get("trans_stat"), "P", "{label}: {reply:?}");
+        let lost = reply.get("nkp_seq_id").to_owned();
+        p.set_faults(Faults {
+            bill_faults: vec![
+                BillFault::Add {
+                    out_trade_no: "TAKEN-AT-THE-COUNTER-1".into(),
+                    out_refund_no: None,
+                    amount_fen: 1200,
+                },
+                BillFault::Drop {
+                    out_trade_no: ok.nkp_seq_id.clone(),
+                    out_refund_no: Some(dropped.clone()),
+                },
+            ],
             ..Faults::default()
         });
 
         let (run, found) = reconcile(&p, &admin, account).await;
-        let label = p.label;
+        // ok's payment and refund `matched` match; the closed trade's payment and the lost
+        // refund are healed; the dropped refund is missing there; one foreign row.
+        assert_eq!(run["bill_rows"], 5, "{label}: {run}");
         assert_eq!(run["foreign_rows"], 1, "{label}: {run}");
-        assert_eq!(run["matched_rows"], 1, "{label}: {run}");
-        assert_eq!(found.len(), 1, "{label}: {found:?}");
-        assert!(!found.keys().any(|k| k.1 == ok.nkp_seq_id), "{label}");
+        assert_eq!(run["matched_rows"], 2, "{label}: {run}");
+        assert_eq!(found.len(), 3, "{label}: {found:?}");
+        assert_eq!(run["healed"], 2, "{label}: {found:?}");
+        assert!(!found.keys().any(|k| k.2 == matched), "{label}");
         let d = &found[&key("state_differs", &closed.nkp_seq_id, "")];
         assert_eq!(d["our_state"], "C");
         assert_eq!(d["state"], "healed", "{label}: {d}");
-        assert_eq!(run["healed"], 1);
+        let healed = &found[&key("state_differs", &ok.nkp_seq_id, &lost)];
+        assert_eq!(
+            (&healed["our_state"], &healed["state"]),
+            (&json!("P"), &json!("healed"))
+        );
+        assert_eq!(p.refund_row(&lost).await.status, RefundStatus::Succeeded);
+        assert_eq!(p.notifications(NotificationKind::Refund, &lost).await, 1);
+        let missing = &found[&key("missing_there", &ok.nkp_seq_id, &dropped)];
+        assert_eq!(
+            (&missing["row_kind"], &missing["our_amount"]),
+            (&json!("refund"), &json!(1))
+        );
+        let incident = incidents::list_for(p.db.conn(), &dropped)
+            .await
+            .expect("incidents");
+        assert_eq!(incident.len(), 1, "{label}");
 
         let refunds = nkpay_store::refunds::list_for_trade(p.db.conn(), &closed.nkp_seq_id)
             .await
@@ -467,7 +516,9 @@ async fn alipay_payment_after_close_is_refunded_once_and_foreign_rows_are_counte
         // A second run sees the payment and its refund; nothing is refunded again.
         let (again, found) = reconcile(&p, &admin, account).await;
         assert_eq!(again["foreign_rows"], 1, "{label}: {again}");
-        assert_eq!(again["bill_rows"], 4, "{label}: {again}");
+        assert_eq!(again["bill_rows"], 6, "{label}: {again}");
+        assert_eq!(again["matched_rows"], 4, "{label}: {again}");
+        assert_eq!(found.len(), 2, "{label}: {found:?}");
         let d = &found[&key("state_differs", &closed.nkp_seq_id, "")];
         assert_eq!(d["state"], "healed", "{label}: {d}");
         let refunds = nkpay_store::refunds::list_for_trade(p.db.conn(), &closed.nkp_seq_id)
