@@ -19,8 +19,9 @@ use std::collections::HashMap;
 use nkpay_core::state::{RefundStatus, TradeStatus};
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_engine::admin_identity::Actor;
+use nkpay_engine::reconciliation::job;
 use nkpay_sandbox::{BillFault, Faults};
-use nkpay_store::kinds::{AdminRole, NotificationKind};
+use nkpay_store::kinds::{AdminRole, NotificationKind, RunStatus};
 use nkpay_store::{accounts, audit_log, incidents};
 use refunds_support::{CLOSE, REFUND, TradeIds, WAIT, impatient, wait_for};
 use serde_json::{Value, json};
@@ -526,6 +527,27 @@ async fn alipay_payment_after_close_is_refunded_once_and_refunds_are_reconciled(
             .expect("refunds");
         assert_eq!(refunds.len(), 1, "{label}");
         assert_eq!(p.channel_refunds(&closed).0, 1, "{label}");
+
+        // The job: yesterday for each active account once, then nothing more to do.
+        let schedule = job::Schedule::default();
+        let now = chrono::Utc::now();
+        let runs = job::run_due_once(&p.engine, &schedule, now)
+            .await
+            .expect("job");
+        assert_eq!(runs.len(), 2, "{label}: {runs:?}");
+        assert!(
+            runs.iter().all(|r| r.status == RunStatus::Done),
+            "{label}: {runs:?}"
+        );
+        let due = job::due_day(&schedule, now).format("%Y%m%d").to_string();
+        assert!(
+            runs.iter()
+                .all(|r| r.bill_date == due && r.started_by.as_deref() == Some("job"))
+        );
+        let again = job::run_due_once(&p.engine, &schedule, now)
+            .await
+            .expect("job");
+        assert!(again.is_empty(), "{label}: {again:?}");
         p.stop().await;
     }
 }

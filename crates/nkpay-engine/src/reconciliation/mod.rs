@@ -12,11 +12,12 @@
 //! succeeded here but absent at the channel becomes an incident for an operator.
 //!
 //! The admin side (`admin.rs`): runs and differences listed, a difference resolved with a note
-//! (audited), incidents listed and resolved (audited).
+//! (audited), incidents listed and resolved (audited). The scheduled run: [`job::spawn`].
 
 mod admin;
 mod compare;
 mod heal;
+pub mod job;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,150 @@
+//! The reconciliation job: once the channels have published yesterday's bills (after
+//! [`Schedule::run_after`], Asia/Shanghai — WeChat Pay publishes after 10:00, Alipay's trade
+//! bill is ready in the morning), it reconciles yesterday for every active channel account that
+//! has no finished run of that day yet.
+//!
+//! Not a lock-held singleton: a node skips an account and day that has a `done` run, or a
+//! `running` one younger than [`Schedule::stale_after`] (another node at work, or one that died:
+//! after that it is run again). Two nodes starting the same account in the same instant both
+//! run it; that costs a second run row with the same differences, never a second healing:
+//! finalizing is once, the recovery refund is keyed by its fixed request number, incidents open
+//! once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Asia::Shanghai;
+use nkpay_store::accounts;
+use nkpay_store::entity::reconciliation_run;
+use nkpay_store::kinds::RecordStatus;
+use nkpay_store::reconciliation::{self as store, RunStatus};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::delta;
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// When the job reconciles and how often it looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Asia/Shanghai time of day after which yesterday's bills are asked for.
+    pub run_after: NaiveTime,
+    /// How often the job looks for a day to reconcile.
+    pub interval: Duration,
+    /// A `running` run older than this is taken for dead and the day run again.
+    pub stale_after: Duration,
+}
+
+impl Default for Schedule {
+    /// 10:30 Asia/Shanghai, looked at every 10 minutes; a run is stale after an hour.
+    fn default() -> Self {
+        Schedule {
+            run_after: NaiveTime::from_hms_opt(10, 30, 0).unwrap_or(NaiveTime::MIN),
+            interval: Duration::from_secs(600),
+            stale_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The bill day the job should have reconciled by `now`: yesterday once `run_after` has passed
+/// today (Asia/Shanghai), else the day before yesterday.
+pub fn due_day(schedule: &Schedule, now: DateTime<Utc>) -> NaiveDate {
+    let local = now.with_timezone(&Shanghai);
+    let back = if local.time() >= schedule.run_after {
+        1
+    } else {
+        2
+    };
+    local.date_naive() - chrono::Days::new(back)
+}
+
+/// One round: reconciles [`due_day`] for every active channel account not yet done (see the
+/// module docs). The runs it made, in account order.
+pub async fn run_due_once(
+    engine: &Engine,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> Result<Vec<reconciliation_run::Model>, EngineError> {
+    let day = due_day(schedule, now);
+    let date = day.format("%Y%m%d").to_string();
+    let conn = engine.db().conn();
+    let mut made = Vec::new();
+    for account in accounts::list_channel_accounts(conn).await? {
+        if account.status != RecordStatus::Active {
+            continue;
+        }
+        let runs = store::list_runs(conn, Some(account.id), Some(&date), i64::MAX, 50).await?;
+        let covered = runs.iter().any(|r| match r.status {
+            RunStatus::Done => true,
+            RunStatus::Running => now - r.started_at < delta(schedule.stale_after),
+            RunStatus::Failed => false,
+        });
+        if covered {
+            continue;
+        }
+        made.push(
+            engine
+                .reconciliation()
+                .run_by(account.id, day, Some("job"))
+                .await?,
+        );
+    }
+    Ok(made)
+}
+
+/// Runs [`run_due_once`] every `schedule.interval` until `shutdown` turns true or its sender
+/// is dropped.
+pub fn spawn(
+    engine: Arc<Engine>,
+    schedule: Schedule,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match run_due_once(&engine, &schedule, Utc::now()).await {
+                Ok(runs) => {
+                    for run in runs {
+                        tracing::info!(
+                            run = run.id,
+                            account = run.channel_account_id,
+                            bill_date = run.bill_date,
+                            status = run.status.as_str(),
+                            differences = run.differences,
+                            "reconciliation job run"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "reconciliation job round failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(schedule.interval) => {}
+                changed = shutdown.wait_for(|stopped| *stopped) => {
+                    let _ = changed;
+                    return;
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn due_day_is_yesterday_only_after_the_bills_are_out() {
+        let s = Schedule::default();
+        // 10:29 and 10:30 Asia/Shanghai on 2026-11-30 are 02:29 and 02:30 UTC.
+        let before = Utc.with_ymd_and_hms(2026, 11, 30, 2, 29, 0).unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 11, 30, 2, 30, 0).unwrap();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert_eq!(due_day(&s, before), d(11, 28));
+        assert_eq!(due_day(&s, after), d(11, 29));
+        // 23:30 UTC on the 29th is already the 30th, 07:30, in Shanghai.
+        let late = Utc.with_ymd_and_hms(2026, 11, 29, 23, 30, 0).unwrap();
+        assert_eq!(due_day(&s, late), d(11, 28));
+    }
+}
