@@ -364,17 +364,22 @@ pub async fn refunds_succeeded_between(
         .order_by_asc(refund::Column::Id)
         .all(conn)
         .await?;
-    let mut out = Vec::with_capacity(refunds.len());
-    for r in refunds {
-        let t = trade::Entity::find()
-            .filter(trade::Column::NkpSeqId.eq(r.org_nkp_seq_id.clone()))
-            .one(conn)
-            .await?;
-        if let Some(t) = t.filter(|t| t.channel_account_id == channel_account_id) {
-            out.push((r, t));
-        }
-    }
-    Ok(out)
+    let mut ids: Vec<String> = refunds.iter().map(|r| r.org_nkp_seq_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let trades: std::collections::HashMap<String, trade::Model> = find_trades(conn, &ids)
+        .await?
+        .into_iter()
+        .filter(|t| t.channel_account_id == channel_account_id)
+        .map(|t| (t.nkp_seq_id.clone(), t))
+        .collect();
+    Ok(refunds
+        .into_iter()
+        .filter_map(|r| {
+            let t = trades.get(&r.org_nkp_seq_id)?.clone();
+            Some((r, t))
+        })
+        .collect())
 }
 
 /// Inserts the refund of a trade that was paid at the channel after it was closed or failed
