@@ -380,6 +380,63 @@ mod tests {
     }
 
     #[test]
+    fn bill_faults_name_their_row_and_refuse_non_positive_amounts() {
+        let faults = FaultBox::new(Faults {
+            bill_faults: vec![
+                BillFault::Drop {
+                    out_trade_no: "T1".into(),
+                    out_refund_no: Some("R1".into()),
+                },
+                BillFault::Change {
+                    out_trade_no: "T1".into(),
+                    out_refund_no: None,
+                    amount_fen: Some(7),
+                    fee_fen: None,
+                },
+                BillFault::Add {
+                    out_trade_no: "X1".into(),
+                    out_refund_no: None,
+                    amount_fen: 3,
+                },
+            ],
+            ..Faults::default()
+        });
+        assert_eq!(faults.bill_edit("T1", Some("R1")), BillEdit::Drop);
+        assert_eq!(
+            faults.bill_edit("T1", None),
+            BillEdit::Change {
+                amount_fen: Some(7),
+                fee_fen: None
+            }
+        );
+        assert_eq!(faults.bill_edit("T1", Some("R2")), BillEdit::Keep);
+        assert_eq!(faults.bill_edit("X1", None), BillEdit::Keep);
+        assert_eq!(faults.bill_additions().len(), 1);
+        let err = faults
+            .set(Faults {
+                bill_faults: vec![BillFault::Add {
+                    out_trade_no: "X2".into(),
+                    out_refund_no: None,
+                    amount_fen: 0,
+                }],
+                ..Faults::default()
+            })
+            .unwrap_err();
+        assert!(err.contains("bill_faults"), "{err}");
+        let json = r#"{"bill_faults":[{"action":"change","out_trade_no":"T","fee_fen":5}]}"#;
+        let parsed: Faults = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            parsed.bill_faults,
+            vec![BillFault::Change {
+                out_trade_no: "T".into(),
+                out_refund_no: None,
+                amount_fen: None,
+                fee_fen: Some(5)
+            }]
+        );
+    }
+
+    #[test]
     fn rates_outside_zero_to_one_are_refused() {
         let faults = FaultBox::new(Faults::default());
         let err = faults

@@ -115,9 +115,26 @@ impl Reconciliation {
                 return self.run_of(run.id).await;
             }
         };
-        let counts = self
+        let counts = match self
             .compare_and_heal(&run, account.id, day, &bill_date, &rows)
-            .await?;
+            .await
+        {
+            Ok(counts) => counts,
+            Err(e) => {
+                // Not left `running`: the job would wait for it to go stale.
+                let reason = format!("comparison stopped: {e}");
+                store::finish_run(
+                    self.db.conn(),
+                    run.id,
+                    RunStatus::Failed,
+                    RunCounts::default(),
+                    Some(&reason),
+                    Utc::now(),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
         store::finish_run(
             self.db.conn(),
             run.id,
