@@ -827,3 +827,41 @@ async fn a_month_makes_pinned_daily_lines_and_merchant_totals() {
         p.stop().await;
     }
 }
+
+#[tokio::test]
+async fn files_kept_in_a_shared_directory_are_served_the_same() {
+    use nkpay_engine::statements::{StatementSettings, StatementStorage};
+    let dir = std::env::temp_dir().join(format!(
+        "nkpay-statements-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let config = nkpay_engine::EngineConfig {
+        statements: StatementSettings {
+            storage: StatementStorage::Directory(dir.clone()),
+            ..StatementSettings::default()
+        },
+        ..support::test_config()
+    };
+    let mut sha_by_db = Vec::new();
+    for p in Platform::all_with(config.clone()).await {
+        seed_and_make_day(&p).await;
+        let id = "20261120_6666000100000001_TRADE_BILL";
+        let bytes = file_bytes(&p, id).await;
+        let on_disk =
+            std::fs::read(dir.join(format!("{id}.zip"))).expect("the file in the directory");
+        assert_eq!(bytes, on_disk, "{}", p.label);
+        let entries = unzip(&bytes);
+        assert_golden(
+            "20261120_mer_a_trade_bill.csv",
+            &entries["20261120_6666000100000001_order_1.csv"],
+            p.label,
+        );
+        let link = p.engine.statements().signed_link(id, Utc::now());
+        assert_eq!(get(&link).await, (200, bytes.clone()), "{}", p.label);
+        sha_by_db.push(hex::encode(Sha256::digest(&bytes)));
+        p.stop().await;
+    }
+    assert!(sha_by_db.windows(2).all(|w| w[0] == w[1]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
