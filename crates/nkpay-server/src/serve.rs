@@ -1,7 +1,7 @@
 //! `nkpay serve` and `nkpay demo`: connect, migrate (unless told not to), start the simulators
 //! when configured, build the engine (the demo then onboards its merchants through it), start
-//! the background jobs — trades, refunds, onboarding's business job, the merchant notification
-//! dispatcher —, serve the API until SIGTERM, then stop the jobs.
+//! the background jobs — trades, refunds, onboarding's business job, statements, the merchant
+//! notification dispatcher —, serve the API until SIGTERM, then stop the jobs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +86,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
         // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before expiry.
         nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+        // Statements: yesterday's files once `statements.generate_at` has passed (Asia/Shanghai),
+        // and the last closed month; one node at a time (PostgreSQL advisory lock).
+        nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
     ];
     if let Some((demo, path)) = &demo {
         background.push(demo::keep_sandbox_accounts(
