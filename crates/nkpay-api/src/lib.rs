@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod callback;
+pub mod console;
 pub mod health;
 pub mod open;
 pub mod statements_download;
@@ -47,4 +48,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     callback::configure(cfg);
     admin::configure(cfg);
     statements_download::configure(cfg);
+    console::configure(cfg);
 }

@@ -103,6 +103,26 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub statements: StatementsConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// The web console (`[console]`, issue 13; docs/console.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// The directory of the built console (`admin-ui/dist`, made by `npm run build` in
+    /// `admin-ui/`), relative to the working directory unless absolute. Served at `/console`;
+    /// when it holds no `index.html`, `/console` answers 503 saying how to build it.
+    pub dir: PathBuf,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            dir: PathBuf::from(nkpay_api::console::DEFAULT_DIR),
+        }
+    }
 }
 
 /// Statement (对账单) files (`[statements]`, issue 12; docs/statements.md).

@@ -113,11 +113,13 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         engine: engine.clone(),
         body_limit_bytes: config.server.body_limit_bytes,
     });
+    let console_dir = web::Data::new(nkpay_api::console::ConsoleDir(config.console.dir.clone()));
     let bind = config.bind_addr();
     let limit = config.server.body_limit_bytes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(console_dir.clone())
             .app_data(web::PayloadConfig::new(limit))
             .configure(nkpay_api::configure)
     })
