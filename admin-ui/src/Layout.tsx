@@ -70,14 +70,15 @@ export function Layout({ children }: { children: ReactNode }) {
         <Typography.Title level={5} style={{ padding: "16px 16px 0" }}>
           nkpay
         </Typography.Title>
+        <nav data-testid="menu">
         <Menu
           mode="inline"
           items={items}
           selectedKeys={selected}
           defaultOpenKeys={["/merchants-group", "/trades-group", "/settings"]}
           onClick={({ key }) => navigate(key)}
-          data-testid="menu"
         />
+        </nav>
       </AntLayout.Sider>
       <AntLayout>
         <AntLayout.Header style={{ background: "#fff", padding: "0 24px", display: "flex", justifyContent: "space-between", alignItems: "center" }}>

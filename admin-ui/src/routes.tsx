@@ -29,7 +29,11 @@ function Guard({ need, children }: { need: Action[]; children: ReactNode }) {
   const { can } = useAuth();
   const { t } = useI18n();
   if (!need.every(can)) {
-    return <Result status="403" title="403" subTitle={t("forbidden")} data-testid="forbidden" />;
+    return (
+      <div data-testid="forbidden">
+        <Result status="403" title="403" subTitle={t("forbidden")} />
+      </div>
+    );
   }
   return <>{children}</>;
 }

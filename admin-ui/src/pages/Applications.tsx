@@ -1,16 +1,16 @@
 // The review queue: applications waiting (P), approve or reject with a reason; the result is
 // notified to the applicant by the server.
-import { App, Button, Form, Input, Modal, Select, Space, Typography } from "antd";
+import { Button, Form, Input, Modal, Select, Space, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { get, post } from "../api";
 import { DataTable, limitPager } from "../components/DataTable";
 import { time } from "../format";
+import { useAction } from "../components/useAction";
 import { useI18n } from "../i18n";
 
 export function Applications() {
   const { t } = useI18n();
-  const { message } = App.useApp();
   const [status, setStatus] = useState<string | undefined>("P");
   const [generation, setGeneration] = useState(0);
   const [rejecting, setRejecting] = useState<string | null>(null);
@@ -18,15 +18,7 @@ export function Applications() {
     () => limitPager(async (limit) => (await get("/admin/api/applications", { status, limit })).applications),
     [status],
   );
-  const act = async (fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      message.success(t("done"));
-      setGeneration((g) => g + 1);
-    } catch (e) {
-      message.error((e as Error).message);
-    }
-  };
+  const act = useAction(() => setGeneration((g) => g + 1));
   return (
     <div data-testid="page-applications">
       <Typography.Title level={4}>{t("reviewQueue")}</Typography.Title>

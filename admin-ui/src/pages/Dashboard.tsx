@@ -21,6 +21,16 @@ function rate(v: unknown): string {
   return `${(n <= 1 ? n * 100 : n).toFixed(2)}%`;
 }
 
+function Tile({ id, title, value }: { id: string; title: string; value: string | number }) {
+  return (
+    <Col xs={12} md={6}>
+      <Card data-testid={id}>
+        <Statistic title={title} value={value} />
+      </Card>
+    </Col>
+  );
+}
+
 export function Dashboard() {
   const { t } = useI18n();
   const { can } = useAuth();
@@ -67,25 +77,25 @@ export function Dashboard() {
       <Row gutter={[16, 16]}>
         {dash && (
           <>
-            <Col xs={12} md={6}><Card><Statistic title={t("todayVolume")} value={yuan(num(today.amount_fen ?? today.volume_fen))} data-testid="stat-today-volume" /></Card></Col>
-            <Col xs={12} md={6}><Card><Statistic title={t("todayCount")} value={num(today.count) ?? 0} data-testid="stat-today-count" /></Card></Col>
-            <Col xs={12} md={6}><Card><Statistic title={t("successRate")} value={rate(today.success_rate)} data-testid="stat-success-rate" /></Card></Col>
+            <Tile id="stat-today-volume" title={t("todayVolume")} value={yuan(num(today.amount_fen ?? today.volume_fen))} />
+            <Tile id="stat-today-count" title={t("todayCount")} value={num(today.count) ?? 0} />
+            <Tile id="stat-success-rate" title={t("successRate")} value={rate(today.success_rate)} />
           </>
         )}
         {backlog !== undefined && (
-          <Col xs={12} md={6}><Card><Statistic title={t("notifyBacklog")} value={backlog} data-testid="stat-notify-backlog" /></Card></Col>
+          <Tile id="stat-notify-backlog" title={t("notifyBacklog")} value={backlog} />
         )}
         {notify && (
           <>
-            <Col xs={12} md={6}><Card><Statistic title={t("notifyPending")} value={notify.pending} data-testid="stat-notify-pending" /></Card></Col>
-            <Col xs={12} md={6}><Card><Statistic title={t("notifyDead")} value={notify.dead} data-testid="stat-notify-dead" /></Card></Col>
+            <Tile id="stat-notify-pending" title={t("notifyPending")} value={notify.pending} />
+            <Tile id="stat-notify-dead" title={t("notifyDead")} value={notify.dead} />
           </>
         )}
         {openIncidents !== undefined && (
-          <Col xs={12} md={6}><Card><Statistic title={t("openIncidents")} value={openIncidents} data-testid="stat-open-incidents" /></Card></Col>
+          <Tile id="stat-open-incidents" title={t("openIncidents")} value={openIncidents} />
         )}
         {pendingApps !== null && (
-          <Col xs={12} md={6}><Card><Statistic title={t("pendingApplications")} value={pendingApps} data-testid="stat-pending-applications" /></Card></Col>
+          <Tile id="stat-pending-applications" title={t("pendingApplications")} value={pendingApps} />
         )}
       </Row>
       {breakdown.length > 0 && (

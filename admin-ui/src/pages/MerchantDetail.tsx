@@ -1,12 +1,13 @@
 // One merchant: its fields (personal values masked; the platform admin may reveal one, which
 // is audited), freeze/unfreeze, businesses with their appid bindings (retry), recording the
 // WeChat sub_mch_id, and the Alipay authorization link.
-import { App, Button, Card, Descriptions, Form, Input, Modal, Space, Table, Tag, Typography } from "antd";
+import { Button, Card, Descriptions, Form, Input, Modal, Space, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { useParams } from "react-router-dom";
 import { get, post, put } from "../api";
 import { useAuth } from "../auth";
 import { time } from "../format";
+import { useAction } from "../components/useAction";
 import { useI18n } from "../i18n";
 
 const REVEALABLE = ["legal_cert_no", "contact_mobile_no", "contact_email", "card_info.card_no", "card_info.cert_no", "card_info.mp"];
@@ -19,9 +20,13 @@ function flatten(obj: Record<string, any>, prefix = ""): [string, string][] {
 
 export function MerchantDetail() {
   const { merId = "" } = useParams();
+  // A fresh page per merchant: nothing revealed for one may show on another.
+  return <MerchantPage key={merId} merId={merId} />;
+}
+
+function MerchantPage({ merId }: { merId: string }) {
   const { t } = useI18n();
   const { can } = useAuth();
-  const { message } = App.useApp();
   const [detail, setDetail] = useState<any>(null);
   const [biz, setBiz] = useState<any>(null);
   const [revealed, setRevealed] = useState<Record<string, string>>({});
@@ -42,17 +47,9 @@ export function MerchantDetail() {
     reload();
   }, [reload]);
 
-  const act = async (fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      message.success(t("done"));
-      await reload();
-    } catch (e) {
-      message.error((e as Error).message);
-    }
-  };
+  const act = useAction(reload);
 
-  if (error) return <Typography.Text type="danger">{error}</Typography.Text>;
+  if (error) return <Typography.Text type="danger" data-testid="load-error">{error}</Typography.Text>;
   if (!detail) return <Typography.Text>{t("loading")}</Typography.Text>;
   const m = detail.merchant;
   const fields = flatten(detail.application?.details ?? {});

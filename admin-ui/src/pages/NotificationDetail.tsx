@@ -10,6 +10,10 @@ import { useI18n } from "../i18n";
 
 export function NotificationDetail() {
   const { id = "" } = useParams();
+  return <NotificationPage key={id} id={id} />;
+}
+
+function NotificationPage({ id }: { id: string }) {
   const { t } = useI18n();
   const { can } = useAuth();
   const { message } = App.useApp();

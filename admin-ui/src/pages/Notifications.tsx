@@ -2,7 +2,7 @@
 // order; re-send one, or every delivered/dead one of a merchant in a time range.
 import { App, Button, DatePicker, Form, Input, Modal, Select, Space, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
-import { Link } from "react-router-dom";
+import { Link, useSearchParams } from "react-router-dom";
 import { get, post } from "../api";
 import { useAuth } from "../auth";
 import { cursorPager, DataTable } from "../components/DataTable";
@@ -15,9 +15,11 @@ export function Notifications() {
   const { t } = useI18n();
   const { can } = useAuth();
   const { message } = App.useApp();
-  const [status, setStatus] = useState<string | undefined>("dead");
-  const [merId, setMerId] = useState("");
-  const [seqId, setSeqId] = useState("");
+  // Deep links set the first filters: /notifications?status=dead&mer_id=…&nkp_seq_id=…
+  const [params] = useSearchParams();
+  const [status, setStatus] = useState<string | undefined>(params.has("status") ? params.get("status") || undefined : "dead");
+  const [merId, setMerId] = useState(params.get("mer_id") ?? "");
+  const [seqId, setSeqId] = useState(params.get("nkp_seq_id") ?? "");
   const [generation, setGeneration] = useState(0);
   const [rangeOpen, setRangeOpen] = useState(false);
   const key = JSON.stringify({ status, merId, seqId, generation });
@@ -51,8 +53,8 @@ export function Notifications() {
           <>
             <Select allowClear placeholder={t("status")} value={status} onChange={setStatus} style={{ width: 130 }} data-testid="notification-status"
               options={["pending", "dead", "delivered"].map((s) => ({ value: s, label: s }))} />
-            <Input placeholder="mer_id" allowClear style={{ width: 180 }} onBlur={(e) => setMerId(e.target.value)} onPressEnter={(e) => setMerId((e.target as HTMLInputElement).value)} />
-            <Input placeholder="nkp_seq_id" allowClear style={{ width: 220 }} onBlur={(e) => setSeqId(e.target.value)} onPressEnter={(e) => setSeqId((e.target as HTMLInputElement).value)} data-testid="notification-seq-id" />
+            <Input placeholder="mer_id" allowClear defaultValue={merId} style={{ width: 180 }} onBlur={(e) => setMerId(e.target.value)} onPressEnter={(e) => setMerId((e.target as HTMLInputElement).value)} />
+            <Input placeholder="nkp_seq_id" allowClear defaultValue={seqId} style={{ width: 220 }} onBlur={(e) => setSeqId(e.target.value)} onPressEnter={(e) => setSeqId((e.target as HTMLInputElement).value)} data-testid="notification-seq-id" />
             {can("notifications.resend") && <Button onClick={() => setRangeOpen(true)}>{t("resendRange")}</Button>}
           </>
         }

@@ -7,6 +7,7 @@ import { download, get, post, withQuery } from "../api";
 import { useAuth } from "../auth";
 import { cursorPager, DataTable, limitPager } from "../components/DataTable";
 import { time, yuan } from "../format";
+import { useAction } from "../components/useAction";
 import { useI18n } from "../i18n";
 
 const KINDS = ["missing_here", "missing_there", "amount_differs", "state_differs", "fee_differs"];
@@ -44,15 +45,7 @@ export function Reconciliation() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [generation],
   );
-  const act = async (fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      message.success(t("done"));
-      setGeneration((g) => g + 1);
-    } catch (e) {
-      message.error((e as Error).message);
-    }
-  };
+  const act = useAction(() => setGeneration((g) => g + 1));
   const write = can("reconciliation.write");
   return (
     <div data-testid="page-reconciliation">

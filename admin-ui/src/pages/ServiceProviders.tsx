@@ -1,11 +1,12 @@
 // Service providers (agents): create (upload a public key or generate a pair: the private key
 // is shown once), replace keys with an overlap, fee-rate floors per payment method, suspend.
-import { Alert, App, Button, Checkbox, Form, Input, InputNumber, Modal, Space, Table, Tag, Typography } from "antd";
+import { Alert, Button, Checkbox, Form, Input, InputNumber, Modal, Space, Table, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { del, get, post, put } from "../api";
 import { useAuth } from "../auth";
 import { DataTable, limitPager } from "../components/DataTable";
 import { time } from "../format";
+import { useAction } from "../components/useAction";
 import { useI18n } from "../i18n";
 
 const TRADE_TYPES = ["T_JSAPI", "T_MINIAPP", "A_NATIVE"];
@@ -13,24 +14,16 @@ const TRADE_TYPES = ["T_JSAPI", "T_MINIAPP", "A_NATIVE"];
 export function ServiceProviders() {
   const { t } = useI18n();
   const { can } = useAuth();
-  const { message } = App.useApp();
   const [generation, setGeneration] = useState(0);
   const [creating, setCreating] = useState(false);
   const [keysOf, setKeysOf] = useState<any>(null);
   const [floorsOf, setFloorsOf] = useState<{ sys_id: string; fee_floors: Record<string, any> } | null>(null);
   const [privateKey, setPrivateKey] = useState<string | null>(null);
   const load = useMemo(() => limitPager(async () => (await get("/admin/api/service-providers")).items), []);
-  const act = async (fn: () => Promise<any>) => {
-    try {
-      const r = await fn();
-      if (r?.private_key) setPrivateKey(r.private_key);
-      message.success(t("done"));
-      setGeneration((g) => g + 1);
-      return r;
-    } catch (e) {
-      message.error((e as Error).message);
-    }
-  };
+  const act = useAction((r) => {
+    if (r?.private_key) setPrivateKey(r.private_key);
+    setGeneration((g) => g + 1);
+  });
   return (
     <div data-testid="page-service-providers">
       <Typography.Title level={4}>{t("serviceProviders")}</Typography.Title>

@@ -15,6 +15,10 @@ function amountText(fen: unknown, text: unknown): string {
 
 export function TradeDetail() {
   const { seqId = "" } = useParams();
+  return <TradePage key={seqId} seqId={seqId} />;
+}
+
+function TradePage({ seqId }: { seqId: string }) {
   const { t } = useI18n();
   const { can } = useAuth();
   const { message } = App.useApp();
