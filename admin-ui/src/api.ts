@@ -184,7 +184,7 @@ export async function login(username: string, password: string, totp?: string): 
 /** Ends the session here and, when the server offers it, revokes the refresh token. */
 export async function logout(): Promise<void> {
   try {
-    if (session) await send("DELETE", "/admin/api/session");
+    if (session?.refreshToken) await send("DELETE", "/admin/api/session", { refresh_token: session.refreshToken });
   } catch {
     // Offline or not offered: the in-memory token is dropped anyway.
   }

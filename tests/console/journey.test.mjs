@@ -131,6 +131,12 @@ function sqlite(sql) {
   return JSON.parse(execFileSync("python3", ["-c", py, db, sql], { encoding: "utf8" }));
 }
 
+/** One trade of the demo's first merchant, paid (made once, on first use), notified to the receiver. */
+function paidTrade() {
+  state.trade ??= merchantApi("pay", state.receiver.url, "6.60");
+  return state.trade;
+}
+
 /** The merchant API through dg-sdk (tests/console/merchant_api.py). */
 function merchantApi(...args) {
   const out = execFileSync(PYTHON, [path.join(HERE, "merchant_api.py"), args[0], state.demo.credentialsPath, ...args.slice(1)], { encoding: "utf8" });
@@ -178,6 +184,68 @@ async function signIn(page, username, password) {
 
 function tileValue(page, id) {
   return page.getByTestId(id).locator(".ant-statistic-content").innerText();
+}
+
+/** What the dashboard should show, counted in the SQLite file (today = Asia/Shanghai). */
+function databaseFigures() {
+  const py = `
+import datetime, json, sqlite3, sys, zoneinfo
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+sh = zoneinfo.ZoneInfo("Asia/Shanghai")
+today = datetime.datetime.now(sh).date()
+count = succeeded = amount = 0
+for created, status, fen in c.execute("SELECT created_at, status, trans_amt FROM trades"):
+    at = datetime.datetime.fromisoformat(str(created))
+    at = at if at.tzinfo else at.replace(tzinfo=datetime.timezone.utc)
+    if at.astimezone(sh).date() == today:
+        count += 1
+        if status == "S":
+            succeeded += 1
+            amount += fen
+one = lambda sql: c.execute(sql).fetchone()[0]
+print(json.dumps({
+    "count": count, "succeeded": succeeded, "amount_fen": amount,
+    "pending": one("SELECT COUNT(*) FROM notifications WHERE status = 'pending' AND attempt_count = 0"),
+    "failing": one("SELECT COUNT(*) FROM notifications WHERE status = 'pending' AND attempt_count > 0"),
+    "all_pending": one("SELECT COUNT(*) FROM notifications WHERE status = 'pending'"),
+    "exhausted": one("SELECT COUNT(*) FROM notifications WHERE status = 'dead'"),
+    "incidents": one("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL"),
+    "applications": one("SELECT COUNT(*) FROM merchant_applications WHERE status = 'P'"),
+}))
+`;
+  return JSON.parse(execFileSync("python3", ["-c", py, path.join(state.demo.tmp, "nkpay.db")], { encoding: "utf8" }));
+}
+
+function yuanText(fen) {
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}`;
+}
+
+/** The dashboard's tiles equal the database's counts at one moment (they move while the demo's
+ *  own notifications are delivered, so both are read again until they agree). */
+async function checkDashboard(page, screenshot) {
+  const full = (await adminApi("GET", "/admin/api/dashboard", state.demo.credentials.admin_token)).status === 200;
+  const tiles = full
+    ? { "stat-today-count": "count", "stat-today-succeeded": "succeeded", "stat-today-volume": "amount", "stat-notify-pending": "pending", "stat-notify-failing": "failing", "stat-notify-exhausted": "exhausted", "stat-open-incidents": "incidents", "stat-pending-applications": "applications" }
+    : { "stat-notify-all-pending": "all_pending", "stat-notify-exhausted": "exhausted", "stat-open-incidents": "incidents", "stat-pending-applications": "applications" };
+  let last;
+  await waitFor("dashboard figures equal to the database's", async () => {
+    await go(page, "/merchants");
+    await go(page, "/");
+    const shown = {};
+    for (const [id, key] of Object.entries(tiles)) {
+      await page.getByTestId(id).waitFor();
+      shown[key] = (await tileValue(page, id)).replace(/,/g, "");
+    }
+    const held = databaseFigures();
+    held.amount = yuanText(held.amount_fen);
+    const want = Object.fromEntries(Object.values(tiles).map((k) => [k, String(held[k])]));
+    last = { shown, want };
+    return JSON.stringify(shown) === JSON.stringify(want);
+  }).catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(last)}`);
+  });
+  if (full) await page.getByTestId("chart-30-days").waitFor();
+  await shot(page, screenshot);
 }
 
 // ---- the journey -----------------------------------------------------------------------------
@@ -241,33 +309,7 @@ describe("the web console in Chromium", () => {
   });
 
   it("shows on the dashboard the numbers the database holds", async () => {
-    const page = state.page;
-    // The figures may move while the demo's own notifications are delivered: equal at one moment.
-    await waitFor("dashboard figures equal to the database's", async () => {
-      await go(page, "/merchants");
-      await go(page, "/");
-      await page.getByTestId("stat-notify-pending").waitFor();
-      await page.getByTestId("stat-pending-applications").waitFor();
-      await page.getByTestId("stat-open-incidents").waitFor();
-      const shown = {
-        pending: await tileValue(page, "stat-notify-pending"),
-        dead: await tileValue(page, "stat-notify-dead"),
-        applications: await tileValue(page, "stat-pending-applications"),
-        incidents: await tileValue(page, "stat-open-incidents"),
-      };
-      const count = (sql) => String(sqlite(sql)[0][0]);
-      const held = {
-        pending: count("SELECT COUNT(*) FROM notifications WHERE status = 'pending'"),
-        dead: count("SELECT COUNT(*) FROM notifications WHERE status = 'dead'"),
-        applications: count("SELECT COUNT(*) FROM merchant_applications WHERE status = 'P'"),
-        incidents: count("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL"),
-      };
-      state.lastDashboard = { shown, held };
-      return JSON.stringify(shown) === JSON.stringify(held);
-    }).catch((e) => {
-      throw new Error(`${e.message}: ${JSON.stringify(state.lastDashboard)}`);
-    });
-    await shot(page, "03-dashboard-checked");
+    await checkDashboard(state.page, "03-dashboard-checked");
   });
 
   it("reviews and approves a merchant's application, then opens businesses", async () => {
@@ -334,8 +376,7 @@ describe("the web console in Chromium", () => {
 
   it("shows a trade's notification attempts and re-sends one", async () => {
     const page = state.page;
-    const trade = merchantApi("pay", state.receiver.url, "6.60");
-    state.trade = trade;
+    const trade = paidTrade();
     await waitFor("the merchant notification", () => state.receiver.received.length >= 1);
     await go(page, `/notifications?status=&nkp_seq_id=${trade.nkp_seq_id}`);
     const table = page.getByTestId("table-notifications");
@@ -344,13 +385,13 @@ describe("the web console in Chromium", () => {
       await table.getByRole("button", { name: /刷\s*新/ }).click();
       return /delivered/.test(await table.innerText());
     });
-    await shot(page, "08-notifications");
+    await shot(page, "12-notifications");
     await link.click();
     await page.getByTestId("page-notification-detail").waitFor();
     const attempts = page.getByTestId("table-attempts").locator("tbody tr.ant-table-row");
     await waitFor("an attempt row", async () => (await attempts.count()) >= 1);
     assert.match(await page.getByTestId("table-attempts").innerText(), /200/);
-    await shot(page, "09-notification-attempts");
+    await shot(page, "13-notification-attempts");
     const before = state.receiver.received.length;
     await page.getByTestId("resend-one").click();
     await waitFor("the re-sent notification to arrive", () => state.receiver.received.length > before);
@@ -358,7 +399,7 @@ describe("the web console in Chromium", () => {
     assert.ok(rows[0][0] >= 2, "the re-send is a new notification row");
     const audited = sqlite("SELECT COUNT(*) FROM audit_log WHERE action = 'notification.resend'");
     assert.ok(audited[0][0] >= 1, "the re-send is audited");
-    await shot(page, "10-notification-resent");
+    await shot(page, "14-notification-resent");
   });
 
   it("downloads a statement", async () => {
@@ -372,11 +413,16 @@ describe("the web console in Chromium", () => {
     await page.getByTestId("menu").getByText("对账单").click();
     const button = page.getByTestId(`download-${file.file_id}`);
     await button.waitFor();
-    await shot(page, "11-statements");
+    await shot(page, "15-statements");
     const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
     const bytes = readFileSync(await download.path());
     assert.equal(bytes.subarray(0, 2).toString(), "PK");
     assert.equal(createHash("sha256").update(bytes).digest("hex"), file.sha256);
+  });
+
+  it("shows on the dashboard the day's trades and backlog the database holds", async () => {
+    await go(state.page, "/");
+    await checkDashboard(state.page, "16-dashboard-after-trades");
   });
 
   it("keeps finance out of the settings", async () => {
@@ -388,7 +434,7 @@ describe("the web console in Chromium", () => {
     assert.match(menu, /对账单/);
     await go(page, "/settings/channel-accounts");
     await page.getByTestId("forbidden").waitFor();
-    await shot(page, "12-finance-settings-forbidden");
+    await shot(page, "17-finance-settings-forbidden");
     await go(page, "/settings/users");
     await page.getByTestId("forbidden").waitFor();
     await page.context().close();
@@ -405,11 +451,11 @@ describe("the web console in Chromium", () => {
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().innerText(), new RegExp(state.agentMerchant));
     for (const m of state.demo.credentials.merchants) assert.doesNotMatch(await table.innerText(), new RegExp(m.mer_id));
-    await shot(page, "13-agent-merchants");
+    await shot(page, "18-agent-merchants");
     // Another provider's merchant is not found for it, on the page as in the API.
     await go(page, `/merchants/${state.demo.credentials.merchants[0].mer_id}`);
     await page.getByTestId("load-error").waitFor();
-    await shot(page, "14-agent-other-merchant");
+    await shot(page, "19-agent-other-merchant");
     await page.context().close();
   });
 

@@ -1,37 +1,27 @@
-// The platform's signing keys (GET /admin/api/platform-keys): the public keys merchants verify
-// with; rotation when the server offers it (platform admin).
-import { App, Button, Typography } from "antd";
-import { useMemo, useState } from "react";
-import { get, post } from "../api";
-import { useAuth } from "../auth";
-import { AutoTable } from "../components/AutoTable";
-import { limitPager } from "../components/DataTable";
+// The platform's signing keys (GET /admin/api/platform-keys), newest first: the public keys
+// service providers verify replies and notifications with; the private halves never leave the
+// database.
+import { Tag, Typography } from "antd";
+import { useMemo } from "react";
+import { get } from "../api";
+import { DataTable, limitPager } from "../components/DataTable";
+import { time } from "../format";
 import { useI18n } from "../i18n";
 
 export function PlatformKeys() {
   const { t } = useI18n();
-  const { can } = useAuth();
-  const { message } = App.useApp();
-  const [generation, setGeneration] = useState(0);
-  const load = useMemo(() => limitPager(async () => {
-    const d = await get("/admin/api/platform-keys");
-    return Array.isArray(d) ? d : d.keys ?? d.items ?? [];
-  }), []);
+  const load = useMemo(() => limitPager(async () => (await get("/admin/api/platform-keys")).keys), []);
   return (
     <div data-testid="page-platform-keys">
       <Typography.Title level={4}>{t("platformKeys")}</Typography.Title>
-      <AutoTable name="platform-keys" rowKey="id" load={load} reloadKey={generation}
-        extra={can("identities.manage") && (
-          <Button onClick={async () => {
-            try {
-              await post("/admin/api/platform-keys/rotate");
-              message.success(t("done"));
-              setGeneration((g) => g + 1);
-            } catch (e) {
-              message.error((e as Error).message);
-            }
-          }}>rotate</Button>
-        )} />
+      <DataTable name="platform-keys" rowKey="key_id" load={load}
+        columns={[
+          { title: "key_id", dataIndex: "key_id" },
+          { title: t("status"), dataIndex: "status", render: (v) => <Tag color={v === "active" ? "green" : "default"}>{v}</Tag> },
+          { title: t("createdAt"), dataIndex: "created_at", render: time },
+          { title: "retired_at", dataIndex: "retired_at", render: time },
+          { title: "public_key", dataIndex: "public_key", render: (v) => <Typography.Paragraph copyable={{ text: v }} code ellipsis style={{ maxWidth: 420, marginBottom: 0 }}>{v}</Typography.Paragraph> },
+        ]} />
     </div>
   );
 }

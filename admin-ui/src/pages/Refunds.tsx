@@ -4,7 +4,7 @@ import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { get } from "../api";
 import { DataTable } from "../components/DataTable";
-import { time, yuan } from "../format";
+import { time } from "../format";
 import { useI18n } from "../i18n";
 import { listQuery, rowsOf } from "./Trades";
 
@@ -14,7 +14,7 @@ export function Refunds() {
   const [form] = Form.useForm();
   const load = useMemo(
     () => async (page: number, size: number) => {
-      const d = await get("/admin/api/refunds", { ...filters, offset: (page - 1) * size, limit: size });
+      const d = await get("/admin/api/refunds", { ...filters, page, size });
       return { rows: rowsOf(d, "refunds"), total: d.total };
     },
     [filters],
@@ -27,6 +27,7 @@ export function Refunds() {
         <Form.Item name="mer_id"><Input placeholder="mer_id" allowClear /></Form.Item>
         <Form.Item name="status"><Select placeholder={t("status")} allowClear style={{ width: 100 }} options={["P", "S", "F"].map((s) => ({ value: s, label: s }))} /></Form.Item>
         <Form.Item name="nkp_seq_id"><Input placeholder="nkp_seq_id" allowClear /></Form.Item>
+        <Form.Item name="org_nkp_seq_id"><Input placeholder="org_nkp_seq_id" allowClear /></Form.Item>
         <Space>
           <Button type="primary" htmlType="submit">{t("search")}</Button>
           <Button onClick={() => { form.resetFields(); setFilters({}); }}>{t("reset")}</Button>
@@ -39,11 +40,13 @@ export function Refunds() {
         reloadKey={JSON.stringify(filters)}
         columns={[
           { title: "nkp_seq_id", dataIndex: "nkp_seq_id" },
-          { title: "org (trade)", dataIndex: "trade_nkp_seq_id", render: (v) => v && <Link to={`/trades/${v}`}>{v}</Link> },
+          { title: "org_nkp_seq_id", dataIndex: "org_nkp_seq_id", render: (v) => v && <Link to={`/trades/${v}`}>{v}</Link> },
           { title: "mer_id", dataIndex: "mer_id" },
           { title: "req_seq_id", dataIndex: "req_seq_id" },
           { title: t("status"), dataIndex: "status" },
-          { title: "ord_amt", dataIndex: "ord_amt", csv: (r: any) => r.ord_amt ?? yuan(r.amount_fen), render: (v: any, r: any) => v ?? yuan(r.amount_fen) },
+          { title: "ord_amt", dataIndex: "ord_amt" },
+          { title: "fee_amt", dataIndex: "fee_amt" },
+          { title: "party_refund_id", dataIndex: "party_refund_id" },
           { title: t("createdAt"), dataIndex: "created_at", render: time },
         ]}
       />

@@ -1,7 +1,7 @@
 // One trade: its fields, its refunds, the refundable amount with a refund button, and the
 // timeline — the merchant's request, channel requests and replies, channel notifies, merchant
 // notification attempts — from GET /admin/api/trades/{nkp_seq_id}.
-import { App, Button, Card, Descriptions, Form, Input, Modal, Table, Tag, Timeline, Typography } from "antd";
+import { App, Button, Card, Descriptions, Form, Input, Modal, Space, Table, Tag, Timeline, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { get, post } from "../api";
@@ -11,6 +11,12 @@ import { useI18n } from "../i18n";
 
 function amountText(fen: unknown, text: unknown): string {
   return typeof text === "string" ? text : typeof fen === "number" ? yuan(fen) : "";
+}
+
+/** A timeline event's own fields (request and reply bodies, status, …) as one line of JSON. */
+function eventDetail(e: Record<string, unknown>): string {
+  const { at: _at, kind: _kind, summary: _summary, ...rest } = e;
+  return JSON.stringify(rest);
 }
 
 export function TradeDetail() {
@@ -25,6 +31,7 @@ function TradePage({ seqId }: { seqId: string }) {
   const [d, setD] = useState<any>(null);
   const [error, setError] = useState<string | null>(null);
   const [refunding, setRefunding] = useState(false);
+  const [requestId, setRequestId] = useState("");
   const reload = useCallback(async () => {
     try {
       setD(await get(`/admin/api/trades/${seqId}`));
@@ -46,15 +53,20 @@ function TradePage({ seqId }: { seqId: string }) {
     <div data-testid="page-trade-detail">
       <Typography.Title level={4}>{t("trades")} {trade.nkp_seq_id}</Typography.Title>
       <Card
-        extra={can("refunds.create") && refundableText && refundableText !== "0.00" && (
-          <Button type="primary" danger onClick={() => setRefunding(true)} data-testid="refund-button">
-            {t("refund")} ({t("refundable")}: {refundableText})
-          </Button>
-        )}
+        extra={
+          <Space>
+            <Button onClick={reload} data-testid="reload">{t("refresh")}</Button>
+            {can("refunds.create") && refundableText && refundableText !== "0.00" && (
+              <Button type="primary" danger onClick={() => { setRequestId(`console${Date.now()}${Math.floor(Math.random() * 1e6)}`); setRefunding(true); }} data-testid="refund-button">
+                {t("refund")} ({t("refundable")}: {refundableText})
+              </Button>
+            )}
+          </Space>
+        }
       >
         <Descriptions size="small" column={2} bordered data-testid="trade-fields">
           {Object.entries(trade).filter(([, v]) => typeof v !== "object" || v === null).map(([k, v]) => (
-            <Descriptions.Item key={k} label={k}>{k.endsWith("_at") ? time(v as string) : String(v ?? "")}</Descriptions.Item>
+            <Descriptions.Item key={k} label={k}>{k.endsWith("_at") || k.endsWith("_time") ? time(v as string) : String(v ?? "")}</Descriptions.Item>
           ))}
           <Descriptions.Item label={t("refundable")}><span data-testid="refundable">{refundableText}</span></Descriptions.Item>
         </Descriptions>
@@ -79,11 +91,9 @@ function TradePage({ seqId }: { seqId: string }) {
                 <Typography.Text strong>{time(e.at ?? e.time ?? e.created_at)}</Typography.Text>{" "}
                 <Tag>{e.kind ?? e.type}</Tag> {e.title ?? e.summary ?? ""}
                 {e.notification_id && <> <Link to={`/notifications/${e.notification_id}`}>#{e.notification_id}</Link></>}
-                {(e.detail ?? e.body) && (
-                  <Typography.Paragraph type="secondary" ellipsis={{ rows: 2, expandable: true }} style={{ marginBottom: 0 }}>
-                    {typeof (e.detail ?? e.body) === "string" ? e.detail ?? e.body : JSON.stringify(e.detail ?? e.body)}
-                  </Typography.Paragraph>
-                )}
+                <Typography.Paragraph type="secondary" ellipsis={{ rows: 2, expandable: true }} style={{ marginBottom: 0, fontFamily: "monospace" }}>
+                  {eventDetail(e)}
+                </Typography.Paragraph>
               </div>
             ),
           }))}
@@ -94,7 +104,8 @@ function TradePage({ seqId }: { seqId: string }) {
           const fen = fenOf(v.amount);
           if (fen === null || fen <= 0) return message.error(`${t("refundAmount")}: 0.01 - ${refundableText}`);
           try {
-            await post(`/admin/api/trades/${trade.nkp_seq_id}/refund`, { ord_amt: yuan(fen), reason: v.reason || undefined });
+            // One request id per dialog: a repeated click is the same refund, not a second one.
+            await post(`/admin/api/trades/${trade.nkp_seq_id}/refund`, { request_id: requestId, amount: yuan(fen), reason: v.reason || undefined });
             message.success(t("done"));
             setRefunding(false);
             await reload();

@@ -6,20 +6,20 @@ import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { download, get, withQuery } from "../api";
 import { DataTable } from "../components/DataTable";
-import { dayjs, time, yuan, ZONE } from "../format";
+import { time } from "../format";
 import { useI18n } from "../i18n";
 
 export const TRADE_STATES = ["P", "S", "F", "C"];
 export const TRADE_TYPES = ["T_JSAPI", "T_MINIAPP", "A_NATIVE"];
 export const CHANNELS = ["wechat", "alipay"];
 
-/** Filter form values → the API's query (times as RFC 3339 at Asia/Shanghai midnight). */
+/** Filter form values → the API's query (`from`/`to`: Asia/Shanghai days `yyyyMMdd`, both included). */
 export function listQuery(v: Record<string, any>): Record<string, string> {
   const q: Record<string, string> = {};
   const [from, to] = v.dates ?? [];
-  if (from) q.from = dayjs.tz(from.format("YYYY-MM-DD"), ZONE).toISOString();
-  if (to) q.to = dayjs.tz(to.format("YYYY-MM-DD"), ZONE).add(1, "day").toISOString();
-  for (const k of ["mer_id", "status", "trade_type", "channel", "nkp_seq_id", "req_seq_id", "party_order_id"]) {
+  if (from) q.from = from.format("YYYYMMDD");
+  if (to) q.to = to.format("YYYYMMDD");
+  for (const k of ["mer_id", "status", "trade_type", "channel", "nkp_seq_id", "req_seq_id", "party_order_id", "org_nkp_seq_id"]) {
     if (v[k]) q[k] = String(v[k]).trim();
   }
   return q;
@@ -35,7 +35,7 @@ export function Trades() {
   const [form] = Form.useForm();
   const load = useMemo(
     () => async (page: number, size: number) => {
-      const d = await get("/admin/api/trades", { ...filters, offset: (page - 1) * size, limit: size });
+      const d = await get("/admin/api/trades", { ...filters, page, size });
       return { rows: rowsOf(d, "trades"), total: d.total };
     },
     [filters],
@@ -70,7 +70,8 @@ export function Trades() {
           { title: "trade_type", dataIndex: "trade_type" },
           { title: "channel", dataIndex: "channel" },
           { title: t("status"), dataIndex: "status" },
-          { title: "trans_amt", dataIndex: "trans_amt", csv: (r: any) => r.trans_amt ?? yuan(r.amount_fen), render: (v: any, r: any) => v ?? yuan(r.amount_fen) },
+          { title: "trans_amt", dataIndex: "trans_amt" },
+          { title: "refunded_amt", dataIndex: "refunded_amt" },
           { title: "party_order_id", dataIndex: "party_order_id" },
           { title: t("createdAt"), dataIndex: "created_at", render: time },
         ]}
