@@ -12,7 +12,7 @@ const strings = {
   username: ["用户名", "Username"],
   password: ["密码", "Password"],
   totp: ["动态口令(如已启用)", "One-time code (if enabled)"],
-  signInFailed: ["用户名或密码错误", "Wrong username or password"],
+  signInFailed: ["用户名、密码或动态口令错误", "Wrong username, password or one-time code"],
   tooManyAttempts: ["尝试次数过多,请稍后再试", "Too many attempts, try again later"],
   sessionExpired: ["登录已过期,请重新登录", "Session expired, sign in again"],
   language: ["English", "中文"],

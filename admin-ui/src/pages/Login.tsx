@@ -7,7 +7,6 @@ export function Login() {
   const { t, lang, setLang } = useI18n();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [needTotp, setNeedTotp] = useState(false);
   const submit = async (v: { username: string; password: string; totp?: string }) => {
     setBusy(true);
     setError(null);
@@ -15,10 +14,9 @@ export function Login() {
       await login(v.username, v.password, v.totp);
     } catch (e) {
       if (e instanceof ApiError && e.status === 429) setError(t("tooManyAttempts"));
-      else if (e instanceof ApiError && e.status === 401) {
-        if (/totp|one-time|动态/i.test(e.message)) setNeedTotp(true);
-        setError(t("signInFailed"));
-      } else setError((e as Error).message);
+      // The server answers every refusal alike (unknown user, wrong password or code).
+      else if (e instanceof ApiError && e.status === 401) setError(t("signInFailed"));
+      else setError((e as Error).message);
     } finally {
       setBusy(false);
     }
@@ -35,11 +33,9 @@ export function Login() {
           <Form.Item name="password" label={t("password")} rules={[{ required: true }]}>
             <Input.Password autoComplete="current-password" data-testid="login-password" />
           </Form.Item>
-          {needTotp && (
-            <Form.Item name="totp" label={t("totp")}>
-              <Input autoComplete="one-time-code" data-testid="login-totp" />
-            </Form.Item>
-          )}
+          <Form.Item name="totp" label={t("totp")}>
+            <Input autoComplete="one-time-code" inputMode="numeric" maxLength={6} data-testid="login-totp" />
+          </Form.Item>
           <Space direction="vertical" style={{ width: "100%" }}>
             {error && <Alert type="error" message={error} data-testid="login-error" />}
             <Button type="primary" htmlType="submit" block loading={busy} data-testid="login-submit">
