@@ -5,7 +5,7 @@
 //! role may do is [`Actor::may`]. Every write through the admin API is recorded with
 //! [`AdminIdentity::record`]: actor, action, target, before → after, address.
 //!
-//! Not here yet (the console issue): refresh tokens, login throttling, TOTP.
+//! Console sessions (refresh tokens, login throttling, TOTP) are in `admin_sessions`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -36,6 +36,12 @@ pub const MIN_ACCESS_TTL: Duration = Duration::from_secs(60);
 pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(3600);
 /// The default access-token lifetime (15 minutes).
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// The shortest refresh-token lifetime the configuration may set.
+pub const MIN_REFRESH_TTL: Duration = Duration::from_secs(10 * 60);
+/// The longest refresh-token lifetime the configuration may set (90 days).
+pub const MAX_REFRESH_TTL: Duration = Duration::from_secs(90 * 86_400);
+/// The default refresh-token lifetime (7 days): a console left alone longer signs in again.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 86_400);
 /// The fewest bytes a JWT signing secret may have (HS256 wants at least its 32-byte output).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The shortest password accepted.
@@ -56,6 +62,36 @@ pub struct AdminAuthSettings {
     pub jwt_secret: Secret<Vec<u8>>,
     /// How long an access token is valid, within [`MIN_ACCESS_TTL`]..=[`MAX_ACCESS_TTL`].
     pub access_ttl: Duration,
+    /// How long a refresh token is valid, within [`MIN_REFRESH_TTL`]..=[`MAX_REFRESH_TTL`]:
+    /// each exchange hands out a new one with a fresh lifetime.
+    pub refresh_ttl: Duration,
+    /// When failed sign-ins are answered 429.
+    pub throttle: LoginThrottle,
+}
+
+/// Login throttling: after `max_failures_per_account` failed sign-ins for one username, or
+/// `max_failures_per_address` from one client address, within `window`, sign-ins for it are
+/// refused with 429 until the oldest failure leaves the window. Failures are counted in the
+/// database, so every node of a platform shares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// The sliding window failures are counted over (default 15 minutes).
+    pub window: Duration,
+    /// Failures per username (as typed, lower-cased; unknown names count alike) before 429
+    /// (default 5).
+    pub max_failures_per_account: u32,
+    /// Failures per client address before 429 (default 20: several people may share one).
+    pub max_failures_per_address: u32,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            window: Duration::from_secs(15 * 60),
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+        }
+    }
 }
 
 impl Default for AdminAuthSettings {
@@ -65,6 +101,8 @@ impl Default for AdminAuthSettings {
         AdminAuthSettings {
             jwt_secret: Secret::new(rand::thread_rng().r#gen::<[u8; 32]>().to_vec()),
             access_ttl: DEFAULT_ACCESS_TTL,
+            refresh_ttl: DEFAULT_REFRESH_TTL,
+            throttle: LoginThrottle::default(),
         }
     }
 }
@@ -74,27 +112,119 @@ impl std::fmt::Debug for AdminAuthSettings {
         f.debug_struct("AdminAuthSettings")
             .field("jwt_secret", &"***")
             .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
 
-/// What an admin API call wants to do; [`Actor::may`] says which roles may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an admin API call wants to do; [`Actor::may`] says which roles may. Every admin route
+/// names one (nkpay-api's `admin::ROUTES`), and the services check the same ones; an agent
+/// admin's reach is further limited to its own service provider by each service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
+    /// Read one's own account (`GET /admin/api/me`) and enrol in TOTP: every signed-in role.
+    OwnAccount,
+    /// List and read merchants, applications and businesses (personal data masked).
+    ReadMerchants,
+    /// Approve and reject applications, freeze and unfreeze merchants.
+    ReviewMerchants,
+    /// Show one personal value of a merchant in full.
+    RevealPersonalData,
+    /// Open businesses, record sub_mch_ids and refusals, Alipay authorization links, binding
+    /// retries.
+    ManageBusinesses,
     /// List and read merchant notifications and their attempts and counts.
     ReadNotifications,
     /// Re-send merchant notifications.
     ResendNotifications,
-    /// Create admin users and API tokens, revoke tokens.
+    /// Create, change and disable admin users and API tokens.
     ManageIdentities,
+    /// Read the audit log.
+    ReadAuditLog,
     /// List and read service providers (an agent admin: only its own).
     ReadServiceProviders,
-    /// Register service providers, suspend and activate them.
+    /// Register service providers, suspend and activate them, set fee floors.
     ManageServiceProviders,
+    /// Replace a service provider's RSA key and end the overlap (an agent admin: its own).
+    ReplaceServiceProviderKeys,
     /// List and read channel accounts (never their secrets).
     ReadChannelAccounts,
-    /// Register channel accounts.
+    /// Register channel accounts, replace credentials, disable, enable, test.
     ManageChannelAccounts,
+    /// List and read trades, refunds and their timelines (an agent admin: its own merchants').
+    ReadTrades,
+    /// Refund a trade from the console.
+    Refund,
+    /// The dashboard's figures.
+    ReadDashboard,
+    /// List and download statement files (bills).
+    ReadStatements,
+    /// Remake a period's statement files.
+    GenerateStatements,
+    /// Read reconciliation runs, differences and incidents.
+    ReadReconciliation,
+    /// Start a reconciliation run.
+    RunReconciliation,
+    /// Resolve reconciliation differences and incidents (with a note).
+    ResolveDifferences,
+}
+
+impl Permission {
+    /// Every permission, in declaration order.
+    pub const ALL: [Permission; 22] = [
+        Permission::OwnAccount,
+        Permission::ReadMerchants,
+        Permission::ReviewMerchants,
+        Permission::RevealPersonalData,
+        Permission::ManageBusinesses,
+        Permission::ReadNotifications,
+        Permission::ResendNotifications,
+        Permission::ManageIdentities,
+        Permission::ReadAuditLog,
+        Permission::ReadServiceProviders,
+        Permission::ManageServiceProviders,
+        Permission::ReplaceServiceProviderKeys,
+        Permission::ReadChannelAccounts,
+        Permission::ManageChannelAccounts,
+        Permission::ReadTrades,
+        Permission::Refund,
+        Permission::ReadDashboard,
+        Permission::ReadStatements,
+        Permission::GenerateStatements,
+        Permission::ReadReconciliation,
+        Permission::RunReconciliation,
+        Permission::ResolveDifferences,
+    ];
+
+    /// What the permission allows, in words, for a 403's message ("role finance may not …").
+    pub fn describe(self) -> &'static str {
+        use Permission::*;
+        match self {
+            OwnAccount => "use an account of its own",
+            ReadMerchants => "read merchants",
+            ReviewMerchants => "review, freeze or unfreeze merchants",
+            RevealPersonalData => "reveal merchants' personal data",
+            ManageBusinesses => "manage merchant businesses",
+            ReadNotifications => "read notifications",
+            ResendNotifications => "re-send notifications",
+            ManageIdentities => "manage admin users and API tokens",
+            ReadAuditLog => "read the audit log",
+            ReadServiceProviders => "read service providers",
+            ManageServiceProviders => "manage service providers",
+            ReplaceServiceProviderKeys => "replace service provider keys",
+            ReadChannelAccounts => "read channel accounts",
+            ManageChannelAccounts => "manage channel accounts",
+            ReadTrades => "read trades and refunds",
+            Refund => "refund trades",
+            ReadDashboard => "read the dashboard",
+            ReadStatements => "read or download statements",
+            GenerateStatements => "generate statements",
+            ReadReconciliation => "read reconciliation",
+            RunReconciliation => "run reconciliation",
+            ResolveDifferences => "resolve reconciliation differences",
+        }
+    }
 }
 
 /// Who an actor is: a person logged in, a machine's API token, or someone at the server's
@@ -147,26 +277,66 @@ impl Actor {
         format!("{kind}:{}", self.name)
     }
 
-    /// Whether this actor's role allows `permission`. Platform admins may do everything;
-    /// operators read and re-send notifications; finance and read-only read them. Agent admins
-    /// see no notifications yet (they are not scoped to a service provider until the
-    /// onboarding part of issue 11). Every role but platform admin reads service providers; an
-    /// agent admin only its own, which [`crate::ServiceProviders`] checks. Operator, finance and
-    /// read-only read channel accounts (agent admins do not: they are the platform's).
+    /// Whether this actor's role allows `permission` (issue 13's roles):
+    ///
+    /// - platform admin: everything;
+    /// - operator: merchants (read, review, businesses), trades and refunds, notifications
+    ///   (read, re-send), the dashboard, statements (read, generate), reconciliation; reads
+    ///   service providers
+    ///   and channel accounts; no secrets (personal data, keys, channel credentials), no users;
+    /// - finance: reads trades, merchants, notifications, service providers, channel accounts,
+    ///   statements (downloads bills) and reconciliation; writes only reconciliation (runs,
+    ///   resolving differences and incidents);
+    /// - read-only: every read but the audit log and secrets;
+    /// - agent admin: its own service provider's merchants (read, businesses), trades,
+    ///   statements and dashboard, and its own key; nothing of the platform's (channel accounts,
+    ///   notifications, reconciliation). The services keep it to its `sys_id`.
+    ///
+    /// Every role has [`Permission::OwnAccount`].
     pub fn may(&self, permission: Permission) -> bool {
         use AdminRole::*;
         use Permission::*;
-        matches!(
-            (self.role, permission),
-            (PlatformAdmin, _)
-                | (Operator, ReadNotifications | ResendNotifications)
-                | (Finance | ReadOnly, ReadNotifications)
-                | (
-                    Operator | Finance | ReadOnly | AgentAdmin,
-                    ReadServiceProviders
-                )
-                | (Operator | Finance | ReadOnly, ReadChannelAccounts)
-        )
+        let reads = matches!(
+            permission,
+            OwnAccount
+                | ReadMerchants
+                | ReadNotifications
+                | ReadServiceProviders
+                | ReadChannelAccounts
+                | ReadTrades
+                | ReadDashboard
+                | ReadStatements
+                | ReadReconciliation
+        );
+        match self.role {
+            PlatformAdmin => true,
+            Operator => {
+                reads
+                    || matches!(
+                        permission,
+                        ReviewMerchants
+                            | ManageBusinesses
+                            | ResendNotifications
+                            | Refund
+                            | GenerateStatements
+                            | RunReconciliation
+                            | ResolveDifferences
+                    )
+            }
+            Finance => reads || matches!(permission, RunReconciliation | ResolveDifferences),
+            ReadOnly => reads,
+            AgentAdmin => matches!(
+                permission,
+                OwnAccount
+                    | ReadMerchants
+                    | ManageBusinesses
+                    | ReadServiceProviders
+                    | ReplaceServiceProviderKeys
+                    | ReadTrades
+                    | ReadDashboard
+                    | ReadStatements
+            ),
+        }
     }
 }
 
@@ -281,25 +451,39 @@ impl AdminIdentity {
     }
 
     /// Checks `username` and `password` and hands out an access token valid for the configured
-    /// lifetime. `Ok(None)` for an unknown user, a wrong password or a disabled user alike
-    /// (the same answer, and an argon2 verification in every case so the time is alike too).
+    /// lifetime, without a refresh token, throttling or audit (the CLI's and tests' check; the
+    /// console signs in with [`AdminIdentity::sign_in`]). `Ok(None)` for an unknown user, a
+    /// wrong password, a disabled user or a user with TOTP enabled alike.
     pub async fn login(
         &self,
         username: &str,
         password: Secret<String>,
     ) -> Result<Option<AccessToken>, EngineError> {
+        match self.check_password(username, password).await? {
+            Some(u) if u.totp_enabled_at.is_none() => Ok(Some(self.issue_access_token(
+                &u.username,
+                u.role,
+                Utc::now(),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The active user `username` when `password` is theirs; `None` for an unknown user, a
+    /// wrong password or a disabled user alike (the same answer, and an argon2 verification in
+    /// every case so the time is alike too).
+    pub(crate) async fn check_password(
+        &self,
+        username: &str,
+        password: Secret<String>,
+    ) -> Result<Option<admin_user::Model>, EngineError> {
         let user = admin_users::find_admin_user(self.db.conn(), username).await?;
         let hash = user
             .as_ref()
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| dummy_hash().to_owned());
         let verified = verify_password(password, hash).await?;
-        match user {
-            Some(u) if verified && u.status == RecordStatus::Active => Ok(Some(
-                self.issue_access_token(&u.username, u.role, Utc::now())?,
-            )),
-            _ => Ok(None),
-        }
+        Ok(user.filter(|u| verified && u.status == RecordStatus::Active))
     }
 
     /// An access token for `username` issued at `now` (a past `now` makes an already expired
@@ -463,7 +647,7 @@ impl AdminIdentity {
         audit(self.db.conn(), by, action, target, detail, Utc::now()).await
     }
 
-    fn settings(&self) -> &AdminAuthSettings {
+    pub(crate) fn settings(&self) -> &AdminAuthSettings {
         &self.config.admin_auth
     }
 
@@ -505,8 +689,9 @@ pub(crate) fn require(by: &Actor, permission: Permission) -> Result<(), EngineEr
         Ok(())
     } else {
         Err(EngineError::Forbidden(format!(
-            "role {} may not {permission:?}",
-            by.role
+            "role {} may not {}",
+            by.role,
+            permission.describe()
         )))
     }
 }
@@ -586,8 +771,9 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// 24 characters from `A-Z a-z 0-9` (about 142 bits).
-fn generate_password() -> String {
+/// A password made up for a user created without one: 24 characters from `A-Z a-z 0-9`
+/// (about 142 bits).
+pub fn generate_password() -> String {
     rand::thread_rng()
         .sample_iter(rand::distributions::Alphanumeric)
         .take(24)
@@ -634,45 +820,74 @@ mod tests {
 
     #[test]
     fn roles_allow_what_the_issue_says() {
+        use Permission::*;
         let actor = |role| Actor {
             role,
             ..Actor::local("t")
         };
-        use Permission::*;
-        let cases = [
-            (
-                AdminRole::PlatformAdmin,
-                [true, true, true, true, true, true, true],
-            ),
+        let reads = [
+            OwnAccount,
+            ReadMerchants,
+            ReadNotifications,
+            ReadServiceProviders,
+            ReadChannelAccounts,
+            ReadTrades,
+            ReadDashboard,
+            ReadStatements,
+            ReadReconciliation,
+        ];
+        let operator_writes = [
+            ReviewMerchants,
+            ManageBusinesses,
+            ResendNotifications,
+            Refund,
+            GenerateStatements,
+            RunReconciliation,
+            ResolveDifferences,
+        ];
+        let agent = [
+            OwnAccount,
+            ReadMerchants,
+            ManageBusinesses,
+            ReadServiceProviders,
+            ReplaceServiceProviderKeys,
+            ReadTrades,
+            ReadDashboard,
+            ReadStatements,
+        ];
+        let cases: [(AdminRole, Vec<Permission>); 5] = [
+            (AdminRole::PlatformAdmin, Permission::ALL.to_vec()),
             (
                 AdminRole::Operator,
-                [true, true, false, true, false, true, false],
+                [&reads[..], &operator_writes[..]].concat(),
             ),
             (
                 AdminRole::Finance,
-                [true, false, false, true, false, true, false],
+                [&reads[..], &[RunReconciliation, ResolveDifferences][..]].concat(),
             ),
-            (
-                AdminRole::ReadOnly,
-                [true, false, false, true, false, true, false],
-            ),
-            (
-                AdminRole::AgentAdmin,
-                [false, false, false, true, false, false, false],
-            ),
+            (AdminRole::ReadOnly, reads.to_vec()),
+            (AdminRole::AgentAdmin, agent.to_vec()),
         ];
         for (role, allowed) in cases {
-            let got = [
-                ReadNotifications,
-                ResendNotifications,
-                ManageIdentities,
-                ReadServiceProviders,
-                ManageServiceProviders,
-                ReadChannelAccounts,
-                ManageChannelAccounts,
-            ]
-            .map(|p| actor(role).may(p));
-            assert_eq!(got, allowed, "{role}");
+            for p in Permission::ALL {
+                assert_eq!(actor(role).may(p), allowed.contains(&p), "{role} {p:?}");
+            }
+        }
+        // Secrets and people are the platform admin's alone.
+        for p in [
+            RevealPersonalData,
+            ManageIdentities,
+            ReadAuditLog,
+            ManageServiceProviders,
+            ManageChannelAccounts,
+        ] {
+            let others = [
+                AdminRole::Operator,
+                AdminRole::Finance,
+                AdminRole::ReadOnly,
+                AdminRole::AgentAdmin,
+            ];
+            assert!(others.iter().all(|r| !actor(*r).may(p)), "{p:?}");
         }
     }
 

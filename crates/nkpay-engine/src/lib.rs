@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod admin_identity;
+pub mod admin_sessions;
 pub mod businesses;
 pub mod callers;
 pub mod channel_accounts;

@@ -11,7 +11,8 @@ use nkpay_channels::HttpSettings;
 use nkpay_channels::wechat::WechatSignType;
 use nkpay_core::secret::Secret;
 use nkpay_engine::admin_identity::{
-    AdminAuthSettings, DEFAULT_ACCESS_TTL, MAX_ACCESS_TTL, MIN_ACCESS_TTL, MIN_JWT_SECRET_BYTES,
+    AdminAuthSettings, DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, LoginThrottle, MAX_ACCESS_TTL,
+    MAX_REFRESH_TTL, MIN_ACCESS_TTL, MIN_JWT_SECRET_BYTES, MIN_REFRESH_TTL,
 };
 use nkpay_engine::config::{
     ChannelSettings, DEFAULT_ACCOUNT_REFRESH, EngineConfig, MAX_ACCOUNT_REFRESH,
@@ -189,6 +190,15 @@ pub struct AdminConfig {
     /// The reverse proxies in front of the admin API (IP addresses or CIDR networks) whose
     /// `X-Forwarded-For` is believed for the audited client address; empty: the socket peer.
     pub trusted_proxies: Vec<String>,
+    /// How long a console refresh token is valid, 600 seconds to 90 days (default 7 days).
+    pub refresh_token_ttl_secs: u64,
+    /// The sliding window failed sign-ins are counted over, 60 to 86400 seconds (default 900).
+    pub login_window_secs: u64,
+    /// Failed sign-ins for one username within the window before 429, 1 to 1000 (default 5).
+    pub login_max_failures_per_account: u32,
+    /// Failed sign-ins from one client address within the window before 429, 1 to 10000
+    /// (default 20).
+    pub login_max_failures_per_address: u32,
 }
 
 impl Default for AdminConfig {
@@ -197,6 +207,10 @@ impl Default for AdminConfig {
             jwt_secret: None,
             access_token_ttl_secs: DEFAULT_ACCESS_TTL.as_secs(),
             trusted_proxies: Vec::new(),
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TTL.as_secs(),
+            login_window_secs: LoginThrottle::default().window.as_secs(),
+            login_max_failures_per_account: LoginThrottle::default().max_failures_per_account,
+            login_max_failures_per_address: LoginThrottle::default().max_failures_per_address,
         }
     }
 }
@@ -207,6 +221,16 @@ impl std::fmt::Debug for AdminConfig {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("login_window_secs", &self.login_window_secs)
+            .field(
+                "login_max_failures_per_account",
+                &self.login_max_failures_per_account,
+            )
+            .field(
+                "login_max_failures_per_address",
+                &self.login_max_failures_per_address,
+            )
             .finish()
     }
 }
@@ -466,6 +490,30 @@ impl Config {
         )?;
         TrustedProxies::parse(&self.admin.trusted_proxies)
             .map_err(|rule| invalid("admin.trusted_proxies", rule))?;
+        within(
+            "admin.refresh_token_ttl_secs",
+            self.admin.refresh_token_ttl_secs,
+            MIN_REFRESH_TTL.as_secs(),
+            MAX_REFRESH_TTL.as_secs(),
+        )?;
+        within(
+            "admin.login_window_secs",
+            self.admin.login_window_secs,
+            60,
+            86_400,
+        )?;
+        within(
+            "admin.login_max_failures_per_account",
+            self.admin.login_max_failures_per_account,
+            1,
+            1000,
+        )?;
+        within(
+            "admin.login_max_failures_per_address",
+            self.admin.login_max_failures_per_address,
+            1,
+            10_000,
+        )?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
@@ -685,7 +733,8 @@ impl Config {
     /// What the engine is told: the job timings, the notify URL policy and how channel
     /// connectors are built (their gateways at `wechat` and `alipay`).
     /// How admin access tokens are signed (`admin.jwt_secret`, else derived from the master
-    /// key) and how long they live (`admin.access_token_ttl_secs`).
+    /// key) and how long they live (`admin.access_token_ttl_secs`), the refresh tokens'
+    /// lifetime (`admin.refresh_token_ttl_secs`) and login throttling (`admin.login_*`).
     pub fn admin_auth(&self) -> Result<AdminAuthSettings, ConfigError> {
         let jwt_secret = match &self.admin.jwt_secret {
             Some(secret) => Secret::new(secret.as_bytes().to_vec()),
@@ -694,6 +743,12 @@ impl Config {
         Ok(AdminAuthSettings {
             jwt_secret,
             access_ttl: Duration::from_secs(self.admin.access_token_ttl_secs),
+            refresh_ttl: Duration::from_secs(self.admin.refresh_token_ttl_secs),
+            throttle: LoginThrottle {
+                window: Duration::from_secs(self.admin.login_window_secs),
+                max_failures_per_account: self.admin.login_max_failures_per_account,
+                max_failures_per_address: self.admin.login_max_failures_per_address,
+            },
         })
     }
 

@@ -60,6 +60,15 @@ pub const DEMO_SYS_ID: &str = "6666000100000000";
 pub const DEMO_PRODUCT_ID: &str = "NKPAY";
 /// The demo's platform admin user.
 pub const DEMO_ADMIN: &str = "demo-admin";
+/// The demo's console users of the other roles: username and role (the agent admin is bound to
+/// the demo service provider, [`DEMO_SYS_ID`]). Each gets a generated password, kept in the
+/// credentials file's `logins` beside `demo-admin`.
+pub const DEMO_ROLE_USERS: [(&str, AdminRole); 4] = [
+    ("demo-operator", AdminRole::Operator),
+    ("demo-finance", AdminRole::Finance),
+    ("demo-readonly", AdminRole::ReadOnly),
+    ("demo-agent", AdminRole::AgentAdmin),
+];
 /// How the demo's writes are audited: `local:demo`.
 pub const DEMO_ACTOR: &str = "demo";
 
@@ -95,12 +104,29 @@ pub struct Credentials {
     /// Its password (generated once; only its argon2id hash is in the database).
     #[serde(default)]
     pub admin_password: String,
+    /// A console login for each role (`demo-admin` first), for `POST /admin/api/session` and
+    /// the console at `/console`.
+    #[serde(default)]
+    pub logins: Vec<DemoLogin>,
     /// The onboarded merchants, enterprise first.
     pub merchants: Vec<DemoMerchant>,
     /// The simulators' accounts as they are now (the `--accounts-out` shape: API keys, Alipay
     /// keys, the sub-merchants, bound appids and grants made while onboarding), for tests acting
     /// as the channel — and what the simulators start from when the demo runs again.
     pub sandbox_accounts: Value,
+}
+
+/// One demo console login.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DemoLogin {
+    /// `platform-admin`, `operator`, `finance`, `read-only` or `agent-admin`.
+    pub role: String,
+    /// The username.
+    pub username: String,
+    /// Its password (generated once; only its argon2id hash is in the database).
+    pub password: String,
+    /// The agent admin's service provider; `None` for the other roles.
+    pub sys_id: Option<String>,
 }
 
 /// One onboarded demo merchant as the credentials file shows it.
@@ -254,6 +280,10 @@ pub async fn seed(
         admin_token: previous_admin.0,
         admin_username: previous_admin.1,
         admin_password: previous_admin.2,
+        logins: previous
+            .as_ref()
+            .map(|p| p.logins.clone())
+            .unwrap_or_default(),
         merchants: Vec::new(),
         sandbox_accounts: sandbox.accounts_json(),
     };
@@ -320,9 +350,10 @@ pub fn keep_sandbox_accounts(
 }
 
 /// The demo's platform admin user and API token, made through the same engine calls as
-/// `nkpay admin create-user` / `create-token` (audited as `local:demo`). A re-run keeps the
-/// user and a token that still works; a token that does not (revoked, or from an older
-/// credentials file) is replaced. Rewrites the credentials file.
+/// `nkpay admin create-user` / `create-token` (audited as `local:demo`), and a user of each
+/// other role ([`DEMO_ROLE_USERS`]). A re-run keeps the users and a token that still works; a
+/// token that does not (revoked, or from an older credentials file) is replaced, and a role
+/// user whose password the file lacks gets a new one. Rewrites the credentials file.
 pub async fn ensure_admin(
     engine: &Engine,
     credentials: &mut Credentials,
@@ -370,7 +401,77 @@ pub async fn ensure_admin(
             .await?;
         credentials.admin_token = made.token.into_inner();
     }
+    ensure_role_users(engine, &by, credentials).await?;
     write_credentials(credentials_path, credentials)
+}
+
+/// Makes (or finds) the users of [`DEMO_ROLE_USERS`] and lists every demo login, `demo-admin`
+/// first, in `credentials.logins`.
+async fn ensure_role_users(
+    engine: &Engine,
+    by: &Actor,
+    credentials: &mut Credentials,
+) -> anyhow::Result<()> {
+    let identity = engine.admin_identity();
+    let mut logins = vec![DemoLogin {
+        role: AdminRole::PlatformAdmin.as_str().to_owned(),
+        username: DEMO_ADMIN.to_owned(),
+        password: credentials.admin_password.clone(),
+        sys_id: None,
+    }];
+    for (username, role) in DEMO_ROLE_USERS {
+        let sys_id = (role == AdminRole::AgentAdmin).then(|| DEMO_SYS_ID.to_owned());
+        let known_password = credentials
+            .logins
+            .iter()
+            .find(|l| l.username == username)
+            .map(|l| l.password.clone())
+            .filter(|p| !p.is_empty());
+        let exists = nkpay_store::admin_users::find_admin_user(engine.db().conn(), username)
+            .await?
+            .is_some();
+        let password = match (exists, known_password) {
+            (true, Some(p)) => p,
+            (true, None) => {
+                // In the database from an older credentials file: a new password.
+                let p: String = nkpay_engine::admin_identity::generate_password();
+                let hash =
+                    nkpay_engine::admin_identity::hash_password(Secret::new(p.clone())).await?;
+                nkpay_store::admin_users::set_password_hash(
+                    engine.db().conn(),
+                    username,
+                    &hash,
+                    Utc::now(),
+                )
+                .await?;
+                p
+            }
+            (false, _) => {
+                let made = identity
+                    .create_user(
+                        by,
+                        NewUser {
+                            username: username.to_owned(),
+                            role,
+                            sys_id: sys_id.clone(),
+                            password: None,
+                        },
+                    )
+                    .await?;
+                made.generated_password
+                    .map(|p| p.into_inner())
+                    .unwrap_or_default()
+            }
+        };
+        logins.push(DemoLogin {
+            role: role.as_str().to_owned(),
+            username: username.to_owned(),
+            password,
+            sys_id,
+        });
+    }
+    credentials.logins = logins;
+    Ok(())
 }
 
 /// One demo merchant to onboard: what it applies as and what it binds.
@@ -1079,6 +1180,19 @@ pub fn guide(c: &Credentials, credentials_path: &Path) -> String {
         "console login     POST {}/admin/api/session  {{\"username\": \"{}\", \"password\": \"{}\"}}",
         c.base_url, c.admin_username, c.admin_password
     );
+    for l in &c.logins {
+        let _ = writeln!(
+            out,
+            "console user      {:<15} {} / {}{}",
+            l.role,
+            l.username,
+            l.password,
+            l.sys_id
+                .as_deref()
+                .map(|s| format!("  (service provider {s})"))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         out,
         "\n--- Python, official Dougong SDK (pip install dg-sdk) ---"

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::entity::admin_user;
@@ -84,6 +85,68 @@ pub async fn set_admin_user_status(
         .col_expr(admin_user::Column::Status, Expr::value(status.as_str()))
         .col_expr(admin_user::Column::UpdatedAt, Expr::value(now))
         .filter(admin_user::Column::Username.eq(username))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Keeps a sealed TOTP secret for `username` awaiting confirmation (enrolment), unless TOTP is
+/// already enabled. Returns whether it was stored (`false`: no such user, or TOTP enabled).
+pub async fn set_pending_totp(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    secret_sealed: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = admin_user::Entity::update_many()
+        .col_expr(
+            admin_user::Column::TotpSecretSealed,
+            Expr::value(secret_sealed),
+        )
+        .col_expr(admin_user::Column::UpdatedAt, Expr::value(now))
+        .filter(admin_user::Column::Username.eq(username))
+        .filter(admin_user::Column::TotpEnabledAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Turns TOTP on for `username` (its pending secret confirmed by the code of time step
+/// `step`). Returns whether it changed (`false`: no pending secret, or already enabled).
+pub async fn enable_totp(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    step: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::TotpEnabledAt, Expr::value(now))
+        .col_expr(admin_user::Column::TotpLastStep, Expr::value(step))
+        .col_expr(admin_user::Column::UpdatedAt, Expr::value(now))
+        .filter(admin_user::Column::Username.eq(username))
+        .filter(admin_user::Column::TotpSecretSealed.is_not_null())
+        .filter(admin_user::Column::TotpEnabledAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records that the code of time step `step` was used by `username`, if no code of that or a
+/// later step was (a conditional UPDATE). Returns whether it was recorded: `false` means the
+/// code was already used and must be refused.
+pub async fn use_totp_step(
+    conn: &impl ConnectionTrait,
+    username: &str,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let res = admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::TotpLastStep, Expr::value(step))
+        .filter(admin_user::Column::Username.eq(username))
+        .filter(
+            Condition::any()
+                .add(admin_user::Column::TotpLastStep.is_null())
+                .add(admin_user::Column::TotpLastStep.lt(step)),
+        )
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)

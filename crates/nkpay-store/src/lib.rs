@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod admin_api_tokens;
+pub mod admin_sessions;
 pub mod admin_users;
 pub mod audit_log;
 pub mod channel_records;

@@ -1,10 +1,11 @@
 //! Who calls the admin API: `Authorization: Bearer <token>` with either a JWT access token from
 //! `POST /admin/api/session` or a named API token (`nkpadm_…`), both checked by the engine's
-//! [`AdminIdentity`](nkpay_engine::AdminIdentity). Take [`AdminActor`] as a handler argument and
-//! ask [`AdminActor::require`] for the permission the handler needs: no or a bad token → 401,
-//! the wrong role → 403.
+//! [`AdminIdentity`](nkpay_engine::AdminIdentity). [`guard`] checks every admin request against
+//! [`super::ROUTES`] before the handler runs (no or a bad token → 401, the wrong role → 403, a
+//! route without a line → 404) and hands the caller to the handler as [`AdminActor`];
+//! [`AdminActor::require`] lets a handler check a further permission.
 //!
-//! The address recorded for the audit log (and what login throttling will count) is
+//! The address recorded for the audit log and counted by login throttling is
 //! [`client_address`]: the TCP peer, unless the peer is one of `admin.trusted_proxies`; then
 //! `X-Forwarded-For` is walked from the right, skipping trusted hops, and the first untrusted
 //! hop is the client. A caller that is not a trusted proxy cannot choose its address by sending
@@ -12,12 +13,16 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, dev::Payload, web};
 use futures::future::LocalBoxFuture;
 use nkpay_engine::config::TrustedProxies;
 use nkpay_engine::{Actor, Permission};
 
+use super::Access;
 use super::error::AdminError;
 use crate::ApiState;
 
@@ -35,22 +40,72 @@ impl AdminActor {
             Err(AdminError::Forbidden(format!(
                 "role {} may not {}",
                 self.0.role,
-                describe(permission)
+                permission.describe()
             )))
         }
     }
 }
 
-fn describe(permission: Permission) -> &'static str {
-    match permission {
-        Permission::ReadNotifications => "read notifications",
-        Permission::ResendNotifications => "re-send notifications",
-        Permission::ManageIdentities => "manage admin users and API tokens",
-        Permission::ReadServiceProviders => "read service providers",
-        Permission::ManageServiceProviders => "manage service providers",
-        Permission::ReadChannelAccounts => "read channel accounts",
-        Permission::ManageChannelAccounts => "manage channel accounts",
+/// What [`guard`] leaves for the handler: the caller, and the pattern it checked.
+#[derive(Debug, Clone)]
+struct Guarded {
+    actor: Actor,
+    pattern: String,
+}
+
+/// The admin API's gate (mounted by [`super::configure`] around every admin route): finds the
+/// request's route in [`super::ROUTES`] by actix's resource map and enforces its [`Access`]
+/// before any extractor or handler runs. A path no resource matches is passed on (actix
+/// answers 404); a route without a line answers 404 naming the fix.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(pattern) = req.resource_map().match_pattern(req.path()) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let refuse = |req: ServiceRequest, e: AdminError| {
+        Ok(req.into_response(e.error_response()).map_into_right_body())
+    };
+    let needs = match super::access(req.method(), &pattern) {
+        Some(Access::Public) => return Ok(next.call(req).await?.map_into_left_body()),
+        Some(Access::Needs(permission)) => permission,
+        None => {
+            tracing::error!(method = %req.method(), %pattern, "admin route without an access rule in admin::ROUTES");
+            let e = AdminError::NoRoute(format!("{} {pattern}", req.method()));
+            return refuse(req, e);
+        }
+    };
+    let actor = match authenticate(req.request()).await {
+        Ok(actor) => actor,
+        Err(e) => return refuse(req, e),
+    };
+    if let Err(e) = actor.require(needs) {
+        return refuse(req, e);
     }
+    req.extensions_mut().insert(Guarded {
+        actor: actor.0,
+        pattern,
+    });
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The actor `req`'s bearer token proves: 401 ([`AdminError::Unauthorized`]) for none or a bad
+/// one.
+async fn authenticate(req: &HttpRequest) -> Result<AdminActor, AdminError> {
+    let Some(state) = req.app_data::<web::Data<ApiState>>().cloned() else {
+        tracing::error!("admin API mounted without ApiState app data");
+        return Err(AdminError::Internal);
+    };
+    let address = client_address(req, state.engine.trusted_proxies()).map(|ip| ip.to_string());
+    let bearer = bearer(req).ok_or(AdminError::Unauthorized)?;
+    state
+        .engine
+        .admin_identity()
+        .authenticate(&bearer, address)
+        .await?
+        .map(AdminActor)
+        .ok_or(AdminError::Unauthorized)
 }
 
 impl FromRequest for AdminActor {
@@ -58,24 +113,24 @@ impl FromRequest for AdminActor {
     type Future = LocalBoxFuture<'static, Result<AdminActor, AdminError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<ApiState>>().cloned();
-        let bearer = bearer(req);
+        let guarded = req.extensions().get::<Guarded>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let Some(state) = state else {
-                tracing::error!("admin API mounted without ApiState app data");
-                return Err(AdminError::Internal);
+            let Some(guarded) = guarded else {
+                // Mounted outside the guard: authenticate here (the handler's own checks hold).
+                return authenticate(&req).await;
             };
-            let address =
-                client_address(&req, state.engine.trusted_proxies()).map(|ip| ip.to_string());
-            let bearer = bearer.ok_or(AdminError::Unauthorized)?;
-            state
-                .engine
-                .admin_identity()
-                .authenticate(&bearer, address)
-                .await?
-                .map(AdminActor)
-                .ok_or(AdminError::Unauthorized)
+            // The guard found the route by path; actix routed by path and method. Were they
+            // different routes, the rule checked would not be this handler's.
+            if req.match_pattern().as_deref() != Some(guarded.pattern.as_str()) {
+                tracing::error!(
+                    checked = %guarded.pattern,
+                    routed = ?req.match_pattern(),
+                    "admin guard checked another route than the one routed; reorder the routes"
+                );
+                return Err(AdminError::Internal);
+            }
+            Ok(AdminActor(guarded.actor))
         })
     }
 }

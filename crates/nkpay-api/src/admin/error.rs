@@ -2,7 +2,7 @@
 //! naming what to fix. Internal errors are logged and answered without their details.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use nkpay_engine::EngineError;
 
@@ -13,8 +13,23 @@ pub enum AdminError {
          token from POST /admin/api/session, or an API token>)"
     )]
     Unauthorized,
-    #[error("username or password wrong")]
+    /// A sign-in refused: unknown user, wrong password, disabled user, missing or wrong TOTP
+    /// code — one answer for all.
+    #[error("username, password or one-time code wrong")]
     LoginFailed,
+    /// Too many failed sign-ins for the username or the address: 429 with `Retry-After`
+    /// (seconds), naming neither.
+    #[error("too many failed sign-ins; try again later")]
+    Throttled {
+        /// Seconds until a sign-in is considered again.
+        retry_after_secs: u64,
+    },
+    /// A refresh token that is unknown, expired, spent or revoked: 401.
+    #[error("refresh token unknown, expired, spent or revoked: sign in again")]
+    RefreshRefused,
+    /// A route registered without its line in `admin::ROUTES`: 404 for everyone.
+    #[error("no admin route {0} (a route needs its line in nkpay_api::admin::ROUTES)")]
+    NoRoute(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -41,7 +56,11 @@ impl From<EngineError> for AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::Unauthorized | AdminError::LoginFailed => StatusCode::UNAUTHORIZED,
+            AdminError::Unauthorized | AdminError::LoginFailed | AdminError::RefreshRefused => {
+                StatusCode::UNAUTHORIZED
+            }
+            AdminError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AdminError::NoRoute(_) => StatusCode::NOT_FOUND,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -53,6 +72,9 @@ impl ResponseError for AdminError {
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, AdminError::Unauthorized) {
             res.insert_header((WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AdminError::Throttled { retry_after_secs } = self {
+            res.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
         }
         res.json(serde_json::json!({ "error": self.to_string() }))
     }

@@ -23,6 +23,11 @@ pub struct Console {
 
 impl Console {
     pub async fn new(db: &Db) -> Console {
+        Console::with_config(db, EngineConfig::default()).await
+    }
+
+    /// A console whose engine has `config` (e.g. login throttling, token lifetimes).
+    pub async fn with_config(db: &Db, config: EngineConfig) -> Console {
         let sealer = Arc::new(
             SecretSealer::from_key_base64(&SecretSealer::generate_key_base64()).expect("sealer"),
         );
@@ -35,7 +40,7 @@ impl Console {
             node_id: 1,
             signer,
             public_base_url: "http://127.0.0.1:9".into(),
-            config: EngineConfig::default(),
+            config,
         })
         .expect("engine");
         Console {

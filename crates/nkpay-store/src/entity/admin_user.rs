@@ -21,6 +21,14 @@ pub struct Model {
     pub sys_id: Option<String>,
     /// "active" or "disabled".
     pub status: RecordStatus,
+    /// The TOTP (RFC 6238) secret, base32, sealed (`SecretSealer` output); set at enrolment,
+    /// in force once `totp_enabled_at` is set.
+    pub totp_secret_sealed: Option<String>,
+    /// When the user confirmed TOTP with a code (UTC); from then on signing in needs a code.
+    pub totp_enabled_at: Option<DateTimeUtc>,
+    /// The last 30-second time step whose code was accepted (Unix seconds / 30), so a code is
+    /// accepted once only (RFC 6238 §5.2).
+    pub totp_last_step: Option<i64>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).

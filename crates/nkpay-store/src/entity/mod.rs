@@ -5,6 +5,8 @@
 //! with [`crate::StoreError::Corrupt`]; it is never defaulted.
 
 pub mod admin_api_token;
+pub mod admin_login_failure;
+pub mod admin_refresh_token;
 pub mod admin_user;
 pub mod audit_log;
 pub mod business_request;
