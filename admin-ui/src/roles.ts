@@ -1,5 +1,6 @@
 // What each role may do, to hide what it cannot (the API enforces the same rules and answers
-// 403 anyway): nkpay-engine's admin_identity::may, merchants::may and the role list.
+// 403 anyway): the role table of docs/console.md "Roles" (crates/nkpay-api/src/admin/mod.rs
+// ROUTES). One difference, the issue's: finance gets no settings pages.
 import type { Role } from "./api";
 
 export type Action =
@@ -38,6 +39,7 @@ const table: Record<Role, Action[]> = {
     "merchants.read", "merchants.review", "businesses.write", "providers.read", "trades.read",
     "refunds.create", "notifications.read", "notifications.resend", "statements.read",
     "reconciliation.read", "reconciliation.write", "settings.open", "channelAccounts.read",
+    "platformKeys.read",
   ],
   finance: [
     "merchants.read", "providers.read", "trades.read", "notifications.read", "statements.read",
@@ -49,7 +51,7 @@ const table: Record<Role, Action[]> = {
   ],
   "read-only": [
     "merchants.read", "providers.read", "trades.read", "notifications.read", "statements.read",
-    "reconciliation.read", "settings.open", "channelAccounts.read",
+    "reconciliation.read", "settings.open", "channelAccounts.read", "platformKeys.read",
   ],
 };
 
