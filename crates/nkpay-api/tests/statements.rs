@@ -701,7 +701,6 @@ async fn the_console_lists_and_downloads_files_an_agent_admin_only_its_own() {
 #[tokio::test]
 async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock() {
     use nkpay_engine::statements::job;
-    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
     for p in Platform::all().await {
         seed_day(&p).await;
         // 00:30 on the 21st: the 20th has closed but its time (01:00) has not come.
@@ -713,15 +712,7 @@ async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock()
 
         if p.label == "postgres" {
             // Another holder of the lock: the job waits its turn and makes nothing.
-            let holder = p.db.conn().begin().await.expect("tx");
-            holder
-                .execute_raw(Statement::from_sql_and_values(
-                    p.db.backend(),
-                    "SELECT pg_advisory_xact_lock($1)",
-                    [job::LOCK_KEY.into()],
-                ))
-                .await
-                .expect("lock");
+            let holder = p.hold_advisory_lock(job::LOCK_KEY).await;
             assert_eq!(
                 job::run_due_once(&p.engine, now).await.expect("round"),
                 [],

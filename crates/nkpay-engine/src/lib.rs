@@ -38,6 +38,7 @@ pub mod refunds;
 pub mod request;
 pub mod service_providers;
 pub mod shanghai_time;
+pub mod singleton;
 pub mod statements;
 
 pub use admin_identity::{Actor, AdminIdentity, Permission};

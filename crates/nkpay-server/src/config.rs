@@ -105,6 +105,8 @@ pub struct Config {
     #[serde(default)]
     pub statements: StatementsConfig,
     #[serde(default)]
+    pub reconciliation: ReconciliationConfig,
+    #[serde(default)]
     pub console: ConsoleConfig,
 }
 
@@ -173,6 +175,34 @@ impl std::fmt::Debug for StatementsConfig {
             .field("compression_level", &self.compression_level)
             .field("job_interval_secs", &self.job_interval_secs)
             .finish()
+    }
+}
+
+/// The reconciliation job (`[reconciliation]`, issue 12; docs/statements.md): when it asks the
+/// channels for yesterday's bills and how often it looks.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconciliationConfig {
+    /// Whether `nkpay serve` runs the job (default true).
+    pub enabled: bool,
+    /// After this Asia/Shanghai wall time (`HH:MM`, default 10:30) yesterday's bills are asked
+    /// for: WeChat Pay publishes after 10:00, Alipay in the morning.
+    pub run_after: String,
+    /// How often the job looks for a day to reconcile, 1 to 86400 s (default 600).
+    pub interval_secs: u64,
+    /// A `running` run older than this, 60 s to 7 days (default 3600), is taken for dead and
+    /// the day run again.
+    pub stale_after_secs: u64,
+}
+
+impl Default for ReconciliationConfig {
+    fn default() -> Self {
+        ReconciliationConfig {
+            enabled: true,
+            run_after: "10:30".to_owned(),
+            interval_secs: 600,
+            stale_after_secs: 3600,
+        }
     }
 }
 
@@ -520,7 +550,32 @@ impl Config {
         // The link key's derivation reads the master key, which may not exist before the first
         // start: here only the form of the keys is checked.
         self.statement_settings_with(false)?;
+        self.reconciliation_schedule()?;
         Ok(())
+    }
+
+    /// The reconciliation job's schedule from `[reconciliation]`, checked: `run_after` `HH:MM`
+    /// (Asia/Shanghai), `interval_secs` 1 to 86400, `stale_after_secs` 60 to 604800; `None` when
+    /// `enabled = false` (serve does not start the job). Errors name the key.
+    pub fn reconciliation_schedule(
+        &self,
+    ) -> Result<Option<nkpay_engine::reconciliation::job::Schedule>, ConfigError> {
+        let r = &self.reconciliation;
+        let run_after = chrono::NaiveTime::parse_from_str(&r.run_after, "%H:%M")
+            .map_err(|_| invalid("reconciliation.run_after", "must be HH:MM (Asia/Shanghai)"))?;
+        within("reconciliation.interval_secs", r.interval_secs, 1, 86_400)?;
+        within(
+            "reconciliation.stale_after_secs",
+            r.stale_after_secs,
+            60,
+            MAX_DELAY_SECS,
+        )?;
+        Ok(r.enabled
+            .then_some(nkpay_engine::reconciliation::job::Schedule {
+                run_after,
+                interval: Duration::from_secs(r.interval_secs),
+                stale_after: Duration::from_secs(r.stale_after_secs),
+            }))
     }
 
     /// The `[statements]` settings, checked: `generate_at` `HH:MM`, `link_key` at least 32
@@ -996,6 +1051,62 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("admin.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn the_reconciliation_section_is_read_checked_and_defaults_to_the_job_defaults() {
+        use nkpay_engine::reconciliation::job::Schedule;
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.reconciliation, ReconciliationConfig::default());
+        let s = config.reconciliation_schedule().unwrap().unwrap();
+        let want = Schedule::default();
+        assert_eq!(
+            (s.run_after, s.interval, s.stale_after),
+            (want.run_after, want.interval, want.stale_after)
+        );
+        let config = Config::load(
+            None,
+            env(&[
+                ("NKPAY__RECONCILIATION__RUN_AFTER", "11:05"),
+                ("NKPAY__RECONCILIATION__INTERVAL_SECS", "30"),
+                ("NKPAY__RECONCILIATION__STALE_AFTER_SECS", "900"),
+            ]),
+        )
+        .unwrap();
+        let s = config.reconciliation_schedule().unwrap().unwrap();
+        assert_eq!(
+            s.run_after,
+            chrono::NaiveTime::from_hms_opt(11, 5, 0).unwrap()
+        );
+        assert_eq!(s.interval, Duration::from_secs(30));
+        assert_eq!(s.stale_after, Duration::from_secs(900));
+        let off = Config::load(None, env(&[("NKPAY__RECONCILIATION__ENABLED", "false")])).unwrap();
+        assert!(off.reconciliation_schedule().unwrap().is_none());
+        for (key, value, name) in [
+            (
+                "NKPAY__RECONCILIATION__RUN_AFTER",
+                "25:00",
+                "reconciliation.run_after",
+            ),
+            (
+                "NKPAY__RECONCILIATION__RUN_AFTER",
+                "1030",
+                "reconciliation.run_after",
+            ),
+            (
+                "NKPAY__RECONCILIATION__INTERVAL_SECS",
+                "0",
+                "reconciliation.interval_secs",
+            ),
+            (
+                "NKPAY__RECONCILIATION__STALE_AFTER_SECS",
+                "59",
+                "reconciliation.stale_after_secs",
+            ),
+        ] {
+            let err = Config::load(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `nkpay serve` and `nkpay demo`: connect, migrate (unless told not to), start the simulators
 //! when configured, build the engine (the demo then onboards its merchants through it), start
-//! the background jobs — trades, refunds, onboarding's business job, statements, the merchant
-//! notification dispatcher —, serve the API until SIGTERM, then stop the jobs.
+//! the background jobs — trades, refunds, onboarding's business job, statements,
+//! reconciliation, the merchant notification dispatcher —, serve the API until SIGTERM, then
+//! stop the jobs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +91,15 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         // and the last closed month; one node at a time (PostgreSQL advisory lock).
         nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
     ];
+    // Reconciliation: yesterday's channel bills once `reconciliation.run_after` has passed
+    // (Asia/Shanghai); one node at a time (its own PostgreSQL advisory lock).
+    if let Some(schedule) = config.reconciliation_schedule()? {
+        background.push(nkpay_engine::reconciliation::job::spawn(
+            engine.clone(),
+            schedule,
+            shutdown_rx.clone(),
+        ));
+    }
     if let Some((demo, path)) = &demo {
         background.push(demo::keep_sandbox_accounts(
             demo,

@@ -298,6 +298,22 @@ impl Platform {
         self.sandbox.shutdown().await;
     }
 
+    /// PostgreSQL: another session holding a job's advisory lock `key` until the returned
+    /// transaction ends (roll it back to release).
+    pub async fn hold_advisory_lock(&self, key: i64) -> sea_orm::DatabaseTransaction {
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        let holder = self.db.conn().begin().await.expect("tx");
+        holder
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.backend(),
+                "SELECT pg_advisory_xact_lock($1)",
+                [key.into()],
+            ))
+            .await
+            .expect("lock");
+        holder
+    }
+
     pub fn state(&self) -> StateSnapshot {
         self.sandbox.state()
     }

@@ -1,12 +1,17 @@
 //! The reconciliation job: once the channels have published yesterday's bills (after
 //! [`Schedule::run_after`], Asia/Shanghai — WeChat Pay publishes after 10:00, Alipay's trade
 //! bill is ready in the morning), it reconciles yesterday for every active channel account that
-//! has no finished run of that day yet.
+//! has no finished run of that day yet. `nkpay serve` starts it with the `[reconciliation]`
+//! settings (docs/statements.md).
 //!
-//! Not a lock-held singleton: a node skips an account and day that has a `done` run, or a
-//! `running` one younger than [`Schedule::stale_after`] (another node at work, or one that died:
-//! after that it is run again). Two nodes starting the same account in the same instant both
-//! run it; that costs a second run row with the same differences, never a second healing:
+//! One node at a time: on PostgreSQL a round runs under the advisory lock [`LOCK_KEY`] through
+//! [`crate::singleton::run_alone`] (renewed while it runs; a node that does not get it skips
+//! the round), so nodes started together make one run per account and day. The SQLite default
+//! runs one node, without a lock.
+//!
+//! Inside the round an account and day is skipped when it has a `done` run, or a `running` one
+//! younger than [`Schedule::stale_after`] — one an operator started through the admin API, or
+//! one whose node died (after that it is run again). Healing is idempotent in any case:
 //! finalizing is once, the recovery refund is keyed by its fixed request number, incidents open
 //! once.
 
@@ -25,6 +30,11 @@ use tokio::task::JoinHandle;
 use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::singleton;
+
+/// The PostgreSQL advisory lock's key (the bytes of "nkpayrc"): one reconciliation job across
+/// every node.
+pub const LOCK_KEY: i64 = 0x006e_6b70_6179_7263;
 
 /// When the job reconciles and how often it looks.
 #[derive(Debug, Clone, Copy)]
@@ -60,9 +70,23 @@ pub fn due_day(schedule: &Schedule, now: DateTime<Utc>) -> NaiveDate {
     local.date_naive() - chrono::Days::new(back)
 }
 
-/// One round: reconciles [`due_day`] for every active channel account not yet done (see the
-/// module docs). The runs it made, in account order.
+/// One round: reconciles [`due_day`] for every active channel account not yet done, unless
+/// another node holds the lock (see the module docs). The runs it made, in account order
+/// (empty when there was nothing to do or another node is at it).
 pub async fn run_due_once(
+    engine: &Engine,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> Result<Vec<reconciliation_run::Model>, EngineError> {
+    let made = singleton::run_alone(engine.db(), LOCK_KEY, "reconciliation job", || {
+        reconcile_due(engine, schedule, now)
+    })
+    .await?;
+    Ok(made.unwrap_or_default())
+}
+
+/// The round's work, under the lock: every active account whose due day is not covered.
+async fn reconcile_due(
     engine: &Engine,
     schedule: &Schedule,
     now: DateTime<Utc>,

@@ -2,13 +2,12 @@
 //! (`statements.generate_at`, Asia/Shanghai) has passed, it makes the previous day's files —
 //! and, on the 1st, the previous month's — once across every node.
 //!
-//! On PostgreSQL the run happens under a transaction-scoped advisory lock
-//! (`pg_try_advisory_xact_lock`): a node that does not get it skips the round; the holder renews
-//! it every [`LOCK_RENEWAL`] by asking again on the same transaction, which proves its
-//! connection (and so the lock) is still alive — a run whose lock connection died is abandoned
-//! at once, so a second node that took the lock never races it. A node that dies mid-run loses
-//! the lock with its connection; its `statement_runs` row stays `P` and the next holder makes
-//! the day again. The SQLite default runs one node, without a lock.
+//! On PostgreSQL a round runs under the advisory lock [`LOCK_KEY`] through
+//! [`crate::singleton::run_alone`]: a node that does not get it skips the round; the holder
+//! renews it every [`LOCK_RENEWAL`], and a run whose lock connection died is abandoned at once,
+//! so a second node that took the lock never races it. A node that dies mid-run loses the lock
+//! with its connection; its `statement_runs` row stays `P` and the next holder makes the day
+//! again. The SQLite default runs one node, without a lock.
 //!
 //! A day or month already made (`S`, not partial) is left alone; a failed, partial or
 //! interrupted one is made again on the next round.
@@ -18,7 +17,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,9 +24,10 @@ use super::{GenerateReport, Period};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::shanghai_time;
+use crate::singleton;
 
-/// How often the lock holder proves its lock is still held.
-pub const LOCK_RENEWAL: Duration = Duration::from_secs(10);
+/// How often the lock holder proves its lock is still held ([`singleton::RENEWAL`]).
+pub const LOCK_RENEWAL: Duration = singleton::RENEWAL;
 /// The PostgreSQL advisory lock's key (the bytes of "nkpayst"): one statement job across
 /// every node.
 pub const LOCK_KEY: i64 = 0x006e_6b70_6179_7374;
@@ -64,28 +63,12 @@ pub async fn run_due_once(
     if pending(engine, &due).await?.is_empty() {
         return Ok(Vec::new());
     }
-    let db = engine.db();
-    if db.backend() != DbBackend::Postgres {
-        return make(engine, &pending(engine, &due).await?, now).await;
-    }
-    let tx = db
-        .conn()
-        .begin()
-        .await
-        .map_err(nkpay_store::StoreError::from)?;
-    if !try_lock(&tx).await? {
-        tx.rollback().await.map_err(nkpay_store::StoreError::from)?;
-        return Ok(Vec::new());
-    }
-    // Another node may have finished while this one waited for the lock: look again.
-    let todo = pending(engine, &due).await?;
-    let result = tokio::select! {
-        r = make(engine, &todo, now) => r,
-        e = keep_lock(&tx) => Err(e),
-    };
-    // Commit ends the transaction and with it the lock.
-    tx.commit().await.map_err(nkpay_store::StoreError::from)?;
-    result
+    // Another node may have finished while this one waited for the lock: look again inside.
+    let made = singleton::run_alone(engine.db(), LOCK_KEY, "statement job", || async {
+        make(engine, &pending(engine, &due).await?, now).await
+    })
+    .await?;
+    Ok(made.unwrap_or_default())
 }
 
 async fn make(
@@ -116,38 +99,6 @@ async fn pending(engine: &Engine, due: &[Period]) -> Result<Vec<Period>, EngineE
         }
     }
     Ok(out)
-}
-
-async fn try_lock(tx: &DatabaseTransaction) -> Result<bool, EngineError> {
-    let row = tx
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1) AS locked",
-            [LOCK_KEY.into()],
-        ))
-        .await
-        .map_err(nkpay_store::StoreError::from)?;
-    Ok(row
-        .and_then(|r| r.try_get::<bool>("", "locked").ok())
-        .unwrap_or(false))
-}
-
-/// Renews the lock every [`LOCK_RENEWAL`]; returns (an error) only when it is lost.
-async fn keep_lock(tx: &DatabaseTransaction) -> EngineError {
-    loop {
-        tokio::time::sleep(LOCK_RENEWAL).await;
-        match try_lock(tx).await {
-            Ok(true) => continue,
-            Ok(false) => {
-                return EngineError::Internal("statement job lost its advisory lock".to_owned());
-            }
-            Err(e) => {
-                return EngineError::Internal(format!(
-                    "statement job lock connection failed, run abandoned: {e}"
-                ));
-            }
-        }
-    }
 }
 
 /// Runs [`run_due_once`] every `statements.job_interval` until `shutdown` turns true or its
