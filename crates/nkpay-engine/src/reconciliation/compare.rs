@@ -272,3 +272,308 @@ fn refund_row(row: &BillRow, t: &trade::Model, r: Option<&refund::Model>) -> Opt
         heal,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Refund-side comparison: a refund missing here or there, amount, state and fee (bills
+    //! print a refund's returned fee negative, as WeChat's does) differences, and refund rows
+    //! of trades that are not ours counted foreign.
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use nkpay_core::money::Money;
+    use nkpay_core::trade_type::{ChannelKind, TradeType};
+
+    const ACCOUNT: i64 = 7;
+
+    fn trade(seq: &str, amount: i64, fee: i64) -> trade::Model {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap();
+        trade::Model {
+            id: 1,
+            nkp_seq_id: seq.to_owned(),
+            sys_id: "SP".to_owned(),
+            mer_id: "MER".to_owned(),
+            req_date: "20261120".to_owned(),
+            req_seq_id: format!("req-{seq}"),
+            trade_type: TradeType::TJsapi,
+            channel: ChannelKind::Wechat,
+            channel_account_id: ACCOUNT,
+            trans_amt: amount,
+            status: TradeStatus::Succeeded,
+            goods_desc: "goods".to_owned(),
+            notify_url: None,
+            remark: None,
+            sub_mch_id: None,
+            appid: None,
+            sub_appid: None,
+            openid: None,
+            sub_openid: None,
+            buyer_id: None,
+            party_order_id: Some(format!("wx-{seq}")),
+            pay_info: None,
+            qr_code: None,
+            bank_code: None,
+            bank_message: None,
+            fee_amt: fee,
+            fee_rate_bp: 60,
+            refunded_amt: 0,
+            refund_in_flight_amt: 0,
+            time_expire: at,
+            end_time: Some(at),
+            close_requested_at: None,
+            close_req_date: None,
+            close_req_seq_id: None,
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    fn refund(seq: &str, of: &str, amount: i64, fee: i64, status: RefundStatus) -> refund::Model {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0).unwrap();
+        refund::Model {
+            id: 1,
+            nkp_seq_id: seq.to_owned(),
+            sys_id: "SP".to_owned(),
+            mer_id: "MER".to_owned(),
+            req_date: "20261120".to_owned(),
+            req_seq_id: format!("req-{seq}"),
+            org_nkp_seq_id: of.to_owned(),
+            channel: ChannelKind::Wechat,
+            ord_amt: amount,
+            fee_amt: fee,
+            status,
+            party_refund_id: None,
+            notify_url: None,
+            remark: None,
+            bank_code: None,
+            bank_message: None,
+            end_time: Some(at),
+            next_query_at: None,
+            query_attempts: 0,
+            query_lease_owner: None,
+            query_lease_until: None,
+            request_hash: String::new(),
+            first_response: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    /// A refund row of trade `of` for refund `refund_no`: `amount` refunded, `fee` as the bill
+    /// prints it (negative: given back).
+    fn refund_row(of: &str, refund_no: Option<&str>, amount: i64, fee: i64) -> BillRow {
+        BillRow {
+            kind: BillRowKind::Refund,
+            nkp_seq_id: of.to_owned(),
+            party_order_id: format!("wx-{of}"),
+            refund_nkp_seq_id: refund_no.map(str::to_owned),
+            party_refund_id: refund_no.map(|r| format!("wxr-{r}")),
+            amount: Money::from_fen(amount).unwrap(),
+            fee_fen: fee,
+            time: Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0).unwrap(),
+            sub_merchant: None,
+        }
+    }
+
+    /// Compares `rows` against the trades `named` (by id) and the refunds `ours` (each named
+    /// by the bill when it has a row for it; `day` = those that succeeded on the day).
+    fn run(
+        rows: &[BillRow],
+        named: Vec<trade::Model>,
+        refunds: Vec<refund::Model>,
+        day: &[&str],
+    ) -> Compared {
+        let named_trades: HashMap<String, trade::Model> = named
+            .into_iter()
+            .map(|t| (t.nkp_seq_id.clone(), t))
+            .collect();
+        let day_refunds: Vec<refund::Model> = refunds
+            .iter()
+            .filter(|r| day.contains(&r.nkp_seq_id.as_str()))
+            .cloned()
+            .collect();
+        let named_refunds: HashMap<String, refund::Model> = refunds
+            .into_iter()
+            .filter(|r| {
+                rows.iter()
+                    .any(|row| row.refund_nkp_seq_id.as_deref() == Some(r.nkp_seq_id.as_str()))
+            })
+            .map(|r| (r.nkp_seq_id.clone(), r))
+            .collect();
+        compare(
+            rows,
+            &Ours {
+                channel_account_id: ACCOUNT,
+                day_trades: &[],
+                day_refunds: &day_refunds,
+                named_trades: &named_trades,
+                named_refunds: &named_refunds,
+            },
+        )
+    }
+
+    fn only(c: &Compared) -> &Finding {
+        assert_eq!(c.findings.len(), 1, "{:?}", c.findings);
+        &c.findings[0]
+    }
+
+    #[test]
+    fn a_refund_that_matches_in_amount_state_and_negative_fee_is_matched() {
+        let c = run(
+            &[refund_row("T1", Some("R1"), 40, -1)],
+            vec![trade("T1", 100, 3)],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        assert_eq!((c.bill_rows, c.matched_rows, c.foreign_rows), (1, 1, 0));
+        assert!(c.findings.is_empty(), "{:?}", c.findings);
+    }
+
+    #[test]
+    fn a_refund_of_our_trade_we_have_no_record_of_is_missing_here() {
+        let c = run(
+            &[refund_row("T1", Some("RX"), 40, -1)],
+            vec![trade("T1", 100, 3)],
+            vec![],
+            &[],
+        );
+        assert_eq!((c.matched_rows, c.foreign_rows), (0, 0));
+        let f = only(&c);
+        let d = &f.difference;
+        assert_eq!(d.kind, Some(DifferenceKind::MissingHere));
+        assert_eq!(d.row_kind, Some(DifferenceRow::Refund));
+        assert_eq!(
+            (d.order_no.as_str(), d.refund_no.as_deref()),
+            ("T1", Some("RX"))
+        );
+        assert_eq!((d.channel_amount, d.channel_fee), (Some(40), Some(-1)));
+        assert_eq!((d.our_amount, d.our_state.as_deref()), (None, None));
+        assert_eq!(f.heal, Heal::Nothing);
+        // A number that is one of our refunds, but of another trade, is not this trade's refund.
+        let c = run(
+            &[refund_row("T1", Some("R2"), 40, -1)],
+            vec![trade("T1", 100, 3), trade("T2", 100, 3)],
+            vec![refund("R2", "T2", 40, 1, RefundStatus::Succeeded)],
+            &[],
+        );
+        assert_eq!(only(&c).difference.kind, Some(DifferenceKind::MissingHere));
+    }
+
+    #[test]
+    fn a_refund_succeeded_here_but_absent_from_the_bill_is_missing_there_and_an_incident() {
+        let c = run(
+            &[],
+            vec![trade("T1", 100, 3)],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        let f = only(&c);
+        let d = &f.difference;
+        assert_eq!(d.kind, Some(DifferenceKind::MissingThere));
+        assert_eq!(d.row_kind, Some(DifferenceRow::Refund));
+        assert_eq!(
+            (d.order_no.as_str(), d.refund_no.as_deref()),
+            ("T1", Some("R1"))
+        );
+        // Our fee written as a bill would print it: given back, negative.
+        assert_eq!((d.our_amount, d.our_fee), (Some(40), Some(-1)));
+        assert_eq!((d.channel_amount, d.channel_fee), (None, None));
+        assert_eq!(d.our_state.as_deref(), Some("S"));
+        assert_eq!(f.heal, Heal::Incident("R1".to_owned()));
+    }
+
+    #[test]
+    fn a_refund_whose_amount_differs_is_recorded_and_not_also_missing_there() {
+        let c = run(
+            &[refund_row("T1", Some("R1"), 45, -1)],
+            vec![trade("T1", 100, 3)],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        let f = only(&c);
+        assert_eq!(f.difference.kind, Some(DifferenceKind::AmountDiffers));
+        assert_eq!(
+            (f.difference.our_amount, f.difference.channel_amount),
+            (Some(40), Some(45))
+        );
+        assert_eq!(f.heal, Heal::Nothing);
+    }
+
+    #[test]
+    fn a_refund_refunded_there_but_processing_or_failed_here_differs_in_state() {
+        for (status, word, heal) in [
+            (
+                RefundStatus::Processing,
+                "P",
+                Heal::FinalizeRefund("R1".to_owned()),
+            ),
+            (RefundStatus::Failed, "F", Heal::Incident("R1".to_owned())),
+        ] {
+            let c = run(
+                &[refund_row("T1", Some("R1"), 40, -1)],
+                vec![trade("T1", 100, 3)],
+                vec![refund("R1", "T1", 40, 0, status)],
+                &[],
+            );
+            let f = only(&c);
+            assert_eq!(f.difference.kind, Some(DifferenceKind::StateDiffers));
+            assert_eq!(f.difference.our_state.as_deref(), Some(word));
+            assert_eq!(f.heal, heal);
+        }
+    }
+
+    #[test]
+    fn a_refund_whose_returned_fee_differs_is_a_fee_difference_with_both_signs_as_billed() {
+        // The channel gave back 2 fen of fee; ours gives back 1.
+        let c = run(
+            &[refund_row("T1", Some("R1"), 40, -2)],
+            vec![trade("T1", 100, 3)],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        let f = only(&c);
+        let d = &f.difference;
+        assert_eq!(d.kind, Some(DifferenceKind::FeeDiffers));
+        assert_eq!((d.our_fee, d.channel_fee), (Some(-1), Some(-2)));
+        assert!(d.detail.contains("gave back 2 fen"), "{}", d.detail);
+        assert!(d.detail.contains("ours gives back 1 fen"), "{}", d.detail);
+        assert_eq!(f.heal, Heal::Nothing);
+        // A positive fee on a refund row (charged, not given back) is not ours either.
+        let c = run(
+            &[refund_row("T1", Some("R1"), 40, 1)],
+            vec![trade("T1", 100, 3)],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        assert_eq!(only(&c).difference.kind, Some(DifferenceKind::FeeDiffers));
+    }
+
+    #[test]
+    fn a_refund_row_of_a_trade_that_is_not_ours_is_foreign_never_missing_here() {
+        let mut other_account = trade("T9", 100, 3);
+        other_account.channel_account_id = ACCOUNT + 1;
+        let c = run(
+            &[
+                // A refund the merchant made outside nkpay, of a payment outside nkpay.
+                refund_row("OUTSIDE-1", Some("OUTSIDE-R1"), 40, -1),
+                // Its refund number happens to be one of ours: the trade decides.
+                refund_row("OUTSIDE-2", Some("R1"), 40, -1),
+                // Our trade number, but a trade of another channel account.
+                refund_row("T9", Some("R9"), 40, -1),
+                refund_row("T1", Some("R1"), 40, -1),
+            ],
+            vec![trade("T1", 100, 3), other_account],
+            vec![refund("R1", "T1", 40, 1, RefundStatus::Succeeded)],
+            &["R1"],
+        );
+        assert_eq!((c.bill_rows, c.matched_rows, c.foreign_rows), (4, 1, 3));
+        assert!(c.findings.is_empty(), "{:?}", c.findings);
+    }
+}
