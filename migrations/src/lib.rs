@@ -27,6 +27,7 @@ mod m20261129_170000_fees;
 mod m20261129_170100_statement_data_date;
 mod m20261129_170150_statement_bill_type_width;
 mod m20261129_170200_reconciliation;
+mod m20261129_183000_statement_content_key;
 mod m20261129_183100_admin_sessions;
 
 /// Every migration, oldest first.
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_170100_statement_data_date::Migration),
             Box::new(m20261129_170150_statement_bill_type_width::Migration),
             Box::new(m20261129_170200_reconciliation::Migration),
+            Box::new(m20261129_183000_statement_content_key::Migration),
             Box::new(m20261129_183100_admin_sessions::Migration),
         ]
     }

@@ -839,8 +839,13 @@ async fn files_kept_in_a_shared_directory_are_served_the_same() {
         seed_and_make_day(&p).await;
         let id = "20261120_6666000100000001_TRADE_BILL";
         let bytes = file_bytes(&p, id).await;
-        let on_disk =
-            std::fs::read(dir.join(format!("{id}.zip"))).expect("the file in the directory");
+        // Each generation writes a fresh name (`<file_id>.<content key>.zip`); the row names it.
+        let row = nkpay_store::statements::find_by_file_id(p.db.conn(), id)
+            .await
+            .expect("row")
+            .expect("the file");
+        assert!(row.path.starts_with(id) && row.path.ends_with(".zip"), "{}", row.path);
+        let on_disk = std::fs::read(dir.join(&row.path)).expect("the file in the directory");
         assert_eq!(bytes, on_disk, "{}", p.label);
         let entries = unzip(&bytes);
         assert_golden(

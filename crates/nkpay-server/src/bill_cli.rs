@@ -5,7 +5,6 @@
 //! scheduled run replaces it); a day after today is refused naming `--date`.
 
 use chrono::Utc;
-use serde_json::json;
 
 use crate::config::Config;
 
@@ -38,24 +37,7 @@ pub async fn run(config: Config, command: BillCommand) -> anyhow::Result<String>
                     }
                     other => anyhow::anyhow!(other),
                 })?;
-            let files: Vec<_> = report
-                .files
-                .iter()
-                .map(|f| {
-                    json!({
-                        "file_id": f.file_id,
-                        "file_name": f.file_name,
-                        "size_bytes": f.size_bytes,
-                        "sha256": f.sha256,
-                        "rows": f.rows,
-                    })
-                })
-                .collect();
-            let out = json!({
-                "data_date": report.data_date.format("%Y%m%d").to_string(),
-                "partial": report.partial,
-                "files": files,
-            });
+            let out = nkpay_api::admin::statements::report_json(&report);
             Ok(format!("{}\n", serde_json::to_string_pretty(&out)?))
         }
     }

@@ -1,27 +1,34 @@
 //! Statement (对账单) files and runs: one `statement_files` row per owner, production day
-//! (`file_date`) and bill type, created when a run starts making the file and marked ready
-//! (size, SHA-256, rows) when it ends; the bytes as ordered chunks in `statement_file_chunks`
+//! (`file_date`) and bill type, written ready (size, SHA-256, rows) once its bytes are
+//! complete; the bytes as ordered chunks in `statement_file_chunks` under the row's content key
 //! when files are kept in the database; one `statement_runs` row per trade day and kind.
 //!
-//! A regeneration replaces a file: [`replace_file`] drops the old row and its chunks and
-//! inserts the new one in one transaction, under the same `file_id`.
+//! A regeneration leaves no gap: the new bytes are written under a fresh content key (noted in
+//! `statement_detached_contents` first, so a writer that dies leaves nothing for ever), then
+//! [`swap_in`] switches the file's row to them in one transaction and detaches the old bytes.
+//! Until then `filequery` and downloads see the old file; a download already reading the old
+//! bytes keeps them, since detached bytes are removed only by [`purge_detached`] once a grace
+//! period has passed.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::db::Db;
-use crate::entity::{statement_file, statement_file_chunk, statement_run};
+use crate::entity::{
+    statement_detached_content, statement_file, statement_file_chunk, statement_run,
+};
 use crate::error::StoreError;
 use crate::kinds::{StatementOwner, StatementStatus};
 
-/// A file a statement run is about to make.
+/// A file a statement run made: what its row says besides its bytes.
 #[derive(Debug, Clone)]
 pub struct NewStatementFile {
-    /// Public id used by `filequery` and download links (≤ 64 characters).
+    /// Public id used by `filequery` and download links (≤ 64 characters), the same on every
+    /// regeneration.
     pub file_id: String,
     /// A merchant's file or a service provider's.
     pub owner: StatementOwner,
@@ -35,41 +42,117 @@ pub struct NewStatementFile {
     pub bill_type: String,
     /// File name as handed to the downloader.
     pub file_name: String,
-    /// Empty: bytes kept as chunks in the database; else the file's name in the shared
-    /// statements directory.
-    pub path: String,
     /// Made before the day closed.
     pub partial: bool,
 }
 
-/// Inserts the file as being made, replacing (with its chunks) any earlier file of the same
-/// owner, production day and bill type, in one transaction. `Duplicate` when another writer
-/// inserted the same file at the same moment.
-pub async fn replace_file(
+/// A file's bytes, completely written, ready to become the file's.
+#[derive(Debug, Clone)]
+pub struct WrittenContent {
+    /// Their key: `statement_file_chunks.file_id` of the chunks (≤ 64 characters, fresh for
+    /// every write).
+    pub content_key: String,
+    /// Empty: kept as chunks in the database; else the file's name in the shared statements
+    /// directory (fresh for every write too).
+    pub path: String,
+    /// Bytes.
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Detail rows.
+    pub row_count: i64,
+}
+
+/// Notes that bytes under `content_key` (and `path`) are no file's since `now`: called before
+/// writing them, so that bytes a dead writer left are purged in time; [`swap_in`] takes the
+/// note back. Writing the note again moves its time.
+pub async fn note_detached(
+    conn: &impl ConnectionTrait,
+    content_key: &str,
+    path: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    statement_detached_content::Entity::delete_many()
+        .filter(statement_detached_content::Column::ContentKey.eq(content_key))
+        .exec(conn)
+        .await?;
+    statement_detached_content::ActiveModel {
+        content_key: Set(content_key.to_owned()),
+        path: Set(path.to_owned()),
+        detached_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| StoreError::from_write("detached statement content", e))?;
+    Ok(())
+}
+
+/// Makes `content` the bytes of file `new.file_id`, ready, in one transaction: the file's row
+/// (or the row of the same owner, production day and bill type) is updated in place — or
+/// inserted the first time — and the bytes it had are noted detached at `detached_at` (removed
+/// later by [`purge_detached`]); the note of `content` is taken back. Until the commit readers
+/// see the old row and bytes; from it, the new. Concurrent swaps of one file take turns (on
+/// PostgreSQL the rows are locked; a first insert that loses the race is retried once as an
+/// update). `created_at`/`updated_at` become `now`.
+pub async fn swap_in(
     db: &Db,
     new: &NewStatementFile,
+    content: &WrittenContent,
     now: DateTime<Utc>,
+    detached_at: DateTime<Utc>,
+) -> Result<statement_file::Model, StoreError> {
+    match swap_once(db, new, content, now, detached_at).await {
+        Err(e) if e.is_duplicate() => swap_once(db, new, content, now, detached_at).await,
+        other => other,
+    }
+}
+
+async fn swap_once(
+    db: &Db,
+    new: &NewStatementFile,
+    content: &WrittenContent,
+    now: DateTime<Utc>,
+    detached_at: DateTime<Utc>,
 ) -> Result<statement_file::Model, StoreError> {
     let tx = db.begin_write().await?;
-    let old = statement_file::Entity::find()
-        .filter(statement_file::Column::OwnerKind.eq(new.owner.as_str()))
-        .filter(statement_file::Column::OwnerId.eq(&new.owner_id))
-        .filter(statement_file::Column::FileDate.eq(&new.file_date))
-        .filter(statement_file::Column::BillType.eq(&new.bill_type))
-        .all(&tx)
+    let same_file = Condition::any()
+        .add(statement_file::Column::FileId.eq(&new.file_id))
+        .add(
+            Condition::all()
+                .add(statement_file::Column::OwnerKind.eq(new.owner.as_str()))
+                .add(statement_file::Column::OwnerId.eq(&new.owner_id))
+                .add(statement_file::Column::FileDate.eq(&new.file_date))
+                .add(statement_file::Column::BillType.eq(&new.bill_type)),
+        );
+    let mut query = statement_file::Entity::find().filter(same_file);
+    if db.backend() == DbBackend::Postgres {
+        // SQLite's BEGIN IMMEDIATE already serializes writers.
+        query = query.lock_exclusive();
+    }
+    let old = query.all(&tx).await?;
+    for f in &old {
+        if f.content_key.as_deref() != Some(content.content_key.as_str()) {
+            note_detached(&tx, f.chunk_key(), &f.path, detached_at).await?;
+        }
+    }
+    statement_detached_content::Entity::delete_many()
+        .filter(statement_detached_content::Column::ContentKey.eq(&content.content_key))
+        .exec(&tx)
         .await?;
-    for file in old
+    let keep = old.iter().find(|f| f.file_id == new.file_id);
+    let others: Vec<i64> = old
         .iter()
-        .map(|f| f.file_id.as_str())
-        .chain([new.file_id.as_str()])
-    {
-        delete_chunks(&tx, file).await?;
+        .filter(|f| f.file_id != new.file_id)
+        .map(|f| f.id)
+        .collect();
+    if !others.is_empty() {
         statement_file::Entity::delete_many()
-            .filter(statement_file::Column::FileId.eq(file))
+            .filter(statement_file::Column::Id.is_in(others))
             .exec(&tx)
             .await?;
     }
-    let row = statement_file::ActiveModel {
+    let mut row = statement_file::ActiveModel {
         file_id: Set(new.file_id.clone()),
         owner_kind: Set(new.owner),
         owner_id: Set(new.owner_id.clone()),
@@ -77,21 +160,73 @@ pub async fn replace_file(
         data_date: Set(new.data_date.clone()),
         bill_type: Set(new.bill_type.clone()),
         file_name: Set(new.file_name.clone()),
-        path: Set(new.path.clone()),
-        status: Set(StatementStatus::Making),
-        size_bytes: Set(0),
-        sha256: Set(None),
+        path: Set(content.path.clone()),
+        status: Set(StatementStatus::Ready),
+        size_bytes: Set(content.size_bytes),
+        sha256: Set(Some(content.sha256.clone())),
         partial: Set(new.partial),
-        row_count: Set(0),
+        row_count: Set(content.row_count),
+        content_key: Set(Some(content.content_key.clone())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
+    };
+    let saved = match keep {
+        Some(k) => {
+            row.id = Set(k.id);
+            row.update(&tx).await
+        }
+        None => row.insert(&tx).await,
     }
-    .insert(&tx)
-    .await
     .map_err(|e| StoreError::from_write("statement file", e))?;
     tx.commit().await?;
-    Ok(row)
+    Ok(saved)
+}
+
+/// Removes bytes detached before `before` that no file points at: their chunks, their note;
+/// at most `limit` of them. The `(content_key, path)` of each removed, so the caller deletes a
+/// directory file named by `path`.
+pub async fn purge_detached(
+    db: &Db,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let due = statement_detached_content::Entity::find()
+        .filter(statement_detached_content::Column::DetachedAt.lt(before))
+        .order_by_asc(statement_detached_content::Column::DetachedAt)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    let mut removed = Vec::new();
+    for note in due {
+        let tx = db.begin_write().await?;
+        // Never the bytes of a file (a note left behind by mistake must not remove them).
+        let live = statement_file::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(statement_file::Column::ContentKey.eq(&note.content_key))
+                    .add(
+                        Condition::all()
+                            .add(statement_file::Column::ContentKey.is_null())
+                            .add(statement_file::Column::FileId.eq(&note.content_key)),
+                    ),
+            )
+            .count(&tx)
+            .await?;
+        if live == 0 {
+            delete_chunks(&tx, &note.content_key).await?;
+        }
+        let gone = statement_detached_content::Entity::delete_many()
+            .filter(statement_detached_content::Column::Id.eq(note.id))
+            .filter(statement_detached_content::Column::DetachedAt.lt(before))
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        if live == 0 && gone.rows_affected == 1 {
+            removed.push((note.content_key, note.path));
+        }
+    }
+    Ok(removed)
 }
 
 /// Stores chunk `seq` (from 0) of a file kept in the database.
@@ -135,54 +270,13 @@ pub async fn chunk_count(conn: &impl ConnectionTrait, file_id: &str) -> Result<u
         .await?)
 }
 
-async fn delete_chunks(conn: &impl ConnectionTrait, file_id: &str) -> Result<(), StoreError> {
+/// Deletes every chunk stored under `file_id` (a content key).
+pub async fn delete_chunks(conn: &impl ConnectionTrait, file_id: &str) -> Result<(), StoreError> {
     statement_file_chunk::Entity::delete_many()
         .filter(statement_file_chunk::Column::FileId.eq(file_id))
         .exec(conn)
         .await?;
     Ok(())
-}
-
-/// Marks a file ready with its size (bytes), SHA-256 (hex) and detail row count.
-pub async fn mark_ready(
-    conn: &impl ConnectionTrait,
-    file_id: &str,
-    size_bytes: i64,
-    sha256_hex: &str,
-    row_count: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let res = statement_file::Entity::update_many()
-        .col_expr(
-            statement_file::Column::Status,
-            Expr::value(StatementStatus::Ready.as_str()),
-        )
-        .col_expr(statement_file::Column::SizeBytes, Expr::value(size_bytes))
-        .col_expr(statement_file::Column::Sha256, Expr::value(sha256_hex))
-        .col_expr(statement_file::Column::RowCount, Expr::value(row_count))
-        .col_expr(statement_file::Column::UpdatedAt, Expr::value(now))
-        .filter(statement_file::Column::FileId.eq(file_id))
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Marks a file failed (a later run replaces it).
-pub async fn mark_failed(
-    conn: &impl ConnectionTrait,
-    file_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let res = statement_file::Entity::update_many()
-        .col_expr(
-            statement_file::Column::Status,
-            Expr::value(StatementStatus::Failed.as_str()),
-        )
-        .col_expr(statement_file::Column::UpdatedAt, Expr::value(now))
-        .filter(statement_file::Column::FileId.eq(file_id))
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected == 1)
 }
 
 /// The statement file with `file_id`.

@@ -7,7 +7,7 @@ use chrono::Duration;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::channel_records::{self, NewExchange, NewInboundMessage};
 use nkpay_store::kinds::{AdminRole, RecordStatus, StatementOwner, StatementStatus};
-use nkpay_store::statements::{self, NewStatementFile};
+use nkpay_store::statements::{self, NewStatementFile, WrittenContent};
 use nkpay_store::testing::databases;
 use nkpay_store::{admin_users, audit_log, incidents};
 
@@ -187,7 +187,7 @@ async fn audit_log_pages_newest_first_and_keeps_json_detail() {
 }
 
 #[tokio::test]
-async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_replaces_it() {
+async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_swaps_its_bytes() {
     for t in databases().await {
         let c = t.db.conn();
         let new = NewStatementFile {
@@ -198,24 +198,29 @@ async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_replaces_
             data_date: "20261121".into(),
             bill_type: "TRADE_BILL".into(),
             file_name: "20261121_6666000000000001_TRADE_BILL.zip".into(),
-            path: String::new(),
             partial: false,
         };
-        let made = statements::replace_file(&t.db, &new, fixture::t0())
+        // Bytes are noted detached before they are written, then swapped in.
+        let t0 = fixture::t0();
+        statements::note_detached(c, "k1", "", t0).await.unwrap();
+        statements::put_chunk(c, "k1", 0, b"abc".to_vec())
             .await
             .unwrap();
-        assert_eq!(made.status, StatementStatus::Making, "{}", t.label);
-        statements::put_chunk(c, "F0001", 0, b"abc".to_vec())
+        statements::put_chunk(c, "k1", 1, b"de".to_vec())
             .await
             .unwrap();
-        statements::put_chunk(c, "F0001", 1, b"de".to_vec())
+        let content = |key: &str, size: i64| WrittenContent {
+            content_key: key.into(),
+            path: String::new(),
+            size_bytes: size,
+            sha256: "ab".repeat(32),
+            row_count: 3,
+        };
+        let made = statements::swap_in(&t.db, &new, &content("k1", 5), t0, t0)
             .await
             .unwrap();
-        assert!(
-            statements::mark_ready(c, "F0001", 5, &"ab".repeat(32), 3, fixture::t0())
-                .await
-                .unwrap()
-        );
+        assert_eq!(made.status, StatementStatus::Ready, "{}", t.label);
+        assert_eq!(made.chunk_key(), "k1", "{}", t.label);
         let found = statements::find_for(
             c,
             StatementOwner::Merchant,
@@ -237,9 +242,9 @@ async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_replaces_
             "{}",
             t.label
         );
-        assert_eq!(statements::chunk_count(c, "F0001").await.unwrap(), 2);
+        assert_eq!(statements::chunk_count(c, "k1").await.unwrap(), 2);
         assert_eq!(
-            statements::read_chunk(c, "F0001", 1).await.unwrap(),
+            statements::read_chunk(c, "k1", 1).await.unwrap(),
             Some(b"de".to_vec())
         );
         assert!(
@@ -256,35 +261,52 @@ async fn statement_file_is_one_per_owner_day_and_bill_type_and_a_rerun_replaces_
             "{}",
             t.label
         );
+        // Nothing is purged while its bytes are the file's.
+        let later = t0 + Duration::days(3);
+        assert_eq!(
+            statements::purge_detached(&t.db, later, 10).await.unwrap(),
+            []
+        );
 
-        // A rerun replaces the file and its chunks.
-        let rerun = NewStatementFile {
-            file_id: "F0002".into(),
-            ..new.clone()
-        };
-        statements::replace_file(&t.db, &rerun, fixture::t0())
+        // A rerun under a fresh key: the same row now points at the new bytes; the old bytes
+        // stay until the grace period passes.
+        statements::note_detached(c, "k2", "", t0).await.unwrap();
+        statements::put_chunk(c, "k2", 0, b"xyz".to_vec())
             .await
             .unwrap();
-        assert!(
-            statements::find_by_file_id(c, "F0001")
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(statements::chunk_count(c, "F0001").await.unwrap(), 0);
-        assert!(
-            statements::mark_failed(c, "F0002", fixture::t0())
-                .await
-                .unwrap()
+        let at = t0 + Duration::hours(1);
+        let swapped = statements::swap_in(&t.db, &new, &content("k2", 3), at, at)
+            .await
+            .unwrap();
+        assert_eq!((swapped.id, swapped.chunk_key()), (made.id, "k2"));
+        assert_eq!(statements::chunk_count(c, "k1").await.unwrap(), 2);
+        assert_eq!(
+            statements::purge_detached(&t.db, at, 10).await.unwrap(),
+            [],
+            "{}: k1 was detached at `at`, not before",
+            t.label
         );
         assert_eq!(
-            statements::find_by_file_id(c, "F0002")
-                .await
-                .unwrap()
-                .map(|f| f.status),
-            Some(StatementStatus::Failed),
+            statements::purge_detached(&t.db, later, 10).await.unwrap(),
+            [("k1".to_owned(), String::new())],
             "{}",
             t.label
         );
+        assert_eq!(statements::chunk_count(c, "k1").await.unwrap(), 0);
+        assert_eq!(statements::chunk_count(c, "k2").await.unwrap(), 1);
+        // Bytes noted but never swapped in (a writer that died) are purged the same way.
+        statements::note_detached(c, "k3", "F0001.k3.zip", at)
+            .await
+            .unwrap();
+        statements::put_chunk(c, "k3", 0, b"half".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            statements::purge_detached(&t.db, later, 10).await.unwrap(),
+            [("k3".to_owned(), "F0001.k3.zip".to_owned())]
+        );
+        assert_eq!(statements::chunk_count(c, "k3").await.unwrap(), 0);
+        let file = statements::find_by_file_id(c, "F0001").await.unwrap();
+        assert_eq!(file.map(|f| f.size_bytes), Some(3), "{}", t.label);
     }
 }

@@ -7,14 +7,23 @@
 //!   "owner_kind" ("mer" / "sys"), "row_count", "created_at" (UTC)}]}`; `download_url` is a
 //!   signed link any holder may use until it expires.
 //! - `GET /admin/api/statements/{file_id}/download` — the zip itself (`application/zip`).
+//! - `POST /admin/api/statements/generate` with `{"date": "yyyyMMdd"}` (a trade day) or
+//!   `{"month": "yyyyMM"}` (the monthly bills) — remakes that period's files through the same
+//!   engine path as `nkpay bill generate --date` and the scheduled job (today / this month
+//!   partial; a closed period gives identical bytes; the old files stay listed and downloadable
+//!   until the new ones are complete) and answers 200 with [`report_json`]'s shape:
+//!   `{"data_date", "partial", "files": [{"file_id", "file_name", "size_bytes", "sha256",
+//!   "rows"}]}`. Platform admin and operator only (finance, read-only, agent admin: 403);
+//!   audited as `statement.generate`.
 //!
 //! Every role reads statements; an agent admin only its own service provider's and its
 //! merchants' (another's is 404). Bad input: 400 `{"error", "field"}` naming the field and rule.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use nkpay_engine::EngineError;
 use nkpay_engine::shanghai_time;
-use nkpay_engine::statements::BillType;
+use nkpay_engine::statements::{BillType, GenerateReport, Period};
 use nkpay_store::statements::FileFilter;
 use serde::Deserialize;
 use serde_json::json;
@@ -32,7 +41,9 @@ const MAX_LIMIT: u64 = 1000;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(STATEMENTS)
+            .app_data(super::error::json_config())
             .route("", web::get().to(list))
+            .route("/generate", web::post().to(generate))
             .route("/{file_id}/download", web::get().to(download)),
     );
 }
@@ -113,5 +124,88 @@ async fn download(
     match state.engine.statements().open_for(&actor.0, &path).await? {
         Some(d) => Ok(crate::statements_download::zip_response(d)),
         None => Err(AdminError::NotFound(format!("statement file {path}"))),
+    }
+}
+
+/// `POST /admin/api/statements/generate`'s body: exactly one of `date` and `month`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateBody {
+    /// A trade day, `yyyyMMdd` (Asia/Shanghai): its `TRADE_BILL` and `SETTLE_BILL` files.
+    pub date: Option<String>,
+    /// A month, `yyyyMM`: its `TRADE_BILL_MONTH` and `SETTLE_BILL_MONTH` files.
+    pub month: Option<String>,
+}
+
+/// A generation's report as JSON: `{"data_date": "yyyyMMdd", "partial": bool, "files":
+/// [{"file_id", "file_name", "size_bytes" (bytes), "sha256" (hex), "rows"}]}` — what
+/// `nkpay bill generate` prints and the console's regeneration answers.
+pub fn report_json(report: &GenerateReport) -> serde_json::Value {
+    let files: Vec<_> = report
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "file_id": f.file_id,
+                "file_name": f.file_name,
+                "size_bytes": f.size_bytes,
+                "sha256": f.sha256,
+                "rows": f.rows,
+            })
+        })
+        .collect();
+    json!({
+        "data_date": report.data_date.format("%Y%m%d").to_string(),
+        "partial": report.partial,
+        "files": files,
+    })
+}
+
+/// The period `body` names; otherwise the refused field and its rule.
+fn period_of(body: &GenerateBody) -> Result<Period, (&'static str, &'static str)> {
+    match (&body.date, &body.month) {
+        (Some(d), None) => shanghai_time::parse_date(d)
+            .map(Period::Day)
+            .ok_or(("date", "must be a real date written yyyyMMdd")),
+        (None, Some(m)) => {
+            let first = (m.len() == 6 && m.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| shanghai_time::parse_date(&format!("{m}01")))
+                .flatten();
+            first
+                .map(Period::Month)
+                .ok_or(("month", "must be a real month written yyyyMM"))
+        }
+        (Some(_), Some(_)) => Err(("month", "give either date or month, not both")),
+        (None, None) => Err((
+            "date",
+            "give date (a trade day, yyyyMMdd) or month (yyyyMM)",
+        )),
+    }
+}
+
+async fn generate(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    body: web::Json<GenerateBody>,
+) -> Result<HttpResponse, AdminError> {
+    let period = match period_of(&body) {
+        Ok(p) => p,
+        Err((field, rule)) => return Ok(bad(field, rule)),
+    };
+    let field = match period {
+        Period::Day(_) => "date",
+        Period::Month(_) => "month",
+    };
+    match state
+        .engine
+        .statements()
+        .regenerate(&actor.0, period, Utc::now())
+        .await
+    {
+        Ok(report) => Ok(HttpResponse::Ok().json(report_json(&report))),
+        // The engine names `date` for a period that has not begun; the caller may have sent
+        // `month`.
+        Err(EngineError::Invalid { rule, .. }) => Ok(bad(field, &rule)),
+        Err(e) => Err(e.into()),
     }
 }

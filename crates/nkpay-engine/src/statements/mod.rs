@@ -8,6 +8,8 @@
 //! Dates: `data_date` is the trade day; `file_date` is Dougong's, the day the file is produced
 //! (the trade day + 1). File names carry the trade day.
 
+mod admin;
+pub mod contents;
 pub mod job;
 pub mod link;
 pub mod writer;
@@ -24,7 +26,7 @@ use nkpay_core::secret::Secret;
 use nkpay_store::entity::statement_file;
 use nkpay_store::kinds::{StatementOwner, StatementStatus};
 use nkpay_store::statement_rows::{self, RowOwner};
-use nkpay_store::statements::{self, FileFilter, NewStatementFile};
+use nkpay_store::statements::{self, FileFilter, NewStatementFile, WrittenContent};
 use sha2::{Digest, Sha256};
 
 use crate::admin_identity::Actor;
@@ -233,7 +235,7 @@ pub enum DownloadRefusal {
     /// The link was altered, or signed with another key.
     #[error("download link signature does not match")]
     BadSignature,
-    /// No ready file with that id (regenerated or removed since).
+    /// No ready file with that id (removed since; a regenerated file keeps its id).
     #[error("statement file not found")]
     NotFound,
 }
@@ -463,9 +465,12 @@ impl Statements {
         let settings = &self.config.statements;
         let id = file_id(period.data_date(), owner_id, bill);
         let file_name = format!("{}_{owner_id}_{}.zip", period.label(), bill.as_str());
+        // Written under a fresh key, then switched to in one transaction: the old file stays
+        // listed and downloadable until then (contents.rs).
+        let content_key = contents::fresh_key();
         let path = match &settings.storage {
             StatementStorage::Database => String::new(),
-            StatementStorage::Directory(_) => format!("{id}.zip"),
+            StatementStorage::Directory(_) => format!("{id}.{content_key}.zip"),
         };
         let new = NewStatementFile {
             file_id: id.clone(),
@@ -475,19 +480,30 @@ impl Statements {
             data_date: ymd(period.data_date()),
             bill_type: bill.as_str().to_owned(),
             file_name: file_name.clone(),
-            path: path.clone(),
             partial,
         };
-        statements::replace_file(&self.db, &new, now).await?;
-        let written = self.write_file(owner, bill, period, &id, &path).await;
+        statements::note_detached(self.db.conn(), &content_key, &path, Utc::now()).await?;
+        let written = self
+            .write_file(owner, bill, period, &content_key, &path)
+            .await;
         let (size, sha256, rows) = match written {
             Ok(w) => w,
             Err(e) => {
-                statements::mark_failed(self.db.conn(), &id, Utc::now()).await?;
+                self.discard(&content_key, &path).await;
                 return Err(e);
             }
         };
-        statements::mark_ready(self.db.conn(), &id, size, &sha256, rows, Utc::now()).await?;
+        let content = WrittenContent {
+            content_key,
+            path,
+            size_bytes: size,
+            sha256: sha256.clone(),
+            row_count: rows,
+        };
+        statements::swap_in(&self.db, &new, &content, now, Utc::now()).await?;
+        if let Err(e) = self.purge_detached(Utc::now()).await {
+            tracing::warn!(error = %e, "statement bytes replaced earlier not purged yet");
+        }
         Ok(MadeFile {
             file_id: id,
             file_name,
@@ -737,7 +753,9 @@ impl Statements {
         }
     }
 
-    /// The ready file `file_id` and its bytes; `None` when there is none.
+    /// The ready file `file_id` and its bytes; `None` when there is none. The bytes are those
+    /// of the file as it was when opened: a regeneration meanwhile does not change or cut them
+    /// (they are kept [`contents::DETACHED_GRACE`] after it).
     pub async fn open(&self, file_id: &str) -> Result<Option<Download>, EngineError> {
         let Some(file) = statements::find_by_file_id(self.db.conn(), file_id).await? else {
             return Ok(None);
@@ -748,7 +766,7 @@ impl Statements {
         let chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>> =
             if file.path.is_empty() {
                 let db = self.db.clone();
-                let id = file.file_id.clone();
+                let id = file.chunk_key().to_owned();
                 Box::pin(futures::stream::try_unfold(0i32, move |seq| {
                     let db = db.clone();
                     let id = id.clone();

@@ -27,6 +27,7 @@ pub mod reconciliation_run;
 pub mod refund;
 pub mod service_provider;
 pub mod service_provider_fee_floor;
+pub mod statement_detached_content;
 pub mod statement_file;
 pub mod statement_file_chunk;
 pub mod statement_run;

@@ -45,6 +45,11 @@ pub struct Model {
     pub partial: bool,
     /// Detail rows in the file (trades and refunds; merchants for a settlement file).
     pub row_count: i64,
+    /// The key of the file's bytes: `statement_file_chunks.file_id` of its chunks when kept in
+    /// the database. A regeneration writes under a fresh key and switches the row to it in one
+    /// transaction (migration `m20261129_183000`); `None` on rows made before, whose chunks are
+    /// under [`Model::file_id`] — [`Model::chunk_key`] gives either.
+    pub content_key: Option<String>,
 }
 
 /// No declared relations: queries join by key themselves.
@@ -52,3 +57,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Where the file's chunks are: [`Model::content_key`], or the `file_id` of a row made
+    /// before content keys.
+    pub fn chunk_key(&self) -> &str {
+        self.content_key.as_deref().unwrap_or(&self.file_id)
+    }
+}
