@@ -102,6 +102,8 @@ async function startDemo() {
     NKPAY__DATABASE__URL: `sqlite://${tmp}/nkpay.db?mode=rwc`,
     NKPAY__SECRETS__MASTER_KEY_FILE: path.join(tmp, "master.key"),
     NKPAY__CONSOLE__DIR: path.join(ROOT, "admin-ui/dist"),
+    // The shortest access token allowed, so the journey outlives one and the console renews it.
+    NKPAY__ADMIN__ACCESS_TOKEN_TTL_SECS: "60",
     RUST_LOG: process.env.RUST_LOG ?? "info",
   };
   const creds = path.join(tmp, "credentials.json");
@@ -425,6 +427,24 @@ describe("the web console in Chromium", () => {
     await checkDashboard(state.page, "16-dashboard-after-trades");
   });
 
+  it("opens the other pages with the server's rows", async () => {
+    const page = state.page;
+    const pages = [
+      ["/service-providers", "table-service-providers", "20-service-providers"],
+      ["/reconciliation", "table-reconciliation-runs", "21-reconciliation"],
+      ["/settings/channel-accounts", "table-channel-accounts", "22-channel-accounts"],
+    ];
+    for (const [route, table, name] of pages) {
+      await go(page, route);
+      await page.getByTestId(table).waitFor();
+      if (table !== "table-reconciliation-runs") {
+        await waitFor(`rows on ${route}`, async () => (await page.getByTestId(table).locator("tbody tr.ant-table-row").count()) > 0);
+      }
+      assert.equal(await page.getByTestId(table.replace("table-", "error-")).count(), 0, `${route} shows an error`);
+      await shot(page, name);
+    }
+  });
+
   it("keeps finance out of the settings", async () => {
     nkpay(["admin", "create-user", "--username", "finance1", "--role", "finance", "--password-stdin"], "finance-password-1\n");
     const page = await newPage();
@@ -457,6 +477,26 @@ describe("the web console in Chromium", () => {
     await page.getByTestId("load-error").waitFor();
     await shot(page, "19-agent-other-merchant");
     await page.context().close();
+  });
+
+  it("renews an expired access token with the refresh token, and signing out revokes it", async () => {
+    const page = state.page;
+    const user = state.demo.credentials.admin_username;
+    // Wait out the newest access token (60 s from its refresh token's issue), then use the page.
+    const issued = sqlite(`SELECT MAX(issued_at) FROM admin_refresh_tokens WHERE username = '${user}'`)[0][0];
+    const expired = new Date(String(issued).replace(" ", "T").replace(/(\.\d{3})\d*/, "$1")).getTime() + 61_000;
+    await waitFor("the access token to expire", () => Date.now() > expired, 90_000);
+    await go(page, "/notifications?status=");
+    const rows = page.getByTestId("table-notifications").locator("tbody tr.ant-table-row");
+    await waitFor("notifications listed after the renewal", async () => (await rows.count()) > 0);
+    assert.equal(await page.getByTestId("login-form").count(), 0);
+    const spent = sqlite(`SELECT COUNT(*) FROM admin_refresh_tokens WHERE username = '${user}' AND spent_at IS NOT NULL`);
+    assert.ok(spent[0][0] >= 1, "a refresh token was spent");
+    await page.getByTestId("sign-out").click();
+    await page.getByTestId("login-form").waitFor();
+    const live = sqlite(`SELECT COUNT(*) FROM admin_refresh_tokens WHERE username = '${user}' AND revoked_at IS NULL AND spent_at IS NULL`);
+    assert.equal(live[0][0], 0, "signing out revoked the refresh token");
+    await shot(page, "26-signed-out");
   });
 
   it("raised no error in any page", () => {
