@@ -11,6 +11,7 @@ use crate::businesses::Businesses;
 use crate::callers::Callers;
 use crate::channel_accounts::ChannelAccounts;
 use crate::channel_notifies::ChannelNotifies;
+use crate::console::Console;
 use crate::context::{Context, EngineParts};
 use crate::error::EngineError;
 use crate::merchants::Merchants;
@@ -35,6 +36,7 @@ pub struct Engine {
     businesses: Businesses,
     statements: Statements,
     reconciliation: Reconciliation,
+    console: Console,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             businesses: Businesses::new(ctx.clone()),
             statements: Statements::new(ctx.clone()),
             reconciliation: Reconciliation::new(ctx.clone()),
+            console: Console::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -120,6 +123,12 @@ impl Engine {
     /// Reconciliation with the channels' bills: runs, differences, healing, incidents.
     pub fn reconciliation(&self) -> &Reconciliation {
         &self.reconciliation
+    }
+
+    /// The console's reads (trades, refunds, timelines, dashboard, users, tokens, audit log,
+    /// platform keys) and its operator refund.
+    pub fn console(&self) -> &Console {
+        &self.console
     }
 }
 

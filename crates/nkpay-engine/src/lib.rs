@@ -22,6 +22,7 @@ pub mod channel_accounts;
 pub mod channel_notifies;
 mod channel_registry;
 pub mod config;
+pub mod console;
 pub mod context;
 mod engine;
 pub mod error;

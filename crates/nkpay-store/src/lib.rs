@@ -17,6 +17,7 @@ pub mod admin_sessions;
 pub mod admin_users;
 pub mod audit_log;
 pub mod channel_records;
+pub mod console_queries;
 mod db;
 pub mod entity;
 mod error;

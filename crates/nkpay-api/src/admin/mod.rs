@@ -20,18 +20,24 @@
 //! `crates/nkpay-api/tests/admin_roles.rs` walks actix's resource map: a route without its
 //! line, or a line without its route, fails it, and it calls every line as every role.
 
+pub mod audit;
 pub mod auth;
 pub mod businesses;
 pub mod channel_accounts;
 mod console_db;
+pub mod dashboard;
 mod error;
+mod listing;
 pub mod me;
 pub mod merchants;
 pub mod notifications;
+pub mod platform_keys;
 pub mod reconciliation;
 pub mod service_providers;
 pub mod session;
 pub mod statements;
+pub mod trades;
+pub mod users;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
@@ -119,6 +125,24 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (POST, "/admin/api/reconciliation/differences/{id}/resolve", Needs(ResolveDifferences)),
     (GET, "/admin/api/reconciliation/incidents", Needs(ReadReconciliation)),
     (POST, "/admin/api/reconciliation/incidents/{id}/resolve", Needs(ResolveDifferences)),
+    // Trades, refunds, the dashboard (console/trades.rs, dashboard.rs).
+    (GET, "/admin/api/trades", Needs(ReadTrades)),
+    (GET, "/admin/api/trades/{nkp_seq_id}", Needs(ReadTrades)),
+    (POST, "/admin/api/trades/{nkp_seq_id}/refund", Needs(Refund)),
+    (GET, "/admin/api/refunds", Needs(ReadTrades)),
+    (GET, "/admin/api/dashboard", Needs(ReadDashboard)),
+    // Users, API tokens, the audit log, platform keys (users.rs, audit.rs, platform_keys.rs).
+    (GET, "/admin/api/users", Needs(ManageIdentities)),
+    (POST, "/admin/api/users", Needs(ManageIdentities)),
+    (POST, "/admin/api/users/{username}/disable", Needs(ManageIdentities)),
+    (POST, "/admin/api/users/{username}/enable", Needs(ManageIdentities)),
+    (GET, "/admin/api/tokens", Needs(ManageIdentities)),
+    (POST, "/admin/api/tokens", Needs(ManageIdentities)),
+    (GET, "/admin/api/audit", Needs(ReadAuditLog)),
+    (GET, "/admin/api/platform-keys", Needs(ReadChannelAccounts)),
+    // Last: the role test calls each line in order with token id 1 the platform admin's, which
+    // this revokes.
+    (DELETE, "/admin/api/tokens/{id}", Needs(ManageIdentities)),
 ];
 
 /// The access of the route `method` + `pattern` (actix's matched pattern), if it has a line.
@@ -161,4 +185,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     merchants::configure(cfg);
     statements::configure(cfg);
     reconciliation::configure(cfg);
+    trades::configure(cfg);
+    dashboard::configure(cfg);
+    users::configure(cfg);
+    audit::configure(cfg);
+    platform_keys::configure(cfg);
 }
