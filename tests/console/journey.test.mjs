@@ -376,6 +376,48 @@ describe("the web console in Chromium", () => {
     await shot(page, "07-merchants");
   });
 
+  it("shows a trade made through the merchant API with its timeline, and refunds it", async () => {
+    const page = state.page;
+    const trade = paidTrade();
+    await go(page, "/trades");
+    await page.getByTestId("filter-nkp-seq-id").fill(trade.nkp_seq_id);
+    await page.getByTestId("trade-search").click();
+    const row = page.getByTestId("table-trades").locator("tbody tr.ant-table-row", { hasText: trade.nkp_seq_id });
+    await row.waitFor();
+    assert.match(await row.innerText(), /6\.60/);
+    await shot(page, "08-trades");
+    await row.getByRole("link", { name: trade.nkp_seq_id }).click();
+    await page.getByTestId("page-trade-detail").waitFor();
+    const timeline = page.getByTestId("timeline");
+    await waitFor("the merchant notification attempt in the timeline", async () => {
+      await page.getByTestId("reload").click();
+      return /notification_attempt/.test(await timeline.innerText());
+    });
+    const events = await timeline.innerText();
+    for (const kind of ["merchant_request", "channel_call", "notification_attempt"]) assert.match(events, new RegExp(kind));
+    assert.equal(await page.getByTestId("refundable").innerText(), "6.60");
+    await shot(page, "09-trade-timeline");
+
+    await page.getByTestId("refund-button").click();
+    assert.equal(await page.getByTestId("refund-amount").inputValue(), "6.60");
+    await page.getByTestId("refund-confirm").click();
+    await waitFor("the refund on the trade's page", async () =>
+      (await page.getByTestId("table-trade-refunds").locator("tbody tr.ant-table-row").count()) === 1);
+    await waitFor("nothing left to refund", async () => {
+      await page.getByTestId("reload").click();
+      return (await page.getByTestId("refundable").innerText()) === "0.00";
+    });
+    assert.equal(await page.getByTestId("refund-button").count(), 0);
+    const refunds = sqlite(`SELECT ord_amt, status FROM refunds WHERE org_nkp_seq_id = '${trade.nkp_seq_id}'`);
+    assert.deepEqual(refunds.map((r) => r[0]), [660]);
+    const audited = sqlite("SELECT COUNT(*) FROM audit_log WHERE action = 'trade.refund'");
+    assert.equal(audited[0][0], 1);
+    await shot(page, "10-trade-refunded");
+    await page.getByTestId("menu").getByText("退款", { exact: true }).click();
+    await page.getByTestId("table-refunds").locator("tbody tr.ant-table-row", { hasText: trade.nkp_seq_id }).waitFor();
+    await shot(page, "11-refunds");
+  });
+
   it("shows a trade's notification attempts and re-sends one", async () => {
     const page = state.page;
     const trade = paidTrade();
@@ -427,12 +469,15 @@ describe("the web console in Chromium", () => {
     await checkDashboard(state.page, "16-dashboard-after-trades");
   });
 
-  it("opens the other pages with the server's rows", async () => {
+  it("opens every other page with the server's rows", async () => {
     const page = state.page;
     const pages = [
       ["/service-providers", "table-service-providers", "20-service-providers"],
       ["/reconciliation", "table-reconciliation-runs", "21-reconciliation"],
       ["/settings/channel-accounts", "table-channel-accounts", "22-channel-accounts"],
+      ["/settings/platform-keys", "table-platform-keys", "23-platform-keys"],
+      ["/settings/users", "table-users", "24-users"],
+      ["/settings/audit", "table-audit", "25-audit"],
     ];
     for (const [route, table, name] of pages) {
       await go(page, route);
@@ -443,6 +488,9 @@ describe("the web console in Chromium", () => {
       assert.equal(await page.getByTestId(table.replace("table-", "error-")).count(), 0, `${route} shows an error`);
       await shot(page, name);
     }
+    // The audit log holds the approval and the re-send made from the console.
+    const audit = await page.getByTestId("table-audit").innerText();
+    assert.match(audit, /notification\.resend/);
   });
 
   it("keeps finance out of the settings", async () => {
