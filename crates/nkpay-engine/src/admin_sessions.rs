@@ -149,16 +149,15 @@ impl AdminIdentity {
         let (refresh_token, refresh_expires_at) = self
             .insert_refresh(&tx, &family, &user.username, now)
             .await?;
-        audit(
-            &tx,
+        commit_audited(
+            tx,
             &actor,
             "session.login",
-            &format!("admin_user:{}", user.username),
+            &user.username,
             json!({"family_id": family, "totp": user.totp_enabled_at.is_some()}),
             now,
         )
         .await?;
-        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
         Ok(SignIn::Session(Session {
             access: self.issue_access_token(&user.username, user.role, now)?,
             refresh_token,
@@ -191,11 +190,11 @@ impl AdminIdentity {
                 && !admin_sessions::spend_refresh_token(&tx, row.id, now).await?);
         if replayed {
             admin_sessions::revoke_refresh_family(&tx, &row.family_id, now).await?;
-            audit(
-                &tx,
+            commit_audited(
+                tx,
                 &actor,
                 "session.replay",
-                &format!("admin_user:{}", row.username),
+                &row.username,
                 json!({
                     "family_id": row.family_id,
                     "before": {"family": "active"},
@@ -204,7 +203,6 @@ impl AdminIdentity {
                 now,
             )
             .await?;
-            tx.commit().await.map_err(nkpay_store::StoreError::from)?;
             return Ok(None);
         }
         let user = user.filter(|u| u.status == RecordStatus::Active);
@@ -215,16 +213,15 @@ impl AdminIdentity {
         let (refresh_token, refresh_expires_at) = self
             .insert_refresh(&tx, &row.family_id, &user.username, now)
             .await?;
-        audit(
-            &tx,
+        commit_audited(
+            tx,
             &actor,
             "session.refresh",
-            &format!("admin_user:{}", user.username),
+            &user.username,
             json!({"family_id": row.family_id}),
             now,
         )
         .await?;
-        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
         Ok(Some(Session {
             access: self.issue_access_token(&user.username, user.role, now)?,
             refresh_token,
@@ -248,17 +245,17 @@ impl AdminIdentity {
         let tx = self.db.begin_write().await?;
         if admin_sessions::revoke_refresh_family(&tx, &row.family_id, now).await? > 0 {
             let actor = actor_of(user.as_ref(), &row.username, address);
-            audit(
-                &tx,
+            commit_audited(
+                tx,
                 &actor,
                 "session.logout",
-                &format!("admin_user:{}", row.username),
+                &row.username,
                 json!({"family_id": row.family_id}),
                 now,
             )
             .await?;
         }
-        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        // Nothing revoked: the transaction wrote nothing and is dropped.
         Ok(true)
     }
 
@@ -267,10 +264,7 @@ impl AdminIdentity {
     /// again before confirming replaces the pending secret. [`EngineError::Invalid`] naming
     /// `totp` when `by` is not a user (an API token) or already has TOTP enabled.
     pub async fn enrol_totp(&self, by: &Actor) -> Result<TotpEnrolment, EngineError> {
-        let user = self.own_user(by).await?;
-        if user.totp_enabled_at.is_some() {
-            return Err(EngineError::invalid("totp", "is already enabled"));
-        }
+        let user = self.own_user_without_totp(by).await?;
         let bytes = rand::thread_rng().r#gen::<[u8; 20]>().to_vec();
         let totp = totp_of(bytes, &user.username)?;
         let secret = Secret::new(totp.secret().to_base32());
@@ -283,16 +277,15 @@ impl AdminIdentity {
         if !admin_users::set_pending_totp(&tx, &user.username, &sealed, now).await? {
             return Err(EngineError::invalid("totp", "is already enabled"));
         }
-        audit(
-            &tx,
+        commit_audited(
+            tx,
             by,
             "totp.enrol",
-            &format!("admin_user:{}", user.username),
+            &user.username,
             json!({"before": {"totp": "off"}, "after": {"totp": "pending"}}),
             now,
         )
         .await?;
-        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
         Ok(TotpEnrolment {
             secret,
             otpauth_url: Secret::new(url),
@@ -304,10 +297,7 @@ impl AdminIdentity {
     /// is wrong, expired or used, or nothing is pending; naming `totp` when `by` is not a user
     /// or already has TOTP enabled.
     pub async fn confirm_totp(&self, by: &Actor, code: &str) -> Result<(), EngineError> {
-        let user = self.own_user(by).await?;
-        if user.totp_enabled_at.is_some() {
-            return Err(EngineError::invalid("totp", "is already enabled"));
-        }
+        let user = self.own_user_without_totp(by).await?;
         let Some(sealed) = user.totp_secret_sealed.as_deref() else {
             return Err(EngineError::invalid(
                 "code",
@@ -322,16 +312,15 @@ impl AdminIdentity {
         if !admin_users::enable_totp(&tx, &user.username, step, now).await? {
             return Err(EngineError::invalid("totp", "is already enabled"));
         }
-        audit(
-            &tx,
+        commit_audited(
+            tx,
             by,
             "totp.enable",
-            &format!("admin_user:{}", user.username),
+            &user.username,
             json!({"before": {"totp": "pending"}, "after": {"totp": "on"}}),
             now,
         )
         .await?;
-        tx.commit().await.map_err(nkpay_store::StoreError::from)?;
         Ok(())
     }
 
@@ -484,20 +473,46 @@ impl AdminIdentity {
             .and_then(|step| i64::try_from(step).ok()))
     }
 
-    /// The stored user behind a signed-in `by`; [`EngineError::Invalid`] naming `totp` for an
-    /// API token or the shell.
-    async fn own_user(&self, by: &Actor) -> Result<admin_user::Model, EngineError> {
+    /// The stored user behind a signed-in `by`, TOTP not yet enabled; [`EngineError::Invalid`]
+    /// naming `totp` for an API token, the shell, or a user with TOTP enabled.
+    async fn own_user_without_totp(&self, by: &Actor) -> Result<admin_user::Model, EngineError> {
         if by.kind != ActorKind::User {
             return Err(EngineError::invalid(
                 "totp",
                 "only a signed-in user has one; an API token does not",
             ));
         }
-        admin_users::find_admin_user(self.db.conn(), &by.name)
+        let user = admin_users::find_admin_user(self.db.conn(), &by.name)
             .await?
             .filter(|u| u.status == RecordStatus::Active)
-            .ok_or_else(|| EngineError::Forbidden(format!("user {} is not active", by.name)))
+            .ok_or_else(|| EngineError::Forbidden(format!("user {} is not active", by.name)))?;
+        if user.totp_enabled_at.is_some() {
+            return Err(EngineError::invalid("totp", "is already enabled"));
+        }
+        Ok(user)
     }
+}
+
+/// Records `by`'s `action` on the admin user `username` with `detail` in `tx`, then commits.
+async fn commit_audited(
+    tx: sea_orm::DatabaseTransaction,
+    by: &Actor,
+    action: &str,
+    username: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    audit(
+        &tx,
+        by,
+        action,
+        &format!("admin_user:{username}"),
+        detail,
+        now,
+    )
+    .await?;
+    tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+    Ok(())
 }
 
 /// The RFC 6238 generator over `secret` for `username` (SHA-1, 6 digits, 30 s, skew 1).
