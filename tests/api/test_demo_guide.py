@@ -222,3 +222,37 @@ def test_serve_runs_the_business_job_that_binds_an_unknown_outcome_later(platfor
 
 def shanghai_today():
     return datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y%m%d")
+
+
+def test_demo_prints_a_console_login_for_each_role(platform):
+    """Issue 13: the demo makes a console user of each role, prints them, and lists them in the
+    credentials file; each signs in, `GET /admin/api/me` names its role (the agent admin bound
+    to the demo service provider), the API refuses a role what it may not do, and logout
+    revokes the refresh token."""
+    printed = guide(platform)
+    logins = platform.credentials["logins"]
+    assert [l["role"] for l in logins] == [
+        "platform-admin", "operator", "finance", "read-only", "agent-admin"]
+    assert logins[0]["username"] == platform.credentials["admin_username"] == "demo-admin"
+    base = platform.base_url
+    for login in logins:
+        assert f"{login['username']} / {login['password']}" in printed, printed
+        r = requests.post(f"{base}/admin/api/session", timeout=10,
+                          json={"username": login["username"], "password": login["password"]})
+        assert r.status_code == 200, r.text
+        session = r.json()
+        bearer = {"Authorization": f"Bearer {session['access_token']}"}
+        me = requests.get(f"{base}/admin/api/me", headers=bearer, timeout=10).json()
+        assert (me["username"], me["role"], me["sys_id"]) == (
+            login["username"], login["role"], login["sys_id"]), me
+        # Channel accounts are the platform admin's to register: 403 before the body is read.
+        r = requests.post(f"{base}/admin/api/channel-accounts", headers=bearer, json={}, timeout=10)
+        assert r.status_code == (400 if login["role"] == "platform-admin" else 403), r.text
+        r = requests.delete(f"{base}/admin/api/session", timeout=10,
+                            json={"refresh_token": session["refresh_token"]})
+        assert r.status_code == 204, r.text
+        r = requests.post(f"{base}/admin/api/session/refresh", timeout=10,
+                          json={"refresh_token": session["refresh_token"]})
+        assert r.status_code == 401, r.text
+    agent = logins[-1]
+    assert agent["sys_id"] == platform.credentials["sys_id"]
