@@ -115,6 +115,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (POST, "/admin/api/channel-accounts/{id}/test", Needs(ManageChannelAccounts)),
     // Statements.
     (GET, "/admin/api/statements", Needs(ReadStatements)),
+    (POST, "/admin/api/statements/generate", Needs(GenerateStatements)),
     (GET, "/admin/api/statements/{file_id}/download", Needs(ReadStatements)),
     // Reconciliation.
     (POST, "/admin/api/reconciliation/runs", Needs(RunReconciliation)),
