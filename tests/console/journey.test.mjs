@@ -347,6 +347,16 @@ describe("the web console in Chromium", () => {
     await page.getByTestId("reveal-legal_cert_no").click();
     await waitFor("the revealed ID number", async () => !/\*/.test(await legal.innerText()));
     await shot(page, "05-merchant-approved");
+    // Freeze with a reason, then unfreeze.
+    await page.getByTestId("freeze").click();
+    await page.getByTestId("freeze-reason").fill("资料待核实");
+    await page.getByTestId("freeze-confirm").click();
+    await page.getByTestId("unfreeze").waitFor();
+    assert.match(await page.getByTestId("page-merchant-detail").innerText(), /资料待核实/);
+    const frozen = await adminApi("GET", `/admin/api/merchants/${applied.mer_id}`, c.admin_token);
+    assert.equal(frozen.body.merchant.frozen, true);
+    await page.getByTestId("unfreeze").click();
+    await page.getByTestId("freeze").waitFor();
 
     // The demo's first merchant: businesses open on both channels, appids bound.
     const demoMerchant = c.merchants[0].mer_id;

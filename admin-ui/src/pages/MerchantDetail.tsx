@@ -159,8 +159,8 @@ function MerchantPage({ merId }: { merId: string }) {
       </Card>
       <Modal open={freezeOpen} title={t("freeze")} onCancel={() => setFreezeOpen(false)} footer={null} destroyOnClose>
         <Form onFinish={(v) => act(async () => { await post(`/admin/api/merchants/${merId}/freeze`, { reason: v.reason }); setFreezeOpen(false); })}>
-          <Form.Item name="reason" label={t("reason")} rules={[{ required: true, max: 256 }]}><Input /></Form.Item>
-          <Button type="primary" danger htmlType="submit">{t("confirm")}</Button>
+          <Form.Item name="reason" label={t("reason")} rules={[{ required: true, max: 256 }]}><Input data-testid="freeze-reason" /></Form.Item>
+          <Button type="primary" danger htmlType="submit" data-testid="freeze-confirm">{t("confirm")}</Button>
         </Form>
       </Modal>
       <Modal open={subMchOpen} title="WeChat sub_mch_id" onCancel={() => setSubMchOpen(false)} footer={null} destroyOnClose>
