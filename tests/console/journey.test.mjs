@@ -503,6 +503,27 @@ describe("the web console in Chromium", () => {
     assert.match(audit, /notification\.resend/);
   });
 
+  it("creates a service provider with a generated key shown once, and sets its fee floors", async () => {
+    const page = state.page;
+    await page.getByTestId("menu").getByText("服务商", { exact: true }).click();
+    await page.getByTestId("create-provider").click();
+    await page.getByTestId("provider-sys-id").fill("AGENT03");
+    await page.getByTestId("provider-product-id").fill(state.demo.credentials.product_id);
+    await page.getByTestId("provider-name").fill("第三服务商");
+    await page.getByTestId("provider-confirm").click();
+    assert.match(await page.getByTestId("private-key").innerText(), /BEGIN PRIVATE KEY/);
+    await page.getByTestId("fee-floors-AGENT03").click();
+    await page.getByTestId("floor-T_JSAPI").fill("0.30");
+    await page.getByTestId("floors-confirm").click();
+    await waitFor("the floor stored", async () => {
+      const floors = await adminApi("GET", "/admin/api/service-providers/AGENT03/fee-floors", state.demo.credentials.admin_token);
+      return floors.body?.fee_floors?.T_JSAPI?.fee_rate_bp === 30;
+    });
+    const stored = sqlite("SELECT COUNT(*) FROM service_providers WHERE sys_id = 'AGENT03'");
+    assert.equal(stored[0][0], 1);
+    await shot(page, "27-provider-created");
+  });
+
   it("keeps finance out of the settings", async () => {
     nkpay(["admin", "create-user", "--username", "finance1", "--role", "finance", "--password-stdin"], "finance-password-1\n");
     const page = await newPage();

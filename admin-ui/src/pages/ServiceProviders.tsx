@@ -50,7 +50,7 @@ export function ServiceProviders() {
             render: (_, p: any) => (
               <Space wrap>
                 {can("providers.keys") && <Button size="small" onClick={() => setKeysOf(p)}>{t("keys")}</Button>}
-                <Button size="small" onClick={async () => setFloorsOf(await get(`/admin/api/service-providers/${p.sys_id}/fee-floors`))}>{t("feeFloors")}</Button>
+                <Button size="small" data-testid={`fee-floors-${p.sys_id}`} onClick={async () => setFloorsOf(await get(`/admin/api/service-providers/${p.sys_id}/fee-floors`))}>{t("feeFloors")}</Button>
                 {can("providers.write") && (p.status === "active"
                   ? <Button size="small" danger onClick={() => act(() => post(`/admin/api/service-providers/${p.sys_id}/suspend`))}>{t("suspend")}</Button>
                   : <Button size="small" onClick={() => act(() => post(`/admin/api/service-providers/${p.sys_id}/activate`))}>{t("activate")}</Button>)}
@@ -68,16 +68,16 @@ export function ServiceProviders() {
           setCreating(false);
           return r;
         })}>
-          <Form.Item name="sys_id" label="sys_id" rules={[{ required: true }]}><Input /></Form.Item>
-          <Form.Item name="product_id" label="product_id" rules={[{ required: true }]}><Input /></Form.Item>
-          <Form.Item name="name" label={t("name")} rules={[{ required: true }]}><Input /></Form.Item>
+          <Form.Item name="sys_id" label="sys_id" rules={[{ required: true }]}><Input data-testid="provider-sys-id" /></Form.Item>
+          <Form.Item name="product_id" label="product_id" rules={[{ required: true }]}><Input data-testid="provider-product-id" /></Form.Item>
+          <Form.Item name="name" label={t("name")} rules={[{ required: true }]}><Input data-testid="provider-name" /></Form.Item>
           <Form.Item name="generate" valuePropName="checked"><Checkbox>{t("generateKey")}</Checkbox></Form.Item>
           <Form.Item noStyle shouldUpdate>
             {({ getFieldValue }) => !getFieldValue("generate") && (
               <Form.Item name="public_key" label="RSA public key (PEM / base64)" rules={[{ required: true }]}><Input.TextArea rows={5} /></Form.Item>
             )}
           </Form.Item>
-          <Button type="primary" htmlType="submit">{t("confirm")}</Button>
+          <Button type="primary" htmlType="submit" data-testid="provider-confirm">{t("confirm")}</Button>
         </Form>
       </Modal>
       <Modal open={!!keysOf} title={`${t("keys")} ${keysOf?.sys_id ?? ""}`} onCancel={() => setKeysOf(null)} footer={null} destroyOnClose width={720}>
@@ -119,8 +119,8 @@ export function ServiceProviders() {
                 await put(`/admin/api/service-providers/${floorsOf.sys_id}/fee-floors`, { floors });
                 setFloorsOf(null);
               })}>
-              {TRADE_TYPES.map((tt) => <Form.Item key={tt} name={tt} label={`${tt} %`}><Input placeholder="0.38" /></Form.Item>)}
-              <Button type="primary" htmlType="submit">{t("confirm")}</Button>
+              {TRADE_TYPES.map((tt) => <Form.Item key={tt} name={tt} label={`${tt} %`}><Input placeholder="0.38" data-testid={`floor-${tt}`} /></Form.Item>)}
+              <Button type="primary" htmlType="submit" data-testid="floors-confirm">{t("confirm")}</Button>
             </Form>
           ) : (
             <Table size="small" pagination={false} rowKey="tt"
