@@ -29,6 +29,7 @@ mod m20261129_170150_statement_bill_type_width;
 mod m20261129_170200_reconciliation;
 mod m20261129_183000_statement_content_key;
 mod m20261129_183100_admin_sessions;
+mod m20261129_183300_statement_row_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_170200_reconciliation::Migration),
             Box::new(m20261129_183000_statement_content_key::Migration),
             Box::new(m20261129_183100_admin_sessions::Migration),
+            Box::new(m20261129_183300_statement_row_indexes::Migration),
         ]
     }
 }

@@ -124,14 +124,20 @@ async fn insert_refund(
     .insert(p.db.conn())
     .await
     .unwrap_or_else(|e| panic!("{}: refund {seq}: {e}", p.label));
-    // The fee the refund returned (issue 12 "Fees": written when it succeeds).
+    // The fee the refund returned (issue 12 "Fees": written when it succeeds), and the trade's
+    // running refunded total, as refund finalizing keeps them.
     use sea_orm::ConnectionTrait;
-    p.db.conn()
-        .execute_unprepared(&format!(
-            "UPDATE refunds SET fee_amt = {fee} WHERE nkp_seq_id = '{seq}'"
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("{}: refund fee {seq}: {e}", p.label));
+    for sql in [
+        format!("UPDATE refunds SET fee_amt = {fee} WHERE nkp_seq_id = '{seq}'"),
+        format!(
+            "UPDATE trades SET refunded_amt = refunded_amt + {amount} WHERE nkp_seq_id = '{org}'"
+        ),
+    ] {
+        p.db.conn()
+            .execute_unprepared(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{}: refund {seq}: {sql}: {e}", p.label));
+    }
 }
 
 /// The day: 2026-11-20 (Asia/Shanghai), and what spills over into the 21st.
@@ -844,7 +850,11 @@ async fn files_kept_in_a_shared_directory_are_served_the_same() {
             .await
             .expect("row")
             .expect("the file");
-        assert!(row.path.starts_with(id) && row.path.ends_with(".zip"), "{}", row.path);
+        assert!(
+            row.path.starts_with(id) && row.path.ends_with(".zip"),
+            "{}",
+            row.path
+        );
         let on_disk = std::fs::read(dir.join(&row.path)).expect("the file in the directory");
         assert_eq!(bytes, on_disk, "{}", p.label);
         let entries = unzip(&bytes);

@@ -66,9 +66,19 @@ impl Money {
     /// with two decimals: `-5` is `"-0.05"`. For amounts that may lie outside [`Money`]'s range,
     /// where `Money::from_fen(f)?.to_yuan()` would need an error path.
     pub fn yuan_of_fen(fen: i64) -> String {
+        let mut out = String::with_capacity(12);
+        Money::push_yuan_of_fen(fen, &mut out);
+        out
+    }
+
+    /// [`Money::yuan_of_fen`] appended to `out` (no allocation of its own: the statement
+    /// writer formats millions of amounts into one reused buffer).
+    pub fn push_yuan_of_fen(fen: i64, out: &mut String) {
+        use std::fmt::Write as _;
         let sign = if fen < 0 { "-" } else { "" };
         let abs = fen.unsigned_abs();
-        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
     }
 
     /// The sum, or `None` when it would exceed [`Money::MAX`].

@@ -1,11 +1,14 @@
 //! Statement generation for a large day (issue 12 "Done when"): N trades (default 1,000,000;
 //! `NKPAY_BENCH_TRADES` changes it) succeeded on one Asia/Shanghai day for one merchant, made
-//! into its `TRADE_BILL` zip through the engine (`Statements::generate`: database cursor → csv →
-//! zip spool → 1 MiB chunks in the database, sha256), once stored (the CSV stream's own speed)
-//! and once with deflate level 6 (the default), on SQLite and, when it answers, PostgreSQL
-//! (`NKPAY_TEST_DATABASE_URL`). Prints rows/s and the process's peak RSS during generation
-//! (`VmHWM`, reset through `/proc/self/clear_refs` before each run, so loading the rows does
-//! not count) beside the resident set just before it. Run: `cargo bench -p nkpay-engine --bench statements`.
+//! into its files through the engine (`Statements::generate`: index-ordered database cursors →
+//! csv → zip spool → 1 MiB chunks in the database, sha256), once stored (the CSV stream's own
+//! speed) and once with deflate level 6 (the default), on SQLite and, when it answers,
+//! PostgreSQL (`NKPAY_TEST_DATABASE_URL`). The day is loaded by this process; each generation
+//! runs in a fresh process of its own (this binary again, told by environment variables), so
+//! its peak resident set (`VmHWM`) is the generation's alone, as `nkpay bill generate` would
+//! use, printed beside its resident set just before generating. Rows/s counts the detail rows
+//! of the merchant's and its provider's trade bills (2 × N).
+//! Run: `cargo bench -p nkpay-engine --bench statements`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,78 +33,147 @@ const MER: &str = "6666000900000001";
 const INSERT_BATCH: usize = 1000;
 
 fn main() {
-    let trades: usize = std::env::var("NKPAY_BENCH_TRADES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    if let Ok(url) = std::env::var(CHILD_URL) {
+        rt.block_on(child(&url));
+        return;
+    }
+    let trades: usize = std::env::var("NKPAY_BENCH_TRADES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dbs: Vec<TestDb> = rt.block_on(databases());
     println!("statement generation, {trades} trades in one day, one merchant");
     println!(
-        "{:<9} {:<10} {:>10} {:>12} {:>12} {:>14} {:>12}",
-        "database", "zip", "seconds", "rows/s", "file MiB", "RSS before MiB", "peak RSS MiB"
+        "{:<9} {:<10} {:>10} {:>12} {:>8} {:>14} {:>12} {:>14} {:>12}",
+        "database",
+        "zip",
+        "seconds",
+        "rows/s",
+        "CPU s",
+        "rows/CPU s",
+        "file MiB",
+        "RSS before MiB",
+        "peak RSS MiB"
     );
     for t in &dbs {
-        let day = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
         let loaded = Instant::now();
-        rt.block_on(seed(t, day, trades));
-        let signer = rt
-            .block_on(platform_keys::load_or_create(&t.db, &sealer()))
+        rt.block_on(seed(t, day(), trades));
+        rt.block_on(platform_keys::load_or_create(&t.db, &sealer()))
             .expect("platform key");
         eprintln!(
             "{}: {trades} trades loaded in {:.1} s",
             t.label,
             loaded.elapsed().as_secs_f64()
         );
-        for (label, compression) in [
-            ("stored", Compression::Stored),
-            ("deflate 6", Compression::Deflate(6)),
-        ] {
-            let engine = engine_with(t, signer.clone(), compression);
-            reset_peak_rss();
-            let before = status_mib("VmRSS:");
-            let start = Instant::now();
-            let report = rt
-                .block_on(engine.statements().generate(day, Utc::now()))
-                .expect("generate");
-            let secs = start.elapsed().as_secs_f64();
-            let file = report
-                .files
-                .iter()
-                .find(|f| f.file_id.ends_with(&format!("{MER}_TRADE_BILL")))
-                .expect("the merchant's trade bill");
-            // Every file of the day is made (the merchant's and its provider's, trade and
-            // settlement bills): rows/s counts the detail rows of both trade bills.
-            let rows: i64 = report
-                .files
-                .iter()
-                .filter(|f| f.file_id.ends_with("_TRADE_BILL"))
-                .map(|f| f.rows)
-                .sum();
+        for (label, level) in [("stored", "0"), ("deflate 6", "6")] {
+            // Generation runs in a process of its own, so its peak resident set is the
+            // generation's alone (not the loading's): what `nkpay bill generate` would use.
+            let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+                .env(CHILD_URL, t.url())
+                .env(CHILD_LEVEL, level)
+                .env(CHILD_SEALER, sealer_key())
+                .output()
+                .expect("generation process");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let Some(figures) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
+                panic!(
+                    "generation process failed: {}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            let f: Vec<f64> = figures
+                .split_whitespace()
+                .map(|v| v.parse().expect("figure"))
+                .collect();
+            let [secs, cpu, rows, size, before, peak] = f[..] else {
+                panic!("generation process answered {figures}");
+            };
             println!(
-                "{:<9} {:<10} {:>10.2} {:>12.0} {:>12.1} {:>14.1} {:>12.1}",
+                "{:<9} {:<10} {:>10.2} {:>12.0} {:>8.2} {:>14.0} {:>12.1} {:>14.1} {:>12.1}",
                 t.label,
                 label,
                 secs,
-                rows as f64 / secs,
-                file.size_bytes as f64 / 1048576.0,
+                rows / secs,
+                cpu,
+                rows / cpu,
+                size / 1048576.0,
                 before,
-                status_mib("VmHWM:")
+                peak
             );
         }
     }
 }
 
+/// The child process's variables: the database, the deflate level (0 stored), the sealer key.
+const CHILD_URL: &str = "NKPAY_BENCH_CHILD_URL";
+const CHILD_LEVEL: &str = "NKPAY_BENCH_CHILD_LEVEL";
+const CHILD_SEALER: &str = "NKPAY_BENCH_CHILD_SEALER";
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).expect("date")
+}
+
+/// The generation process: opens the loaded database, generates the day's files and prints
+/// `RESULT <seconds> <CPU seconds> <trade-bill rows> <merchant's zip bytes> <RSS before MiB>
+/// <peak RSS MiB>`; CPU seconds are the process's user + system time spent generating (all its
+/// threads: the database driver's too), steadier than wall time on a busy machine.
+async fn child(url: &str) {
+    let db = nkpay_store::connect(url).await.expect("database");
+    let signer = platform_keys::load_or_create(&db, &sealer())
+        .await
+        .expect("platform key");
+    let level: u8 = std::env::var(CHILD_LEVEL)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let compression = if level == 0 {
+        Compression::Stored
+    } else {
+        Compression::Deflate(level)
+    };
+    let engine = engine_with(db, signer, compression);
+    let before = status_mib("VmRSS:");
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    let report = engine
+        .statements()
+        .generate(day(), Utc::now())
+        .await
+        .expect("generate");
+    let secs = start.elapsed().as_secs_f64();
+    let file = report
+        .files
+        .iter()
+        .find(|f| f.file_id.ends_with(&format!("{MER}_TRADE_BILL")))
+        .expect("the merchant's trade bill");
+    // Every file of the day is made (the merchant's and its provider's, trade and settlement
+    // bills): rows/s counts the detail rows of both trade bills.
+    let rows: i64 = report
+        .files
+        .iter()
+        .filter(|f| f.file_id.ends_with("_TRADE_BILL"))
+        .map(|f| f.rows)
+        .sum();
+    println!(
+        "RESULT {secs} {} {rows} {} {before} {}",
+        cpu_seconds() - cpu_before,
+        file.size_bytes,
+        status_mib("VmHWM:")
+    );
+}
+
 fn engine_with(
-    t: &TestDb,
+    db: nkpay_store::Db,
     signer: platform_keys::PlatformSigner,
     compression: Compression,
 ) -> Engine {
     Engine::new(EngineParts {
-        db: t.db.clone(),
+        db,
         sealer: sealer(),
         node_id: 1,
         signer,
@@ -117,11 +189,19 @@ fn engine_with(
     .expect("engine")
 }
 
-fn sealer() -> Arc<SecretSealer> {
+/// The key the loaded database's secrets are sealed with: made once by the benchmark and handed
+/// to its generation processes.
+fn sealer_key() -> String {
     use std::sync::OnceLock;
     static KEY: OnceLock<String> = OnceLock::new();
-    let key = KEY.get_or_init(SecretSealer::generate_key_base64);
-    Arc::new(SecretSealer::from_key_base64(key).expect("sealer"))
+    KEY.get_or_init(|| {
+        std::env::var(CHILD_SEALER).unwrap_or_else(|_| SecretSealer::generate_key_base64())
+    })
+    .clone()
+}
+
+fn sealer() -> Arc<SecretSealer> {
+    Arc::new(SecretSealer::from_key_base64(&sealer_key()).expect("sealer"))
 }
 
 /// The service provider, its merchant, a channel account, and `trades` trades paid through
@@ -223,9 +303,20 @@ async fn seed(t: &TestDb, day: NaiveDate, trades: usize) {
     }
 }
 
-/// Resets the process's peak resident set (`VmHWM`) to its current size (Linux).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// The process's user + system CPU time so far, in seconds (`/proc/self/stat` fields 14 and 15,
+/// in clock ticks of 1/100 s as Linux reports them to user space); 0 where unknown.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces; fields after its ')' are plain.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// A `/proc/self/status` figure in MiB (`VmRSS:` now, `VmHWM:` the peak since the last

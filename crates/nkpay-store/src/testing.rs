@@ -144,6 +144,17 @@ async fn drop_stale(server: &DatabaseConnection) {
     }
 }
 
+impl TestDb {
+    /// The URL another process opens this database with (`sqlite://<file>` or the
+    /// PostgreSQL server's URL naming this database): benchmarks measure a child process on it.
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            Cleanup::Postgres { server_url, name } => with_database(server_url, name),
+        }
+    }
+}
+
 /// `url` with its database path replaced by `name`, keeping any query string.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

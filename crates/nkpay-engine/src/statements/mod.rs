@@ -14,14 +14,14 @@ pub mod job;
 pub mod link;
 pub mod writer;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use nkpay_core::secret::Secret;
 use nkpay_store::entity::statement_file;
 use nkpay_store::kinds::{StatementOwner, StatementStatus};
@@ -432,30 +432,111 @@ impl Statements {
             .iter()
             .map(|(mer, _)| (StatementOwner::Merchant, RowOwner::Merchant(mer.clone())))
             .collect();
-        targets.extend(providers.into_iter().map(|sys| {
+        targets.extend(providers.iter().map(|sys| {
             (
                 StatementOwner::ServiceProvider,
-                RowOwner::ServiceProvider(sys.to_owned()),
+                RowOwner::ServiceProvider((*sys).to_owned()),
             )
         }));
+        // A day's trade bills come from one pass over each merchant's rows, written to the
+        // merchant's file and its service provider's at once (the provider's file is its
+        // merchants' rows one merchant after the other: statement_rows' file order). Each
+        // file is stored as soon as it is complete: one spool file open per owner at a time.
+        let mut trade_bills: BTreeMap<(bool, String), MadeFile> = BTreeMap::new();
+        if period.bills().contains(&BillType::TradeBill) {
+            let data_date = period.data_date();
+            let level = self.config.statements.compression;
+            for sys in &providers {
+                let mut provider = writer::TradeBill::new(data_date, sys, level)?;
+                for (mer, _) in owners.iter().filter(|(_, s)| s == sys) {
+                    let mut merchant = writer::TradeBill::new(data_date, mer, level)?;
+                    let owner = RowOwner::Merchant(mer.clone());
+                    let mut rows = statement_rows::stream_rows(&self.db, &owner, from, to).await?;
+                    while let Some(row) = rows.next().await {
+                        let row = row?;
+                        merchant.push(&row)?;
+                        provider.push(&row)?;
+                    }
+                    let file = self
+                        .store_trade_bill(
+                            StatementOwner::Merchant,
+                            &owner,
+                            merchant,
+                            period,
+                            partial,
+                            now,
+                        )
+                        .await?;
+                    trade_bills.insert((false, mer.clone()), file);
+                }
+                let owner = RowOwner::ServiceProvider((*sys).to_owned());
+                let file = self
+                    .store_trade_bill(
+                        StatementOwner::ServiceProvider,
+                        &owner,
+                        provider,
+                        period,
+                        partial,
+                        now,
+                    )
+                    .await?;
+                trade_bills.insert((true, (*sys).to_owned()), file);
+            }
+        }
         let mut made = Vec::new();
         for (kind, owner) in &targets {
+            let key = match owner {
+                RowOwner::Merchant(id) => (false, id.clone()),
+                RowOwner::ServiceProvider(id) => (true, id.clone()),
+            };
             for bill in period.bills() {
-                made.push(
-                    self.make_file(*kind, owner, bill, period, partial, now)
-                        .await?,
-                );
+                let done = match bill {
+                    BillType::TradeBill => trade_bills.remove(&key),
+                    _ => None,
+                };
+                made.push(match done {
+                    Some(file) => file,
+                    None => {
+                        self.make_file(*kind, owner, bill, period, None, partial, now)
+                            .await?
+                    }
+                });
             }
         }
         Ok(made)
     }
 
+    /// Finishes a trade bill written by the caller and stores it as `owner`'s file.
+    async fn store_trade_bill(
+        &self,
+        kind: StatementOwner,
+        owner: &RowOwner,
+        bill: writer::TradeBill,
+        period: Period,
+        partial: bool,
+        now: DateTime<Utc>,
+    ) -> Result<MadeFile, EngineError> {
+        let spooled = Some(bill.finish()?);
+        self.make_file(
+            kind,
+            owner,
+            BillType::TradeBill,
+            period,
+            spooled,
+            partial,
+            now,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn make_file(
         &self,
         kind: StatementOwner,
         owner: &RowOwner,
         bill: BillType,
         period: Period,
+        written: Option<writer::Spooled>,
         partial: bool,
         now: DateTime<Utc>,
     ) -> Result<MadeFile, EngineError> {
@@ -484,7 +565,7 @@ impl Statements {
         };
         statements::note_detached(self.db.conn(), &content_key, &path, Utc::now()).await?;
         let written = self
-            .write_file(owner, bill, period, &content_key, &path)
+            .write_file(owner, bill, period, written, &content_key, &path)
             .await;
         let (size, sha256, rows) = match written {
             Ok(w) => w,
@@ -513,12 +594,14 @@ impl Statements {
         })
     }
 
-    /// Writes the file's bytes to its store; its size, SHA-256 and rows.
+    /// Writes the file's bytes to its store — `written` when the caller made them already (a
+    /// day's trade bills), else made here —; its size, SHA-256 and rows.
     async fn write_file(
         &self,
         owner: &RowOwner,
         bill: BillType,
         period: Period,
+        written: Option<writer::Spooled>,
         id: &str,
         path: &str,
     ) -> Result<(i64, String, i64), EngineError> {
@@ -528,23 +611,24 @@ impl Statements {
         };
         let first = period.data_date();
         let (from, to) = period.bounds();
-        let Spooled { mut file, rows } = match bill {
-            BillType::TradeBill => {
+        let Spooled { mut file, rows } = match (written, bill) {
+            (Some(spooled), _) => spooled,
+            (None, BillType::TradeBill) => {
                 let stream = statement_rows::stream_rows(&self.db, owner, from, to).await?;
-                writer::trade_bill(Box::pin(stream), first, huifu_id, settings.compression).await?
+                writer::trade_bill(stream, first, huifu_id, settings.compression).await?
             }
-            BillType::SettleBill => {
+            (None, BillType::SettleBill) => {
                 let lines = self.settle_lines(owner, first, first).await?;
                 let entry = writer::entry_name(first, huifu_id, "settle", 1);
                 writer::settle_bill(&lines, &entry, settings.compression)?
             }
-            BillType::TradeBillMonth => {
+            (None, BillType::TradeBillMonth) => {
                 let last = to_day(to).pred_opt().unwrap_or(first);
                 let lines = self.settle_lines(owner, first, last).await?;
                 let entry = writer::month_entry_name(first, huifu_id, "month_order");
                 writer::settle_bill(&lines, &entry, settings.compression)?
             }
-            BillType::SettleBillMonth => {
+            (None, BillType::SettleBillMonth) => {
                 let label = first.format("%Y%m").to_string();
                 let lines = statement_rows::merchant_totals(&self.db, owner, from, to)
                     .await?

@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Asia::Shanghai;
 use futures::{Stream, StreamExt};
 use nkpay_core::money::Money;
@@ -186,54 +186,217 @@ fn text_id(id: &str) -> String {
 
 /// A merchant's free text made harmless in a spreadsheet: a leading `=`, `+`, `-` or `@`
 /// (a formula to Excel) gets a `'` before it.
-fn safe_text(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@') => format!("'{text}"),
-        _ => text.to_owned(),
+fn push_safe_text(text: &str, out: &mut String) {
+    if let Some('=' | '+' | '-' | '@') = text.chars().next() {
+        out.push('\'');
+    }
+    out.push_str(text);
+}
+
+/// `yyyy-MM-dd HH:mm:ss` in Asia/Shanghai, appended to `out`.
+fn push_shanghai(t: DateTime<Utc>, out: &mut String) {
+    use std::fmt::Write as _;
+    let local = t.with_timezone(&Shanghai).naive_local();
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    );
+}
+
+/// One field of a record, formatted into a buffer reused for every field of every row.
+struct Fields<'w> {
+    csv: &'w mut csv::Writer<Zip>,
+    scratch: &'w mut String,
+}
+
+impl Fields<'_> {
+    /// Writes what `fill` puts in the (cleared) buffer as the next field.
+    fn field(&mut self, fill: impl FnOnce(&mut String)) -> Result<(), EngineError> {
+        self.scratch.clear();
+        fill(self.scratch);
+        self.csv
+            .write_field(self.scratch.as_bytes())
+            .map_err(|e| failed("csv row")(e.to_string()))
+    }
+
+    /// An id written so Excel keeps it as text: followed by a tab (as Alipay's bills do); an
+    /// absent id is an empty field.
+    fn id(&mut self, id: Option<&str>) -> Result<(), EngineError> {
+        self.field(|out| {
+            if let Some(id) = id {
+                out.push_str(id);
+                out.push('\t');
+            }
+        })
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), EngineError> {
+        self.field(|out| out.push_str(text))
+    }
+
+    fn yuan(&mut self, fen: i64) -> Result<(), EngineError> {
+        self.field(|out| Money::push_yuan_of_fen(fen, out))
+    }
+
+    fn end(self) -> Result<(), EngineError> {
+        self.csv
+            .write_record(None::<&[u8]>)
+            .map_err(|e| failed("csv row")(e.to_string()))
     }
 }
 
-/// `yyyy-MM-dd HH:mm:ss` in Asia/Shanghai.
-fn shanghai(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Shanghai)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-/// One `TRADE_BILL` record: refund rows carry negative amounts and fees (money going back)
-/// and the original trade's ids; trade rows carry what was refunded by the range's end.
-fn trade_record(row: &BillRow) -> [String; 17] {
+/// Writes one `TRADE_BILL` record (docs/statements.md "TRADE_BILL"): refund rows carry
+/// negative amounts and fees (money going back) and the original trade's ids; trade rows carry
+/// what was refunded by the range's end. Fields go through one reused buffer: no allocation
+/// per row.
+fn write_trade_record(
+    csv: &mut csv::Writer<Zip>,
+    scratch: &mut String,
+    row: &BillRow,
+) -> Result<(), EngineError> {
     let refund = row.kind == "REFUND";
     let sign = if refund { -1 } else { 1 };
-    let opt = |v: &Option<String>| v.as_deref().map(text_id).unwrap_or_default();
-    [
-        text_id(&row.mer_id),
-        text_id(&row.req_date),
-        text_id(&row.req_seq_id),
-        text_id(&row.nkp_seq_id),
-        row.kind.clone(),
-        row.trade_type.clone(),
-        row.channel.clone(),
-        opt(&row.party_order_id),
-        shanghai(row.success_at),
-        Money::yuan_of_fen(sign * row.amount),
-        Money::yuan_of_fen(sign * row.fee_amt),
-        if refund {
-            String::new()
+    let mut f = Fields { csv, scratch };
+    f.id(Some(&row.mer_id))?;
+    f.id(Some(&row.req_date))?;
+    f.id(Some(&row.req_seq_id))?;
+    f.id(Some(&row.nkp_seq_id))?;
+    f.text(&row.kind)?;
+    f.text(&row.trade_type)?;
+    f.text(&row.channel)?;
+    f.id(row.party_order_id.as_deref())?;
+    f.field(|out| push_shanghai(row.success_at, out))?;
+    f.yuan(sign * row.amount)?;
+    f.yuan(sign * row.fee_amt)?;
+    if refund {
+        f.text("")?;
+    } else {
+        f.yuan(row.refunded_amt)?;
+    }
+    f.text("S")?;
+    f.field(|out| {
+        if let Some(remark) = &row.remark {
+            push_safe_text(remark, out);
+        }
+    })?;
+    f.id(row.org_req_date.as_deref())?;
+    f.id(row.org_req_seq_id.as_deref())?;
+    f.id(row.org_nkp_seq_id.as_deref())?;
+    f.end()
+}
+
+/// A `TRADE_BILL` zip being written for `huifu_id`'s trade day: rows are pushed one at a
+/// time (so one database cursor can feed a merchant's file and its service provider's at
+/// once), and [`TradeBill::finish`] adds `#summary`, the summary header and one line of totals
+/// (counts, trade and refund amounts, fees net of refunded fees, net = trades − refunds −
+/// fees). Memory stays flat: the CSV goes straight into the zip's spool file.
+pub struct TradeBill {
+    csv: csv::Writer<Zip>,
+    data_date: NaiveDate,
+    huifu_id: String,
+    compression: Compression,
+    batch: u32,
+    in_batch: u64,
+    count: i64,
+    totals: Totals,
+    scratch: String,
+    rows_per_csv: u64,
+}
+
+impl TradeBill {
+    /// Starts the zip and its first CSV (batch 1, header written).
+    pub fn new(
+        data_date: NaiveDate,
+        huifu_id: &str,
+        compression: Compression,
+    ) -> Result<TradeBill, EngineError> {
+        let csv = start_entry(
+            spool()?,
+            &entry_name(data_date, huifu_id, "order", 1),
+            compression,
+            &TRADE_HEADER,
+        )?;
+        Ok(TradeBill {
+            csv,
+            data_date,
+            huifu_id: huifu_id.to_owned(),
+            compression,
+            batch: 1,
+            in_batch: 0,
+            count: 0,
+            totals: Totals::default(),
+            scratch: String::with_capacity(128),
+            rows_per_csv: MAX_ROWS_PER_CSV,
+        })
+    }
+
+    /// Writes one detail row (rows must come in file order); a full CSV
+    /// ([`MAX_ROWS_PER_CSV`]) continues in the next batch's file, header repeated.
+    pub fn push(&mut self, row: &BillRow) -> Result<(), EngineError> {
+        if self.in_batch == self.rows_per_csv {
+            self.batch += 1;
+            let name = entry_name(self.data_date, &self.huifu_id, "order", self.batch);
+            // The writer is moved out and back: a placeholder is never observable.
+            let placeholder = csv_writer(ZipWriter::new(BufWriter::new(
+                tempfile::tempfile().map_err(|e| failed("spool file")(e.to_string()))?,
+            )));
+            let full = std::mem::replace(&mut self.csv, placeholder);
+            let zip = full
+                .into_inner()
+                .map_err(|e| failed("csv flush")(e.to_string()))?;
+            self.csv = start_entry(zip, &name, self.compression, &TRADE_HEADER)?;
+            self.in_batch = 0;
+        }
+        write_trade_record(&mut self.csv, &mut self.scratch, row)?;
+        self.in_batch += 1;
+        self.count += 1;
+        let t = &mut self.totals;
+        if row.kind == "REFUND" {
+            t.refund_count += 1;
+            t.refund_amt += row.amount;
+            t.fee_amt -= row.fee_amt;
         } else {
-            Money::yuan_of_fen(row.refunded_amt)
-        },
-        "S".to_owned(),
-        row.remark.as_deref().map(safe_text).unwrap_or_default(),
-        opt(&row.org_req_date),
-        opt(&row.org_req_seq_id),
-        opt(&row.org_nkp_seq_id),
-    ]
+            t.trade_count += 1;
+            t.trade_amt += row.amount;
+            t.fee_amt += row.fee_amt;
+        }
+        Ok(())
+    }
+
+    /// Writes the summary and closes the zip: its spool, rewound, and the detail row count.
+    pub fn finish(mut self) -> Result<Spooled, EngineError> {
+        let t = self.totals;
+        let net = t.trade_amt - t.refund_amt - t.fee_amt;
+        let summary = [
+            t.trade_count.to_string(),
+            Money::yuan_of_fen(t.trade_amt),
+            t.refund_count.to_string(),
+            Money::yuan_of_fen(t.refund_amt),
+            Money::yuan_of_fen(t.fee_amt),
+            Money::yuan_of_fen(net),
+        ];
+        let summary_refs: Vec<&str> = summary.iter().map(String::as_str).collect();
+        for record in [&["#summary"][..], &SUMMARY_HEADER[..], &summary_refs[..]] {
+            self.csv
+                .write_record(record)
+                .map_err(|e| failed("csv summary")(e.to_string()))?;
+        }
+        Ok(Spooled {
+            file: finish(self.csv)?,
+            rows: self.count,
+        })
+    }
 }
 
 /// Writes a `TRADE_BILL` zip from `rows` (a database cursor) for `huifu_id`'s trade day
-/// `data_date`: detail rows, then `#summary`, the summary header and one line of totals
-/// (counts, trade and refund amounts, fees net of refunded fees, net = trades − refunds − fees).
+/// `data_date` (see [`TradeBill`]).
 pub async fn trade_bill<S>(
     mut rows: S,
     data_date: NaiveDate,
@@ -243,66 +406,11 @@ pub async fn trade_bill<S>(
 where
     S: Stream<Item = Result<BillRow, StoreError>> + Unpin,
 {
-    let mut batch = 1;
-    let mut csv = start_entry(
-        spool()?,
-        &entry_name(data_date, huifu_id, "order", batch),
-        compression,
-        &TRADE_HEADER,
-    )?;
-    let mut in_batch = 0u64;
-    let mut count = 0i64;
-    let mut totals = Totals::default();
+    let mut bill = TradeBill::new(data_date, huifu_id, compression)?;
     while let Some(row) = rows.next().await {
-        let row = row?;
-        if in_batch == MAX_ROWS_PER_CSV {
-            let zip = csv
-                .into_inner()
-                .map_err(|e| failed("csv flush")(e.to_string()))?;
-            batch += 1;
-            csv = start_entry(
-                zip,
-                &entry_name(data_date, huifu_id, "order", batch),
-                compression,
-                &TRADE_HEADER,
-            )?;
-            in_batch = 0;
-        }
-        csv.write_record(trade_record(&row))
-            .map_err(|e| failed("csv row")(e.to_string()))?;
-        in_batch += 1;
-        count += 1;
-        if row.kind == "REFUND" {
-            totals.refund_count += 1;
-            totals.refund_amt += row.amount;
-            totals.fee_amt -= row.fee_amt;
-        } else {
-            totals.trade_count += 1;
-            totals.trade_amt += row.amount;
-            totals.fee_amt += row.fee_amt;
-        }
+        bill.push(&row?)?;
     }
-    let net = totals.trade_amt - totals.refund_amt - totals.fee_amt;
-    let summary = [
-        totals.trade_count.to_string(),
-        Money::yuan_of_fen(totals.trade_amt),
-        totals.refund_count.to_string(),
-        Money::yuan_of_fen(totals.refund_amt),
-        Money::yuan_of_fen(totals.fee_amt),
-        Money::yuan_of_fen(net),
-    ];
-    let write = |csv: &mut csv::Writer<Zip>, r: &[&str]| {
-        csv.write_record(r)
-            .map_err(|e| failed("csv summary")(e.to_string()))
-    };
-    write(&mut csv, &["#summary"])?;
-    write(&mut csv, &SUMMARY_HEADER)?;
-    let summary_refs: Vec<&str> = summary.iter().map(String::as_str).collect();
-    write(&mut csv, &summary_refs)?;
-    Ok(Spooled {
-        file: finish(csv)?,
-        rows: count,
-    })
+    bill.finish()
 }
 
 /// One line of a settlement file: the period (`yyyyMMdd` a day, `yyyyMM` a month) and a
@@ -383,6 +491,81 @@ pub fn next_chunk(file: &mut File) -> Result<Vec<u8>, EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(n: i64) -> BillRow {
+        BillRow {
+            kind: if n == 3 { "REFUND" } else { "PAY" }.to_owned(),
+            mer_id: "6666000000000001".to_owned(),
+            req_date: "20261128".to_owned(),
+            req_seq_id: format!("r{n}"),
+            nkp_seq_id: format!("NKP{n}"),
+            trade_type: "T_JSAPI".to_owned(),
+            channel: "wechat".to_owned(),
+            party_order_id: None,
+            success_at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 28, 2, 0, 0).unwrap(),
+            amount: 100 * n,
+            fee_amt: n,
+            refunded_amt: 0,
+            remark: None,
+            org_req_date: None,
+            org_req_seq_id: None,
+            org_nkp_seq_id: None,
+        }
+    }
+
+    #[test]
+    fn a_full_csv_continues_in_the_next_batch_with_its_header() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let mut bill = TradeBill::new(day, "6666000000000001", Compression::Deflate(6)).unwrap();
+        bill.rows_per_csv = 2;
+        for n in 1..=5 {
+            bill.push(&row(n)).unwrap();
+        }
+        let Spooled { file, rows } = bill.finish().unwrap();
+        assert_eq!(rows, 5);
+        let mut zip = zip::ZipArchive::new(file).unwrap();
+        let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+        assert_eq!(
+            names,
+            ["1", "2", "3"].map(|b| format!("20261128_6666000000000001_order_{b}.csv"))
+        );
+        let mut texts = Vec::new();
+        for name in &names {
+            let mut text = String::new();
+            zip.by_name(name)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            texts.push(text);
+        }
+        for text in &texts {
+            assert!(text.starts_with("\u{feff}mer_id,req_date,"), "{text}");
+        }
+        let detail = |t: &str| t.lines().filter(|l| l.starts_with("6666")).count();
+        assert_eq!(
+            texts.iter().map(|t| detail(t)).collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        assert!(texts[2].contains("NKP5\t"));
+        // The summary closes the last batch only: 4 trades 12.00, 1 refund 3.00, fees 1+2+4+5-3.
+        assert!(!texts[1].contains("#summary"));
+        assert!(texts[2].ends_with("#summary\r\ntrade_count,trade_amt,refund_count,refund_amt,fee_amt,net_amt\r\n4,12.00,1,3.00,0.09,8.91\r\n"), "{}", texts[2]);
+    }
+
+    fn safe_text(text: &str) -> String {
+        let mut out = String::new();
+        push_safe_text(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn times_are_written_in_shanghai() {
+        let mut out = String::new();
+        // 2026-11-20 16:05:09 UTC is 2026-11-21 00:05:09 in Asia/Shanghai.
+        let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 20, 16, 5, 9).unwrap();
+        push_shanghai(t, &mut out);
+        assert_eq!(out, "2026-11-21 00:05:09");
+    }
 
     #[test]
     fn formulas_in_a_remark_are_defused_and_ids_stay_text() {
