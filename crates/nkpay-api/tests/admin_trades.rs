@@ -176,6 +176,13 @@ async fn trades_are_listed_filtered_paged_and_exported() {
             assert_eq!(ids(&list), expected, "{} {query}", p.label);
             assert_eq!(list["total"], expected.len(), "{} {query}", p.label);
         }
+        // An end may be an RFC 3339 instant instead of a day (`to` then excluded).
+        let hour_ago = (chrono::Utc::now() - chrono::TimeDelta::hours(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (_, list) = get(&p, &admin, &format!("/admin/api/trades?from={hour_ago}")).await;
+        assert_eq!(list["total"], 3, "{}: {list}", p.label);
+        let (_, list) = get(&p, &admin, &format!("/admin/api/trades?to={hour_ago}")).await;
+        assert_eq!(list["total"], 0, "{}: {list}", p.label);
         let party = p
             .trade(&ali.nkp_seq_id)
             .await

@@ -27,6 +27,38 @@ pub struct Window {
     pub limit: u64,
 }
 
+/// Rows of `E` matching `condition`, newest first by `id`, in `window`.
+async fn newest_first<E>(
+    conn: &impl ConnectionTrait,
+    condition: Condition,
+    id: E::Column,
+    window: Window,
+) -> Result<Vec<E::Model>, StoreError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    Ok(E::find()
+        .filter(condition)
+        .order_by_desc(id)
+        .offset(window.offset)
+        .limit(window.limit)
+        .all(conn)
+        .await?)
+}
+
+/// How many rows of `E` match `condition`.
+async fn count_matching<E>(
+    conn: &impl ConnectionTrait,
+    condition: Condition,
+) -> Result<u64, StoreError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    Ok(E::find().filter(condition).count(conn).await?)
+}
+
 /// `mer_id IN (SELECT mer_id FROM merchants WHERE sys_id = ?)`: the merchants of one service
 /// provider.
 fn merchants_of(mer_id_column: impl ColumnTrait, sys_id: &str) -> SimpleExpr {
@@ -136,13 +168,7 @@ pub async fn list_trades(
     filter: &TradeFilter,
     window: Window,
 ) -> Result<Vec<trade::Model>, StoreError> {
-    Ok(trade::Entity::find()
-        .filter(filter.condition())
-        .order_by_desc(trade::Column::Id)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(conn)
-        .await?)
+    newest_first::<trade::Entity>(conn, filter.condition(), trade::Column::Id, window).await
 }
 
 /// How many trades match `filter`.
@@ -150,10 +176,7 @@ pub async fn count_trades(
     conn: &impl ConnectionTrait,
     filter: &TradeFilter,
 ) -> Result<u64, StoreError> {
-    Ok(trade::Entity::find()
-        .filter(filter.condition())
-        .count(conn)
-        .await?)
+    count_matching::<trade::Entity>(conn, filter.condition()).await
 }
 
 /// Which refunds a console listing returns; every field narrows it.
@@ -218,13 +241,7 @@ pub async fn list_refunds(
     filter: &RefundFilter,
     window: Window,
 ) -> Result<Vec<refund::Model>, StoreError> {
-    Ok(refund::Entity::find()
-        .filter(filter.condition())
-        .order_by_desc(refund::Column::Id)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(conn)
-        .await?)
+    newest_first::<refund::Entity>(conn, filter.condition(), refund::Column::Id, window).await
 }
 
 /// How many refunds match `filter`.
@@ -232,10 +249,7 @@ pub async fn count_refunds(
     conn: &impl ConnectionTrait,
     filter: &RefundFilter,
 ) -> Result<u64, StoreError> {
-    Ok(refund::Entity::find()
-        .filter(filter.condition())
-        .count(conn)
-        .await?)
+    count_matching::<refund::Entity>(conn, filter.condition()).await
 }
 
 /// The refund of trade `org_nkp_seq_id` made under request number `req_seq_id`, whatever its
@@ -492,13 +506,7 @@ pub async fn list_audit(
     filter: &AuditFilter,
     window: Window,
 ) -> Result<Vec<audit_log::Model>, StoreError> {
-    Ok(audit_log::Entity::find()
-        .filter(filter.condition())
-        .order_by_desc(audit_log::Column::Id)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(conn)
-        .await?)
+    newest_first::<audit_log::Entity>(conn, filter.condition(), audit_log::Column::Id, window).await
 }
 
 /// How many audit entries match `filter`.
@@ -506,10 +514,7 @@ pub async fn count_audit(
     conn: &impl ConnectionTrait,
     filter: &AuditFilter,
 ) -> Result<u64, StoreError> {
-    Ok(audit_log::Entity::find()
-        .filter(filter.condition())
-        .count(conn)
-        .await?)
+    count_matching::<audit_log::Entity>(conn, filter.condition()).await
 }
 
 /// The API token with id `id`, active or not.

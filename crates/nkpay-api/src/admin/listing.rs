@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use futures::stream;
 use nkpay_engine::EngineError;
-use nkpay_engine::console::trades::DayRange;
+use nkpay_engine::console::trades::{Bound, DayRange};
 use nkpay_engine::console::{Page, PageRequest};
 use nkpay_engine::shanghai_time;
 use serde::Deserialize;
@@ -95,7 +95,9 @@ pub(crate) struct ListingParams {
 }
 
 impl ListingParams {
-    /// The days asked for; refuses `from` / `to` that are not real dates written `yyyyMMdd`.
+    /// The range asked for: each end a real Asia/Shanghai date written `yyyyMMdd` (the whole
+    /// day) or an RFC 3339 instant (`from` included, `to` excluded); anything else is refused
+    /// naming `from` / `to`.
     pub fn days(&self) -> Result<DayRange, ListingError> {
         Ok(DayRange {
             from: day("from", self.from.as_deref())?,
@@ -148,14 +150,21 @@ impl ListingParams {
     }
 }
 
-fn day(field: &str, text: Option<&str>) -> Result<Option<chrono::NaiveDate>, ListingError> {
+fn day(field: &str, text: Option<&str>) -> Result<Option<Bound>, ListingError> {
     text.map(|t| {
-        shanghai_time::parse_date(t).ok_or_else(|| {
-            refused(
-                field,
-                "must be a real date written yyyyMMdd (Asia/Shanghai)",
-            )
-        })
+        shanghai_time::parse_date(t)
+            .map(Bound::Day)
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(t)
+                    .ok()
+                    .map(|i| Bound::Instant(i.with_timezone(&Utc)))
+            })
+            .ok_or_else(|| {
+                refused(
+                    field,
+                    "must be a real Asia/Shanghai date written yyyyMMdd, or an RFC 3339 time",
+                )
+            })
     })
     .transpose()
 }

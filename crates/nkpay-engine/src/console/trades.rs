@@ -36,28 +36,42 @@ pub const MAX_REASON_CHARS: usize = 255;
 /// UTC bounds, either open: at or after the first, before the second.
 pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Days of creation, Asia/Shanghai, both included: `from` 00:00 to the end of `to`.
+/// One end of a listing's time range: an Asia/Shanghai day (included whole) or an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// A day: from its 00:00 as a start, to the end of it as an end.
+    Day(NaiveDate),
+    /// An instant: included as a start, excluded as an end.
+    Instant(DateTime<Utc>),
+}
+
+/// Days (or instants) of creation: from the start of `from` to the end of `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DayRange {
-    /// The first day.
-    pub from: Option<NaiveDate>,
-    /// The last day.
-    pub to: Option<NaiveDate>,
+    /// The first day, or the first instant.
+    pub from: Option<Bound>,
+    /// The last day, or the instant before which rows end.
+    pub to: Option<Bound>,
 }
 
 impl DayRange {
-    /// The UTC bounds `[start of from, end of to)`; [`EngineError::Invalid`] naming `to`
-    /// when it is before `from`.
+    /// The UTC bounds `[start, end)`; [`EngineError::Invalid`] naming `to` when it does not
+    /// end after `from` starts (a day before `from`, an instant at or before it).
     pub fn bounds(self) -> Result<Bounds, EngineError> {
-        if let (Some(from), Some(to)) = (self.from, self.to)
-            && to < from
+        let from = self.from.map(|b| match b {
+            Bound::Day(d) => crate::statements::day_bounds(d).0,
+            Bound::Instant(t) => t,
+        });
+        let to = self.to.map(|b| match b {
+            Bound::Day(d) => crate::statements::day_bounds(d).1,
+            Bound::Instant(t) => t,
+        });
+        if let (Some(from), Some(to)) = (from, to)
+            && to <= from
         {
-            return Err(EngineError::invalid("to", "must not be before from"));
+            return Err(EngineError::invalid("to", "must end after from starts"));
         }
-        Ok((
-            self.from.map(|d| crate::statements::day_bounds(d).0),
-            self.to.map(|d| crate::statements::day_bounds(d).1),
-        ))
+        Ok((from, to))
     }
 }
 
