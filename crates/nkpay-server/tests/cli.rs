@@ -399,26 +399,62 @@ fn json_body(response: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
 }
 
-/// A wired setting reaches its use: with `channels.wechat_sign_type = "HMAC-SHA256"` (from the
-/// environment) the demo's WeChat requests are signed HMAC-SHA256. The simulator verifies the
-/// unifiedorder under the sign type it names and signs its payment notify the same way; the
-/// platform accepts that notify, and pay_info carries the same type.
-#[test]
-fn the_configured_wechat_sign_type_signs_what_the_channel_receives() {
-    let dir = temp_dir("sign-type");
+/// `nkpay demo` running on SQLite in a fresh directory, ready.
+struct Demo {
+    child: Child,
+    db_url: String,
+    port: u16,
+    sandbox_port: u16,
+    credentials: PathBuf,
+}
+
+/// Starts `nkpay demo` (simulators on a free port) with the extra environment `env` and waits
+/// until it is ready.
+fn start_demo(name: &str, env: &[(&str, &str)]) -> Demo {
+    let dir = temp_dir(name);
     let (port, sandbox_port) = (free_port(), free_port());
     let credentials = dir.join("credentials.json");
     let db_url = format!("sqlite://{}/nkpay.db?mode=rwc", dir.display());
-    let mut child = nkpay(&dir, &db_url, port)
-        .env("NKPAY__SANDBOX__PORT", sandbox_port.to_string())
-        .env("NKPAY__CHANNELS__WECHAT_SIGN_TYPE", "HMAC-SHA256")
-        .env("NKPAY__CHANNELS__WECHAT_SPBILL_CREATE_IP", "10.9.8.7")
+    let mut command = nkpay(&dir, &db_url, port);
+    command.env("NKPAY__SANDBOX__PORT", sandbox_port.to_string());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .args(["demo", "--credentials", credentials.to_str().expect("path")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn demo");
     wait_ready(&mut child, port);
+    Demo {
+        child,
+        db_url,
+        port,
+        sandbox_port,
+        credentials,
+    }
+}
+
+/// A wired setting reaches its use: with `channels.wechat_sign_type = "HMAC-SHA256"` (from the
+/// environment) the demo's WeChat requests are signed HMAC-SHA256. The simulator verifies the
+/// unifiedorder under the sign type it names and signs its payment notify the same way; the
+/// platform accepts that notify, and pay_info carries the same type.
+#[test]
+fn the_configured_wechat_sign_type_signs_what_the_channel_receives() {
+    let Demo {
+        mut child,
+        port,
+        sandbox_port,
+        credentials,
+        ..
+    } = start_demo(
+        "sign-type",
+        &[
+            ("NKPAY__CHANNELS__WECHAT_SIGN_TYPE", "HMAC-SHA256"),
+            ("NKPAY__CHANNELS__WECHAT_SPBILL_CREATE_IP", "10.9.8.7"),
+        ],
+    );
     let c: Value =
         serde_json::from_str(&std::fs::read_to_string(&credentials).expect("credentials"))
             .expect("credentials JSON");
@@ -496,6 +532,55 @@ fn the_configured_wechat_sign_type_signs_what_the_channel_receives() {
             || body.contains("<sign_type>HMAC-SHA256</sign_type>"),
         "{body}"
     );
+    assert!(sigterm_and_wait(&mut child).success());
+}
+
+/// `nkpay serve` (here through the demo, which registers channel accounts) starts the
+/// reconciliation job with the `[reconciliation]` settings: with `run_after` at 00:00
+/// (Asia/Shanghai) yesterday is due at once, and each active channel account gets a run of
+/// yesterday started by the job.
+#[test]
+fn serve_starts_the_reconciliation_job_on_its_configured_schedule() {
+    let Demo {
+        mut child, db_url, ..
+    } = start_demo(
+        "reconciliation-job",
+        &[
+            ("NKPAY__RECONCILIATION__RUN_AFTER", "00:00"),
+            ("NKPAY__RECONCILIATION__INTERVAL_SECS", "1"),
+        ],
+    );
+    let yesterday = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai)
+        - chrono::TimeDelta::days(1))
+    .format("%Y%m%d")
+    .to_string();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let db = rt.block_on(Database::connect(&db_url)).expect("database");
+    let count = |sql: &str| -> i64 {
+        let row = rt
+            .block_on(db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            )))
+            .expect("query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    };
+    let accounts = count("SELECT COUNT(*) AS n FROM channel_accounts WHERE status = 'active'");
+    assert!(accounts > 0, "the demo registers channel accounts");
+    let ran = format!(
+        "SELECT COUNT(DISTINCT channel_account_id) AS n FROM reconciliation_runs \
+         WHERE started_by = 'job' AND bill_date = '{yesterday}'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count(&ran) < accounts {
+        assert!(
+            Instant::now() < deadline,
+            "the job never reconciled every account: {} of {accounts}",
+            count(&ran)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(sigterm_and_wait(&mut child).success());
 }
 

@@ -1,22 +1,21 @@
 //! The console's regeneration of statement files (`POST /admin/api/statements/generate`): the
 //! same engine path as `nkpay bill generate --date` and the scheduled job, for a person.
 //!
-//! Who: platform admins and operators. Finance reads statements and reconciliation but writes
-//! nothing except resolving differences (issue 13's roles), read-only writes nothing, and an
-//! agent admin's scope is its own merchants while a regeneration remakes every merchant's files
-//! of the period — all three are refused. Every request is audited as `statement.generate`
+//! Who: [`Permission::GenerateStatements`] — platform admins and operators ([`Actor::may`]).
+//! Finance reads statements and reconciliation but writes nothing except resolving differences
+//! (issue 13's roles), read-only writes nothing, and an agent admin's scope is its own merchants
+//! while a regeneration remakes every merchant's files of the period — all three are refused. Every request is audited as `statement.generate`
 //! (who, the period, each file's SHA-256 before → after, or the error).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use nkpay_store::audit_log::{self, AuditEntry};
-use nkpay_store::kinds::AdminRole;
 use nkpay_store::statements::{self, FileFilter};
 use serde_json::json;
 
 use super::{GenerateReport, Period, Statements, ymd};
-use crate::admin_identity::Actor;
+use crate::admin_identity::{Actor, Permission, require};
 use crate::error::EngineError;
 
 /// Files of one period listed at most, for the audit's before → after.
@@ -27,7 +26,8 @@ impl Statements {
     /// [`Statements::generate`] / [`Statements::generate_month`] do (today or this month
     /// `partial`; a closed period gives identical bytes; the old files stay served until the
     /// new ones are complete), and audits it.
-    /// Errors: [`EngineError::Forbidden`] for finance, read-only and agent admins;
+    /// Errors: [`EngineError::Forbidden`] without [`Permission::GenerateStatements`] (finance,
+    /// read-only and agent admins);
     /// [`EngineError::Invalid`] naming `date` for a period that has not begun; the run's own.
     pub async fn regenerate(
         &self,
@@ -35,12 +35,7 @@ impl Statements {
         period: Period,
         now: DateTime<Utc>,
     ) -> Result<GenerateReport, EngineError> {
-        if !matches!(actor.role, AdminRole::PlatformAdmin | AdminRole::Operator) {
-            return Err(EngineError::Forbidden(format!(
-                "role {} may not regenerate statement files",
-                actor.role.as_str()
-            )));
-        }
+        require(actor, Permission::GenerateStatements)?;
         let data_date = ymd(period.data_date());
         let before: BTreeMap<String, Option<String>> = statements::list(
             self.db.conn(),
