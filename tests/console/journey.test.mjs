@@ -47,7 +47,8 @@ function freePort() {
   });
 }
 
-/** Polls `probe` until it answers something truthy; fails naming `what` after `ms`. */
+/** Polls `probe` until it answers something truthy; fails naming `what` after `ms`, or at
+ *  once when `probe` throws an error marked `fatal`. */
 async function waitFor(what, probe, ms = WAIT_MS) {
   const deadline = Date.now() + ms;
   let last;
@@ -56,6 +57,7 @@ async function waitFor(what, probe, ms = WAIT_MS) {
       const value = await probe();
       if (value) return value;
     } catch (e) {
+      if (e.fatal) throw e;
       last = e;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -113,11 +115,21 @@ async function startDemo() {
   let exited = null;
   proc.on("exit", (code) => (exited = code));
   const base = `http://127.0.0.1:${port}`;
-  await waitFor("nkpay demo to be ready", async () => {
-    if (exited !== null) throw new Error(`nkpay demo exited with ${exited}:\n${readFileSync(log, "utf8")}`);
-    if (!existsSync(creds)) return false;
-    return (await fetch(`${base}/readyz`)).ok;
-  }, 120_000);
+  try {
+    await waitFor("nkpay demo to be ready", async () => {
+      if (exited !== null) {
+        throw Object.assign(new Error(`nkpay demo exited with ${exited}:\n${readFileSync(log, "utf8")}`), { fatal: true });
+      }
+      if (!existsSync(creds)) return false;
+      return (await fetch(`${base}/readyz`)).ok;
+    }, 120_000);
+  } catch (e) {
+    // The error carries the log; nothing is left behind.
+    const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+    proc.kill("SIGKILL");
+    rmSync(tmp, { recursive: true, force: true });
+    throw exited !== null ? e : new Error(`${e.message}\n${text}`);
+  }
   return { tmp, env, proc, base, log, credentials: JSON.parse(readFileSync(creds, "utf8")), credentialsPath: creds };
 }
 
