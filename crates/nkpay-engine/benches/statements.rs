@@ -21,10 +21,11 @@ use nkpay_crypto::sealed::SecretSealer;
 use nkpay_engine::onboarding::{
     self, MerchantKind, MerchantSetup, NewWechatAccount, ServiceProviderSetup,
 };
-use nkpay_engine::statements::StatementSettings;
 use nkpay_engine::statements::writer::Compression;
+use nkpay_engine::statements::{StatementSettings, day_bounds, writer};
 use nkpay_engine::{Engine, EngineConfig, EngineParts, platform_keys};
 use nkpay_store::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use nkpay_store::statement_rows::{self, RowOwner};
 use nkpay_store::testing::{TestDb, databases};
 
 const SP: &str = "NKSPBENCH";
@@ -48,9 +49,9 @@ fn main() {
     let dbs: Vec<TestDb> = rt.block_on(databases());
     println!("statement generation, {trades} trades in one day, one merchant");
     println!(
-        "{:<9} {:<10} {:>10} {:>12} {:>8} {:>14} {:>12} {:>14} {:>12}",
+        "{:<9} {:<22} {:>10} {:>12} {:>8} {:>14} {:>12} {:>14} {:>12}",
         "database",
-        "zip",
+        "what",
         "seconds",
         "rows/s",
         "CPU s",
@@ -69,12 +70,17 @@ fn main() {
             t.label,
             loaded.elapsed().as_secs_f64()
         );
-        for (label, level) in [("stored", "0"), ("deflate 6", "6")] {
+        for (label, level, mode) in [
+            ("CSV stream (stored)", "0", "stream"),
+            ("generate, stored", "0", "generate"),
+            ("generate, deflate 6", "6", "generate"),
+        ] {
             // Generation runs in a process of its own, so its peak resident set is the
             // generation's alone (not the loading's): what `nkpay bill generate` would use.
             let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
                 .env(CHILD_URL, t.url())
                 .env(CHILD_LEVEL, level)
+                .env(CHILD_MODE, mode)
                 .env(CHILD_SEALER, sealer_key())
                 .output()
                 .expect("generation process");
@@ -94,7 +100,7 @@ fn main() {
                 panic!("generation process answered {figures}");
             };
             println!(
-                "{:<9} {:<10} {:>10.2} {:>12.0} {:>8.2} {:>14.0} {:>12.1} {:>14.1} {:>12.1}",
+                "{:<9} {:<22} {:>10.2} {:>12.0} {:>8.2} {:>14.0} {:>12.1} {:>14.1} {:>12.1}",
                 t.label,
                 label,
                 secs,
@@ -113,6 +119,10 @@ fn main() {
 const CHILD_URL: &str = "NKPAY_BENCH_CHILD_URL";
 const CHILD_LEVEL: &str = "NKPAY_BENCH_CHILD_LEVEL";
 const CHILD_SEALER: &str = "NKPAY_BENCH_CHILD_SEALER";
+/// `generate` (the engine's whole run: every file of the day, stored with its SHA-256) or
+/// `stream` (the CSV stream alone: the merchant's rows from the database cursors through the
+/// csv and zip writers into the spool file, nothing stored).
+const CHILD_MODE: &str = "NKPAY_BENCH_CHILD_MODE";
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).expect("date")
@@ -136,33 +146,46 @@ async fn child(url: &str) {
     } else {
         Compression::Deflate(level)
     };
-    let engine = engine_with(db, signer, compression);
+    let engine = engine_with(db.clone(), signer, compression);
     let before = status_mib("VmRSS:");
     let cpu_before = cpu_seconds();
     let start = Instant::now();
-    let report = engine
-        .statements()
-        .generate(day(), Utc::now())
-        .await
-        .expect("generate");
+    let (rows, size) = if std::env::var(CHILD_MODE).is_ok_and(|m| m == "stream") {
+        let (from, to) = day_bounds(day());
+        let owner = RowOwner::Merchant(MER.into());
+        let cursor = statement_rows::stream_rows(&db, &owner, from, to)
+            .await
+            .expect("rows");
+        let spooled = writer::trade_bill(cursor, day(), MER, compression)
+            .await
+            .expect("csv stream");
+        let size = spooled.file.metadata().map_or(0, |m| m.len());
+        (spooled.rows, i64::try_from(size).unwrap_or(i64::MAX))
+    } else {
+        let report = engine
+            .statements()
+            .generate(day(), Utc::now())
+            .await
+            .expect("generate");
+        let file = report
+            .files
+            .iter()
+            .find(|f| f.file_id.ends_with(&format!("{MER}_TRADE_BILL")))
+            .expect("the merchant's trade bill");
+        // Every file of the day is made (the merchant's and its provider's, trade and
+        // settlement bills): rows/s counts the detail rows of both trade bills.
+        let rows: i64 = report
+            .files
+            .iter()
+            .filter(|f| f.file_id.ends_with("_TRADE_BILL"))
+            .map(|f| f.rows)
+            .sum();
+        (rows, file.size_bytes)
+    };
     let secs = start.elapsed().as_secs_f64();
-    let file = report
-        .files
-        .iter()
-        .find(|f| f.file_id.ends_with(&format!("{MER}_TRADE_BILL")))
-        .expect("the merchant's trade bill");
-    // Every file of the day is made (the merchant's and its provider's, trade and settlement
-    // bills): rows/s counts the detail rows of both trade bills.
-    let rows: i64 = report
-        .files
-        .iter()
-        .filter(|f| f.file_id.ends_with("_TRADE_BILL"))
-        .map(|f| f.rows)
-        .sum();
     println!(
-        "RESULT {secs} {} {rows} {} {before} {}",
+        "RESULT {secs} {} {rows} {size} {before} {}",
         cpu_seconds() - cpu_before,
-        file.size_bytes,
         status_mib("VmHWM:")
     );
 }
