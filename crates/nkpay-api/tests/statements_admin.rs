@@ -69,7 +69,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn today_shanghai() -> chrono::NaiveDate {
-    Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+    Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
