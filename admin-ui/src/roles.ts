@@ -18,6 +18,7 @@ export type Action =
   | "statements.read"
   | "reconciliation.read"
   | "reconciliation.write"
+  | "reconciliation.run"
   | "settings.open"
   | "channelAccounts.read"
   | "channelAccounts.write"
@@ -29,7 +30,7 @@ const everything: Action[] = [
   "merchants.read", "merchants.review", "merchants.reveal", "businesses.write", "providers.read",
   "providers.write", "providers.keys", "trades.read", "refunds.create", "notifications.read",
   "notifications.resend", "statements.read", "reconciliation.read", "reconciliation.write",
-  "settings.open", "channelAccounts.read", "channelAccounts.write", "platformKeys.read",
+  "reconciliation.run", "settings.open", "channelAccounts.read", "channelAccounts.write", "platformKeys.read",
   "identities.manage", "audit.read",
 ];
 
@@ -38,7 +39,8 @@ const table: Record<Role, Action[]> = {
   operator: [
     "merchants.read", "merchants.review", "businesses.write", "providers.read", "trades.read",
     "refunds.create", "notifications.read", "notifications.resend", "statements.read",
-    "reconciliation.read", "reconciliation.write", "settings.open", "channelAccounts.read",
+    "reconciliation.read", "reconciliation.write", "reconciliation.run", "settings.open",
+    "channelAccounts.read",
     "platformKeys.read",
   ],
   finance: [

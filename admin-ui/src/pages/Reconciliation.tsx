@@ -47,6 +47,8 @@ export function Reconciliation() {
   );
   const act = useAction(() => setGeneration((g) => g + 1));
   const write = can("reconciliation.write");
+  // Starting a run is an operator's (a run may refund); finance only resolves.
+  const run = can("reconciliation.run");
   return (
     <div data-testid="page-reconciliation">
       <Typography.Title level={4}>{t("reconciliation")}</Typography.Title>
@@ -55,7 +57,7 @@ export function Reconciliation() {
           key: "runs", label: t("runs"),
           children: (
             <DataTable name="reconciliation-runs" rowKey="id" load={runs} reloadKey={generation}
-              extra={write && <Button type="primary" onClick={() => setRunOpen(true)}>{t("runNow")}</Button>}
+              extra={run && <Button type="primary" onClick={() => setRunOpen(true)}>{t("runNow")}</Button>}
               columns={[
                 { title: "id", dataIndex: "id" },
                 { title: "account", dataIndex: "channel_account_id" },

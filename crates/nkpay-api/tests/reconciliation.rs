@@ -122,7 +122,7 @@ fn key(kind: &str, order: &str, refund: &str) -> (String, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wechat_bill_differences_are_classified_and_a_lost_notify_is_healed() {
     for p in Platform::all().await {
-        let admin = token(&p, AdminRole::Finance).await;
+        let admin = token(&p, AdminRole::Operator).await;
         let account = account_id(&p, ChannelKind::Wechat).await;
         let ok = p.paid_trade(ChannelKind::Wechat, "0.10").await;
         let dropped = p.paid_trade(ChannelKind::Wechat, "0.11").await;

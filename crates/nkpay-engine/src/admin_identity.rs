@@ -323,7 +323,7 @@ impl Actor {
                             | ResolveDifferences
                     )
             }
-            Finance => reads || matches!(permission, RunReconciliation | ResolveDifferences),
+            Finance => reads || matches!(permission, ResolveDifferences),
             ReadOnly => reads,
             AgentAdmin => matches!(
                 permission,
@@ -863,7 +863,7 @@ mod tests {
             ),
             (
                 AdminRole::Finance,
-                [&reads[..], &[RunReconciliation, ResolveDifferences][..]].concat(),
+                [&reads[..], &[ResolveDifferences][..]].concat(),
             ),
             (AdminRole::ReadOnly, reads.to_vec()),
             (AdminRole::AgentAdmin, agent.to_vec()),

@@ -1,8 +1,10 @@
 //! The operator's side of reconciliation: runs started and read, differences read and resolved
 //! with a note, incidents read and resolved. Who may: reading — platform admin, operator,
 //! finance, read-only (agent admins do not: a run covers every merchant of a channel account);
-//! starting runs and resolving — platform admin, operator, finance. Every resolution is audited
-//! in the same transaction as the change (actor, address, the note).
+//! starting runs (a run may refund a trade paid after its close) — platform admin and operator;
+//! resolving — platform admin, operator and finance, whose only write it is (issue 13's roles;
+//! `Actor::may`). Every resolution is audited in the same transaction as the change (actor,
+//! address, the note).
 
 use chrono::{NaiveDate, Utc};
 use nkpay_store::audit_log::{self, AuditEntry};
@@ -12,7 +14,7 @@ use nkpay_store::kinds::AdminRole;
 use nkpay_store::reconciliation::{self as store, DifferenceFilter};
 
 use super::Reconciliation;
-use crate::admin_identity::Actor;
+use crate::admin_identity::{Actor, Permission, require};
 use crate::error::EngineError;
 
 /// The longest note an operator may write when resolving.
@@ -42,21 +44,15 @@ pub struct DifferenceQuery {
     pub limit: u64,
 }
 
-fn allow(actor: &Actor, write: bool) -> Result<(), EngineError> {
+/// Reading reconciliation: platform admin, operator, finance, read-only.
+fn allow(actor: &Actor) -> Result<(), EngineError> {
     use AdminRole::*;
-    let ok = match actor.role {
-        PlatformAdmin | Operator | Finance => true,
-        ReadOnly => !write,
-        AgentAdmin => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "role {} may not {} reconciliation",
-            actor.role.as_str(),
-            if write { "run or resolve" } else { "read" }
-        )))
+    match actor.role {
+        PlatformAdmin | Operator | Finance | ReadOnly => Ok(()),
+        AgentAdmin => Err(EngineError::Forbidden(format!(
+            "role {} may not read reconciliation",
+            actor.role.as_str()
+        ))),
     }
 }
 
@@ -90,7 +86,7 @@ impl Reconciliation {
         channel_account_id: i64,
         day: NaiveDate,
     ) -> Result<reconciliation_run::Model, EngineError> {
-        allow(actor, true)?;
+        require(actor, Permission::RunReconciliation)?;
         self.run_by(channel_account_id, day, Some(&actor.audit_name()))
             .await
     }
@@ -101,7 +97,7 @@ impl Reconciliation {
         actor: &Actor,
         q: &RunQuery,
     ) -> Result<Vec<reconciliation_run::Model>, EngineError> {
-        allow(actor, false)?;
+        allow(actor)?;
         let limit = check_limit(q.limit, 500)?;
         let date = q.date.map(|d| d.format("%Y%m%d").to_string());
         Ok(store::list_runs(
@@ -120,7 +116,7 @@ impl Reconciliation {
         actor: &Actor,
         id: i64,
     ) -> Result<Option<reconciliation_run::Model>, EngineError> {
-        allow(actor, false)?;
+        allow(actor)?;
         Ok(store::find_run(self.db.conn(), id).await?)
     }
 
@@ -130,7 +126,7 @@ impl Reconciliation {
         actor: &Actor,
         q: &DifferenceQuery,
     ) -> Result<Vec<reconciliation_difference::Model>, EngineError> {
-        allow(actor, false)?;
+        allow(actor)?;
         let limit = check_limit(q.limit, 5000)?;
         Ok(store::list_differences(self.db.conn(), &q.filter, q.after_id, limit).await?)
     }
@@ -144,7 +140,7 @@ impl Reconciliation {
         id: i64,
         note: &str,
     ) -> Result<Option<reconciliation_difference::Model>, EngineError> {
-        allow(actor, true)?;
+        require(actor, Permission::ResolveDifferences)?;
         let note = check_note(note)?;
         let now = Utc::now();
         let txn = self.db.begin_write().await?;
@@ -188,7 +184,7 @@ impl Reconciliation {
         actor: &Actor,
         limit: u64,
     ) -> Result<Vec<incident::Model>, EngineError> {
-        allow(actor, false)?;
+        allow(actor)?;
         let limit = check_limit(limit, 500)?;
         Ok(incidents::list_open(self.db.conn(), limit).await?)
     }
@@ -201,7 +197,7 @@ impl Reconciliation {
         id: i64,
         note: &str,
     ) -> Result<bool, EngineError> {
-        allow(actor, true)?;
+        require(actor, Permission::ResolveDifferences)?;
         let note = check_note(note)?;
         let now = Utc::now();
         let txn = self.db.begin_write().await?;
