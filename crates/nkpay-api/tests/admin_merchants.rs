@@ -367,3 +367,104 @@ async fn a_frozen_merchant_cannot_take_payments_but_its_refunds_still_go() {
         p.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchants_page_on_the_server_with_offset_and_total() {
+    for p in Platform::all().await {
+        let admin_token = token(&p, AdminRole::PlatformAdmin, None).await;
+        for _ in 0..3 {
+            let ent = p.sp.call(ENT, ent_data(SP, None)).await;
+            assert_eq!(ent.code(), "00000000", "{}: {:?}", p.label, ent.data);
+        }
+        let get = |path: String| {
+            let (p, t) = (&p, &admin_token);
+            async move {
+                let (status, body) = admin(p, "GET", &path, t, None).await;
+                assert_eq!(status, 200, "{}: {path}: {body}", p.label);
+                json_of(&body)
+            }
+        };
+        let ids = |page: &Value| -> Vec<String> {
+            page["merchants"]
+                .as_array()
+                .expect("merchants")
+                .iter()
+                .map(|m| m["mer_id"].as_str().expect("mer_id").to_owned())
+                .collect()
+        };
+        let all = get("/admin/api/merchants?limit=500".into()).await;
+        let every = ids(&all);
+        assert!(every.len() >= 3, "{}: {all}", p.label);
+        assert_eq!(all["total"], json!(every.len()), "{}", p.label);
+        let first = get("/admin/api/merchants?limit=2".into()).await;
+        let second = get("/admin/api/merchants?limit=2&offset=2".into()).await;
+        assert_eq!(first["total"], json!(every.len()), "{}", p.label);
+        assert_eq!(second["total"], json!(every.len()), "{}", p.label);
+        assert_eq!(second["offset"], json!(2), "{}", p.label);
+        let (a, b) = (ids(&first), ids(&second));
+        assert_eq!(a, every[..2], "{}", p.label);
+        assert_eq!(b, every[2..every.len().min(4)], "{}", p.label);
+        assert!(a.iter().all(|id| !b.contains(id)), "{}", p.label);
+
+        let (status, body) = admin(
+            &p,
+            "GET",
+            "/admin/api/merchants?offset=-1",
+            &admin_token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{}: {body}", p.label);
+        assert!(body.contains("offset"), "{}: {body}", p.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_page_on_the_server_with_offset_and_total() {
+    for p in Platform::all().await {
+        let admin_token = token(&p, AdminRole::PlatformAdmin, None).await;
+        for _ in 0..3 {
+            let ent = p.sp.call(ENT, ent_data(SP, None)).await;
+            assert_eq!(ent.code(), "00000000", "{}: {:?}", p.label, ent.data);
+        }
+        let get = |path: &'static str| {
+            let (p, t) = (&p, &admin_token);
+            async move {
+                let (status, body) = admin(p, "GET", path, t, None).await;
+                assert_eq!(status, 200, "{}: {path}: {body}", p.label);
+                json_of(&body)
+            }
+        };
+        let ids = |page: &Value| -> Vec<String> {
+            page["applications"]
+                .as_array()
+                .expect("applications")
+                .iter()
+                .map(|a| a["apply_no"].as_str().expect("apply_no").to_owned())
+                .collect()
+        };
+        let all = get("/admin/api/applications?limit=500").await;
+        let every = ids(&all);
+        assert!(every.len() >= 3, "{}: {all}", p.label);
+        assert_eq!(all["total"], json!(every.len()), "{}", p.label);
+        let first = get("/admin/api/applications?limit=2").await;
+        let second = get("/admin/api/applications?limit=2&offset=2").await;
+        assert_eq!(first["total"], json!(every.len()), "{}", p.label);
+        assert_eq!(second["total"], json!(every.len()), "{}", p.label);
+        let (a, b) = (ids(&first), ids(&second));
+        assert_eq!(a, every[..2], "{}", p.label);
+        assert_eq!(b, every[2..every.len().min(4)], "{}", p.label);
+        assert!(a.iter().all(|id| !b.contains(id)), "{}", p.label);
+
+        let (status, body) = admin(
+            &p,
+            "GET",
+            "/admin/api/applications?offset=x",
+            &admin_token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{}: {body}", p.label);
+        assert!(body.contains("offset"), "{}: {body}", p.label);
+    }
+}

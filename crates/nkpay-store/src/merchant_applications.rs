@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::entity::{merchant, merchant_application};
@@ -143,17 +143,32 @@ pub async fn list(
     filter: &ApplicationFilter,
     limit: u64,
 ) -> Result<Vec<merchant_application::Model>, StoreError> {
-    let mut q = merchant_application::Entity::find();
+    Ok(page(conn, filter, 0, limit).await?.0)
+}
+
+/// One page of the applications matching `filter`, oldest first: skipping `offset` rows, at
+/// most `limit`, with how many match in all (for the console's pager).
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    filter: &ApplicationFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<merchant_application::Model>, u64), StoreError> {
+    let mut c = Condition::all();
     if let Some(status) = filter.status {
-        q = q.filter(merchant_application::Column::Status.eq(status.as_str()));
+        c = c.add(merchant_application::Column::Status.eq(status.as_str()));
     }
     if let Some(sys_id) = &filter.sys_id {
-        q = q.filter(merchant_application::Column::SysId.eq(sys_id.as_str()));
+        c = c.add(merchant_application::Column::SysId.eq(sys_id.as_str()));
     }
-    Ok(q.order_by_asc(merchant_application::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    merchants::oldest_first_page::<merchant_application::Entity>(
+        conn,
+        c,
+        merchant_application::Column::Id,
+        offset,
+        limit,
+    )
+    .await
 }
 
 /// A review's outcome to record.

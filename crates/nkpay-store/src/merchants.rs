@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use crate::entity::{merchant, service_provider};
@@ -205,26 +206,58 @@ pub async fn list_merchants(
     filter: &MerchantFilter,
     limit: u64,
 ) -> Result<Vec<merchant::Model>, StoreError> {
-    use sea_orm::QuerySelect;
-    let mut q = merchant::Entity::find();
+    Ok(page_merchants(conn, filter, 0, limit).await?.0)
+}
+
+/// One page of the merchants matching `filter`, oldest first: skipping the first `offset`
+/// rows, at most `limit`, together with how many match in all (for the console's pager).
+pub async fn page_merchants(
+    conn: &impl ConnectionTrait,
+    filter: &MerchantFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<merchant::Model>, u64), StoreError> {
+    let mut c = Condition::all();
     if let Some(status) = filter.apply_status {
-        q = q.filter(merchant::Column::ApplyStatus.eq(status.as_str()));
+        c = c.add(merchant::Column::ApplyStatus.eq(status.as_str()));
     }
     match filter.frozen {
-        Some(true) => q = q.filter(merchant::Column::FrozenAt.is_not_null()),
-        Some(false) => q = q.filter(merchant::Column::FrozenAt.is_null()),
+        Some(true) => c = c.add(merchant::Column::FrozenAt.is_not_null()),
+        Some(false) => c = c.add(merchant::Column::FrozenAt.is_null()),
         None => {}
     }
     if let Some(sys_id) = &filter.sys_id {
-        q = q.filter(merchant::Column::SysId.eq(sys_id.as_str()));
+        c = c.add(merchant::Column::SysId.eq(sys_id.as_str()));
     }
     if let Some(kind) = filter.kind {
-        q = q.filter(merchant::Column::Kind.eq(kind.as_str()));
+        c = c.add(merchant::Column::Kind.eq(kind.as_str()));
     }
-    Ok(q.order_by_asc(merchant::Column::Id)
+    oldest_first_page::<merchant::Entity>(conn, c, merchant::Column::Id, offset, limit).await
+}
+
+/// One page of the rows of `E` matching `condition`, by `id` ascending (oldest first):
+/// skipping `offset` rows, at most `limit`, with how many match in all.
+pub(crate) async fn oldest_first_page<E>(
+    conn: &impl ConnectionTrait,
+    condition: Condition,
+    id: E::Column,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<E::Model>, u64), StoreError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let rows = E::find()
+        .filter(condition.clone())
+        .order_by_asc(id)
+        .offset(offset)
         .limit(limit)
         .all(conn)
-        .await?)
+        .await?;
+    let total = E::find().filter(condition).count(conn).await?;
+    Ok((rows, total))
 }
 
 /// Every service provider, by `sys_id`.

@@ -1,10 +1,12 @@
 //! Console calls about merchants and their onboarding applications (issue 11, "Review"):
 //!
-//! - `GET /admin/api/merchants?status=P|Y|N|F|frozen&sys_id=&kind=ent|indv&limit=` — listing,
-//!   oldest first, personal data never included.
+//! - `GET /admin/api/merchants?status=P|Y|N|F|frozen&sys_id=&kind=ent|indv&limit=&offset=` — listing,
+//!   oldest first, personal data never included; the reply `{"merchants", "total", "offset",
+//!   "limit"}` (`total`: how many match in all; a bad `offset` is refused naming it).
 //! - `GET /admin/api/merchants/{mer_id}` — the merchant with its latest application (`details`
 //!   with personal values masked), businesses and bound appids.
-//! - `GET /admin/api/applications?status=P&sys_id=&limit=` — the review queue, oldest first.
+//! - `GET /admin/api/applications?status=P&sys_id=&limit=&offset=` — the review queue, oldest
+//!   first, `{"applications", "total", "offset", "limit"}` like the merchants' listing.
 //! - `POST /admin/api/applications/{apply_no}/approve` (no body) and `…/reject`
 //!   `{"reason": "…"}` (required, 1–256 characters): the result is notified to the
 //!   application's `async_return_url` (`MERCHANT_AUDIT`).
@@ -149,6 +151,17 @@ fn limit_of(limit: Option<u64>) -> Result<u64, AdminError> {
     }
 }
 
+/// The rows to skip before a page: absent is 0, otherwise a whole number; anything else is
+/// refused naming `offset`.
+fn offset_of(offset: Option<&str>) -> Result<u64, AdminError> {
+    match offset {
+        None | Some("") => Ok(0),
+        Some(text) => text
+            .parse()
+            .map_err(|_| bad("offset", "must be a whole number 0 or more")),
+    }
+}
+
 fn apply_status(text: &str) -> Result<ApplyStatus, AdminError> {
     text.parse()
         .map_err(|_| bad("status", "must be one of P, Y, N, F"))
@@ -161,6 +174,7 @@ struct ListQuery {
     sys_id: Option<String>,
     kind: Option<String>,
     limit: Option<u64>,
+    offset: Option<String>,
 }
 
 async fn list(
@@ -188,13 +202,20 @@ async fn list(
                 .map_err(|_| bad("kind", "must be ent or indv"))?,
         );
     }
-    let rows = state
+    let offset = offset_of(q.offset.as_deref())?;
+    let limit = limit_of(q.limit)?;
+    let (rows, total) = state
         .engine
         .merchants()
-        .list(&actor.0, filter, limit_of(q.limit)?)
+        .page(&actor.0, filter, offset, limit)
         .await?;
     let views: Vec<MerchantView> = rows.iter().map(MerchantView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "merchants": views })))
+    Ok(HttpResponse::Ok().json(json!({
+        "merchants": views,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    })))
 }
 
 async fn get(
@@ -217,6 +238,7 @@ struct ApplicationsQuery {
     status: Option<String>,
     sys_id: Option<String>,
     limit: Option<u64>,
+    offset: Option<String>,
 }
 
 async fn applications(
@@ -234,13 +256,20 @@ async fn applications(
             .transpose()?,
         sys_id: q.sys_id,
     };
-    let rows = state
+    let offset = offset_of(q.offset.as_deref())?;
+    let limit = limit_of(q.limit)?;
+    let (rows, total) = state
         .engine
         .merchants()
-        .applications(&actor.0, filter, limit_of(q.limit)?)
+        .applications_page(&actor.0, filter, offset, limit)
         .await?;
     let list: Vec<Value> = rows.iter().map(application_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "applications": list })))
+    Ok(HttpResponse::Ok().json(json!({
+        "applications": list,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    })))
 }
 
 #[derive(Deserialize)]

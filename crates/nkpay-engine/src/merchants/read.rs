@@ -156,17 +156,33 @@ impl Merchants {
     pub async fn list(
         &self,
         by: &Actor,
-        mut filter: MerchantFilter,
+        filter: MerchantFilter,
         limit: u64,
     ) -> Result<Vec<merchant::Model>, EngineError> {
+        Ok(self.page(by, filter, 0, limit).await?.0)
+    }
+
+    /// One page of the merchants matching `filter`, oldest first: skipping `offset` rows, at
+    /// most `limit` (capped at [`MAX_PAGE`]), with how many match in all; an agent admin's
+    /// listing is limited to its own service provider's.
+    pub async fn page(
+        &self,
+        by: &Actor,
+        mut filter: MerchantFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<merchant::Model>, u64), EngineError> {
         read(by)?;
         if let Some(own) = agent_scope(by, filter.sys_id.as_deref()) {
             match own {
                 Some(sys_id) => filter.sys_id = Some(sys_id),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), 0)),
             }
         }
-        Ok(merchants::list_merchants(self.db.conn(), &filter, limit.clamp(1, MAX_PAGE)).await?)
+        Ok(
+            merchants::page_merchants(self.db.conn(), &filter, offset, limit.clamp(1, MAX_PAGE))
+                .await?,
+        )
     }
 
     /// Applications matching `filter`, oldest first (the review queue), at most `limit`
@@ -174,19 +190,33 @@ impl Merchants {
     pub async fn applications(
         &self,
         by: &Actor,
-        mut filter: ApplicationFilter,
+        filter: ApplicationFilter,
         limit: u64,
     ) -> Result<Vec<ApplicationView>, EngineError> {
+        Ok(self.applications_page(by, filter, 0, limit).await?.0)
+    }
+
+    /// One page of the applications matching `filter`, oldest first (the review queue):
+    /// skipping `offset` rows, at most `limit` (capped at [`MAX_PAGE`]), with how many match
+    /// in all; an agent admin sees only its own service provider's.
+    pub async fn applications_page(
+        &self,
+        by: &Actor,
+        mut filter: ApplicationFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ApplicationView>, u64), EngineError> {
         read(by)?;
         if let Some(own) = agent_scope(by, filter.sys_id.as_deref()) {
             match own {
                 Some(sys_id) => filter.sys_id = Some(sys_id),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), 0)),
             }
         }
-        let rows =
-            merchant_applications::list(self.db.conn(), &filter, limit.clamp(1, MAX_PAGE)).await?;
-        Ok(rows.into_iter().map(ApplicationView::of).collect())
+        let (rows, total) =
+            merchant_applications::page(self.db.conn(), &filter, offset, limit.clamp(1, MAX_PAGE))
+                .await?;
+        Ok((rows.into_iter().map(ApplicationView::of).collect(), total))
     }
 
     /// Merchant `mer_id` with its latest application, businesses and appids; `None` when
