@@ -292,3 +292,56 @@ async fn a_regenerated_day_stays_listed_and_downloads_whole_throughout() {
         p.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statements_page_on_the_server_with_offset_and_total() {
+    for p in Platform::all().await {
+        let label = p.label;
+        p.paid_trade(ChannelKind::Wechat, "0.21").await;
+        let today = today_shanghai().format("%Y%m%d").to_string();
+        let (_, admin) = token(&p, AdminRole::PlatformAdmin).await;
+        let (status, report) = generate(&p, &admin, json!({"date": today})).await;
+        assert_eq!(status, 200, "{label}: {report}");
+        let list = |query: String| {
+            let (p, admin) = (&p, &admin);
+            async move {
+                let resp = reqwest::Client::new()
+                    .get(format!("{}/admin/api/statements?{query}", p.base_url))
+                    .bearer_auth(admin)
+                    .send()
+                    .await
+                    .expect("GET statements");
+                let status = resp.status().as_u16();
+                let text = resp.text().await.expect("body");
+                let v: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+                (status, v)
+            }
+        };
+        let ids = |v: &Value| -> Vec<String> {
+            v["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .map(|f| f["file_id"].as_str().expect("file_id").to_owned())
+                .collect()
+        };
+        let (status, all) = list("limit=1000".into()).await;
+        assert_eq!(status, 200, "{label}: {all}");
+        let every = ids(&all);
+        assert!(every.len() >= 3, "{label}: {all}");
+        assert_eq!(all["total"], json!(every.len()), "{label}");
+        let (_, first) = list("limit=2".into()).await;
+        let (_, second) = list("limit=2&offset=2".into()).await;
+        assert_eq!(first["total"], json!(every.len()), "{label}");
+        assert_eq!(second["total"], json!(every.len()), "{label}");
+        let (a, b) = (ids(&first), ids(&second));
+        assert_eq!(a, every[..2], "{label}");
+        assert_eq!(b, every[2..every.len().min(4)], "{label}");
+        assert!(a.iter().all(|id| !b.contains(id)), "{label}");
+
+        let (status, body) = list("offset=-3".into()).await;
+        assert_eq!(status, 400, "{label}: {body}");
+        assert_eq!(body["field"], "offset", "{label}: {body}");
+    }
+}

@@ -325,30 +325,51 @@ pub struct FileFilter {
     pub owner_ids: Option<Vec<String>>,
     /// At most this many, newest trade day first.
     pub limit: u64,
+    /// Skipping this many first (the console's pager; 0 for the first page).
+    pub offset: u64,
 }
 
-/// Files matching `filter`, newest trade day first, then by id.
+impl FileFilter {
+    /// The rows this filter matches, before ordering and paging.
+    fn condition(&self) -> Condition {
+        let mut c = Condition::all();
+        if let Some(d) = &self.data_date {
+            c = c.add(statement_file::Column::DataDate.eq(d));
+        }
+        if let Some(b) = &self.bill_type {
+            c = c.add(statement_file::Column::BillType.eq(b));
+        }
+        if let Some(o) = &self.owner_id {
+            c = c.add(statement_file::Column::OwnerId.eq(o));
+        }
+        if let Some(ids) = &self.owner_ids {
+            c = c.add(statement_file::Column::OwnerId.is_in(ids.iter().cloned()));
+        }
+        c
+    }
+}
+
+/// Files matching `filter`, newest trade day first, then by id: skipping `filter.offset`, at
+/// most `filter.limit`.
 pub async fn list(
     conn: &impl ConnectionTrait,
     filter: &FileFilter,
 ) -> Result<Vec<statement_file::Model>, StoreError> {
-    let mut q = statement_file::Entity::find();
-    if let Some(d) = &filter.data_date {
-        q = q.filter(statement_file::Column::DataDate.eq(d));
-    }
-    if let Some(b) = &filter.bill_type {
-        q = q.filter(statement_file::Column::BillType.eq(b));
-    }
-    if let Some(o) = &filter.owner_id {
-        q = q.filter(statement_file::Column::OwnerId.eq(o));
-    }
-    if let Some(ids) = &filter.owner_ids {
-        q = q.filter(statement_file::Column::OwnerId.is_in(ids.iter().cloned()));
-    }
-    Ok(q.order_by_desc(statement_file::Column::DataDate)
+    Ok(statement_file::Entity::find()
+        .filter(filter.condition())
+        .order_by_desc(statement_file::Column::DataDate)
         .order_by_asc(statement_file::Column::Id)
+        .offset(filter.offset)
         .limit(filter.limit)
         .all(conn)
+        .await?)
+}
+
+/// How many files match `filter` in all (its `offset` and `limit` ignored).
+pub async fn count(conn: &impl ConnectionTrait, filter: &FileFilter) -> Result<u64, StoreError> {
+    Ok(statement_file::Entity::find()
+        .filter(filter.condition())
+        .count(conn)
         .await?)
 }
 

@@ -1,7 +1,8 @@
 //! Console calls about statement (对账单) files (issue 12):
 //!
-//! - `GET /admin/api/statements?data_date=yyyyMMdd&bill_type=TRADE_BILL&owner_id=&limit=` —
-//!   files, newest trade day first (`limit` 1–1000, default 100): `{"files": [{"file_id",
+//! - `GET /admin/api/statements?data_date=yyyyMMdd&bill_type=TRADE_BILL&owner_id=&limit=&offset=`
+//!   — files, newest trade day first (`limit` 1–1000, default 100; `offset` files skipped,
+//!   default 0), `total` the count of all matching: `{"total", "offset", "limit", "files": [{"file_id",
 //!   "file_name", "file_date", "data_date", "bill_type", "huifu_id", "download_url",
 //!   "file_size", "sha256", "partial" ("Y"/"N") — as filequery's `file_details` — plus
 //!   "owner_kind" ("mer" / "sys"), "row_count", "created_at" (UTC)}]}`; `download_url` is a
@@ -59,6 +60,8 @@ pub struct ListQuery {
     pub owner_id: Option<String>,
     /// 1–1000.
     pub limit: Option<u64>,
+    /// Files to skip first (a whole number, default 0).
+    pub offset: Option<String>,
 }
 
 fn bad(field: &str, rule: &str) -> HttpResponse {
@@ -91,17 +94,25 @@ async fn list(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Ok(bad("limit", "must be 1 to 1000"));
     }
+    let offset = match q.offset.as_deref() {
+        None | Some("") => 0,
+        Some(text) => match text.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return Ok(bad("offset", "must be a whole number 0 or more")),
+        },
+    };
     let filter = FileFilter {
         data_date: q.data_date,
         bill_type: q.bill_type,
         owner_id: q.owner_id,
         owner_ids: None,
         limit,
+        offset,
     };
-    let files = state
+    let (files, total) = state
         .engine
         .statements()
-        .list(&actor.0, filter, Utc::now())
+        .page(&actor.0, filter, Utc::now())
         .await?;
     let files: Vec<_> = files
         .iter()
@@ -113,7 +124,12 @@ async fn list(
             out
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "files": files })))
+    Ok(HttpResponse::Ok().json(json!({
+        "files": files,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    })))
 }
 
 async fn download(

@@ -881,14 +881,25 @@ impl Statements {
     }
 
     /// The console's listing: files of trade day `data_date`, `bill_type`, owner, newest
-    /// first, at most `limit`. An agent admin sees its own service provider's files and its
-    /// merchants'; every other role sees all (reading statements is not a write: not audited).
+    /// first, skipping `offset`, at most `limit`. An agent admin sees its own service
+    /// provider's files and its merchants'; every other role sees all (reading statements is
+    /// not a write: not audited).
     pub async fn list(
+        &self,
+        actor: &Actor,
+        filter: FileFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FileDetail>, EngineError> {
+        Ok(self.page(actor, filter, now).await?.0)
+    }
+
+    /// [`Self::list`] with how many files match in all (for the console's pager).
+    pub async fn page(
         &self,
         actor: &Actor,
         mut filter: FileFilter,
         now: DateTime<Utc>,
-    ) -> Result<Vec<FileDetail>, EngineError> {
+    ) -> Result<(Vec<FileDetail>, u64), EngineError> {
         if let Some(sys_id) = self.agent_scope(actor)? {
             let mut ids = vec![sys_id.clone()];
             ids.extend(
@@ -900,7 +911,8 @@ impl Statements {
             filter.owner_ids = Some(ids);
         }
         let rows = statements::list(self.db.conn(), &filter).await?;
-        Ok(rows.iter().map(|f| self.detail(f, now)).collect())
+        let total = statements::count(self.db.conn(), &filter).await?;
+        Ok((rows.iter().map(|f| self.detail(f, now)).collect(), total))
     }
 
     /// The ready file `file_id` for the console, if `actor` may see it.
