@@ -738,3 +738,67 @@ async fn the_audited_address_believes_x_forwarded_for_only_from_a_trusted_proxy(
         );
     }
 }
+
+#[actix_web::test]
+async fn accounts_page_on_the_server_with_offset_and_total() {
+    for t in databases().await {
+        let console = Console::new(&t.db).await;
+        let app = test::init_service(app(console.engine.clone())).await;
+        let admin = console.admin_token().await;
+        for n in 0..3 {
+            let mut body = wechat();
+            body["name"] = json!(format!("SP account {n}"));
+            body["mch_id"] = json!(format!("190000011{n}"));
+            let req = with_bearer(test::TestRequest::post().uri(BASE), &admin)
+                .set_json(body)
+                .to_request();
+            let res = test::call_service(&app, req).await;
+            assert_eq!(res.status(), StatusCode::CREATED, "{}", t.label);
+        }
+        let get = |query: &'static str| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                let req = with_bearer(
+                    test::TestRequest::get().uri(&format!("{BASE}{query}")),
+                    admin,
+                )
+                .to_request();
+                let res = test::call_service(app, req).await;
+                let status = res.status();
+                let body: Value = test::read_body_json(res).await;
+                (status, body)
+            }
+        };
+        let ids = |v: &Value| -> Vec<i64> {
+            v["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|a| a["id"].as_i64().expect("id"))
+                .collect()
+        };
+        let (status, all) = get("").await;
+        assert_eq!(status, StatusCode::OK, "{}: {all}", t.label);
+        let every = ids(&all);
+        assert!(every.len() >= 3, "{}: {all}", t.label);
+        assert_eq!(all["total"], json!(every.len()), "{}", t.label);
+        let (_, first) = get("?limit=2").await;
+        let (_, second) = get("?limit=2&offset=2").await;
+        assert_eq!(first["total"], json!(every.len()), "{}", t.label);
+        assert_eq!(second["total"], json!(every.len()), "{}", t.label);
+        let (a, b) = (ids(&first), ids(&second));
+        assert_eq!(a, every[..2], "{}", t.label);
+        assert_eq!(b, every[2..every.len().min(4)], "{}", t.label);
+        assert!(a.iter().all(|id| !b.contains(id)), "{}", t.label);
+
+        for (query, field) in [("?offset=-1", "offset"), ("?limit=0", "limit")] {
+            let (status, body) = get(query).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {body}", t.label);
+            assert!(
+                body["error"].as_str().expect("error").starts_with(field),
+                "{}: {body}",
+                t.label
+            );
+        }
+    }
+}

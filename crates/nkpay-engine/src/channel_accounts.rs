@@ -142,6 +142,18 @@ impl ChannelAccounts {
         Ok(accounts::list_channel_accounts(self.db.conn()).await?)
     }
 
+    /// One page of the channel accounts, oldest first: skipping `offset`, at most `limit`,
+    /// with how many there are in all. [`EngineError::Forbidden`] for a role that reads none.
+    pub async fn page(
+        &self,
+        by: &Actor,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<channel_account::Model>, u64), EngineError> {
+        require(by, Permission::ReadChannelAccounts)?;
+        Ok(accounts::page_channel_accounts(self.db.conn(), offset, limit).await?)
+    }
+
     /// One channel account; `None` when there is none with `id`.
     /// [`EngineError::Forbidden`] for a role that reads none.
     pub async fn get(

@@ -344,6 +344,23 @@ pub async fn list_channel_accounts(
         .await?)
 }
 
+/// One page of the channel accounts, oldest first: skipping `offset`, at most `limit`, with
+/// how many there are in all (for the console's pager).
+pub async fn page_channel_accounts(
+    conn: &impl ConnectionTrait,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<channel_account::Model>, u64), StoreError> {
+    crate::merchants::oldest_first_page::<channel_account::Entity>(
+        conn,
+        sea_orm::Condition::all(),
+        channel_account::Column::Id,
+        offset,
+        limit,
+    )
+    .await
+}
+
 /// Opens an account's secrets. `Corrupt` when a column its channel needs is empty.
 pub fn open_channel_account(
     sealer: &SecretSealer,

@@ -6,7 +6,9 @@
 //!   `apiclient_cert.p12`) + `client_cert_p12_password`) or an Alipay ISV app
 //!   (`"channel": "alipay"`, `name`, `gateway_url`, `is_default`, `app_id`, `app_private_key`,
 //!   `alipay_public_key`, `isv_pid`) → 201 with the account;
-//! - `GET ""` → `{"items": [account…]}`, `GET /{id}` → the account;
+//! - `GET ""` → `{"items": [account…], "total", "offset"}` (every account, or with `offset`
+//!   (default 0) and/or `limit` (1–200) one page of them, oldest first; `total` counts all),
+//!   `GET /{id}` → the account;
 //! - `POST /{id}/disable`, `POST /{id}/enable` → 200 with the account;
 //! - `PUT /{id}/credentials` with the same body as the registration, for the account's own
 //!   channel → 200 with the account;
@@ -300,11 +302,71 @@ async fn replace_credentials(
     found(row, id)
 }
 
-async fn list(state: web::Data<ApiState>, actor: AdminActor) -> Result<HttpResponse, AdminError> {
+/// The listing's paging: `offset` (a whole number, default 0) and `limit` (1–200); without
+/// either, every account.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    offset: Option<String>,
+    limit: Option<String>,
+}
+
+/// Most accounts one page of the listing holds.
+const MAX_LIMIT: u64 = 200;
+
+/// `text` as a whole number in `range`, or a refusal naming `field` with `rule`.
+fn paging_field(
+    field: &str,
+    text: &str,
+    range: std::ops::RangeInclusive<u64>,
+    rule: &str,
+) -> Result<u64, AdminError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| AdminError::BadRequest(format!("{field}格式错误: {rule}")))
+}
+
+async fn list(
+    state: web::Data<ApiState>,
+    actor: AdminActor,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
     let by = actor.require(Permission::ReadChannelAccounts)?;
-    let rows = state.engine.channel_accounts().list(by).await?;
+    let q = q.into_inner();
+    let offset = match q.offset.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(paging_field(
+            "offset",
+            text,
+            0..=u64::MAX,
+            "must be a whole number 0 or more",
+        )?),
+    };
+    let limit = match q.limit.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(paging_field(
+            "limit",
+            text,
+            1..=MAX_LIMIT,
+            "must be 1 to 200",
+        )?),
+    };
+    let accounts = state.engine.channel_accounts();
+    let (rows, total) = if offset.is_none() && limit.is_none() {
+        let rows = accounts.list(by).await?;
+        let total = rows.len() as u64;
+        (rows, total)
+    } else {
+        accounts
+            .page(by, offset.unwrap_or(0), limit.unwrap_or(MAX_LIMIT))
+            .await?
+    };
     let items: Vec<AccountView> = rows.into_iter().map(AccountView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "items": items,
+        "total": total,
+        "offset": offset.unwrap_or(0),
+    })))
 }
 
 async fn get(
