@@ -4,7 +4,7 @@ import { Button, Form, Input, Modal, Select, Space, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { get, post } from "../api";
-import { DataTable, limitPager } from "../components/DataTable";
+import { DataTable, offsetPager } from "../components/DataTable";
 import { time } from "../format";
 import { useAction } from "../components/useAction";
 import { useI18n } from "../i18n";
@@ -15,7 +15,11 @@ export function Applications() {
   const [generation, setGeneration] = useState(0);
   const [rejecting, setRejecting] = useState<string | null>(null);
   const load = useMemo(
-    () => limitPager(async (limit) => (await get("/admin/api/applications", { status, limit })).applications),
+    () =>
+      offsetPager(async (offset, limit) => {
+        const d = await get("/admin/api/applications", { status, offset, limit });
+        return { rows: d.applications, total: d.total };
+      }),
     [status],
   );
   const act = useAction(() => setGeneration((g) => g + 1));

@@ -4,7 +4,7 @@ import { App, Button, Space, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { get, post } from "../api";
 import { useAuth } from "../auth";
-import { DataTable, limitPager } from "../components/DataTable";
+import { DataTable, offsetPager } from "../components/DataTable";
 import { time } from "../format";
 import { useI18n } from "../i18n";
 
@@ -13,7 +13,14 @@ export function ChannelAccounts() {
   const { can } = useAuth();
   const { message } = App.useApp();
   const [generation, setGeneration] = useState(0);
-  const load = useMemo(() => limitPager(async () => (await get("/admin/api/channel-accounts")).items), []);
+  const load = useMemo(
+    () =>
+      offsetPager(async (offset, limit) => {
+        const d = await get("/admin/api/channel-accounts", { offset, limit });
+        return { rows: d.items, total: d.total };
+      }),
+    [],
+  );
   const act = async (fn: () => Promise<any>) => {
     try {
       const r = await fn();

@@ -1,10 +1,11 @@
-// Merchants: search (name, mer_id), filters (review state, kind, service provider); the API
-// answers at most 500 oldest first, so the search narrows what it answered.
+// Merchants: filters (review state, kind, service provider) paged on the server, oldest first
+// (GET /admin/api/merchants with offset/limit, `total`); the search (name, mer_id) has no
+// server filter, so while it is set the first 500 matches of the filters are searched here.
 import { Input, Select, Space, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { get } from "../api";
-import { DataTable, limitPager } from "../components/DataTable";
+import { DataTable, limitPager, offsetPager } from "../components/DataTable";
 import { time } from "../format";
 import { useI18n } from "../i18n";
 
@@ -17,14 +18,19 @@ export function Merchants() {
   const filters = { q, status, kind, sysId };
   const load = useMemo(
     () =>
-      limitPager(async (limit) => {
-        const d = await get("/admin/api/merchants", { status, kind, sys_id: sysId.trim(), limit: 500 });
-        const needle = q.trim().toLowerCase();
-        const rows = (d.merchants as any[]).filter(
-          (m) => !needle || m.mer_id.includes(needle) || `${m.name} ${m.short_name ?? ""}`.toLowerCase().includes(needle),
-        );
-        return rows.slice(0, limit);
-      }),
+      q.trim() === ""
+        ? offsetPager(async (offset, limit) => {
+            const d = await get("/admin/api/merchants", { status, kind, sys_id: sysId.trim(), offset, limit });
+            return { rows: d.merchants, total: d.total };
+          })
+        : limitPager(async (limit) => {
+            const d = await get("/admin/api/merchants", { status, kind, sys_id: sysId.trim(), limit: 500 });
+            const needle = q.trim().toLowerCase();
+            const rows = (d.merchants as any[]).filter(
+              (m) => m.mer_id.includes(needle) || `${m.name} ${m.short_name ?? ""}`.toLowerCase().includes(needle),
+            );
+            return rows.slice(0, limit);
+          }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [JSON.stringify(filters)],
   );

@@ -2,7 +2,7 @@
 import { App, Button, DatePicker, Select, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { download, get } from "../api";
-import { DataTable, limitPager } from "../components/DataTable";
+import { DataTable, offsetPager } from "../components/DataTable";
 import { time } from "../format";
 import { useI18n } from "../i18n";
 
@@ -14,7 +14,11 @@ export function Statements() {
   const [date, setDate] = useState<string | undefined>();
   const [bill, setBill] = useState<string | undefined>();
   const load = useMemo(
-    () => limitPager(async (limit) => (await get("/admin/api/statements", { data_date: date, bill_type: bill, limit })).files, 1000),
+    () =>
+      offsetPager(async (offset, limit) => {
+        const d = await get("/admin/api/statements", { data_date: date, bill_type: bill, offset, limit });
+        return { rows: d.files, total: d.total };
+      }),
     [date, bill],
   );
   return (
