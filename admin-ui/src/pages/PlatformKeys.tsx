@@ -1,6 +1,7 @@
 // The platform's signing keys (GET /admin/api/platform-keys), newest first: the public keys
 // service providers verify replies and notifications with; the private halves never leave the
-// database.
+// database. No rotate button: POST /admin/api/platform-keys/rotate does not exist yet —
+// rotation arrives with issue 14.
 import { Tag, Typography } from "antd";
 import { useMemo } from "react";
 import { get } from "../api";
