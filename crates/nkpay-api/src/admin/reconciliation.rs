@@ -28,11 +28,9 @@
 //! Platform admin, operator and finance run and resolve; read-only reads; agent admins get
 //! 403. Bad input: 400 `{"error", "field"}` naming the field and the rule.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use futures::stream;
-use nkpay_engine::EngineError;
 use nkpay_engine::reconciliation::{DifferenceQuery, RunQuery};
 use nkpay_engine::shanghai_time;
 use nkpay_store::entity::{incident, reconciliation_difference, reconciliation_run};
@@ -42,6 +40,8 @@ use serde_json::{Value, json};
 
 use super::auth::AdminActor;
 use super::error::AdminError;
+// A refused field answers 400 `{"error", "field"}`, as every console listing does.
+use super::listing::{ListingError as Failure, refused};
 use crate::ApiState;
 
 /// Where the reconciliation calls are mounted.
@@ -124,61 +124,6 @@ fn incident_view(i: incident::Model) -> serde_json::Value {
         "detail": i.detail,
         "created_at": i.created_at,
     })
-}
-
-/// How these calls fail: a refused field, 400 `{"error", "field"}` naming it and the rule, or
-/// any other console failure as [`AdminError`] answers it.
-#[derive(Debug)]
-enum Failure {
-    Field(String, String),
-    Other(AdminError),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Field(field, rule) => write!(f, "{field}: {rule}"),
-            Failure::Other(e) => e.fmt(f),
-        }
-    }
-}
-
-impl ResponseError for Failure {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Failure::Field(..) => StatusCode::BAD_REQUEST,
-            Failure::Other(e) => e.status_code(),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Failure::Field(field, _) => HttpResponse::BadRequest().json(json!({
-                "error": self.to_string(),
-                "field": field,
-            })),
-            Failure::Other(e) => e.error_response(),
-        }
-    }
-}
-
-impl From<EngineError> for Failure {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Invalid { field, rule } => Failure::Field(field, rule),
-            other => Failure::Other(other.into()),
-        }
-    }
-}
-
-impl From<AdminError> for Failure {
-    fn from(e: AdminError) -> Self {
-        Failure::Other(e)
-    }
-}
-
-fn refused(field: &str, rule: &str) -> Failure {
-    Failure::Field(field.to_owned(), rule.to_owned())
 }
 
 fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
