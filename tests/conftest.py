@@ -7,6 +7,8 @@ import pathlib
 import socket
 import subprocess
 import time
+import urllib.parse
+import uuid
 
 import pytest
 import requests
@@ -29,6 +31,27 @@ def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def postgres_database(tmp: pathlib.Path) -> str:
+    """A new, empty PostgreSQL database on the test server (NKPAY_TEST_DATABASE_URL)."""
+    server = os.environ["NKPAY_TEST_DATABASE_URL"]
+    name = "nkpay_e2e_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", server, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    parts = urllib.parse.urlsplit(server)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def pay_at_sandbox(sandbox_url: str, trade_type: str, created: dict, timeout=30):
+    """The payer pays a created trade (`created`: the jspay reply) at the simulators' payer
+    endpoint: the WeChat `prepay_id` of `pay_info`, or the Alipay `qr_code` scanned and paid."""
+    if trade_type == "T_JSAPI":
+        prepay_id = json.loads(created["pay_info"])["package"].removeprefix("prepay_id=")
+        path, body = "/sandbox/wechat/pay", {"prepay_id": prepay_id, "result": "SUCCESS"}
+    else:
+        path, body = "/sandbox/alipay/pay", {"qr_code": created["qr_code"], "buyer_id": "2088102100000001"}
+    r = requests.post(f"{sandbox_url}{path}", json=body, timeout=timeout)
+    assert r.status_code == 200, r.text
 
 
 class Platform:

@@ -15,8 +15,9 @@ from decimal import Decimal
 
 import dg_sdk
 import pytest
-import requests
 from dg_sdk import DGClient, MerConfig
+
+from conftest import pay_at_sandbox
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 # A WeChat refund settles at the simulator 5 s after it is made (real time in the demo).
@@ -70,13 +71,7 @@ def query_trade(merchant, req):
 def paid_trade(platform, merchant, trade_type, amount):
     """A trade paid at the sandbox's payer endpoint; returns the request and the trade query."""
     req, data = create_trade(merchant, trade_type, amount)
-    if trade_type == "T_JSAPI":
-        prepay_id = json.loads(data["pay_info"])["package"].removeprefix("prepay_id=")
-        path, body = "/sandbox/wechat/pay", {"prepay_id": prepay_id, "result": "SUCCESS"}
-    else:
-        path, body = "/sandbox/alipay/pay", {"qr_code": data["qr_code"], "buyer_id": "2088102100000001"}
-    r = requests.post(f"{platform.sandbox_url}{path}", json=body, timeout=10)
-    assert r.status_code == 200, r.text
+    pay_at_sandbox(platform.sandbox_url, trade_type, data, timeout=10)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         trade = query_trade(merchant, req)

@@ -23,22 +23,13 @@ import pytest
 import requests
 from dg_sdk import DGClient, MerConfig
 
-from conftest import BIN_DIR, free_port, wait_for
+from conftest import BIN_DIR, free_port, postgres_database, wait_for
 from test_dg_sdk_interop import query
 from test_dg_sdk_onboarding import ent_request, indv_request, seq, today
 from test_merchant_notify import Receiver
 
 NKPAY = str(BIN_DIR / "nkpay")
 SYS_ID = "E2EAGENT01"
-
-
-def postgres_database(tmp: pathlib.Path) -> str:
-    """A new, empty PostgreSQL database on the test server (NKPAY_TEST_DATABASE_URL)."""
-    server = os.environ["NKPAY_TEST_DATABASE_URL"]
-    name = "nkpay_e2e_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", server, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-    parts = urllib.parse.urlsplit(server)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
