@@ -14,10 +14,9 @@ RUN npm run build
 # 2. The binaries, release profile, from the committed Cargo.lock.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY crates/ crates/
-COPY migrations/ migrations/
-COPY config/ config/
+# The whole context (.dockerignore leaves out target/, tests/, docs/, the console): every
+# workspace member must be present for cargo to read the workspace.
+COPY . .
 RUN cargo build --release --locked -p nkpay-server -p nkpay-sandbox --bins
 
 # 3. The runtime: Debian slim, CA certificates (the real gateways are HTTPS), curl for the
