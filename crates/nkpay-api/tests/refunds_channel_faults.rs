@@ -37,7 +37,8 @@ async fn a_refund_reply_that_times_out_is_resolved_by_the_refund_query() {
         assert_eq!(reply.code(), "00000100", "{l}: {reply:?}");
         assert_eq!(reply.get("trans_stat"), "P");
         assert!(reply.desc().contains("query it later"), "{reply:?}");
-        assert!(!reply.get("bank_message").is_empty(), "{reply:?}");
+        // Our time-out is ours: it is logged, never the channel's message (issue 15, fault 2).
+        assert_eq!(reply.get("bank_message"), "", "{reply:?}");
         let id = reply.get("nkp_seq_id").to_owned();
         // The same refund number both times: one refund at the channel.
         assert_eq!(p.channel_refunds(&t), (1, 2), "{l}");

@@ -98,6 +98,30 @@ impl ChannelError {
         }
     }
 
+    /// What of this error a merchant may be shown (`bank_message`, `resp_desc`): the rule our
+    /// request broke (`InvalidInput`, "field: rule") or the channel's own code and words
+    /// (`Refused`, "code: message"). `None` for our internal causes — configuration, a wrong
+    /// connector, a notify, and above all an unanswered call, whose reason names our transport
+    /// error and the gateway's URL: those go to logs only (issue 15, fault 2).
+    pub fn merchant_text(&self) -> Option<String> {
+        match self {
+            ChannelError::InvalidInput { .. } => Some(self.to_string()),
+            ChannelError::Refused { code, message, .. } => Some(format!("{code}: {message}")),
+            ChannelError::WrongChannel { .. }
+            | ChannelError::Config { .. }
+            | ChannelError::NotifyRejected { .. }
+            | ChannelError::SubMerchantMismatch { .. }
+            | ChannelError::Unanswered { .. } => None,
+        }
+    }
+
+    /// [`merchant_text`](Self::merchant_text), or a fixed sentence when the cause is internal.
+    pub fn merchant_text_or_generic(&self) -> String {
+        self.merchant_text().unwrap_or_else(|| {
+            "通道未应答或不可用: the channel did not answer or cannot be used now".to_owned()
+        })
+    }
+
     pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
         ChannelError::InvalidInput {
             field,
@@ -116,5 +140,39 @@ impl ChannelError {
         ChannelError::NotifyRejected {
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rules_and_the_channels_own_words_are_for_merchants() {
+        let unanswered = ChannelError::Unanswered {
+            call: "addsubdevconfig",
+            reason: "no reply: timed out: error sending request for url (http://127.0.0.1:1/x)"
+                .into(),
+            exchanges: vec![],
+        };
+        assert_eq!(unanswered.merchant_text(), None);
+        assert!(!unanswered.merchant_text_or_generic().contains("http"));
+        let config = ChannelError::config("gateway_url", "http://10.0.0.1/gateway.do refused");
+        assert!(!config.merchant_text_or_generic().contains("10.0.0.1"));
+        let refused = ChannelError::Refused {
+            call: "alipay.open.auth.token.app",
+            code: "isv.code-invalid".into(),
+            message: "授权码无效".into(),
+            exchanges: vec![],
+        };
+        assert_eq!(
+            refused.merchant_text().as_deref(),
+            Some("isv.code-invalid: 授权码无效")
+        );
+        let invalid = ChannelError::invalid("description", "must be 1 to 127 characters");
+        assert_eq!(
+            invalid.merchant_text().as_deref(),
+            Some("description: must be 1 to 127 characters")
+        );
     }
 }

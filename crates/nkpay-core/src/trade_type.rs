@@ -66,6 +66,18 @@ impl ChannelKind {
             ChannelKind::Alipay => "alipay",
         }
     }
+
+    /// The largest amount of one trade or refund the channel's API carries, in fen. WeChat Pay
+    /// v2: `total_fee`/`refund_fee` are `Int` (32-bit signed) fen, so 2147483647 fen
+    /// (21474836.47 yuan). Alipay: `total_amount`/`refund_amount` are yuan in `[0.01,100000000]`,
+    /// so 10000000000 fen. A larger amount is refused before anything is sent (issue 15,
+    /// fault 5).
+    pub fn max_amount_fen(self) -> i64 {
+        match self {
+            ChannelKind::Wechat => i64::from(i32::MAX),
+            ChannelKind::Alipay => 10_000_000_000,
+        }
+    }
 }
 
 string_enum!(TradeType, CoreError::UnknownTradeType);

@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub admin_trusted_proxies: TrustedProxies,
     /// How statement files are made, kept and handed out (`[statements]`).
     pub statements: crate::statements::StatementSettings,
+    /// The platform's cap on one trade's `trans_amt` (`limits.max_trans_amt_fen`), below the
+    /// channels' own limits; `None` leaves only those (issue 15, fault 5).
+    pub max_trans_amt: Option<nkpay_core::money::Money>,
 }
 
 impl Default for EngineConfig {
@@ -83,6 +86,7 @@ impl Default for EngineConfig {
             admin_auth: AdminAuthSettings::default(),
             admin_trusted_proxies: TrustedProxies::default(),
             statements: crate::statements::StatementSettings::default(),
+            max_trans_amt: None,
         }
     }
 }

@@ -108,6 +108,18 @@ pub struct Config {
     pub reconciliation: ReconciliationConfig,
     #[serde(default)]
     pub console: ConsoleConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Limits on what merchants may ask (`[limits]`, issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// The platform's cap on one trade's `trans_amt`, in fen (1 to 9999999999); absent leaves
+    /// only the channels' own limits (WeChat 2147483647 fen, Alipay 100000000.00 yuan). A trade
+    /// over it is refused `10000000` naming `trans_amt`.
+    pub max_trans_amt_fen: Option<i64>,
 }
 
 /// The web console (`[console]`, issue 13; docs/console.md).
@@ -504,6 +516,14 @@ impl Config {
         }
         self.validate_notify()?;
         self.validate_jobs()?;
+        if let Some(cap) = self.limits.max_trans_amt_fen {
+            within(
+                "limits.max_trans_amt_fen",
+                cap,
+                1,
+                nkpay_core::money::Money::MAX.fen(),
+            )?;
+        }
         if let Some(secret) = &self.admin.jwt_secret
             && secret.len() < MIN_JWT_SECRET_BYTES
         {
@@ -850,6 +870,11 @@ impl Config {
                 .unwrap_or_default(),
             // Validated at load; the fallback is never taken.
             statements: self.statement_settings().unwrap_or_default(),
+            // Validated at load; an out-of-range value is never met here.
+            max_trans_amt: self
+                .limits
+                .max_trans_amt_fen
+                .and_then(|fen| nkpay_core::money::Money::from_fen(fen).ok()),
             ..defaults
         }
     }
@@ -930,6 +955,33 @@ mod tests {
         assert!(err.to_string().contains("log.format"), "{err}");
         let err = Config::load(None, env(&[("NKPAY__SERVER__PORT", "not-a-port")])).unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn the_per_trade_cap_is_read_and_checked() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.limits.max_trans_amt_fen, None);
+        assert_eq!(
+            config
+                .engine_config(url("http://wx/"), url("http://ali/"))
+                .max_trans_amt,
+            None
+        );
+        let config = Config::load(
+            None,
+            env(&[("NKPAY__LIMITS__MAX_TRANS_AMT_FEN", "5000000")]),
+        )
+        .unwrap();
+        let engine = config.engine_config(url("http://wx/"), url("http://ali/"));
+        assert_eq!(engine.max_trans_amt.map(|m| m.fen()), Some(5_000_000));
+        for bad in ["0", "-1", "10000000000"] {
+            let err =
+                Config::load(None, env(&[("NKPAY__LIMITS__MAX_TRANS_AMT_FEN", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("limits.max_trans_amt_fen"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

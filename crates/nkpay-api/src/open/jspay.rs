@@ -128,8 +128,5 @@ pub fn reply(created: &Created) -> Map<String, Value> {
     trade_reply(&mut d, t);
     d.set_opt("pay_info", t.pay_info.as_deref())
         .set_opt("qr_code", t.qr_code.as_deref());
-    if let Some(reason) = &created.unknown_reason {
-        d.set("bank_message", reason);
-    }
     d.into_map()
 }

@@ -111,9 +111,6 @@ pub fn refund_reply(a: &RefundAnswer) -> Map<String, Value> {
         .set("org_req_seq_id", &t.req_seq_id)
         .set("org_nkp_seq_id", &t.nkp_seq_id);
     common(&mut d, a);
-    if let Some(reason) = unknown {
-        d.set("bank_message", reason);
-    }
     d.into_map()
 }
 

@@ -59,7 +59,13 @@ impl From<EngineError> for Refusal {
             EngineError::Refused { code, desc } => Refusal { code, desc },
             EngineError::Forbidden(_) => Refusal::new(RespCode::MerchantNotAllowed, e.to_string()),
             EngineError::Channel(inner) => {
-                Refusal::new(RespCode::ChannelError, format!("通道异常: {inner}"))
+                // The rule broken or the channel's own words only; transport errors and
+                // gateway URLs go to the log (issue 15, fault 2).
+                tracing::warn!(error = %inner, "channel error answering a merchant request");
+                Refusal::new(
+                    RespCode::ChannelError,
+                    format!("通道异常: {}", inner.merchant_text_or_generic()),
+                )
             }
             EngineError::Store(_) | EngineError::Crypto(_) | EngineError::Internal(_) => {
                 tracing::error!(error = %e, "internal error answering a merchant request");

@@ -64,9 +64,10 @@ impl Payments {
         let recorded = match channel.close(&tref).await {
             Ok(r) => r,
             Err(e) => {
+                tracing::warn!(nkp_seq_id = %t.nkp_seq_id, error = %e, "close refused before sending");
                 return Ok(CloseOutcome::Refused {
                     code: "NKP_REFUSED".to_owned(),
-                    message: e.to_string(),
+                    message: e.merchant_text_or_generic(),
                 });
             }
         };

@@ -12,6 +12,7 @@ use nkpay_store::merchant_channels;
 use nkpay_store::trades::{self, NewTrade, Placement};
 
 use super::Payments;
+use super::amount_limit;
 use super::command::CreateTrade;
 use super::finalize::closing;
 use super::routing::Route;
@@ -49,6 +50,12 @@ impl Payments {
         // Only an approved merchant that is not frozen takes payments (issue 11 "Review").
         crate::merchants::check_may_trade(&scope.merchant)?;
         id.check_current("req_date", now, self.config.req_date_tolerance_days)?;
+        amount_limit::check(
+            "trans_amt",
+            cmd.trans_amt,
+            cmd.trade_type.channel(),
+            self.config.max_trans_amt,
+        )?;
         let time_expire = time_expire(cmd.time_expire, now)?;
         if let Some(url) = &cmd.notify_url {
             url_guard::check_notify_url(url, &self.config.notify_url_policy)
@@ -164,9 +171,11 @@ impl Payments {
         match channel.create(&order).await {
             Err(e) => {
                 // Nothing was sent: the order cannot be placed as asked, so the trade fails.
+                // The merchant sees the broken rule, never our configuration (logged instead).
+                tracing::warn!(nkp_seq_id = %t.nkp_seq_id, error = %e, "create refused before sending");
                 let final_state = closing(
                     TradeStatus::Failed,
-                    Some(("NKP_REFUSED".to_owned(), e.to_string())),
+                    Some(("NKP_REFUSED".to_owned(), e.merchant_text_or_generic())),
                     now,
                 );
                 self.finalize(t, final_state, Utc::now()).await?;

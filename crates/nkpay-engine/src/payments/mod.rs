@@ -3,6 +3,7 @@
 //! notifies reach it from `crate::channel_notifies`, the job from `crate::jobs`). Each file is
 //! one step of the trade's life.
 
+pub(crate) mod amount_limit;
 mod close;
 mod command;
 mod create;

@@ -76,7 +76,8 @@ impl From<&trade::Model> for TradeView {
 pub struct Created {
     /// The trade after the channel was asked.
     pub trade: TradeView,
-    /// Set when the channel did not confirm the order.
+    /// Set when the channel did not confirm the order: why, for logs and the console only — it
+    /// may name our transport error and the gateway URL, so it never goes into a merchant reply.
     pub unknown_reason: Option<String>,
 }
 

@@ -16,6 +16,7 @@ use crate::callers::Scope;
 use crate::config::delta;
 use crate::error::EngineError;
 use crate::notifications::url_guard;
+use crate::payments::amount_limit;
 
 impl Refunds {
     /// `scanpay/refund`: reserves and sends the refund, or answers a replay of the same request
@@ -49,6 +50,7 @@ impl Refunds {
                 })?;
         }
         let t = self.find_refunded_trade(&cmd.trade, mer_id).await?;
+        amount_limit::check("ord_amt", cmd.ord_amt, t.trade_type.channel(), None)?;
         let r = match self.reserve(scope, &t, &cmd, now).await {
             Ok(r) => r,
             Err(refusal) => {

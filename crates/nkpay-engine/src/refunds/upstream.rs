@@ -47,8 +47,11 @@ impl Refunds {
         let recorded = match channel.refund(&order).await {
             Ok(recorded) => recorded,
             Err(e) => {
-                // Nothing was sent: the refund cannot be made as asked, so it fails here.
-                let final_state = failing("NKP_REFUSED".to_owned(), e.to_string(), now);
+                // Nothing was sent: the refund cannot be made as asked, so it fails here. The
+                // merchant sees the broken rule, never our configuration (logged instead).
+                tracing::warn!(nkp_seq_id = %r.nkp_seq_id, error = %e, "refund refused before sending");
+                let final_state =
+                    failing("NKP_REFUSED".to_owned(), e.merchant_text_or_generic(), now);
                 let applied = self.finalize_refund(r, t, final_state, now).await?;
                 return Ok(Upstream {
                     applied,

@@ -62,6 +62,7 @@ pub struct RefundAnswer {
     pub refund: RefundView,
     /// The refunded trade.
     pub trade: TradeView,
-    /// Set when the channel did not confirm the refund (it is re-sent under the same number).
+    /// Set when the channel did not confirm the refund (it is re-sent under the same number): why,
+    /// for logs only — it may name our transport error and the gateway URL, never in a reply.
     pub unknown_reason: Option<String>,
 }
