@@ -20,6 +20,106 @@ pub enum KeyOrder {
     EveryLevel,
 }
 
+/// How one official Dougong SDK builds the string it signs from a request's `data` (issue 15,
+/// fault 6). Each is read off the SDK's source:
+///
+/// - [`DgPython`](SdkForm::DgPython), dg-sdk (`dg_sdk/core/param_handler.py`): top-level `null`,
+///   `""`, `{}`, `[]` dropped (`pop_empty_value`), top-level keys sorted (`sort_dict`),
+///   `json.dumps(ensure_ascii=False, separators=(',', ':'))`. The canonical form: tried first.
+/// - [`Php`](SdkForm::Php), bspay-php-sdk (`BsPay::filterEmptyData`, `BsPayRequestV2::createBody`):
+///   the same empties dropped, `ksort`, `json_encode(JSON_UNESCAPED_SLASHES|JSON_UNESCAPED_UNICODE)`,
+///   which still writes U+2028 and U+2029 as `\u2028`/`\u2029`.
+/// - [`Java`](SdkForm::Java), bspay-java-sdk (`JsonUtils.sort4JsonString`): fastjson parses `data`
+///   into a `TreeMap` (top-level keys sorted) and writes it back: only `null` members dropped
+///   (`""`, `{}`, `[]` kept), nested objects as received, raw UTF-8.
+/// - [`CSharp`](SdkForm::CSharp), bspay-csharp-sdk (`JsonUtils.sort4JsonString`): Newtonsoft into a
+///   `SortedDictionary`, written back with nothing dropped (`null` kept) and U+0085, U+2028,
+///   U+2029 escaped. Its keys sort by the culture's rules, which equal byte order for the API's
+///   lower-case ASCII field names.
+/// - [`GoSdk`](SdkForm::GoSdk), bspay-go-sdk (`DoPostReq`, `FormatSignSrcText`): `nil` members
+///   dropped (`DeleteEmptyValue`), `json.Marshal` of maps (keys sorted at every depth, U+2028,
+///   U+2029, `<`, `>`, `&` escaped), then `\u003c`, `\u003e`, `\u0026` put back as `<`, `>`, `&`.
+/// - [`GoEncoder`](SdkForm::GoEncoder): the same string without that last step, as Go's
+///   `encoding/json` writes it by default (a merchant signing with it directly).
+/// - [`EveryLevel`](SdkForm::EveryLevel): the canonical form with keys sorted at every depth
+///   ([`KeyOrder::EveryLevel`]), which the platform has long accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdkForm {
+    /// dg-sdk (Python): the canonical form.
+    DgPython,
+    /// bspay-php-sdk.
+    Php,
+    /// bspay-java-sdk (fastjson).
+    Java,
+    /// bspay-csharp-sdk (Newtonsoft.Json).
+    CSharp,
+    /// bspay-go-sdk.
+    GoSdk,
+    /// Go's `encoding/json` defaults, without the Go SDK's un-escaping of `<`, `>`, `&`.
+    GoEncoder,
+    /// Canonical, keys sorted at every depth.
+    EveryLevel,
+}
+
+/// Which top-level members an SDK leaves out before signing.
+#[derive(Clone, Copy)]
+enum Dropped {
+    /// `null`, `""`, `{}`, `[]`.
+    Empties,
+    /// `null` only.
+    Nulls,
+    /// Nothing.
+    Nothing,
+}
+
+impl SdkForm {
+    /// Every form, the canonical one first: the order the platform tries them in.
+    pub const ALL: [SdkForm; 7] = [
+        SdkForm::DgPython,
+        SdkForm::Php,
+        SdkForm::Java,
+        SdkForm::CSharp,
+        SdkForm::GoSdk,
+        SdkForm::GoEncoder,
+        SdkForm::EveryLevel,
+    ];
+
+    fn order(self) -> KeyOrder {
+        match self {
+            SdkForm::GoSdk | SdkForm::GoEncoder | SdkForm::EveryLevel => KeyOrder::EveryLevel,
+            _ => KeyOrder::TopLevel,
+        }
+    }
+
+    fn dropped(self) -> Dropped {
+        match self {
+            SdkForm::DgPython | SdkForm::Php | SdkForm::EveryLevel => Dropped::Empties,
+            SdkForm::Java | SdkForm::GoSdk | SdkForm::GoEncoder => Dropped::Nulls,
+            SdkForm::CSharp => Dropped::Nothing,
+        }
+    }
+
+    fn escaped(self) -> &'static [char] {
+        match self {
+            SdkForm::DgPython | SdkForm::Java | SdkForm::EveryLevel => &[],
+            SdkForm::Php | SdkForm::GoSdk => &['\u{2028}', '\u{2029}'],
+            SdkForm::CSharp => &['\u{85}', '\u{2028}', '\u{2029}'],
+            SdkForm::GoEncoder => &['\u{2028}', '\u{2029}', '<', '>', '&'],
+        }
+    }
+
+    /// The string this SDK signs for an object with `members`.
+    pub(crate) fn signing_string(self, members: &[(String, JsonValue)]) -> String {
+        let dropped = self.dropped();
+        let kept = members.iter().filter(|(_, v)| match dropped {
+            Dropped::Empties => !v.is_empty_value(),
+            Dropped::Nulls => *v != JsonValue::Null,
+            Dropped::Nothing => true,
+        });
+        sorted_object(kept, self.order()).to_compact_escaping(self.escaped())
+    }
+}
+
 /// S for an object given as JSON text, top-level keys sorted, top-level `null`/`""`/`{}`/`[]`
 /// dropped. The merchant envelope is built on this through [`crate::envelope`]; the engine also
 /// hashes and stores notification `resp_data` in this form.
@@ -45,9 +145,17 @@ pub(crate) fn canonical_value(v: &JsonValue, order: KeyOrder) -> Result<String> 
 
 /// S for the members of an object: empty values dropped, keys sorted by bytes, compact.
 pub(crate) fn canonical_members(members: &[(String, JsonValue)], order: KeyOrder) -> String {
+    let kept = members.iter().filter(|(_, v)| !v.is_empty_value());
+    sorted_object(kept, order).to_compact()
+}
+
+/// An object of `members` with its keys sorted by bytes (at every depth for
+/// [`KeyOrder::EveryLevel`]).
+fn sorted_object<'a>(
+    members: impl Iterator<Item = &'a (String, JsonValue)>,
+    order: KeyOrder,
+) -> JsonValue {
     let mut kept: Vec<(String, JsonValue)> = members
-        .iter()
-        .filter(|(_, v)| !v.is_empty_value())
         .map(|(k, v)| {
             let v = match order {
                 KeyOrder::TopLevel => v.clone(),
@@ -59,7 +167,7 @@ pub(crate) fn canonical_members(members: &[(String, JsonValue)], order: KeyOrder
     // Keys are unique (the parser refuses duplicates, serde_json maps cannot hold two), so an
     // unstable sort is deterministic.
     kept.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    JsonValue::Object(kept).to_compact()
+    JsonValue::Object(kept)
 }
 
 fn sorted_deep(v: &JsonValue) -> JsonValue {

@@ -17,7 +17,7 @@
 
 use serde_json::{Map, Value};
 
-pub use crate::canonical_json::KeyOrder;
+pub use crate::canonical_json::{KeyOrder, SdkForm};
 use crate::canonical_json::{canonical_members, canonical_text, canonical_value};
 use crate::error::{CryptoError, Result};
 use crate::json_text::{self, JsonValue};
@@ -103,22 +103,39 @@ pub fn parse(body: &[u8]) -> Result<SignedRequest, EnvelopeError> {
     })
 }
 
-/// Whether `request.sign` verifies with the caller's public key over S rebuilt from `data`:
-/// top-level keys sorted (what dg-sdk signs), or else keys sorted at every depth (what some other
-/// SDKs sign), API.md.
+/// Whether `request.sign` verifies with the caller's public key over the string some official
+/// Dougong SDK signs for `data` ([`SdkForm`], API.md): the canonical form (dg-sdk) first, then the
+/// PHP, Java, C# and Go SDKs' forms, then keys sorted at every depth. A form that comes out the
+/// same as one already tried is not verified again, so a request without empties or special
+/// characters costs one RSA verification, and a forged one at most one per distinct form.
 pub fn verify(request: &SignedRequest, key: &RsaPublicKey) -> bool {
-    let top = canonical_members(&request.members, KeyOrder::TopLevel);
-    if key
-        .verify_sha256_base64(top.as_bytes(), &request.sign)
-        .is_ok()
-    {
-        return true;
-    }
-    let all = canonical_members(&request.members, KeyOrder::EveryLevel);
-    all != top
-        && key
-            .verify_sha256_base64(all.as_bytes(), &request.sign)
+    let mut tried: Vec<String> = Vec::with_capacity(SdkForm::ALL.len());
+    for form in SdkForm::ALL {
+        let signed = form.signing_string(&request.members);
+        if tried.contains(&signed) {
+            continue;
+        }
+        if key
+            .verify_sha256_base64(signed.as_bytes(), &request.sign)
             .is_ok()
+        {
+            return true;
+        }
+        tried.push(signed);
+    }
+    false
+}
+
+/// The string `form`'s SDK signs for a request's `data` (JSON object text): what a merchant
+/// using that SDK signs, for tests and `nkpay call`.
+///
+/// Errors: `data_json` is not a JSON object ([`CryptoError::Json`],
+/// [`CryptoError::JsonNotObject`]).
+pub fn sdk_signing_string(data_json: &str, form: SdkForm) -> Result<String> {
+    match json_text::parse(data_json)? {
+        JsonValue::Object(members) => Ok(form.signing_string(&members)),
+        _ => Err(CryptoError::JsonNotObject { what: "data" }),
+    }
 }
 
 /// S of a reply's or notification's `data`: empty top-level values dropped, top-level keys
@@ -258,6 +275,87 @@ mod tests {
         assert!(verify(&req, &p));
         assert_eq!(req.data_text, reencoded);
         assert_eq!(req.data["goods_desc"], "测试");
+    }
+
+    /// Issue 15, fault 6: for each official SDK, `data` as that SDK posts it and the exact string
+    /// it signs (read off its source, see [`SdkForm`]). The goods description carries U+2028,
+    /// `<`, `>` and `&`; `remark` is empty and `acct_split_bunch` null where the SDK keeps them.
+    fn sdk_cases() -> Vec<(SdkForm, String, String)> {
+        let desc = "拿铁\u{2028}<特价>&";
+        vec![
+            (
+                SdkForm::DgPython,
+                // requests posts json.dumps(ensure_ascii=True) of the emptied, sorted dict.
+                r#"{"goods_desc": "\u62ff\u94c1\u2028<\u7279\u4ef7>&", "huifu_id": "6666000000000001", "terminal_device_data": {"device_type": "1", "device_ip": "1.2.3.4"}, "trans_amt": "0.01"}"#.to_owned(),
+                format!(r#"{{"goods_desc":"{desc}","huifu_id":"6666000000000001","terminal_device_data":{{"device_type":"1","device_ip":"1.2.3.4"}},"trans_amt":"0.01"}}"#),
+            ),
+            (
+                SdkForm::Php,
+                // The body is json_encode($body) without flags: \uXXXX and escaped slashes.
+                r#"{"goods_desc":"\u62ff\u94c1\u2028<\u7279\u4ef7>&","huifu_id":"6666000000000001","notify_url":"https:\/\/m.example.com\/n","terminal_device_data":{"device_type":"1","device_ip":"1.2.3.4"},"trans_amt":"0.01"}"#.to_owned(),
+                r#"{"goods_desc":"拿铁\u2028<特价>&","huifu_id":"6666000000000001","notify_url":"https://m.example.com/n","terminal_device_data":{"device_type":"1","device_ip":"1.2.3.4"},"trans_amt":"0.01"}"#.to_owned(),
+            ),
+            (
+                SdkForm::Java,
+                // fastjson: nulls gone, "" kept, nested objects in the order it writes them.
+                format!(r#"{{"trans_amt":"0.01","remark":"","huifu_id":"6666000000000001","goods_desc":"{desc}","terminal_device_data":{{"device_type":"1","device_ip":"1.2.3.4"}}}}"#),
+                format!(r#"{{"goods_desc":"{desc}","huifu_id":"6666000000000001","remark":"","terminal_device_data":{{"device_type":"1","device_ip":"1.2.3.4"}},"trans_amt":"0.01"}}"#),
+            ),
+            (
+                SdkForm::CSharp,
+                // Newtonsoft: null and "" kept, U+2028 escaped.
+                r#"{"trans_amt":"0.01","remark":"","acct_split_bunch":null,"huifu_id":"6666000000000001","goods_desc":"拿铁\u2028<特价>&","terminal_device_data":{"device_type":"1","device_ip":"1.2.3.4"}}"#.to_owned(),
+                r#"{"acct_split_bunch":null,"goods_desc":"拿铁\u2028<特价>&","huifu_id":"6666000000000001","remark":"","terminal_device_data":{"device_type":"1","device_ip":"1.2.3.4"},"trans_amt":"0.01"}"#.to_owned(),
+            ),
+            (
+                SdkForm::GoSdk,
+                // json.Marshal of maps: sorted at every depth, "" kept, `<>&` put back.
+                r#"{"goods_desc":"拿铁\u2028<特价>&","huifu_id":"6666000000000001","remark":"","terminal_device_data":{"device_ip":"1.2.3.4","device_type":"1"},"trans_amt":"0.01"}"#.to_owned(),
+                r#"{"goods_desc":"拿铁\u2028<特价>&","huifu_id":"6666000000000001","remark":"","terminal_device_data":{"device_ip":"1.2.3.4","device_type":"1"},"trans_amt":"0.01"}"#.to_owned(),
+            ),
+            (
+                SdkForm::GoEncoder,
+                r#"{"goods_desc":"拿铁\u2028\u003c特价\u003e\u0026","huifu_id":"6666000000000001","remark":"","terminal_device_data":{"device_ip":"1.2.3.4","device_type":"1"},"trans_amt":"0.01"}"#.to_owned(),
+                r#"{"goods_desc":"拿铁\u2028\u003c特价\u003e\u0026","huifu_id":"6666000000000001","remark":"","terminal_device_data":{"device_ip":"1.2.3.4","device_type":"1"},"trans_amt":"0.01"}"#.to_owned(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_official_sdks_signature_verifies_and_a_forged_one_does_not() {
+        let (k, p) = keys();
+        for (form, posted, signs) in sdk_cases() {
+            assert_eq!(
+                sdk_signing_string(&posted, form).unwrap(),
+                signs,
+                "{form:?}: the string the SDK signs"
+            );
+            let sign = k.sign_sha256_base64(signs.as_bytes()).unwrap();
+            let req = parse(&envelope(&posted, &sign)).unwrap();
+            assert!(verify(&req, &p), "{form:?}");
+            // The same signature over changed data is refused in every form.
+            let forged = posted.replace("0.01", "9.99");
+            assert!(
+                !verify(&parse(&envelope(&forged, &sign)).unwrap(), &p),
+                "{form:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_string_no_sdk_builds_is_refused() {
+        let (k, p) = keys();
+        let posted = r#"{"trans_amt":"0.01","goods_desc":"a\u2028b","remark":""}"#;
+        // Unsorted keys; ASCII-escaped non-ASCII (ensure_ascii=True) with the empty kept.
+        for signs in [
+            "{\"trans_amt\":\"0.01\",\"goods_desc\":\"a\u{2028}b\"}",
+            r#"{"goods_desc":"a\u2028b","remark":"","trans_amt":"0.01"}"#,
+        ] {
+            let sign = k.sign_sha256_base64(signs.as_bytes()).unwrap();
+            let req = parse(&envelope(posted, &sign)).unwrap();
+            // The second is what Go would write: it must verify; the first no SDK writes.
+            assert_eq!(verify(&req, &p), signs.contains("remark"), "{signs}");
+        }
     }
 
     #[test]

@@ -46,8 +46,15 @@ impl JsonValue {
     /// Compact JSON (`,` and `:` with no spaces), raw UTF-8, Python's escapes: the text Python's
     /// `json.dumps(v, ensure_ascii=False, separators=(',', ':'))` writes for the same value.
     pub fn to_compact(&self) -> String {
+        self.to_compact_escaping(&[])
+    }
+
+    /// As [`to_compact`](Self::to_compact), but every character of `escaped` is also written
+    /// `\uXXXX` (lowercase hex), as other encoders do: Go's `encoding/json` for U+2028, U+2029
+    /// and `<` `>` `&`, PHP's `json_encode` for U+2028 and U+2029, Newtonsoft for U+0085 too.
+    pub(crate) fn to_compact_escaping(&self, escaped: &[char]) -> String {
         let mut out = String::new();
-        write_value(self, &mut out);
+        write_value(self, escaped, &mut out);
         out
     }
 }
@@ -373,20 +380,20 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn write_value(v: &JsonValue, out: &mut String) {
+fn write_value(v: &JsonValue, escaped: &[char], out: &mut String) {
     match v {
         JsonValue::Null => out.push_str("null"),
         JsonValue::Bool(true) => out.push_str("true"),
         JsonValue::Bool(false) => out.push_str("false"),
         JsonValue::Number(n) => out.push_str(n),
-        JsonValue::String(s) => write_string(s, out),
+        JsonValue::String(s) => write_string(s, escaped, out),
         JsonValue::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(item, out);
+                write_value(item, escaped, out);
             }
             out.push(']');
         }
@@ -396,17 +403,18 @@ fn write_value(v: &JsonValue, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(k, out);
+                write_string(k, escaped, out);
                 out.push(':');
-                write_value(item, out);
+                write_value(item, escaped, out);
             }
             out.push('}');
         }
     }
 }
 
-/// Python `json.dumps(ensure_ascii=False)`: escape `"` `\` and the C0 controls, nothing else.
-fn write_string(s: &str, out: &mut String) {
+/// Python `json.dumps(ensure_ascii=False)`: escape `"` `\` and the C0 controls, nothing else
+/// but the characters of `escaped`.
+fn write_string(s: &str, escaped: &[char], out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -417,7 +425,9 @@ fn write_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || escaped.contains(&c) => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
             c => out.push(c),
         }
     }
