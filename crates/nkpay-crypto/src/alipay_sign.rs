@@ -51,6 +51,20 @@ pub fn verify_notify(params: &BTreeMap<String, String>, key: &RsaPublicKey) -> R
     key.verify_sha256_base64(notify_string_to_sign(params).as_bytes(), sig)
 }
 
+/// Verifies a notification that declares another `charset` than UTF-8: Alipay signs the bytes
+/// of [`notify_string_to_sign`] in the declared charset (its SDK's
+/// `content.getBytes(charset)`), so `encode` turns the string into those bytes (GBK …).
+///
+/// Errors: as [`verify_notify`].
+pub fn verify_notify_encoded(
+    params: &BTreeMap<String, String>,
+    key: &RsaPublicKey,
+    encode: impl FnOnce(&str) -> Vec<u8>,
+) -> Result<()> {
+    let sig = sign_of(params)?;
+    key.verify_sha256_base64(&encode(&notify_string_to_sign(params)), sig)
+}
+
 /// A sync reply split into what was signed and the signature, bytes as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedResponse<'a> {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use encoding_rs::Encoding;
 use nkpay_core::money::Money;
 use nkpay_crypto::alipay_sign;
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
@@ -644,18 +645,70 @@ struct Notify {
     gmt_refund: Option<String>,
 }
 
-/// A notify's form body. A repeated parameter is refused: which copy the signature covers
-/// would be ambiguous.
-fn notify_params(body: &[u8]) -> Result<Params, ChannelError> {
+/// The charset a notify declares in `charset` (issue 15, fault 3): `utf-8` (also when absent,
+/// Alipay's default) or `gbk`/`gb2312` (read as GBK, which contains GB2312), any case. Anything
+/// else is refused naming it: its bytes cannot be read, nor its signature checked.
+fn notify_charset(declared: Option<&[u8]>) -> Result<&'static Encoding, ChannelError> {
+    let Some(label) = declared else {
+        return Ok(encoding_rs::UTF_8);
+    };
+    let label = String::from_utf8_lossy(label).to_ascii_lowercase();
+    match label.as_str() {
+        "utf-8" | "utf8" => Ok(encoding_rs::UTF_8),
+        "gbk" | "gb2312" => Ok(encoding_rs::GBK),
+        _ => Err(ChannelError::rejected(format!(
+            "charset {label:?} is not one Alipay notifies use (utf-8, gbk, gb2312)"
+        ))),
+    }
+}
+
+/// One form component's bytes: `+` is a space, then `%XX` decoded.
+fn form_bytes(component: &[u8]) -> Vec<u8> {
+    let spaced: Vec<u8> = component
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced).collect()
+}
+
+/// A notify's form body, each name and value decoded in the charset the notify declares (a
+/// GBK notify percent-encodes GBK bytes), and that charset. A repeated parameter is refused:
+/// which copy the signature covers would be ambiguous; so is a byte sequence that is not text
+/// in the declared charset.
+fn notify_params(body: &[u8]) -> Result<(Params, &'static Encoding), ChannelError> {
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = body
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (form_bytes(&pair[..i]), form_bytes(&pair[i + 1..])),
+            None => (form_bytes(pair), Vec::new()),
+        })
+        .collect();
+    let declared = pairs
+        .iter()
+        .find(|(k, _)| k.as_slice() == b"charset")
+        .map(|(_, v)| v.as_slice());
+    let encoding = notify_charset(declared)?;
+    let text = |bytes: &[u8], what: &str| -> Result<String, ChannelError> {
+        encoding
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|t| t.into_owned())
+            .ok_or_else(|| {
+                ChannelError::rejected(format!("{what} is not {} text", encoding.name()))
+            })
+    };
     let mut params = Params::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
+    for (k, v) in &pairs {
+        let key = text(k, "a parameter name")?;
+        let value = text(v, &format!("parameter {key}"))?;
+        if params.contains_key(&key) {
             return Err(ChannelError::rejected(format!(
-                "parameter {k} appears twice"
+                "parameter {key} appears twice"
             )));
         }
+        params.insert(key, value);
     }
-    Ok(params)
+    Ok((params, encoding))
 }
 
 /// The fields that say what a notify is about, before anything is verified.
@@ -667,7 +720,7 @@ struct NotifyClaim {
 
 /// Payment and refund notifies alike name the trade (`out_trade_no`) and the ISV app.
 pub(super) fn notify_reference(body: &[u8]) -> Result<NotifyReference, ChannelError> {
-    let mut params = notify_params(body)?;
+    let (mut params, _) = notify_params(body)?;
     params.retain(|_, v| !v.is_empty());
     let claim: NotifyClaim = typed(&params).map_err(ChannelError::rejected)?;
     Ok(NotifyReference::Trade {
@@ -684,7 +737,7 @@ pub(super) fn parse_notify(
     account: &AlipayAccount,
     public_key: &RsaPublicKey,
 ) -> Result<InboundNotify, ChannelError> {
-    let mut params = notify_params(body)?;
+    let (mut params, charset) = notify_params(body)?;
     match params.get("sign_type").map(String::as_str) {
         Some("RSA2") => {}
         other => {
@@ -693,8 +746,14 @@ pub(super) fn parse_notify(
             )));
         }
     }
-    alipay_sign::verify_notify(&params, public_key)
-        .map_err(|e| ChannelError::rejected(format!("signature does not verify: {e}")))?;
+    let verified = if charset == encoding_rs::UTF_8 {
+        alipay_sign::verify_notify(&params, public_key)
+    } else {
+        alipay_sign::verify_notify_encoded(&params, public_key, |text| {
+            charset.encode(text).0.into_owned()
+        })
+    };
+    verified.map_err(|e| ChannelError::rejected(format!("signature does not verify: {e}")))?;
     params.retain(|_, v| !v.is_empty());
     let n: Notify = typed(&params).map_err(ChannelError::rejected)?;
     if n.app_id != account.app_id {
@@ -1184,5 +1243,92 @@ mod tests {
                 if nkp_seq_id == "NKP0002" && refund_nkp_seq_id == "NKPR0002"),
             "{n:?}"
         );
+    }
+
+    /// What a form leaves unencoded (as `application/x-www-form-urlencoded` does).
+    const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*');
+
+    /// A payment notify as Alipay posts it in `charset`: values percent-encoded in that
+    /// charset's bytes, RSA2 over the string to sign in that charset's bytes (the SDK's
+    /// `content.getBytes(charset)`).
+    fn notify_in(charset: &'static Encoding, label: &str) -> Vec<u8> {
+        let mut p = Params::new();
+        for (k, v) in [
+            ("notify_type", "trade_status_sync"),
+            ("notify_id", "gbk0001"),
+            ("notify_time", "2024-03-01 11:30:01"),
+            ("app_id", "2021000122671080"),
+            ("charset", label),
+            ("version", "1.0"),
+            ("subject", "拿铁咖啡 大杯"),
+            ("body", "桌号 7，少冰"),
+            ("trade_no", "2024030122001455611234567891"),
+            ("out_trade_no", "NKP0003"),
+            ("trade_status", "TRADE_SUCCESS"),
+            ("total_amount", "12.34"),
+            ("gmt_payment", "2024-03-01 11:30:00"),
+        ] {
+            p.insert(k.into(), v.into());
+        }
+        let signed = charset
+            .encode(&alipay_sign::notify_string_to_sign(&p))
+            .0
+            .into_owned();
+        p.insert("sign".into(), key().sign_sha256_base64(&signed).unwrap());
+        p.insert("sign_type".into(), "RSA2".into());
+        let mut out = Vec::new();
+        for (k, v) in &p {
+            if !out.is_empty() {
+                out.push(b'&');
+            }
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'=');
+            let bytes = charset.encode(v).0;
+            out.extend(
+                percent_encoding::percent_encode(&bytes, FORM)
+                    .to_string()
+                    .into_bytes(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn gbk_notify_is_read_and_verified_in_gbk() {
+        for label in ["GBK", "gbk", "gb2312"] {
+            let body = notify_in(encoding_rs::GBK, label);
+            let n = parse_notify(&body, &account(), &gateway_public());
+            assert!(
+                matches!(&n, Ok(InboundNotify::Payment { nkp_seq_id, result: PayResult::Paid { amount, .. }, .. })
+                    if nkp_seq_id == "NKP0003" && amount.fen() == 1234),
+                "{label}: {n:?}"
+            );
+            let (params, _) = notify_params(&body).unwrap();
+            assert_eq!(params["subject"], "拿铁咖啡 大杯");
+        }
+        // The same bytes declared UTF-8 are not UTF-8 text.
+        let body = String::from_utf8_lossy(&notify_in(encoding_rs::GBK, "GBK"))
+            .replace("charset=GBK", "charset=utf-8");
+        assert!(parse_notify(body.as_bytes(), &account(), &gateway_public()).is_err());
+    }
+
+    #[test]
+    fn utf8_notify_still_verifies_and_an_unknown_charset_is_refused() {
+        let body = notify_in(encoding_rs::UTF_8, "utf-8");
+        assert!(parse_notify(&body, &account(), &gateway_public()).is_ok());
+        let body = notify_in(encoding_rs::UTF_8, "UTF-8");
+        assert!(parse_notify(&body, &account(), &gateway_public()).is_ok());
+        let body = notify_in(encoding_rs::BIG5, "big5");
+        let err = parse_notify(&body, &account(), &gateway_public()).unwrap_err();
+        assert!(err.to_string().contains("charset \"big5\""), "{err}");
+        assert!(notify_reference(&body).is_err());
+        // Signed over the UTF-8 bytes but declaring GBK: the signature does not hold.
+        let body = String::from_utf8_lossy(&notify_in(encoding_rs::UTF_8, "utf-8"))
+            .replace("charset=utf-8", "charset=GBK");
+        assert!(parse_notify(body.as_bytes(), &account(), &gateway_public()).is_err());
     }
 }
