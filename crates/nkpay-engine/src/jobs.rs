@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
@@ -79,12 +79,25 @@ pub async fn run_trades_once(
 }
 
 async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<Step, EngineError> {
-    let expired = now >= t.time_expire + delta(engine.config.expiry_grace);
-    let finished = if t.close_requested_at.is_some() || expired {
-        match engine.payments().carry_out_close(t, now).await? {
-            CloseOutcome::Closed | CloseOutcome::Paid => true,
-            CloseOutcome::Deferred | CloseOutcome::Refused { .. } => false,
-        }
+    let allowed_at = engine
+        .channels
+        .get(t.channel_account_id)
+        .await?
+        .earliest_close(t.created_at);
+    let close = CloseTimes::of(
+        t.time_expire,
+        t.close_requested_at.is_some(),
+        allowed_at,
+        delta(engine.config.expiry_grace),
+        now,
+    );
+    let finished = if close.owed {
+        // Nothing to do before the channel allows the close: the next round is at that moment.
+        now >= close.at
+            && match engine.payments().carry_out_close(t, now).await? {
+                CloseOutcome::Closed | CloseOutcome::Paid => true,
+                CloseOutcome::Deferred | CloseOutcome::Refused { .. } => false,
+            }
     } else {
         let (fresh, applied) = engine.payments().refresh(t, now).await?;
         matches!(applied, Applied::Finalized(_) | Applied::AlreadyFinal(_))
@@ -93,16 +106,68 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
     if finished {
         return Ok(Step::Finished);
     }
-    reschedule(engine, t, now).await?;
+    reschedule(engine, t, &close, now).await?;
     Ok(Step::Rescheduled)
 }
 
-/// Gives a trade still processing its next time: the back-off, but no later than its expiry
-/// close, and no later than the moment a requested close becomes allowed (the channel's rule:
-/// WeChat refuses closes within 5 minutes of the order).
+/// The close the job owes a processing trade, and when it may carry it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CloseTimes {
+    /// The close is owed now: the merchant asked for it, or the trade is past `time_expire` +
+    /// `expiry_grace`.
+    owed: bool,
+    /// The earliest moment (UTC) the close may be carried out: when the channel allows it
+    /// (`Channel::earliest_close`; WeChat: 5 minutes after the order), and for the expiry close
+    /// no earlier than `time_expire` + `expiry_grace`.
+    at: DateTime<Utc>,
+}
+
+impl CloseTimes {
+    /// For a trade expiring at `time_expire` whose close the merchant asked for or not
+    /// (`close_requested`), which the channel allows closing from `allowed_at`.
+    fn of(
+        time_expire: DateTime<Utc>,
+        close_requested: bool,
+        allowed_at: DateTime<Utc>,
+        expiry_grace: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> CloseTimes {
+        let expiry_at = time_expire
+            .checked_add_signed(expiry_grace)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if close_requested {
+            return CloseTimes {
+                owed: true,
+                at: allowed_at,
+            };
+        }
+        CloseTimes {
+            owed: now >= expiry_at,
+            at: allowed_at.max(expiry_at),
+        }
+    }
+
+    /// The trade's next round after one that left it processing: the moment an owed close
+    /// becomes allowed (not the back-off, which could come minutes later); the back-off
+    /// otherwise, but no later than that moment.
+    fn next_round(&self, backoff_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        if self.at <= now {
+            // Allowed already: the close (or query) was refused or unclear; the back-off.
+            backoff_at
+        } else if self.owed {
+            self.at
+        } else {
+            backoff_at.min(self.at)
+        }
+    }
+}
+
+/// Gives a trade still processing its next time ([`CloseTimes::next_round`]), or none after
+/// `query_max_attempts` rounds (an incident for an operator).
 async fn reschedule(
     engine: &Engine,
     t: &trade::Model,
+    close: &CloseTimes,
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
     let config = &engine.config;
@@ -122,22 +187,7 @@ async fn reschedule(
         .await?;
         None
     } else {
-        let mut next = now + delta(config.query_delay(attempts));
-        let expiry_at = t.time_expire + delta(config.expiry_grace);
-        if expiry_at > now {
-            next = next.min(expiry_at);
-        }
-        if t.close_requested_at.is_some() {
-            let allowed_at = engine
-                .channels
-                .get(t.channel_account_id)
-                .await?
-                .earliest_close(t.created_at);
-            if allowed_at > now {
-                next = next.min(allowed_at);
-            }
-        }
-        Some(next)
+        Some(close.next_round(now + delta(config.query_delay(attempts)), now))
     };
     query_jobs::reschedule_trade(
         engine.db.conn(),
@@ -241,4 +291,70 @@ where
         }
         tracing::info!(job = name, "job stopped");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(minute: i64, second: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
+            + TimeDelta::minutes(minute)
+            + TimeDelta::seconds(second)
+    }
+
+    const GRACE: TimeDelta = TimeDelta::seconds(60);
+
+    #[test]
+    fn an_expired_wechat_trade_is_closed_when_closing_becomes_allowed_not_on_the_back_off() {
+        // Ordered at 0:00 with time_expire 1:30: expiry close owed from 2:30, WeChat allows
+        // closing from 5:00.
+        let allowed = at(5, 0);
+        let close = CloseTimes::of(at(1, 30), false, allowed, GRACE, at(2, 30));
+        assert_eq!(
+            close,
+            CloseTimes {
+                owed: true,
+                at: allowed
+            }
+        );
+        // The back-off (5 minutes at this point) would make it 7:30.
+        assert_eq!(close.next_round(at(7, 30), at(2, 30)), allowed);
+        assert_eq!(close.next_round(at(2, 40), at(2, 30)), allowed);
+    }
+
+    #[test]
+    fn before_expiry_the_back_off_runs_but_never_past_the_expiry_close() {
+        // Ordered at 0:00, expiring at 10:00: the close comes at 11:00 (allowed since 5:00).
+        let close = CloseTimes::of(at(10, 0), false, at(5, 0), GRACE, at(8, 0));
+        assert_eq!(
+            close,
+            CloseTimes {
+                owed: false,
+                at: at(11, 0)
+            }
+        );
+        assert_eq!(close.next_round(at(8, 10), at(8, 0)), at(8, 10));
+        assert_eq!(close.next_round(at(13, 0), at(8, 0)), at(11, 0));
+        // Expiring before WeChat allows a close: no round at the expiry, one at 5:00.
+        let early = CloseTimes::of(at(1, 30), false, at(5, 0), GRACE, at(0, 10));
+        assert_eq!((early.owed, early.at), (false, at(5, 0)));
+    }
+
+    #[test]
+    fn a_requested_close_waits_for_the_channel_then_retries_on_the_back_off() {
+        let close = CloseTimes::of(at(60, 0), true, at(5, 0), GRACE, at(1, 0));
+        assert_eq!(
+            close,
+            CloseTimes {
+                owed: true,
+                at: at(5, 0)
+            }
+        );
+        assert_eq!(close.next_round(at(1, 10), at(1, 0)), at(5, 0));
+        // Allowed, but the channel's answer was unclear: the back-off.
+        let later = CloseTimes::of(at(60, 0), true, at(5, 0), GRACE, at(6, 0));
+        assert_eq!(later.next_round(at(6, 10), at(6, 0)), at(6, 10));
+    }
 }

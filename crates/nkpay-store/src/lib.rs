@@ -41,6 +41,7 @@ pub mod statement_rows;
 pub mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trade_close_requests;
 pub mod trade_schedule;
 pub mod trades;
 

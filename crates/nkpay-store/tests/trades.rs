@@ -286,3 +286,53 @@ async fn first_response_is_kept_and_never_overwritten() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_close_request_id_is_taken_once_and_its_first_answer_kept() {
+    use nkpay_store::trade_close_requests::{self as closes, NewCloseRequest};
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let c = t.db.conn();
+        let now = fixture::t0();
+        trades::insert(c, &fixture::new_trade(&seeded, "NKP0001", "REQ1", 100), now)
+            .await
+            .unwrap();
+        let new = NewCloseRequest {
+            mer_id: fixture::MER_ID.into(),
+            req_date: "20261122".into(),
+            req_seq_id: "CLOSE1".into(),
+            org_nkp_seq_id: "NKP0001".into(),
+            request_hash: "a".repeat(64),
+        };
+        let row = closes::insert(c, &new, now).await.unwrap();
+        let err = closes::insert(c, &new, now).await.unwrap_err();
+        assert!(err.is_duplicate(), "{}: {err}", t.label);
+        assert!(
+            closes::record_first_response(c, row.id, "first", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !closes::record_first_response(c, row.id, "second", now)
+                .await
+                .unwrap()
+        );
+        let found = closes::find_by_req(c, fixture::MER_ID, "20261122", "CLOSE1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            found.first_response.as_deref(),
+            Some("first"),
+            "{}",
+            t.label
+        );
+        assert_eq!(closes::find(c, row.id).await.unwrap(), Some(found));
+        assert!(
+            closes::find_by_req(c, fixture::MER_ID, "20261122", "CLOSE2")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -20,7 +20,7 @@ impl OpenCall for Close {
 
     fn read(f: &Fields<'_>) -> Result<CloseTrade, Refusal> {
         Ok(CloseTrade {
-            request: f.request_id()?,
+            request: f.write_request()?,
             trade: f.original_key()?,
         })
     }
@@ -49,8 +49,8 @@ impl OpenCall for Close {
         let t = &closed.trade;
         let mut d = Reply::with_code(code, desc);
         d.set("mer_id", &t.mer_id)
-            .set("req_date", request.request.date_text())
-            .set("req_seq_id", &request.request.req_seq_id)
+            .set("req_date", request.request.id.date_text())
+            .set("req_seq_id", &request.request.id.req_seq_id)
             .set("org_req_date", &t.req_date)
             .set("org_req_seq_id", &t.req_seq_id)
             .set("org_nkp_seq_id", &t.nkp_seq_id)

@@ -1,12 +1,16 @@
 //! `scanpay/close`: close an unpaid trade, upstream and here. A close the channel does not allow
 //! yet (WeChat: within 5 minutes of the order) is accepted with `trans_stat` `P` and carried out
 //! by the job once it may be; a payment that lands first wins, the close then fails, and the
-//! merchant is notified of the payment.
+//! merchant is notified of the payment. A close request is recorded under its own request id
+//! before anything is done, and its first answer kept: the same request again gets that answer
+//! (`replay.rs`), other content under the id is refused (`20000000`).
 
 use chrono::{DateTime, Utc};
 use nkpay_channels::CloseResult;
 use nkpay_core::state::TradeStatus;
+use nkpay_store::StoreError;
 use nkpay_store::entity::trade;
+use nkpay_store::trade_close_requests::{self as close_requests, NewCloseRequest};
 use nkpay_store::trades;
 
 use super::Payments;
@@ -19,22 +23,54 @@ use crate::error::EngineError;
 
 impl Payments {
     /// `scanpay/close`: closes the trade named (`23000001` when none) at the channel and
-    /// here, or defers the close until the channel allows it. `req_date` must be current
-    /// (`10000000`).
+    /// here, or defers the close until the channel allows it; or answers a replay of the same
+    /// request as the first time. Refusals: `10000000` (`req_date` not current), `20000000`
+    /// (same id, other content).
     pub async fn close(&self, scope: &Scope, cmd: &CloseTrade) -> Result<Closed, EngineError> {
         let now = Utc::now();
-        cmd.request
-            .check_current("req_date", now, self.config.req_date_tolerance_days)?;
-        let t = self.find_original_trade(&cmd.trade, scope.mer_id()).await?;
-        let outcome = match t.status {
-            TradeStatus::Succeeded => CloseOutcome::Paid,
-            TradeStatus::Closed | TradeStatus::Failed => CloseOutcome::Closed,
-            TradeStatus::Processing => {
+        let mer_id = scope.mer_id();
+        let id = &cmd.request.id;
+        let req_date = id.date_text();
+        let hash = cmd.request.content_hash.as_str();
+        // The request id first: a replay is answered as the first time, even on a later day.
+        if let Some(first) =
+            close_requests::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id).await?
+        {
+            return self.replay_close(first, hash).await;
+        }
+        id.check_current("req_date", now, self.config.req_date_tolerance_days)?;
+        let t = self.find_original_trade(&cmd.trade, mer_id).await?;
+        let new = NewCloseRequest {
+            mer_id: mer_id.to_owned(),
+            req_date: req_date.clone(),
+            req_seq_id: id.req_seq_id.clone(),
+            org_nkp_seq_id: t.nkp_seq_id.clone(),
+            request_hash: hash.to_owned(),
+        };
+        let record = match close_requests::insert(self.db.conn(), &new, now).await {
+            Ok(r) => r,
+            Err(StoreError::Duplicate { .. }) => {
+                // A concurrent duplicate won the insert: answer what it answers.
+                let winner =
+                    close_requests::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id)
+                        .await?
+                        .ok_or_else(|| {
+                            EngineError::Internal(
+                                "duplicate close request key but no close request found".into(),
+                            )
+                        })?;
+                return self.replay_close(winner, hash).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let outcome = match ended(t.status) {
+            Some(outcome) => outcome,
+            None => {
                 trades::request_close(
                     self.db.conn(),
                     &t.nkp_seq_id,
-                    &cmd.request.date_text(),
-                    &cmd.request.req_seq_id,
+                    &req_date,
+                    &id.req_seq_id,
                     now,
                 )
                 .await?;
@@ -42,10 +78,14 @@ impl Payments {
             }
         };
         let current = self.trade_of_id(&t.nkp_seq_id).await?;
-        Ok(Closed {
+        let closed = Closed {
             trade: (&current).into(),
             outcome,
-        })
+        };
+        let text = serde_json::to_string(&closed)
+            .map_err(|e| EngineError::Internal(format!("first answer not serializable: {e}")))?;
+        close_requests::record_first_response(self.db.conn(), record.id, &text, Utc::now()).await?;
+        Ok(closed)
     }
 
     /// Closes processing trade `t` at the channel and here, or defers it to the job.
@@ -122,5 +162,15 @@ impl Payments {
                 .await?;
         }
         Ok(outcome)
+    }
+}
+
+/// What a close of a trade in final state `status` is: paid first (`Paid`), or ended unpaid
+/// (`Closed`); `None` while it is processing.
+pub(crate) fn ended(status: TradeStatus) -> Option<CloseOutcome> {
+    match status {
+        TradeStatus::Succeeded => Some(CloseOutcome::Paid),
+        TradeStatus::Closed | TradeStatus::Failed => Some(CloseOutcome::Closed),
+        TradeStatus::Processing => None,
     }
 }

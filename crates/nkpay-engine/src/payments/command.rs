@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use nkpay_core::money::Money;
 use nkpay_core::trade_type::TradeType;
 
-use crate::request::{OriginalKey, RequestId, WriteRequest};
+use crate::request::{OriginalKey, WriteRequest};
 
 /// The payer fields of `wx_data` (API.md "jspay": routing), checked for form; which of them a
 /// trade type needs is decided by `routing`.
@@ -47,8 +47,8 @@ pub struct CreateTrade {
 /// `scanpay/close`: close an unpaid trade.
 #[derive(Debug, Clone)]
 pub struct CloseTrade {
-    /// The close's own request id.
-    pub request: RequestId,
+    /// The close's own request id and content fingerprint (a replay gets the first answer).
+    pub request: WriteRequest,
     /// The trade to close.
     pub trade: OriginalKey,
 }

@@ -1,5 +1,6 @@
-//! `mer_id` + `req_date` + `req_seq_id` names one request. The same content again gets the
-//! first answer again; other content under the same id is refused (`20000000`). The trade row
+//! `mer_id` + `req_date` + `req_seq_id` names one request (a jspay here, a close in
+//! `trade_close_requests`). The same content again gets the first answer again; other content
+//! under the same id is refused (`20000000`). The trade row
 //! is inserted under that unique key *before* the channel is called, so of two concurrent
 //! duplicates one inserts and places the order, and the other waits for its answer. The first
 //! answer is kept as the JSON of the engine's typed answer, so the api writes a replay exactly
@@ -9,11 +10,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use nkpay_core::resp_code::RespCode;
-use nkpay_store::entity::trade;
+use nkpay_store::entity::{trade, trade_close_request};
+use nkpay_store::trade_close_requests as close_requests;
 use serde::de::DeserializeOwned;
 
 use super::Payments;
-use super::view::Created;
+use super::close::ended;
+use super::view::{CloseOutcome, Closed, Created};
 use crate::context::Context;
 use crate::error::EngineError;
 
@@ -102,6 +105,41 @@ impl Payments {
                 trade: (&current).into(),
                 unknown_reason: None,
             }),
+        }
+    }
+
+    /// The answer to a close request whose id is already taken by `first`: its first answer,
+    /// or, when none came within `replay_wait` (the first is still at work, or failed), the
+    /// trade as it stands.
+    pub(crate) async fn replay_close(
+        &self,
+        first: trade_close_request::Model,
+        hash: &str,
+    ) -> Result<Closed, EngineError> {
+        same_content(
+            &first.request_hash,
+            hash,
+            &first.req_date,
+            &first.req_seq_id,
+        )?;
+        let id = first.id;
+        let reload = move || async move {
+            close_requests::find(self.db.conn(), id)
+                .await?
+                .ok_or_else(|| EngineError::Internal(format!("close request {id} vanished")))
+        };
+        match self
+            .await_first_answer(first, |r| r.first_response.as_deref(), reload)
+            .await?
+        {
+            FirstAnswer::Stored(closed) => Ok(closed),
+            FirstAnswer::Pending(current) => {
+                let t = self.trade_of_id(&current.org_nkp_seq_id).await?;
+                Ok(Closed {
+                    outcome: ended(t.status).unwrap_or(CloseOutcome::Deferred),
+                    trade: (&t).into(),
+                })
+            }
         }
     }
 }

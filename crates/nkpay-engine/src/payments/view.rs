@@ -82,7 +82,7 @@ pub struct Created {
 }
 
 /// Where a close got to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CloseOutcome {
     /// The trade is closed (now, or it already was).
     Closed,
@@ -99,8 +99,9 @@ pub enum CloseOutcome {
     },
 }
 
-/// What close did: the trade as it stands and where the close got to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What close did: the trade as it stands and where the close got to. Kept as the close
+/// request's first answer (JSON) and replayed for the same request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
     /// The trade after the close.
     pub trade: TradeView,

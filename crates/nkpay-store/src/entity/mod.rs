@@ -32,3 +32,4 @@ pub mod statement_file;
 pub mod statement_file_chunk;
 pub mod statement_run;
 pub mod trade;
+pub mod trade_close_request;
