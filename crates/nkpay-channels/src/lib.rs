@@ -45,6 +45,12 @@ mod transport;
 pub mod wechat;
 mod yuan;
 
+/// The fuzz harnesses' shared corpus and mutation strategies (docs/fuzzing.md), tests only.
+#[cfg(test)]
+#[path = "../../../fuzz/fuzzing.rs"]
+#[allow(dead_code)]
+pub(crate) mod fuzzing;
+
 pub use bill::{Bill, BillRequest, BillResult, BillRow, BillRowKind, BillSummary};
 pub use channel::Channel;
 pub use client_identity::ClientIdentity;
