@@ -189,20 +189,27 @@ class MerchantApi:
         self._lock = threading.Lock()
 
     def call(self, path: str, data: dict, deadline_secs=60.0) -> dict:
+        """The reply `data` of `path` (signature verified)."""
+        return self.call_counted(path, data, deadline_secs)[0]
+
+    def call_counted(self, path: str, data: dict, deadline_secs=60.0) -> tuple[dict, int]:
+        """The reply `data` of `path` and how many times the request was sent for it."""
         params = sort_dict(params=pop_empty_value(dict(data)))
         text = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
         ok, sign = rsa_sign(self.private_key, text)
         assert ok, sign
         body = {"sys_id": self.sys_id, "product_id": self.product_id, "sign": sign, "data": params}
         deadline = time.monotonic() + deadline_secs
+        sent = 0
         while True:
+            sent += 1
             try:
                 r = requests.post(self.base_url + path, json=body, timeout=30)
                 if r.status_code == 200:
                     reply = r.json()
                     ok, info = verify_sign(reply["sign"], reply["data"], self.platform_public_key)
                     assert ok, f"reply signature of {path}: {info}"
-                    return reply["data"]
+                    return reply["data"], sent
                 assert r.status_code in (502, 503, 504), f"{path}: {r.status_code} {r.text}"
             except requests.ConnectionError:
                 pass
