@@ -30,6 +30,7 @@ mod m20261129_170200_reconciliation;
 mod m20261129_183000_statement_content_key;
 mod m20261129_183100_admin_sessions;
 mod m20261129_183300_statement_row_indexes;
+mod m20261129_210000_node_leases;
 mod m20261129_210200_trade_close_requests;
 
 /// Every migration, oldest first.
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_183000_statement_content_key::Migration),
             Box::new(m20261129_183100_admin_sessions::Migration),
             Box::new(m20261129_183300_statement_row_indexes::Migration),
+            Box::new(m20261129_210000_node_leases::Migration),
             Box::new(m20261129_210200_trade_close_requests::Migration),
         ]
     }

@@ -62,6 +62,16 @@ pub struct EngineConfig {
     /// The platform's cap on one trade's `trans_amt` (`limits.max_trans_amt_fen`), below the
     /// channels' own limits; `None` leaves only those (issue 15, fault 5).
     pub max_trans_amt: Option<nkpay_core::money::Money>,
+    /// A test and operations knob (`server.clock_offset_secs`, signed, at most 400 days either
+    /// way; zero in production): added to the wall clock by the scheduled once-a-day jobs when
+    /// they decide which day is due — the statement job (`statements.generate_at`) and the
+    /// reconciliation job (`reconciliation.run_after`) — so a test can make a node believe it
+    /// is tomorrow and close today. The statement job runs wholly on the shifted clock (it also
+    /// decides with it whether a day has closed, and stamps its runs and files with it); the
+    /// reconciliation job only picks its day with it. Everything else stays on the real clock:
+    /// trade, refund and notification timestamps, leases, node identity, the API's date rules.
+    /// See [`EngineConfig::scheduling_clock`].
+    pub clock_offset: chrono::TimeDelta,
 }
 
 impl Default for EngineConfig {
@@ -87,11 +97,21 @@ impl Default for EngineConfig {
             admin_trusted_proxies: TrustedProxies::default(),
             statements: crate::statements::StatementSettings::default(),
             max_trans_amt: None,
+            clock_offset: chrono::TimeDelta::zero(),
         }
     }
 }
 
 impl EngineConfig {
+    /// The time the scheduled once-a-day jobs read as "now" to decide which day is due: the
+    /// real time `now` (UTC) plus [`EngineConfig::clock_offset`].
+    pub fn scheduling_clock(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        now.checked_add_signed(self.clock_offset).unwrap_or(now)
+    }
+
     /// The delay before query number `attempt` (0-based); 60 s when `query_delays` is empty.
     pub fn query_delay(&self, attempt: i32) -> Duration {
         let i = usize::try_from(attempt.max(0)).unwrap_or(usize::MAX);

@@ -3,6 +3,7 @@
 //! make (the original trade a request names, a trade's connector, the exchange history).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nkpay_core::seq_id::SeqIdGenerator;
 use nkpay_crypto::sealed::SecretSealer;
@@ -42,6 +43,8 @@ pub struct Context {
     pub(crate) config: EngineConfig,
     pub(crate) channels: ChannelRegistry,
     pub(crate) job_owner: String,
+    instance_id: String,
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for Context {
@@ -72,6 +75,9 @@ impl Context {
                 "must be an http(s) URL without a query string (channels append callback paths)",
             ));
         }
+        // Random per process: a restarted node is a new instance, so it never takes the claims
+        // its previous run left for its own.
+        let instance_id = hex::encode(rand::random::<[u8; 8]>());
         let channels = ChannelRegistry::new(
             parts.db.clone(),
             parts.sealer.clone(),
@@ -87,13 +93,39 @@ impl Context {
             callback_base: base,
             config: parts.config,
             channels,
-            job_owner: format!("node-{}", parts.node_id),
+            job_owner: format!("node-{}-{instance_id}", parts.node_id),
+            instance_id,
+            stopping: AtomicBool::new(false),
         })
     }
 
     /// The database (the api's admin console and health check share it).
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// This process's instance id (16 hex digits, random per process): it holds the node's
+    /// `node_leases` row ([`crate::node_identity::register`]) and is part of [`Self::job_owner`].
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The owner this node stamps on the rows it claims (trades and refunds to query,
+    /// notifications to deliver): `node-<node_id>-<instance_id>`, so a restarted node never
+    /// mistakes its previous run's claims for its own.
+    pub fn job_owner(&self) -> &str {
+        &self.job_owner
+    }
+
+    /// Stops this node taking work: job rounds claim nothing more and give back the claimed
+    /// rows they have not started on (graceful shutdown, or a lost node identity).
+    pub fn stop_taking_work(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::stop_taking_work`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// The active platform key: it signs every merchant API reply and notification, and its

@@ -48,6 +48,9 @@ pub async fn run_trades_once(
     engine: &Engine,
     now: DateTime<Utc>,
 ) -> Result<JobReport, EngineError> {
+    if engine.is_stopping() {
+        return Ok(JobReport::default());
+    }
     let claimed = query_jobs::claim_due_trades(
         &engine.db,
         &engine.job_owner,
@@ -62,7 +65,7 @@ pub async fn run_trades_once(
     };
     let (steps, errors) = work_on(
         engine,
-        "trade",
+        QueryJob::Trade,
         claimed,
         |t| t.nkp_seq_id.clone(),
         |t| async move { work(engine, &t, now).await },
@@ -200,12 +203,38 @@ async fn reschedule(
     Ok(())
 }
 
+/// Which query job claimed the rows [`work_on`] works on: it names the job in logs and gives
+/// back the rows not started when the node stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum QueryJob {
+    Trade,
+    Refund,
+}
+
+impl QueryJob {
+    fn name(self) -> &'static str {
+        match self {
+            QueryJob::Trade => "trade",
+            QueryJob::Refund => "refund",
+        }
+    }
+
+    async fn release(self, engine: &Engine, nkp_seq_id: &str) -> Result<bool, EngineError> {
+        let (conn, owner, now) = (engine.db.conn(), engine.job_owner(), Utc::now());
+        Ok(match self {
+            QueryJob::Trade => query_jobs::release_trade(conn, nkp_seq_id, owner, now).await?,
+            QueryJob::Refund => query_jobs::release_refund(conn, nkp_seq_id, owner, now).await?,
+        })
+    }
+}
+
 /// Works on claimed rows, `job_concurrency` at a time, and hands back what each finished
 /// with, plus how many failed: those are logged under `job` and come back when their lease
-/// runs out.
+/// runs out. Once the node is stopping ([`crate::Context::stop_taking_work`]) rows not yet
+/// started are given back at once instead, for another node to take.
 pub(crate) async fn work_on<T, S, F, Fut>(
     engine: &Engine,
-    job: &'static str,
+    job: QueryJob,
     rows: Vec<T>,
     id: fn(&T) -> String,
     work: F,
@@ -214,23 +243,34 @@ where
     F: Fn(T) -> Fut,
     Fut: Future<Output = Result<S, EngineError>>,
 {
-    let results: Vec<(String, Result<S, EngineError>)> = futures::stream::iter(rows)
+    let results: Vec<(String, Option<Result<S, EngineError>>)> = futures::stream::iter(rows)
         .map(|row| {
             let key = id(&row);
-            let done = work(row);
-            async move { (key, done.await) }
+            let done = (!engine.is_stopping()).then(|| work(row));
+            async move {
+                match done {
+                    Some(done) => (key, Some(done.await)),
+                    None => (key, None),
+                }
+            }
         })
         .buffer_unordered(engine.config.job_concurrency.max(1))
         .collect()
         .await;
     let mut finished = Vec::with_capacity(results.len());
     let mut errors = 0;
+    let job_name = job.name();
     for (nkp_seq_id, result) in results {
         match result {
-            Ok(s) => finished.push(s),
-            Err(e) => {
-                tracing::warn!(job, %nkp_seq_id, error = %e, "job work failed; it comes back when its lease ends");
+            Some(Ok(s)) => finished.push(s),
+            Some(Err(e)) => {
+                tracing::warn!(job = job_name, %nkp_seq_id, error = %e, "job work failed; it comes back when its lease ends");
                 errors += 1;
+            }
+            None => {
+                if let Err(e) = job.release(engine, &nkp_seq_id).await {
+                    tracing::warn!(job = job_name, %nkp_seq_id, error = %e, "giving back a claim failed; it comes back when its lease ends");
+                }
             }
         }
     }

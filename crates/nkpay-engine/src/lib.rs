@@ -30,6 +30,7 @@ mod exchange_log;
 mod incidents;
 pub mod jobs;
 pub mod merchants;
+pub mod node_identity;
 pub mod notifications;
 pub mod onboarding;
 pub mod payments;

@@ -10,8 +10,9 @@
 //! at the end releases the lock.
 //!
 //! Each job has its own key (an `i64`, the bytes of a short ASCII name:
-//! [`crate::statements::job::LOCK_KEY`], [`crate::reconciliation::job::LOCK_KEY`]). The SQLite
-//! default runs one node: there the work simply runs.
+//! [`crate::statements::job::LOCK_KEY`], [`crate::reconciliation::job::LOCK_KEY`],
+//! [`crate::businesses::jobs::LOCK_KEY`], [`crate::statements::contents::PURGE_LOCK_KEY`]). The
+//! SQLite default runs one node: there the work simply runs.
 
 use std::future::Future;
 use std::time::Duration;

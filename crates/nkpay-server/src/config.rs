@@ -285,7 +285,23 @@ pub struct ServerConfig {
     pub node_id: u16,
     pub public_base_url: String,
     pub body_limit_bytes: usize,
+    /// How long this node's hold on `node_id` lasts unless renewed (renewed every third of
+    /// it; 3 to 600 seconds): a node that died frees its id this long after its last renewal.
+    #[serde(default = "default_node_lease_secs")]
+    pub node_lease_secs: u64,
+    /// A test and operations knob: seconds (signed, at most 400 days either way) added to the
+    /// clock the statement and reconciliation jobs use to decide which day is due
+    /// (`nkpay_engine::EngineConfig::clock_offset`). 0 in production.
+    #[serde(default)]
+    pub clock_offset_secs: i64,
 }
+
+fn default_node_lease_secs() -> u64 {
+    30
+}
+
+/// The most `server.clock_offset_secs` may shift the scheduling clock, either way: 400 days.
+const MAX_CLOCK_OFFSET_SECS: i64 = 400 * 24 * 3600;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -471,6 +487,18 @@ impl Config {
         if self.server.node_id == 0 || self.server.node_id > 9999 {
             return Err(invalid("server.node_id", "must be 1 to 9999"));
         }
+        within(
+            "server.node_lease_secs",
+            self.server.node_lease_secs,
+            3,
+            600,
+        )?;
+        within(
+            "server.clock_offset_secs",
+            self.server.clock_offset_secs,
+            -MAX_CLOCK_OFFSET_SECS,
+            MAX_CLOCK_OFFSET_SECS,
+        )?;
         if url::Url::parse(&self.server.public_base_url).is_err() {
             return Err(invalid(
                 "server.public_base_url",
@@ -875,6 +903,7 @@ impl Config {
                 .limits
                 .max_trans_amt_fen
                 .and_then(|fen| nkpay_core::money::Money::from_fen(fen).ok()),
+            clock_offset: chrono::TimeDelta::seconds(self.server.clock_offset_secs),
             ..defaults
         }
     }

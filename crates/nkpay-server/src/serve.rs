@@ -3,13 +3,24 @@
 //! the background jobs — trades, refunds, onboarding's business job, statements,
 //! reconciliation, the merchant notification dispatcher —, serve the API until SIGTERM, then
 //! stop the jobs.
+//!
+//! Node identity: before any work the node takes `server.node_id` under a lease
+//! (`nkpay_engine::node_identity`) and refuses to start when another live node holds it; it
+//! renews the lease while it runs. Graceful shutdown, on SIGTERM or SIGINT: the jobs stop
+//! claiming, the API stops accepting, in-flight requests and job work finish (bounded by
+//! [`SHUTDOWN_GRACE`]), claimed trades and refunds not worked are given back, and the node
+//! lease is ended — exit 0. A node that loses its identity (another instance took its id)
+//! stops the same way but drops in-flight requests at once, and exits non-zero.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
+use nkpay_engine::node_identity::{self, Kept};
 use nkpay_engine::notifications::dispatcher::Dispatcher;
 use nkpay_engine::{Engine, EngineConfig, EngineParts};
 use tokio::sync::watch;
@@ -17,6 +28,10 @@ use url::Url;
 
 use crate::config::Config;
 use crate::demo;
+
+/// How long a stopping node lets in-flight requests and job work finish; job tasks still
+/// running then are abandoned (their claims come back when their leases end).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// What to do besides serving.
 #[derive(Debug, Clone, Default)]
@@ -70,82 +85,149 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             ..config.engine_config(channel_urls.0, channel_urls.1)
         },
     })?);
-    // The demo onboards its merchants through the engine, before the API listens.
-    let demo = match demo_sandbox {
-        Some((started, path)) => {
-            let mut demo =
-                demo::seed(&engine, started, &path, &config.server.public_base_url).await?;
-            demo::ensure_admin(&engine, &mut demo.credentials, &path).await?;
-            Some((demo, path))
-        }
-        None => None,
-    };
-
+    // Before any work (the demo's onboarding mints ids too): this node's id, under a lease.
+    let node_lease = node_identity::register(
+        &db,
+        config.server.node_id,
+        engine.instance_id(),
+        Duration::from_secs(config.server.node_lease_secs),
+    )
+    .await?;
+    let (lease_stop_tx, lease_stop_rx) = watch::channel(false);
+    let mut keeper = node_lease.keep(lease_stop_rx);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut background = vec![
-        nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-        nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-        // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before expiry.
-        nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-        // Statements: yesterday's files once `statements.generate_at` has passed (Asia/Shanghai),
-        // and the last closed month; one node at a time (PostgreSQL advisory lock).
-        nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
-    ];
-    // Reconciliation: yesterday's channel bills once `reconciliation.run_after` has passed
-    // (Asia/Shanghai); one node at a time (its own PostgreSQL advisory lock).
-    if let Some(schedule) = config.reconciliation_schedule()? {
-        background.push(nkpay_engine::reconciliation::job::spawn(
-            engine.clone(),
-            schedule,
-            shutdown_rx.clone(),
-        ));
-    }
-    if let Some((demo, path)) = &demo {
-        background.push(demo::keep_sandbox_accounts(
-            demo,
-            path.clone(),
-            shutdown_rx.clone(),
-        ));
-    }
-    let dispatcher = Dispatcher::new(
-        db.clone(),
-        engine.signer().clone(),
-        config.dispatcher_config(),
-        format!("node-{}", config.server.node_id),
-    )?;
-    let mut stop = shutdown_rx.clone();
-    background.push(dispatcher.spawn(async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    }));
-
-    let state = web::Data::new(ApiState {
-        db: db.clone(),
-        engine: engine.clone(),
-        body_limit_bytes: config.server.body_limit_bytes,
-    });
-    let console_dir = web::Data::new(nkpay_api::console::ConsoleDir(config.console.dir.clone()));
     let bind = config.bind_addr();
-    let limit = config.server.body_limit_bytes;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(console_dir.clone())
-            .app_data(web::PayloadConfig::new(limit))
-            .configure(nkpay_api::configure)
-    })
-    .shutdown_timeout(20)
-    .bind(&bind)?
-    .run();
+    // Everything that may fail after the id was taken: on failure the id is released again,
+    // so a corrected restart need not wait for the lease to end.
+    let setup = async {
+        // The demo onboards its merchants through the engine, before the API listens.
+        let demo = match demo_sandbox {
+            Some((started, path)) => {
+                let mut demo =
+                    demo::seed(&engine, started, &path, &config.server.public_base_url).await?;
+                demo::ensure_admin(&engine, &mut demo.credentials, &path).await?;
+                Some((demo, path))
+            }
+            None => None,
+        };
+
+        let mut background = vec![
+            nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+            nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+            // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before expiry.
+            nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+            // Statements: yesterday's files once `statements.generate_at` has passed (Asia/Shanghai),
+            // and the last closed month; one node at a time (PostgreSQL advisory lock).
+            nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
+        ];
+        // Reconciliation: yesterday's channel bills once `reconciliation.run_after` has passed
+        // (Asia/Shanghai); one node at a time (its own PostgreSQL advisory lock).
+        if let Some(schedule) = config.reconciliation_schedule()? {
+            background.push(nkpay_engine::reconciliation::job::spawn(
+                engine.clone(),
+                schedule,
+                shutdown_rx.clone(),
+            ));
+        }
+        if let Some((demo, path)) = &demo {
+            background.push(demo::keep_sandbox_accounts(
+                demo,
+                path.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+        let dispatcher = Dispatcher::new(
+            db.clone(),
+            engine.signer().clone(),
+            config.dispatcher_config(),
+            engine.job_owner(),
+        )?;
+        let mut stop = shutdown_rx.clone();
+        background.push(dispatcher.spawn(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }));
+
+        let state = web::Data::new(ApiState {
+            db: db.clone(),
+            engine: engine.clone(),
+            body_limit_bytes: config.server.body_limit_bytes,
+        });
+        let console_dir =
+            web::Data::new(nkpay_api::console::ConsoleDir(config.console.dir.clone()));
+        let limit = config.server.body_limit_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(console_dir.clone())
+                .app_data(web::PayloadConfig::new(limit))
+                .configure(nkpay_api::configure)
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .disable_signals()
+        .bind(&bind)?
+        .run();
+        let http = server.handle();
+        let server = tokio::spawn(server);
+        Ok::<_, anyhow::Error>((demo, background, http, server))
+    }
+    .await;
+    let (demo, background, http, mut server) = match setup {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = shutdown_tx.send(true);
+            let _ = lease_stop_tx.send(true);
+            if let Ok(Kept::Stopped(lease)) = keeper.await {
+                let _ = lease.release().await;
+            }
+            return Err(e);
+        }
+    };
     tracing::info!(%bind, "nkpay listening");
     if let Some((demo, path)) = &demo {
         println!("{}", demo::guide(&demo.credentials, path));
     }
-    // actix-web stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
-    server.await?;
-    let _ = shutdown_tx.send(true);
-    for task in background {
-        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+
+    let mut kept = None;
+    let mut served = None;
+    tokio::select! {
+        signal = stop_signal() => {
+            tracing::info!(signal, "stopping: no new work; finishing what is in flight");
+        }
+        k = &mut keeper => kept = Some(k),
+        r = &mut server => served = Some(r),
     }
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    engine.stop_taking_work();
+    let _ = shutdown_tx.send(true);
+    if served.is_none() {
+        // Lost identity: this id may be minting on another node now, so no request finishes.
+        http.stop(kept.is_none()).await;
+        served = Some(server.await);
+    }
+    for mut task in background {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            tracing::warn!(
+                "a background job did not stop in time; its claims expire with their leases"
+            );
+            task.abort();
+        }
+    }
+    match nkpay_store::query_jobs::release_all(db.conn(), engine.job_owner(), chrono::Utc::now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(released = n, "claimed trades and refunds given back"),
+        Err(e) => {
+            tracing::warn!(error = %e, "giving back claims failed; they expire with their leases")
+        }
+    }
+    let kept = match kept {
+        Some(k) => k,
+        None => {
+            let _ = lease_stop_tx.send(true);
+            keeper.await
+        }
+    };
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
@@ -156,8 +238,58 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             sandbox.shutdown().await;
         }
     }
+    let lost = match kept {
+        Ok(Kept::Stopped(lease)) => {
+            match lease.release().await {
+                Ok(true) => tracing::info!(node_id = lease.node_id(), "node id released"),
+                Ok(false) => tracing::warn!(
+                    node_id = lease.node_id(),
+                    "node id was already held by another instance"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "node id not released; it is free when its lease ends")
+                }
+            }
+            None
+        }
+        Ok(Kept::Lost(why)) => Some(why),
+        Err(e) => Some(format!("node lease keeper failed: {e}")),
+    };
+    if let Some(why) = lost {
+        tracing::error!(%why, "nkpay stopped: node identity lost");
+        anyhow::bail!(why);
+    }
+    match served {
+        Some(Ok(Ok(()))) | None => {}
+        Some(Ok(Err(e))) => return Err(e).context("HTTP server"),
+        Some(Err(e)) => return Err(e).context("HTTP server task"),
+    }
     tracing::info!("nkpay stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGTERM cannot be watched; stopping on SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
 
 /// Connects to the configured database with the configured pool size.

@@ -167,10 +167,48 @@ fn the_environment_overrides_every_new_key() {
 }
 
 #[test]
+fn the_node_lease_and_the_clock_offset_are_read_from_a_file_and_the_environment() {
+    let config = Config::load(None, env(&[])).expect("default");
+    assert_eq!(config.server.node_lease_secs, 30);
+    assert_eq!(config.server.clock_offset_secs, 0);
+    let (wechat, alipay) = gateways();
+    let e = config.engine_config(wechat.clone(), alipay.clone());
+    assert_eq!(e.clock_offset, chrono::TimeDelta::zero());
+
+    let file = write_temp(
+        "node.toml",
+        &default_with(&[
+            ("server", "node_lease_secs", "3"),
+            ("server", "clock_offset_secs", "86400"),
+        ]),
+    );
+    let config = Config::load(Some(&file), env(&[])).expect("valid");
+    assert_eq!(config.server.node_lease_secs, 3);
+    let e = config.engine_config(wechat.clone(), alipay.clone());
+    assert_eq!(e.clock_offset, chrono::TimeDelta::days(1));
+
+    let config = Config::load(
+        Some(&file),
+        env(&[
+            ("NKPAY__SERVER__NODE_LEASE_SECS", "600"),
+            ("NKPAY__SERVER__CLOCK_OFFSET_SECS", "-34560000"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.server.node_lease_secs, 600);
+    let e = config.engine_config(wechat, alipay);
+    assert_eq!(e.clock_offset, chrono::TimeDelta::days(-400));
+}
+
+#[test]
 fn out_of_bounds_values_are_refused_naming_the_key_and_the_rule() {
     // Each key with a value outside its bounds, set from the environment.
     let cases: &[(&str, &str)] = &[
         ("server.body_limit_bytes", "1000000000"),
+        ("server.node_lease_secs", "2"),
+        ("server.node_lease_secs", "601"),
+        ("server.clock_offset_secs", "34560001"),
+        ("server.clock_offset_secs", "-34560001"),
         ("database.max_connections", "0"),
         ("database.max_connections", "100000"),
         ("channels.connect_timeout_ms", "0"),

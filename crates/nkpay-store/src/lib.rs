@@ -29,6 +29,7 @@ pub mod merchant_applications;
 pub mod merchant_bindings;
 pub mod merchant_channels;
 pub mod merchants;
+pub mod node_leases;
 pub mod notification_console;
 pub mod notification_deferral;
 pub mod notifications;

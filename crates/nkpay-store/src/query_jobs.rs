@@ -80,6 +80,80 @@ pub async fn reschedule_refund(
     reschedule(conn, &REFUND_LEASE, nkp_seq_id, owner, next_query_at, now).await
 }
 
+/// Gives a claimed trade back untouched (the node is stopping before it worked on it): due
+/// as before, claimable at once. `false` when `owner` no longer holds it.
+pub async fn release_trade(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    release(conn, &TRADE_LEASE, nkp_seq_id, owner, now).await
+}
+
+/// [`release_trade`] for refunds.
+pub async fn release_refund(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    release(conn, &REFUND_LEASE, nkp_seq_id, owner, now).await
+}
+
+/// Gives back every trade and refund `owner` still holds (a node that has stopped working:
+/// whatever it claimed and did not finish is claimable at once). How many rows.
+pub async fn release_all(
+    conn: &impl ConnectionTrait,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let trades = free(conn, &TRADE_LEASE, None, owner, now).await?;
+    Ok(trades + free(conn, &REFUND_LEASE, None, owner, now).await?)
+}
+
+async fn release(
+    conn: &impl ConnectionTrait,
+    cols: &LeaseColumns,
+    nkp_seq_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(free(conn, cols, Some(nkp_seq_id), owner, now).await? == 1)
+}
+
+/// Clears the lease of the rows `owner` holds: the one named `nkp_seq_id`, or all of them.
+async fn free(
+    conn: &impl ConnectionTrait,
+    cols: &LeaseColumns,
+    nkp_seq_id: Option<&str>,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let LeaseColumns {
+        table,
+        owner: owner_col,
+        until,
+        ..
+    } = cols;
+    let one = if nkp_seq_id.is_some() {
+        " AND nkp_seq_id = $3"
+    } else {
+        ""
+    };
+    // Identifiers are compile-time constants of this module, never input.
+    let sql = format!(
+        "UPDATE {table} SET {owner_col} = NULL, {until} = NULL, updated_at = $1 \
+         WHERE {owner_col} = $2{one}"
+    );
+    let mut values = vec![now.into(), owner.into()];
+    if let Some(id) = nkp_seq_id {
+        values.push(id.into());
+    }
+    let stmt = Statement::from_sql_and_values(conn.get_database_backend(), sql, values);
+    Ok(conn.execute_raw(stmt).await?.rows_affected())
+}
+
 async fn reschedule(
     conn: &impl ConnectionTrait,
     cols: &LeaseColumns,

@@ -44,6 +44,7 @@ async fn migrations_apply_cleanly_and_a_second_run_changes_nothing() {
         admin_user::Entity::find().all(c).await.unwrap();
         audit_log::Entity::find().all(c).await.unwrap();
         statement_file::Entity::find().all(c).await.unwrap();
+        node_lease::Entity::find().all(c).await.unwrap();
     }
 }
 

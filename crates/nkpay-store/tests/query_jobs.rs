@@ -144,3 +144,95 @@ async fn due_processing_refunds_are_claimed_and_rescheduled() {
         );
     }
 }
+
+/// A stopping node gives back claims it has not worked on: one at a time (only its own), or
+/// every trade and refund it still holds; they are due as before and claimable at once, their
+/// attempt count untouched.
+#[tokio::test]
+async fn released_claims_are_claimable_at_once_and_only_the_owner_releases() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        for seq in ["NKP0001", "NKP0002", "NKP0003"] {
+            fixture::insert_trade(&t.db, &seeded, seq, 100).await;
+        }
+        fixture::paid_trade(&t.db, &seeded, "NKP0009", 1000).await;
+        let new = fixture::new_refund("RFD0001", "NKP0009", "R1", 100);
+        refunds::create_reserved(&t.db, &new, fixture::t0())
+            .await
+            .unwrap();
+        let due_at = fixture::t0() + Duration::minutes(1);
+        let lease = Duration::seconds(30);
+        let claimed = query_jobs::claim_due_trades(&t.db, "a", due_at, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3, "{}", t.label);
+        assert_eq!(
+            query_jobs::claim_due_refunds(&t.db, "a", due_at, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{}",
+            t.label
+        );
+
+        assert!(
+            !query_jobs::release_trade(t.db.conn(), "NKP0001", "b", due_at)
+                .await
+                .unwrap(),
+            "{}: not b's",
+            t.label
+        );
+        assert!(
+            query_jobs::release_trade(t.db.conn(), "NKP0001", "a", due_at)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+        let back = query_jobs::claim_due_trades(&t.db, "b", due_at, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            back.iter()
+                .map(|r| (r.nkp_seq_id.as_str(), r.query_attempts))
+                .collect::<Vec<_>>(),
+            [("NKP0001", 0)],
+            "{}: released before its lease ended",
+            t.label
+        );
+
+        // Everything a still holds, trades and refunds, at once; b's claim stays.
+        assert_eq!(
+            query_jobs::release_all(t.db.conn(), "a", due_at)
+                .await
+                .unwrap(),
+            3,
+            "{}",
+            t.label
+        );
+        let trade = trades::find_by_nkp_seq_id(t.db.conn(), "NKP0001")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(trade.query_lease_owner.as_deref(), Some("b"), "{}", t.label);
+        assert_eq!(
+            query_jobs::claim_due_trades(&t.db, "c", due_at, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            query_jobs::claim_due_refunds(&t.db, "c", due_at, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{}",
+            t.label
+        );
+    }
+}

@@ -21,7 +21,7 @@ use nkpay_core::resp_code::RespCode;
 use nkpay_store::entity::notification;
 use nkpay_store::notifications::{self, AttemptRecord};
 use nkpay_store::{Db, notification_deferral};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::delivery::{self, form_body};
@@ -207,6 +207,9 @@ struct Shared {
     hosts: Arc<HostSlots>,
     schedules: MerchantSchedules,
     counters: Counters,
+    /// Turned true when the dispatcher stops: deliveries still waiting in line give their
+    /// rows back at once instead of waiting for a slot.
+    stopping: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -248,6 +251,7 @@ impl Dispatcher {
                 hosts: HostSlots::new(config.per_host_concurrency, FIRST_LATENCY_GUESS),
                 schedules: MerchantSchedules::new(&config.schedule),
                 counters: Counters::default(),
+                stopping: watch::Sender::new(false),
                 config,
             }),
         })
@@ -279,8 +283,9 @@ impl Dispatcher {
         Ok(summary)
     }
 
-    /// Delivers until `shutdown` completes, then stops claiming and waits for the deliveries
-    /// in flight (each bounded by the time-out) so their attempts are recorded.
+    /// Delivers until `shutdown` completes, then stops claiming, gives back the rows still
+    /// waiting in line for their host, and waits for the deliveries in flight (each bounded by
+    /// the time-out) so their attempts are recorded.
     async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
@@ -340,14 +345,16 @@ impl Dispatcher {
                 Some(done) = tasks.join_next() => { joined(done); }
             }
         }
+        self.shared.stopping.send_replace(true);
         while let Some(done) = tasks.join_next().await {
             joined(done);
         }
         tracing::info!(node = %self.shared.node, "notification dispatcher stopped");
     }
 
-    /// Delivers on its own task until `shutdown` completes, then stops claiming and waits for
-    /// the deliveries in flight (each bounded by the time-out) so their attempts are recorded.
+    /// Delivers on its own task until `shutdown` completes, then stops claiming, gives back the
+    /// rows still waiting in line, and waits for the deliveries in flight (each bounded by the
+    /// time-out) so their attempts are recorded.
     pub fn spawn(self, shutdown: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
         tokio::spawn(self.run(shutdown))
     }
@@ -434,16 +441,26 @@ async fn deliver(
         .and_then(|t| (t - Utc::now()).to_std().ok())
         .unwrap_or(Duration::ZERO);
     let deadline = tokio::time::Instant::now() + wait;
-    let outcome = match admission.slot(deadline).await {
-        Some(slot) => {
-            match tokio::time::timeout_at(deadline, Arc::clone(&s.running).acquire_owned()).await {
-                Ok(Ok(_running)) => {
-                    let outcome = attempt_and_record(s, row).await;
-                    drop(slot);
-                    outcome
-                }
-                _ => release(s, &row).await,
-            }
+    let mut stopping = s.stopping.subscribe();
+    // Waiting in line ends when the dispatcher stops: the row goes back for another node. An
+    // attempt once started is never cut short.
+    let admitted = tokio::select! {
+        biased;
+        _ = stopping.wait_for(|stopped| *stopped) => None,
+        admitted = async {
+            let slot = admission.slot(deadline).await?;
+            let running = tokio::time::timeout_at(deadline, Arc::clone(&s.running).acquire_owned())
+                .await
+                .ok()?
+                .ok()?;
+            Some((slot, running))
+        } => admitted,
+    };
+    let outcome = match admitted {
+        Some((slot, _running)) => {
+            let outcome = attempt_and_record(s, row).await;
+            drop(slot);
+            outcome
         }
         None => release(s, &row).await,
     };

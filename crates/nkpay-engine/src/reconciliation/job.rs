@@ -85,13 +85,15 @@ pub async fn run_due_once(
     Ok(made.unwrap_or_default())
 }
 
-/// The round's work, under the lock: every active account whose due day is not covered.
+/// The round's work, under the lock: every active account whose due day is not covered. The
+/// due day is read on the scheduling clock (`now` shifted by `server.clock_offset_secs`,
+/// [`crate::EngineConfig::scheduling_clock`]); staleness on the real clock.
 async fn reconcile_due(
     engine: &Engine,
     schedule: &Schedule,
     now: DateTime<Utc>,
 ) -> Result<Vec<reconciliation_run::Model>, EngineError> {
-    let day = due_day(schedule, now);
+    let day = due_day(schedule, engine.config.scheduling_clock(now));
     let date = day.format("%Y%m%d").to_string();
     let conn = engine.db().conn();
     let mut made = Vec::new();

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::jobs::{spawn_rounds, work_on};
+use crate::jobs::{QueryJob, spawn_rounds, work_on};
 
 /// The incident opened when a refund is still processing after `query_max_attempts` queries.
 const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
@@ -46,6 +46,9 @@ pub async fn run_refunds_once(
     engine: &Engine,
     now: DateTime<Utc>,
 ) -> Result<RefundJobReport, EngineError> {
+    if engine.is_stopping() {
+        return Ok(RefundJobReport::default());
+    }
     let claimed = query_jobs::claim_due_refunds(
         &engine.db,
         &engine.job_owner,
@@ -60,7 +63,7 @@ pub async fn run_refunds_once(
     };
     let (steps, errors) = work_on(
         engine,
-        "refund",
+        QueryJob::Refund,
         claimed,
         |r| r.nkp_seq_id.clone(),
         |r| async move { work(engine, &r, now).await },

@@ -11,10 +11,15 @@ use nkpay_store::statements;
 
 use super::{StatementStorage, Statements};
 use crate::error::EngineError;
+use crate::singleton;
 
 /// How long replaced (or abandoned half-written) bytes are kept before they are removed: a
 /// download that started before a regeneration has this long to finish.
 pub const DETACHED_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// The PostgreSQL advisory lock's key (the bytes of "nkpaypg"): one purge of replaced
+/// statement bytes across every node.
+pub const PURGE_LOCK_KEY: i64 = 0x006e_6b70_6179_7067;
 
 /// Detached contents removed per purge at most (the next regeneration removes the rest).
 const PURGE_BATCH: u64 = 200;
@@ -32,15 +37,23 @@ impl Statements {
     /// Removes the bytes detached more than [`DETACHED_GRACE`] before `now` (replaced by a
     /// regeneration, or left by a writer that died): their chunks, and their file when files
     /// are kept in a shared directory. How many were removed.
+    ///
+    /// One node at a time: on PostgreSQL it runs under the advisory lock [`PURGE_LOCK_KEY`]
+    /// ([`crate::singleton::run_alone`]); a node that does not get it removes nothing (`0`)
+    /// and leaves the work to the holder or the next regeneration.
     /// Errors: the database's; a directory file that cannot be removed is logged and left.
     pub async fn purge_detached(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
         let grace = chrono::TimeDelta::from_std(DETACHED_GRACE)
             .map_err(|e| EngineError::Internal(format!("grace period: {e}")))?;
-        let removed = statements::purge_detached(&self.db, now - grace, PURGE_BATCH).await?;
-        for (_, path) in &removed {
-            self.remove_directory_file(path);
-        }
-        Ok(removed.len())
+        let removed = singleton::run_alone(&self.db, PURGE_LOCK_KEY, "statement purge", || async {
+            let removed = statements::purge_detached(&self.db, now - grace, PURGE_BATCH).await?;
+            for (_, path) in &removed {
+                self.remove_directory_file(path);
+            }
+            Ok(removed.len())
+        })
+        .await?;
+        Ok(removed.unwrap_or(0))
     }
 
     /// After a failed write: drops what was written under `content_key` at once (the note

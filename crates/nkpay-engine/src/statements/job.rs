@@ -52,20 +52,28 @@ pub fn due_month(engine: &Engine, now: DateTime<Utc>) -> Period {
     Period::month_of(next.with_day(1).unwrap_or(next) - chrono::Days::new(1))
 }
 
-/// One round: makes the due day ([`due_day`]) and the due month ([`due_month`]) unless they
-/// are made already or another node holds the lock. The reports of what it made (empty when
-/// there was nothing to do).
+/// One round at real time `now` (UTC): makes the due day ([`due_day`]) and the due month
+/// ([`due_month`]) unless they are made already or another node holds the lock. The whole
+/// round runs on the scheduling clock (`now` shifted by `server.clock_offset_secs`,
+/// [`crate::EngineConfig::scheduling_clock`]): which day is due, whether it has closed (a day
+/// made before its end would be partial and made again every round), and the times its runs
+/// and files are stamped with. The reports of what it made (empty when there was nothing to
+/// do).
 pub async fn run_due_once(
     engine: &Engine,
     now: DateTime<Utc>,
 ) -> Result<Vec<GenerateReport>, EngineError> {
-    let due = [Period::Day(due_day(engine, now)), due_month(engine, now)];
+    let clock = engine.config.scheduling_clock(now);
+    let due = [
+        Period::Day(due_day(engine, clock)),
+        due_month(engine, clock),
+    ];
     if pending(engine, &due).await?.is_empty() {
         return Ok(Vec::new());
     }
     // Another node may have finished while this one waited for the lock: look again inside.
     let made = singleton::run_alone(engine.db(), LOCK_KEY, "statement job", || async {
-        make(engine, &pending(engine, &due).await?, now).await
+        make(engine, &pending(engine, &due).await?, clock).await
     })
     .await?;
     Ok(made.unwrap_or_default())

@@ -19,6 +19,7 @@ pub mod merchant_appid;
 pub mod merchant_application;
 pub mod merchant_binding;
 pub mod merchant_channel;
+pub mod node_lease;
 pub mod notification;
 pub mod notification_attempt;
 pub mod platform_key;

@@ -1,0 +1,432 @@
+//! `nkpay serve` as one of many nodes (issue 14), on SQLite and PostgreSQL: a second process
+//! with a live node's `server.node_id` refuses to start, naming the holder, and exits
+//! non-zero; SIGTERM on a node with work in flight lets it finish, gives back every claim,
+//! ends the node lease and exits 0.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nkpay_core::money::Money;
+use nkpay_core::secret::Secret;
+use nkpay_core::trade_type::TradeType;
+use nkpay_crypto::sealed::SecretSealer;
+use nkpay_store::accounts::{self, NewWechatAccount};
+use nkpay_store::entity::trade;
+use nkpay_store::kinds::MerchantKind;
+use nkpay_store::merchants::{self, NewMerchant, NewServiceProvider};
+use nkpay_store::trades::{self, NewTrade};
+use nkpay_store::{Db, node_leases};
+use sea_orm::{ConnectionTrait, Database, EntityTrait};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
+const NODE_ID: u16 = 5;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "nkpay-nodes-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// One database per test: a SQLite file, and a fresh PostgreSQL database when the server
+/// answers (skipped loudly otherwise, a failure under CI).
+struct TestDatabases {
+    rt: tokio::runtime::Runtime,
+    urls: Vec<(&'static str, String)>,
+    pg: Option<(sea_orm::DatabaseConnection, String)>,
+}
+
+impl TestDatabases {
+    fn new(name: &str) -> TestDatabases {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let dir = temp_dir(name);
+        let mut urls = vec![(
+            "sqlite",
+            format!("sqlite://{}/nkpay.db?mode=rwc", dir.display()),
+        )];
+        let server = std::env::var("NKPAY_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let pg = match rt.block_on(Database::connect(&server)) {
+            Ok(admin) => {
+                let db_name = format!(
+                    "nkpay_t_{}_nodes{}_{name}",
+                    Utc::now().timestamp(),
+                    std::process::id()
+                );
+                rt.block_on(admin.execute_unprepared(&format!("CREATE DATABASE {db_name}")))
+                    .expect("create database");
+                let (base, _) = server.rsplit_once('/').expect("server URL with a path");
+                urls.push(("postgres", format!("{base}/{db_name}")));
+                Some((admin, db_name))
+            }
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true")
+                        && std::env::var("NKPAY_TEST_DATABASE_URL").is_err(),
+                    "PostgreSQL is required: {e}"
+                );
+                eprintln!("!!! PostgreSQL unreachable ({e}): the PostgreSQL half was SKIPPED");
+                None
+            }
+        };
+        TestDatabases { rt, urls, pg }
+    }
+
+    fn connect(&self, url: &str) -> Db {
+        self.rt
+            .block_on(Db::connect_with_pool_size(url, 2))
+            .expect("connect")
+    }
+}
+
+impl Drop for TestDatabases {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            let _ = self.rt.block_on(
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            );
+        }
+    }
+}
+
+fn nkpay(dir: &Path, db_url: &str, port: u16, master_key: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env("NKPAY__DATABASE__URL", db_url)
+        .env("NKPAY__SERVER__PORT", port.to_string())
+        .env(
+            "NKPAY__SERVER__PUBLIC_BASE_URL",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("NKPAY__SERVER__NODE_ID", NODE_ID.to_string())
+        .env("NKPAY__SANDBOX__ENABLED", "false")
+        .env("NKPAY__SECRETS__MASTER_KEY", master_key)
+        .env("NKPAY__LOG__FORMAT", "json")
+        .stdout(Stdio::null());
+    cmd
+}
+
+fn get(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split(' ').nth(1)?.parse().ok()
+}
+
+fn wait_ready(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("nkpay serve exited early with {status}");
+        }
+        if get(port, "/readyz") == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nkpay serve never became ready");
+}
+
+/// Waits (generously) for `child` to exit by itself.
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what}: nkpay did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
+    let dbs = TestDatabases::new("dup");
+    let master_key = SecretSealer::generate_key_base64();
+    for (label, url) in &dbs.urls {
+        let dir = temp_dir(label);
+        let port_a = free_port();
+        let mut a = nkpay(&dir, url, port_a, &master_key)
+            .arg("serve")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn a");
+        wait_ready(&mut a, port_a);
+
+        let out = nkpay(&dir, url, free_port(), &master_key)
+            .args(["serve", "--no-migrate"])
+            .output()
+            .expect("run b");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{label}: b must not start: {stderr}");
+        for part in [
+            format!("server.node_id {NODE_ID} is in use"),
+            format!("pid {}", a.id()),
+            "until".to_owned(),
+        ] {
+            assert!(stderr.contains(&part), "{label}: {part:?} in {stderr}");
+        }
+        assert_eq!(get(port_a, "/readyz"), Some(200), "{label}: a still serves");
+
+        sigterm(&a);
+        let status = wait_exit(&mut a, label);
+        assert!(
+            status.success(),
+            "{label}: graceful stop exits 0, got {status}"
+        );
+        let db = dbs.connect(url);
+        let row = dbs
+            .rt
+            .block_on(node_leases::find(db.conn(), i32::from(NODE_ID)))
+            .expect("read lease")
+            .expect("the node's row");
+        assert!(row.lease_until <= Utc::now(), "{label}: lease released");
+
+        // Released, the id is free at once: another process takes it.
+        let port_c = free_port();
+        let mut c = nkpay(&dir, url, port_c, &master_key)
+            .args(["serve", "--no-migrate"])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn c");
+        wait_ready(&mut c, port_c);
+        sigterm(&c);
+        assert!(wait_exit(&mut c, label).success(), "{label}");
+    }
+}
+
+/// A channel that accepts connections and answers each request only after `delay`, with an
+/// empty body (the connector reads it as a failed query): queries are in flight for a while.
+fn slow_channel(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let held = held.clone();
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                let _ = stream.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                if let Ok(mut h) = held.lock() {
+                    h.push(stream);
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A service provider, a merchant, a WeChat account at `gateway` and `count` processing trades
+/// due for a channel query now.
+async fn seed_due_trades(db: &Db, master_key: &str, gateway: &str, count: usize) {
+    let sealer = SecretSealer::from_key_base64(master_key).expect("sealer");
+    let now = Utc::now();
+    let conn = db.conn();
+    merchants::insert_service_provider(
+        conn,
+        &NewServiceProvider {
+            sys_id: "6666000000000000".into(),
+            product_id: "NKPAY".into(),
+            name: "Agent One".into(),
+            rsa_public_key: "MIIBIjANBgkq".into(),
+        },
+        now,
+    )
+    .await
+    .expect("service provider");
+    merchants::insert_merchant(
+        conn,
+        &NewMerchant {
+            mer_id: "6666000000000001".into(),
+            sys_id: "6666000000000000".into(),
+            name: "小店".into(),
+            short_name: None,
+            kind: MerchantKind::Indv,
+            rsa_public_key: None,
+            notify_schedule: None,
+        },
+        now,
+    )
+    .await
+    .expect("merchant");
+    let account = accounts::insert_wechat_account(
+        conn,
+        &sealer,
+        &NewWechatAccount {
+            name: "WeChat SP".into(),
+            gateway_url: gateway.into(),
+            is_default: true,
+            appid: "wxd930ea5d5a258f4f".into(),
+            mch_id: "10000100".into(),
+            api_key: Secret::new("192006250b4c09247ec02edce69f6a2d".into()),
+            client_cert_pem: None,
+            client_key_pem: None,
+        },
+        now,
+    )
+    .await
+    .expect("wechat account");
+    for i in 0..count {
+        let seq = format!("NKP{:013}", i + 1);
+        trades::insert(
+            conn,
+            &NewTrade {
+                nkp_seq_id: seq.clone(),
+                sys_id: "6666000000000000".into(),
+                mer_id: "6666000000000001".into(),
+                req_date: now.format("%Y%m%d").to_string(),
+                req_seq_id: seq,
+                trade_type: TradeType::TJsapi,
+                channel_account_id: account.id,
+                trans_amt: Money::from_fen(100).expect("amount"),
+                fee_rate_bp: 38,
+                goods_desc: "一杯咖啡".into(),
+                notify_url: None,
+                remark: None,
+                sub_mch_id: Some("1900000109".into()),
+                appid: Some("wxd930ea5d5a258f4f".into()),
+                sub_appid: None,
+                openid: None,
+                sub_openid: Some("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into()),
+                time_expire: now + chrono::Duration::hours(2),
+                next_query_at: Some(now),
+                request_hash: "h".repeat(64),
+            },
+            now,
+        )
+        .await
+        .expect("trade");
+    }
+}
+
+#[test]
+fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_node_id() {
+    let dbs = TestDatabases::new("term");
+    let master_key = SecretSealer::generate_key_base64();
+    for (label, url) in &dbs.urls {
+        let dir = temp_dir(label);
+        // Each channel query takes 3 s: claimed trades are in flight when SIGTERM comes.
+        let (gateway, queries) = slow_channel(Duration::from_secs(3));
+        let out = nkpay(&dir, url, free_port(), &master_key)
+            .arg("migrate")
+            .output()
+            .expect("migrate");
+        assert!(out.status.success(), "{label} migrate");
+        let db = dbs.connect(url);
+        dbs.rt
+            .block_on(seed_due_trades(&db, &master_key, &gateway, 20));
+
+        let port = free_port();
+        let mut node = nkpay(&dir, url, port, &master_key)
+            .args(["serve", "--no-migrate"])
+            .env("NKPAY__CHANNELS__WECHAT_BASE_URL", &gateway)
+            .env("NKPAY__JOBS__CONCURRENCY", "2")
+            .env("NKPAY__SERVER__NODE_LEASE_SECS", "3")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        wait_ready(&mut node, port);
+        let owner_prefix = format!("node-{NODE_ID}-");
+        let claimed = || {
+            dbs.rt
+                .block_on(trade::Entity::find().all(db.conn()))
+                .expect("trades")
+                .into_iter()
+                .filter(|t| {
+                    t.query_lease_owner
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with(&owner_prefix))
+                })
+                .count()
+        };
+        // The node claimed a batch and its first queries reached the channel.
+        wait_until("the node has queries in flight", || {
+            claimed() > 0 && queries.load(Ordering::SeqCst) > 0
+        });
+        assert!(
+            claimed() > 2,
+            "{label}: a batch larger than the concurrency"
+        );
+
+        sigterm(&node);
+        let status = wait_exit(&mut node, label);
+        assert!(
+            status.success(),
+            "{label}: graceful stop exits 0, got {status}"
+        );
+        let rows = dbs
+            .rt
+            .block_on(trade::Entity::find().all(db.conn()))
+            .expect("trades");
+        let held: Vec<_> = rows
+            .iter()
+            .filter(|t| t.query_lease_owner.is_some() || t.query_lease_until.is_some())
+            .map(|t| (&t.nkp_seq_id, &t.query_lease_owner))
+            .collect();
+        assert!(held.is_empty(), "{label}: claims left behind: {held:?}");
+        // Only the queries started before the signal went out (two at a time): the rest of
+        // the batch was given back unworked.
+        assert!(
+            queries.load(Ordering::SeqCst) < rows.len(),
+            "{label}: the stopping node kept working through its batch"
+        );
+        let lease = dbs
+            .rt
+            .block_on(node_leases::find(db.conn(), i32::from(NODE_ID)))
+            .expect("read lease")
+            .expect("the node's row");
+        assert!(
+            lease.lease_until <= Utc::now(),
+            "{label}: node lease released"
+        );
+    }
+}
