@@ -83,6 +83,8 @@ async fn trade(
         time_expire: at + TimeDelta::hours(2),
         next_query_at: None,
         request_hash: "h".into(),
+        client_ip: None,
+        attach: None,
     };
     trades::insert(p.db.conn(), &new, at).await.expect("insert");
     if status != TradeStatus::Processing {

@@ -1,26 +1,304 @@
 //! Issue 15's trade faults, over real HTTP against the simulators with their fault injection,
-//! on SQLite and PostgreSQL: a replayed close (fault 4) and an expired WeChat trade closed
-//! when WeChat first allows it (fault 7).
+//! on SQLite and PostgreSQL: a create whose reply is lost after the channel made the order
+//! (fault 1: the merchant's replay and the job repeat it and hand out the order; when it keeps
+//! failing the trade is closed upstream, then fails), a replayed close (fault 4), and an expired
+//! WeChat trade closed when WeChat first allows it (fault 7).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use nkpay_channels::HttpSettings;
 use nkpay_core::state::TradeStatus;
-use nkpay_engine::EngineConfig;
 use nkpay_engine::jobs;
+use nkpay_engine::{ChannelSettings, EngineConfig};
+use nkpay_sandbox::Faults;
 use nkpay_store::kinds::NotificationKind;
-use nkpay_store::notifications;
+use nkpay_store::{channel_records, notifications};
 use serde_json::{Value, json};
 use support::*;
 
 const JSPAY: &str = "/v2/trade/payment/jspay";
 const CLOSE: &str = "/v2/trade/payment/scanpay/close";
+const QUERY: &str = "/v2/trade/payment/scanpay/query";
 
 /// How long a wait for something that only needs time may take: generous, so a loaded
 /// machine does not fail it.
 const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A channel call gives up after a second (the sandbox holds a timed-out reply 3 s); an
+/// unknown create is repeated twice at most.
+fn impatient() -> EngineConfig {
+    EngineConfig {
+        channels: ChannelSettings {
+            http: HttpSettings {
+                total_timeout: Duration::from_secs(1),
+                resend_limit: 1,
+                resend_delay: Duration::from_millis(50),
+                ..HttpSettings::default()
+            },
+            ..ChannelSettings::default()
+        },
+        create_repeat_limit: 2,
+        ..test_config()
+    }
+}
+
+/// Each channel's create, as the issue gives it: a jspay of 0.34 and the create call the fault
+/// is injected on.
+struct Case {
+    trade_type: &'static str,
+    create_call: &'static str,
+    extra: fn() -> Value,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        trade_type: "T_JSAPI",
+        create_call: "unifiedorder",
+        extra: || json!({ "wx_data": {"openid": "oPayer034"} }),
+    },
+    Case {
+        trade_type: "A_NATIVE",
+        create_call: "alipay.trade.precreate",
+        extra: || json!({}),
+    },
+];
+
+impl Case {
+    fn data(&self, p: &Platform) -> Value {
+        let mut data = p.jspay_data(MER_A, self.trade_type, (self.extra)());
+        data["trans_amt"] = json!("0.34");
+        data
+    }
+
+    /// The channel makes the order, and its reply outlives our time-out `times` times.
+    fn lose_replies(&self, p: &Platform, times: u32) {
+        p.set_faults(Faults {
+            timeout_times: times,
+            timeout_ms: 3000,
+            apis: vec![self.create_call.into()],
+            ..Faults::default()
+        });
+    }
+
+    /// What the channel holds under `out_trade_no`: how many creates named it, and the
+    /// payer's prompt it answers (WeChat `pay_info`'s `prepay_id`, Alipay's `qr_code`).
+    fn upstream(&self, p: &Platform, out_trade_no: &str) -> (u32, String) {
+        let state = p.state();
+        if self.trade_type == "A_NATIVE" {
+            let mut found = state
+                .alipay
+                .trades
+                .into_iter()
+                .filter(|x| x.out_trade_no == out_trade_no);
+            let t = found.next().expect("the trade at Alipay");
+            assert!(found.next().is_none(), "one trade at Alipay");
+            (t.precreate_calls, t.qr_code)
+        } else {
+            let mut found = state
+                .wechat
+                .orders
+                .into_iter()
+                .filter(|x| x.out_trade_no == out_trade_no);
+            let o = found.next().expect("the order at WeChat");
+            assert!(found.next().is_none(), "one order at WeChat");
+            (o.unifiedorder_calls, o.prepay_id)
+        }
+    }
+
+    /// The prompt a reply hands the payer, in [`Case::upstream`]'s terms.
+    fn prompt(&self, reply: &support::Reply) -> String {
+        if self.trade_type == "A_NATIVE" {
+            return reply.get("qr_code").to_owned();
+        }
+        let info: Value = serde_json::from_str(reply.get("pay_info")).expect("pay_info");
+        info["package"]
+            .as_str()
+            .and_then(|p| p.strip_prefix("prepay_id="))
+            .expect("package=prepay_id=…")
+            .to_owned()
+    }
+
+    /// What a reply hands the payer, as the trade stores it.
+    fn handed(&self, reply: &support::Reply) -> String {
+        let field = if self.trade_type == "A_NATIVE" {
+            "qr_code"
+        } else {
+            "pay_info"
+        };
+        reply.get(field).to_owned()
+    }
+
+    async fn pay(&self, p: &Platform, reply: &support::Reply) {
+        if self.trade_type == "A_NATIVE" {
+            p.pay_alipay(reply.get("qr_code")).await;
+        } else {
+            p.pay_wechat(reply.get("pay_info")).await;
+        }
+    }
+}
+
+/// The first jspay of `case`, its reply lost: `98888888`, `P`, nothing for the payer.
+async fn lost_create(p: &Platform, case: &Case, data: &Value) -> String {
+    let l = p.label;
+    let first = p.sp.call(JSPAY, data.clone()).await;
+    assert_eq!(
+        (first.code(), first.get("trans_stat")),
+        ("98888888", "P"),
+        "{l} {}: {first:?}",
+        case.trade_type
+    );
+    assert!(first.get("pay_info").is_empty() && first.get("qr_code").is_empty());
+    let nkp = first.get("nkp_seq_id").to_owned();
+    let t = p.trade(&nkp).await;
+    assert!(t.create_unknown_at.is_some(), "{l}: {t:?}");
+    // The channel made it all the same.
+    assert_eq!(case.upstream(p, &nkp).0, 1, "{l}");
+    nkp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_whose_reply_is_lost_answers_the_order_on_the_merchants_identical_replay() {
+    for p in Platform::all_with(impatient()).await {
+        let l = p.label;
+        for case in &CASES {
+            case.lose_replies(&p, 1);
+            let data = case.data(&p);
+            let nkp = lost_create(&p, case, &data).await;
+
+            // The identical replay repeats the identical create: the same order, handed out.
+            let again = p.sp.call(JSPAY, data.clone()).await;
+            assert_eq!(
+                (
+                    again.code(),
+                    again.get("trans_stat"),
+                    again.get("nkp_seq_id")
+                ),
+                ("00000100", "P", nkp.as_str()),
+                "{l} {}: {again:?}",
+                case.trade_type
+            );
+            let (calls, prompt) = case.upstream(&p, &nkp);
+            assert_eq!((calls, case.prompt(&again)), (2, prompt), "{l}");
+            let t = p.trade(&nkp).await;
+            assert_eq!(t.create_unknown_at, None, "{l}");
+            assert!(t.pay_info.is_some() || t.qr_code.is_some(), "{l}");
+
+            // That is the answer from now on, without asking the channel again.
+            let third = p.sp.call(JSPAY, data).await;
+            assert_eq!(third.data, again.data, "{l}");
+            assert_eq!(case.upstream(&p, &nkp).0, 2, "{l}");
+
+            case.pay(&p, &again).await;
+            assert_eq!(
+                p.wait_final(&nkp).await.status,
+                TradeStatus::Succeeded,
+                "{l}"
+            );
+        }
+        p.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_whose_reply_is_lost_is_placed_by_the_job_without_a_replay() {
+    for p in Platform::all_with(impatient()).await {
+        let l = p.label;
+        for case in &CASES {
+            case.lose_replies(&p, 1);
+            let data = case.data(&p);
+            let nkp = lost_create(&p, case, &data).await;
+
+            // The job's first round for the trade repeats the create instead of asking.
+            let due = p.trade(&nkp).await.next_query_at.expect("scheduled");
+            let report = jobs::run_trades_once(&p.engine, due).await.unwrap();
+            assert_eq!(
+                (report.creates_repeated, report.errors),
+                (1, 0),
+                "{l}: {report:?}"
+            );
+            let t = p.trade(&nkp).await;
+            assert_eq!(
+                (t.status, t.create_unknown_at, t.create_repeats),
+                (TradeStatus::Processing, None, 1),
+                "{l}"
+            );
+            let (calls, prompt) = case.upstream(&p, &nkp);
+            assert_eq!(calls, 2, "{l}");
+
+            // The merchant's replay gets the order the job placed, without another create.
+            let again = p.sp.call(JSPAY, data).await;
+            assert_eq!(again.code(), "00000100", "{l}: {again:?}");
+            assert_eq!(case.prompt(&again), prompt, "{l}");
+            assert_eq!(t.pay_info.or(t.qr_code), Some(case.handed(&again)), "{l}");
+            assert_eq!(case.upstream(&p, &nkp).0, 2, "{l}");
+        }
+        p.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_that_stays_unknown_is_closed_upstream_then_fails() {
+    for p in Platform::all_with(impatient()).await {
+        let l = p.label;
+        for case in &CASES {
+            // Every reply to this create is lost.
+            case.lose_replies(&p, 100);
+            let data = case.data(&p);
+            let nkp = lost_create(&p, case, &data).await;
+
+            // Each job round at the trade's next time: two repeats (lost as well), then the
+            // close, carried out once the channel allows it (WeChat: its scaled 5 minutes).
+            let mut repeats = 0;
+            let deadline = Instant::now() + PATIENCE;
+            let t = loop {
+                let t = p.trade(&nkp).await;
+                if t.status != TradeStatus::Processing {
+                    break t;
+                }
+                assert!(Instant::now() < deadline, "{l}: still processing: {t:?}");
+                let at = t.next_query_at.expect("still scheduled");
+                let report = jobs::run_trades_once(&p.engine, at).await.unwrap();
+                assert_eq!(report.errors, 0, "{l}: {report:?}");
+                repeats += report.creates_repeated;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert_eq!((repeats, t.create_repeats), (2, 2), "{l}");
+            assert_eq!(t.status, TradeStatus::Closed, "{l}");
+            assert_eq!(case.upstream(&p, &nkp).0, 3, "{l}");
+            let close_call = if case.trade_type == "A_NATIVE" {
+                "alipay.trade.close"
+            } else {
+                "pay/closeorder"
+            };
+            let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
+                .await
+                .unwrap();
+            assert!(
+                exchanges.iter().any(|e| e.call_name == close_call),
+                "{l}: closed upstream first"
+            );
+            if case.trade_type == "T_JSAPI" {
+                let order = p
+                    .state()
+                    .wechat
+                    .orders
+                    .into_iter()
+                    .find(|o| o.out_trade_no == nkp);
+                assert_eq!(order.expect("order").trade_state, "CLOSED", "{l}");
+            }
+            // F, to the merchant's query and in its notification: it may start a new trade.
+            let q =
+                p.sp.call(QUERY, json!({"mer_id": MER_A, "org_nkp_seq_id": nkp}))
+                    .await;
+            assert_eq!(q.get("trans_stat"), "F", "{l}: {q:?}");
+            assert_eq!(notified(&p, &nkp).await, vec!["F".to_owned()], "{l}");
+        }
+        p.stop().await;
+    }
+}
 
 fn close_data(created: &Value) -> Value {
     json!({

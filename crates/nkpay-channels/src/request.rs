@@ -101,6 +101,11 @@ pub struct CreateOrder {
     pub description: String,
     /// When the order stops being payable (UTC; sent in Asia/Shanghai time).
     pub time_expire: DateTime<Utc>,
+    /// When the trade was created (UTC): WeChat's `time_start` (Asia/Shanghai). Taken from the
+    /// trade, never from the clock, so that repeating a create whose answer was lost sends the
+    /// very same parameters and the channel answers the same order (WeChat: same
+    /// `out_trade_no` with other parameters is `OUT_TRADE_NO_USED`).
+    pub placed_at: DateTime<Utc>,
     /// The payer's IP when known (WeChat requires one; the account's server IP stands in).
     pub client_ip: Option<String>,
     /// Required for WeChat trade types, ignored by Alipay.

@@ -84,6 +84,7 @@ fn order(sb: &RunningSandbox, id: &str, fen: i64) -> CreateOrder {
         amount: Money::from_fen(fen).unwrap(),
         description: "Demo coffee".into(),
         time_expire: Utc::now() + chrono::Duration::hours(2),
+        placed_at: Utc::now(),
         client_ip: None,
         payer: None,
         attach: None,

@@ -86,6 +86,7 @@ fn order(id: &str, fen: i64, payer: WechatPayer) -> CreateOrder {
         amount: Money::from_fen(fen).unwrap(),
         description: "Demo coffee".into(),
         time_expire: Utc::now() + chrono::Duration::hours(2),
+        placed_at: Utc::now(),
         client_ip: Some("203.0.113.7".into()),
         payer: Some(payer),
         attach: Some("table 7".into()),
@@ -407,7 +408,8 @@ async fn systemerror_on_unified_order_is_resent_once_with_the_same_body_then_unk
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn time_out_is_unknown_and_unified_order_is_not_resent() {
+async fn time_out_is_unknown_and_unified_order_is_not_resent_but_repeating_it_answers_the_same_order()
+ {
     let sb = sandbox(|_| {}).await;
     let mut acct = account(&sb, WechatSignType::Md5, NOWHERE);
     acct.http.total_timeout = Duration::from_millis(300);
@@ -418,10 +420,11 @@ async fn time_out_is_unknown_and_unified_order_is_not_resent() {
         ..Faults::default()
     })
     .unwrap();
-    let created = ch
-        .create(&order(&unique("WXT"), 100, sub_payer()))
-        .await
-        .unwrap();
+    let id = unique("WXT");
+    let mut o = order(&id, 100, sub_payer());
+    // Placed a while ago: a repeat must not send a fresh time_start.
+    o.placed_at = Utc::now() - chrono::Duration::seconds(90);
+    let created = ch.create(&o).await.unwrap();
     assert_eq!(created.exchanges.len(), 1);
     assert!(
         created.exchanges[0]
@@ -431,6 +434,17 @@ async fn time_out_is_unknown_and_unified_order_is_not_resent() {
             .contains("timed out")
     );
     assert!(matches!(created.value, CreateResult::Unknown { .. }));
+
+    // The sandbox made the order; the same create again answers it, not OUT_TRADE_NO_USED.
+    let again = ch.create(&o).await.unwrap();
+    let made = sb.state().wechat;
+    let order = made.orders.iter().find(|x| x.out_trade_no == id).unwrap();
+    assert_eq!(prepay_id(&pay_info(&again.value)), order.prepay_id);
+    assert_eq!(order.unifiedorder_calls, 2);
+    assert_eq!(
+        made.orders.iter().filter(|x| x.out_trade_no == id).count(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

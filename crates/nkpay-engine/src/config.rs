@@ -33,6 +33,10 @@ pub struct EngineConfig {
     /// A WeChat order the channel does not know is given up only once the trade is this old,
     /// so a create still in flight is not mistaken for one that never arrived.
     pub not_found_grace: Duration,
+    /// How many times a create whose outcome was left unknown (the channel may have made the
+    /// order; its reply was lost) is repeated with the same parameters, by the merchant's
+    /// replays and the trade job together, before the trade is closed upstream and fails.
+    pub create_repeat_limit: i32,
     /// Which `notify_url` destinations merchants may give.
     pub notify_url_policy: UrlPolicy,
     /// `req_date` may be this many days before or after today (Asia/Shanghai).
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             expiry_grace: Duration::from_secs(60),
             wechat_close_min_age: nkpay_channels::wechat::CLOSE_MIN_AGE,
             not_found_grace: Duration::from_secs(60),
+            create_repeat_limit: 5,
             notify_url_policy: UrlPolicy::PUBLIC_ONLY,
             req_date_tolerance_days: 1,
             replay_wait: Duration::from_secs(15),

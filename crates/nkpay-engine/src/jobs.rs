@@ -1,6 +1,7 @@
 //! The trade job: for processing trades whose time has come it asks the channel (nobody called
-//! back), closes expired ones upstream and here, and carries out closes the channel did not
-//! allow yet. Any number of nodes may run it: each trade is claimed under a lease first, so two
+//! back), repeats creates whose outcome was left unknown, closes expired ones (and those whose
+//! create stayed unknown) upstream and here, and carries out closes the channel did not allow
+//! yet. Any number of nodes may run it: each trade is claimed under a lease first, so two
 //! nodes never work on the same trade, and a dead node's claims come back when they expire.
 
 use std::future::Future;
@@ -19,6 +20,7 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::payments::CloseOutcome;
 use crate::payments::finalize::Applied;
+use crate::payments::unknown_create::create_given_up;
 
 /// The incident opened when a trade is still processing after `query_max_attempts` queries:
 /// the job stops asking and an operator looks.
@@ -33,6 +35,9 @@ pub struct JobReport {
     pub finished: usize,
     /// Trades left processing and given their next time.
     pub rescheduled: usize,
+    /// Trades whose create, left without an outcome, was repeated (also counted as
+    /// rescheduled).
+    pub creates_repeated: usize,
     /// Trades whose work failed (storage or configuration); their lease runs out and they come
     /// back.
     pub errors: usize,
@@ -41,6 +46,8 @@ pub struct JobReport {
 enum Step {
     Finished,
     Rescheduled,
+    /// The create was repeated; the trade waits for its payer or its next repeat.
+    CreateRepeated,
 }
 
 /// One round at time `now`: claim due trades and work on them.
@@ -76,6 +83,10 @@ pub async fn run_trades_once(
         match step {
             Step::Finished => report.finished += 1,
             Step::Rescheduled => report.rescheduled += 1,
+            Step::CreateRepeated => {
+                report.creates_repeated += 1;
+                report.rescheduled += 1;
+            }
         }
     }
     Ok(report)
@@ -87,13 +98,16 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
         .get(t.channel_account_id)
         .await?
         .earliest_close(t.created_at);
+    // A create left unknown whose repeats are used up is closed like one the merchant closed.
+    let given_up = create_given_up(&engine.config, t);
     let close = CloseTimes::of(
         t.time_expire,
-        t.close_requested_at.is_some(),
+        t.close_requested_at.is_some() || given_up,
         allowed_at,
         delta(engine.config.expiry_grace),
         now,
     );
+    let mut step = Step::Rescheduled;
     let finished = if close.owed {
         // Nothing to do before the channel allows the close: the next round is at that moment.
         now >= close.at
@@ -101,6 +115,11 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
                 CloseOutcome::Closed | CloseOutcome::Paid => true,
                 CloseOutcome::Deferred | CloseOutcome::Refused { .. } => false,
             }
+    } else if t.create_unknown_at.is_some() {
+        // Asking about an order nobody can pay yet says nothing: place it again.
+        engine.payments().repeat_create(t, now).await?;
+        step = Step::CreateRepeated;
+        false
     } else {
         let (fresh, applied) = engine.payments().refresh(t, now).await?;
         matches!(applied, Applied::Finalized(_) | Applied::AlreadyFinal(_))
@@ -110,14 +129,14 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
         return Ok(Step::Finished);
     }
     reschedule(engine, t, &close, now).await?;
-    Ok(Step::Rescheduled)
+    Ok(step)
 }
 
 /// The close the job owes a processing trade, and when it may carry it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CloseTimes {
-    /// The close is owed now: the merchant asked for it, or the trade is past `time_expire` +
-    /// `expiry_grace`.
+    /// The close is owed now: the merchant asked for it (or the trade's create stayed unknown),
+    /// or the trade is past `time_expire` + `expiry_grace`.
     owed: bool,
     /// The earliest moment (UTC) the close may be carried out: when the channel allows it
     /// (`Channel::earliest_close`; WeChat: 5 minutes after the order), and for the expiry close
@@ -126,8 +145,9 @@ struct CloseTimes {
 }
 
 impl CloseTimes {
-    /// For a trade expiring at `time_expire` whose close the merchant asked for or not
-    /// (`close_requested`), which the channel allows closing from `allowed_at`.
+    /// For a trade expiring at `time_expire` whose close is asked for or not (`close_requested`:
+    /// by the merchant, or because its create stayed unknown), which the channel allows closing
+    /// from `allowed_at`.
     fn of(
         time_expire: DateTime<Utc>,
         close_requested: bool,

@@ -84,6 +84,8 @@ const MAX_NOTIFY_TIMEOUT_MS: u64 = 120_000;
 const MAX_POLL_INTERVAL_MS: u64 = 3_600_000;
 const MAX_QUERY_DELAYS_LEN: usize = 100;
 const MAX_QUERY_ATTEMPTS: u32 = 100_000;
+/// `jobs.create_repeat_limit` at most: each repeat waits on the query back-off.
+const MAX_CREATE_REPEATS: u32 = 100;
 const MAX_JOB_BATCH: u64 = 10_000;
 const MAX_JOB_CONCURRENCY: usize = 1024;
 const MAX_LEASE_SECS: u64 = 24 * 3600;
@@ -403,6 +405,8 @@ pub struct JobsConfig {
     pub expiry_grace_secs: u64,
     /// A WeChat order the channel does not know is given up only once the trade is this old.
     pub not_found_grace_secs: u64,
+    /// Repeats of a create whose outcome was left unknown before the trade is closed upstream.
+    pub create_repeat_limit: u32,
     /// How often the job loop looks for due trades and refunds.
     pub interval_ms: u64,
     /// Rows claimed per round.
@@ -421,6 +425,7 @@ impl Default for JobsConfig {
             query_max_attempts: u32::try_from(e.query_max_attempts).unwrap_or(u32::MAX),
             expiry_grace_secs: e.expiry_grace.as_secs(),
             not_found_grace_secs: e.not_found_grace.as_secs(),
+            create_repeat_limit: u32::try_from(e.create_repeat_limit).unwrap_or(u32::MAX),
             interval_ms: u64::try_from(e.job_interval.as_millis()).unwrap_or(u64::MAX),
             batch_size: e.job_batch,
             concurrency: e.job_concurrency,
@@ -816,6 +821,12 @@ impl Config {
                 ),
             )
         })?;
+        within(
+            "jobs.create_repeat_limit",
+            j.create_repeat_limit,
+            0,
+            MAX_CREATE_REPEATS,
+        )?;
         within("jobs.interval_ms", j.interval_ms, 10, MAX_POLL_INTERVAL_MS)?;
         within("jobs.batch_size", j.batch_size, 1, MAX_JOB_BATCH)?;
         within("jobs.concurrency", j.concurrency, 1, MAX_JOB_CONCURRENCY)?;
@@ -867,6 +878,7 @@ impl Config {
             query_max_attempts: i32::try_from(j.query_max_attempts).unwrap_or(i32::MAX),
             expiry_grace: Duration::from_secs(j.expiry_grace_secs),
             not_found_grace: Duration::from_secs(j.not_found_grace_secs),
+            create_repeat_limit: i32::try_from(j.create_repeat_limit).unwrap_or(i32::MAX),
             job_interval: Duration::from_millis(j.interval_ms),
             job_batch: j.batch_size,
             job_concurrency: j.concurrency,
@@ -1048,6 +1060,7 @@ mod tests {
         assert_eq!(got.query_max_attempts, want.query_max_attempts);
         assert_eq!(got.expiry_grace, want.expiry_grace);
         assert_eq!(got.not_found_grace, want.not_found_grace);
+        assert_eq!(got.create_repeat_limit, want.create_repeat_limit);
         assert_eq!(got.job_interval, want.job_interval);
         assert_eq!(got.job_batch, want.job_batch);
         assert_eq!(got.job_concurrency, want.job_concurrency);

@@ -65,6 +65,10 @@ pub struct NewTrade {
     pub next_query_at: Option<DateTime<Utc>>,
     /// Hash of the canonical request, to tell a replay from a different request.
     pub request_hash: String,
+    /// The payer's IP sent as WeChat's `spbill_create_ip`, when the merchant gave one.
+    pub client_ip: Option<String>,
+    /// WeChat's `attach`, when the merchant gave one.
+    pub attach: Option<String>,
 }
 
 /// What the channel said once it placed the order.
@@ -152,6 +156,10 @@ pub async fn insert(
         query_lease_until: Set(None),
         request_hash: Set(new.request_hash.clone()),
         first_response: Set(None),
+        create_unknown_at: Set(None),
+        create_repeats: Set(0),
+        client_ip: Set(new.client_ip.clone()),
+        attach: Set(new.attach.clone()),
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(0),
@@ -255,6 +263,19 @@ pub async fn record_placement(
     placement: &Placement,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let res = placement_update(nkp_seq_id, placement, now)
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The UPDATE storing `placement` on a processing trade.
+fn placement_update(
+    nkp_seq_id: &str,
+    placement: &Placement,
+    now: DateTime<Utc>,
+) -> UpdateMany<trade::Entity> {
     let mut update = update_one(nkp_seq_id, now).filter(Column::Status.eq(PROCESSING));
     if let Some(v) = &placement.pay_info {
         update = update.col_expr(Column::PayInfo, Expr::value(v.clone()));
@@ -265,11 +286,7 @@ pub async fn record_placement(
     if let Some(v) = &placement.party_order_id {
         update = update.col_expr(Column::PartyOrderId, Expr::value(v.clone()));
     }
-    let res = update
-        .exec(conn)
-        .await
-        .map_err(|e| StoreError::from_write("trade", e))?;
-    Ok(res.rows_affected == 1)
+    update
 }
 
 /// Stores the first answer given to the merchant, for replays; never overwrites one.
@@ -284,6 +301,72 @@ pub async fn record_first_response(
         .filter(Column::FirstResponse.is_null())
         .exec(conn)
         .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records that the create of a processing trade was left without an outcome (the channel may
+/// have made the order): only when nothing was placed yet. Returns whether it was recorded.
+pub async fn record_create_unknown(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(Column::CreateUnknownAt, Expr::value(now))
+        .filter(Column::Status.eq(PROCESSING))
+        .filter(Column::CreateUnknownAt.is_null())
+        .filter(Column::PayInfo.is_null())
+        .filter(Column::QrCode.is_null())
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Takes one repeat of a create whose outcome is unknown, while fewer than `limit` were taken:
+/// counting before sending bounds the repeats however many callers race. `false` when the
+/// trade is final, its create is no longer unknown, or the repeats are used up.
+pub async fn take_create_repeat(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    limit: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = update_one(nkp_seq_id, now)
+        .col_expr(
+            Column::CreateRepeats,
+            Expr::col(Column::CreateRepeats).add(1),
+        )
+        .filter(Column::Status.eq(PROCESSING))
+        .filter(Column::CreateUnknownAt.is_not_null())
+        .filter(Column::CreateRepeats.lt(limit))
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    Ok(res.rows_affected == 1)
+}
+
+/// A repeated create placed the order: stores what the payer needs and `answer` as the answer
+/// replayed from now on, and ends the unknown outcome, in one conditional UPDATE. `false` when
+/// another repeat got there first or the trade is final.
+pub async fn record_repeated_placement(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    placement: &Placement,
+    answer: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let update = placement_update(nkp_seq_id, placement, now)
+        .col_expr(Column::FirstResponse, Expr::value(answer))
+        .col_expr(
+            Column::CreateUnknownAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::CreateUnknownAt.is_not_null());
+    let res = update
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
     Ok(res.rows_affected == 1)
 }
 

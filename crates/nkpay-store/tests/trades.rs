@@ -336,3 +336,82 @@ async fn a_close_request_id_is_taken_once_and_its_first_answer_kept() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unknown_create_is_repeated_a_bounded_number_of_times_and_resolved_once() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let c = t.db.conn();
+        let now = fixture::t0();
+        fixture::insert_trade(&t.db, &seeded, "NKP0001", 34).await;
+        // No repeat before the outcome is known to be unknown.
+        assert!(
+            !trades::take_create_repeat(c, "NKP0001", 2, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            trades::record_create_unknown(c, "NKP0001", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !trades::record_create_unknown(c, "NKP0001", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            trades::take_create_repeat(c, "NKP0001", 2, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            trades::take_create_repeat(c, "NKP0001", 2, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !trades::take_create_repeat(c, "NKP0001", 2, now)
+                .await
+                .unwrap(),
+            "{}: the limit holds",
+            t.label
+        );
+        let placed = Placement {
+            pay_info: Some("{\"package\":\"prepay_id=wx1\"}".into()),
+            ..Placement::default()
+        };
+        assert!(
+            trades::record_repeated_placement(c, "NKP0001", &placed, "answer", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !trades::record_repeated_placement(c, "NKP0001", &placed, "second", now)
+                .await
+                .unwrap(),
+            "{}: placed once",
+            t.label
+        );
+        let row = trades::find_by_nkp_seq_id(c, "NKP0001")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.create_unknown_at, None, "{}", t.label);
+        assert_eq!(row.create_repeats, 2);
+        assert_eq!(row.pay_info, placed.pay_info);
+        assert_eq!(row.first_response.as_deref(), Some("answer"));
+        // A trade placed at once is never taken for an unknown one.
+        fixture::insert_trade(&t.db, &seeded, "NKP0002", 34).await;
+        assert!(
+            trades::record_placement(c, "NKP0002", &placed, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !trades::record_create_unknown(c, "NKP0002", now)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -895,6 +895,7 @@ mod tests {
             amount: Money::from_fen(1234).unwrap(),
             description: "咖啡 & 蛋糕".into(),
             time_expire: Utc.with_ymd_and_hms(2024, 3, 1, 4, 0, 0).unwrap(),
+            placed_at: Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap(),
             client_ip: None,
             payer: None,
             attach: None,

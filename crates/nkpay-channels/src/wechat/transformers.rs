@@ -141,7 +141,10 @@ pub(super) fn unifiedorder<'a>(
     f.insert("out_trade_no".into(), order.nkp_seq_id.clone());
     f.insert("total_fee".into(), order.amount.fen().to_string());
     f.insert("spbill_create_ip".into(), ip.to_owned());
-    f.insert("time_start".into(), shanghai_time::format(now, COMPACT));
+    f.insert(
+        "time_start".into(),
+        shanghai_time::format(order.placed_at, COMPACT),
+    );
     f.insert(
         "time_expire".into(),
         shanghai_time::format(order.time_expire, COMPACT),
@@ -871,6 +874,7 @@ mod tests {
             amount: Money::from_fen(1234).unwrap(),
             description: "咖啡".into(),
             time_expire: now() + chrono::Duration::hours(2),
+            placed_at: now(),
             client_ip: Some("203.0.113.9".into()),
             payer,
             attach: Some("table 7".into()),
@@ -959,6 +963,20 @@ mod tests {
         let body = seal(&acct, f).unwrap();
         let sent = xml::decode(body.as_bytes()).unwrap();
         assert!(wechat_sign::verify(&sent, KEY, WechatSignType::HmacSha256).is_ok());
+    }
+
+    #[test]
+    fn unified_order_repeated_later_sends_the_same_parameters() {
+        // A create whose reply was lost is repeated minutes later: only the nonce (and so the
+        // sign) may differ, or WeChat answers OUT_TRADE_NO_USED instead of the same prepay_id.
+        let acct = account(WechatSignType::Md5);
+        let o = order(Some(sub_payer()));
+        let (mut first, _) = unifiedorder(&acct, &o, now()).unwrap();
+        let later = now() + chrono::Duration::minutes(7);
+        let (mut again, _) = unifiedorder(&acct, &o, later).unwrap();
+        assert_eq!(again["time_start"], "20240301100000");
+        assert_ne!(first.remove("nonce_str"), again.remove("nonce_str"));
+        assert_eq!(first, again);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! payer needs, answer — and keep that answer for replays.
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
-use nkpay_channels::{CreateOrder, CreateResult, PayPrompt};
+use nkpay_channels::{CreateOrder, CreateResult, MerchantRoute, PayPrompt, WechatPayer};
+use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::StoreError;
@@ -83,7 +84,7 @@ impl Payments {
             }
             Err(e) => return Err(e.into()),
         };
-        let created = self.place(&t, &cmd, route, time_expire, now).await?;
+        let created = self.place(&t, route.merchant, now).await?;
         let text = serde_json::to_string(&created)
             .map_err(|e| EngineError::Internal(format!("first answer not serializable: {e}")))?;
         trades::record_first_response(self.db.conn(), &t.nkp_seq_id, &text, Utc::now()).await?;
@@ -130,6 +131,9 @@ impl Payments {
             time_expire,
             next_query_at: Some(now + delta(self.config.query_delay(0))),
             request_hash: req.request.content_hash.clone(),
+            // Kept so that a repeat of the create sends exactly these parameters.
+            client_ip: req.wx.client_ip.clone(),
+            attach: req.wx.attach.clone(),
         }
     }
 
@@ -149,24 +153,11 @@ impl Payments {
     async fn place(
         &self,
         t: &trade::Model,
-        req: &CreateTrade,
-        route: Route,
-        time_expire: DateTime<Utc>,
+        merchant: MerchantRoute,
         now: DateTime<Utc>,
     ) -> Result<Created, EngineError> {
-        let kind = req.trade_type.channel();
-        let order = CreateOrder {
-            nkp_seq_id: t.nkp_seq_id.clone(),
-            trade_type: req.trade_type,
-            amount: req.trans_amt,
-            description: req.goods_desc.clone(),
-            time_expire,
-            client_ip: req.wx.client_ip.clone(),
-            payer: route.payer,
-            attach: req.wx.attach.clone(),
-            merchant: route.merchant,
-        };
-        let channel = self.channels.get(route.channel_account_id).await?;
+        let order = create_order(t, merchant)?;
+        let channel = self.channels.get(t.channel_account_id).await?;
         let mut unknown_reason = None;
         match channel.create(&order).await {
             Err(e) => {
@@ -182,24 +173,19 @@ impl Payments {
             }
             Ok(recorded) => {
                 let outcome = describe_create(&recorded.value);
-                self.log_exchanges(Some(&t.nkp_seq_id), kind, &recorded.exchanges, &outcome)
-                    .await;
+                self.log_exchanges(
+                    Some(&t.nkp_seq_id),
+                    channel.kind(),
+                    &recorded.exchanges,
+                    &outcome,
+                )
+                .await;
                 match recorded.value {
                     CreateResult::Created(prompt) => {
-                        let placement = match prompt {
-                            PayPrompt::PayInfo(p) => Placement {
-                                pay_info: Some(p),
-                                ..Placement::default()
-                            },
-                            PayPrompt::QrCode(q) => Placement {
-                                qr_code: Some(q),
-                                ..Placement::default()
-                            },
-                        };
                         trades::record_placement(
                             self.db.conn(),
                             &t.nkp_seq_id,
-                            &placement,
+                            &placement(prompt),
                             Utc::now(),
                         )
                         .await?;
@@ -209,8 +195,11 @@ impl Payments {
                         self.finalize(t, final_state, Utc::now()).await?;
                     }
                     CreateResult::Unknown { reason } => {
-                        // The order may exist upstream; the query job finds out.
+                        // The order may exist upstream: the same create again answers it, on
+                        // the merchant's replay or from the job (`unknown_create.rs`).
                         tracing::warn!(nkp_seq_id = %t.nkp_seq_id, %reason, "create outcome unknown");
+                        trades::record_create_unknown(self.db.conn(), &t.nkp_seq_id, Utc::now())
+                            .await?;
                         unknown_reason = Some(reason);
                     }
                 }
@@ -224,7 +213,54 @@ impl Payments {
     }
 }
 
-fn describe_create(r: &CreateResult) -> String {
+/// The order placed for trade `t` for `merchant`, built from the trade alone (its payer, amount,
+/// expiry, creation time, client IP and attach as stored), so that the first create and every
+/// repeat send the very same parameters.
+pub(crate) fn create_order(
+    t: &trade::Model,
+    merchant: MerchantRoute,
+) -> Result<CreateOrder, EngineError> {
+    let payer = match (&t.openid, &t.sub_appid, &t.sub_openid) {
+        (Some(openid), _, _) => Some(WechatPayer::Platform {
+            openid: openid.clone(),
+        }),
+        (None, Some(sub_appid), Some(sub_openid)) => Some(WechatPayer::Sub {
+            sub_appid: sub_appid.clone(),
+            sub_openid: sub_openid.clone(),
+        }),
+        _ => None,
+    };
+    Ok(CreateOrder {
+        nkp_seq_id: t.nkp_seq_id.clone(),
+        trade_type: t.trade_type,
+        amount: Money::from_fen(t.trans_amt)
+            .map_err(|e| EngineError::Internal(format!("trade {} amount: {e}", t.nkp_seq_id)))?,
+        description: t.goods_desc.clone(),
+        time_expire: t.time_expire,
+        placed_at: t.created_at,
+        client_ip: t.client_ip.clone(),
+        payer,
+        attach: t.attach.clone(),
+        merchant,
+    })
+}
+
+/// What the payer needs from a placed order, as stored on the trade.
+pub(crate) fn placement(prompt: PayPrompt) -> Placement {
+    match prompt {
+        PayPrompt::PayInfo(p) => Placement {
+            pay_info: Some(p),
+            ..Placement::default()
+        },
+        PayPrompt::QrCode(q) => Placement {
+            qr_code: Some(q),
+            ..Placement::default()
+        },
+    }
+}
+
+/// A short label of a create's result, for the trade's channel history.
+pub(crate) fn describe_create(r: &CreateResult) -> String {
     match r {
         CreateResult::Created(PayPrompt::PayInfo(_)) => "created (pay_info)".to_owned(),
         CreateResult::Created(PayPrompt::QrCode(_)) => "created (qr_code)".to_owned(),

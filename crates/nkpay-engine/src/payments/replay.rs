@@ -1,14 +1,16 @@
 //! `mer_id` + `req_date` + `req_seq_id` names one request (a jspay here, a close in
 //! `trade_close_requests`). The same content again gets the first answer again; other content
-//! under the same id is refused (`20000000`). The trade row
-//! is inserted under that unique key *before* the channel is called, so of two concurrent
-//! duplicates one inserts and places the order, and the other waits for its answer. The first
-//! answer is kept as the JSON of the engine's typed answer, so the api writes a replay exactly
-//! as it wrote the first one.
+//! under the same id is refused (`20000000`). The trade row is inserted under that unique key
+//! *before* the channel is called, so of two concurrent duplicates one inserts and places the
+//! order, and the other waits for its answer. The first answer is kept as the JSON of the
+//! engine's typed answer, so the api writes a replay exactly as it wrote the first one. A first
+//! answer that left the create's outcome unknown is the one exception: the replay repeats the
+//! create (`unknown_create.rs`) and answers the order once the channel has it.
 
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::Utc;
 use nkpay_core::resp_code::RespCode;
 use nkpay_store::entity::{trade, trade_close_request};
 use nkpay_store::trade_close_requests as close_requests;
@@ -97,9 +99,22 @@ impl Payments {
         let nkp_seq_id = nkp_seq_id.as_str();
         let reload = move || async move { self.trade_of_id(nkp_seq_id).await };
         match self
-            .await_first_answer(existing, |t| t.first_response.as_deref(), reload)
+            .await_first_answer::<Created, _, _, _>(
+                existing,
+                |t| t.first_response.as_deref(),
+                reload,
+            )
             .await?
         {
+            FirstAnswer::Stored(created) if created.unknown_reason.is_some() => {
+                // The first create's outcome was left unknown: repeat it, identically, and
+                // answer the order if the channel has it; else the same answer again.
+                let current = self.trade_of_id(nkp_seq_id).await?;
+                Ok(self
+                    .repeat_create(&current, Utc::now())
+                    .await?
+                    .unwrap_or(created))
+            }
             FirstAnswer::Stored(created) => Ok(created),
             FirstAnswer::Pending(current) => Ok(Created {
                 trade: (&current).into(),

@@ -91,8 +91,21 @@ pub struct Model {
     pub query_lease_until: Option<DateTimeUtc>,
     /// Hash of the canonical request, to tell a replay from a different request.
     pub request_hash: String,
-    /// The first answer given to the merchant, replayed for a repeated request.
+    /// The answer given to the merchant, replayed for a repeated request: the first one, or,
+    /// when that left the create's outcome unknown, the one of the repeat that placed it.
     pub first_response: Option<String>,
+    /// When the create's outcome was left unknown (UTC): the channel may have made the order
+    /// though its reply was lost. `None` once a repeat placed it, and when the create was
+    /// answered.
+    pub create_unknown_at: Option<DateTimeUtc>,
+    /// How many times the create was repeated since its outcome was left unknown (merchant
+    /// replays and the trade job together).
+    pub create_repeats: i32,
+    /// The payer's IP sent as WeChat's `spbill_create_ip` (`wx_data.spbill_create_ip`); `None`:
+    /// the account's server IP was sent.
+    pub client_ip: Option<String>,
+    /// `wx_data.attach`, sent to WeChat and echoed in its notify.
+    pub attach: Option<String>,
     /// When the row was inserted (UTC).
     pub created_at: DateTimeUtc,
     /// When the row last changed (UTC).
