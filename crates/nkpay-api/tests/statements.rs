@@ -767,6 +767,54 @@ async fn the_job_makes_the_closed_day_once_across_nodes_and_waits_for_the_lock()
     }
 }
 
+/// `server.clock_offset_secs`: a node told it is one day later closes the day that is still
+/// today on the real clock, once and complete (not partial), stamped on the shifted clock.
+#[tokio::test]
+async fn a_clock_offset_makes_the_job_close_the_day_the_shifted_clock_calls_yesterday() {
+    use nkpay_engine::statements::job;
+    let config = nkpay_engine::EngineConfig {
+        clock_offset: TimeDelta::days(1),
+        ..support::test_config()
+    };
+    for p in Platform::all_with(config).await {
+        seed_day(&p).await;
+        // 12:00 on the 20th in Shanghai: the 20th is today on the real clock, so without the
+        // offset the job would want the 19th; shifted a day it is the 21st, past 01:00.
+        let now = sh(20, 12, 0, 0);
+        assert_eq!(job::due_day(&p.engine, now), day(19), "{}", p.label);
+        let reports = job::run_due_once(&p.engine, now).await.expect("round");
+        assert_eq!(
+            reports
+                .iter()
+                .map(|r| (r.data_date, r.partial, r.files.len()))
+                .collect::<Vec<_>>(),
+            [
+                (day(20), false, 10),
+                (
+                    NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
+                    false,
+                    0
+                )
+            ],
+            "{}",
+            p.label
+        );
+        let run = nkpay_store::statements::find_run(p.db.conn(), "20261120", "daily")
+            .await
+            .expect("run")
+            .expect("the 20th's run");
+        assert_eq!(
+            (run.task_stat.as_str(), run.partial),
+            ("S", false),
+            "{}",
+            p.label
+        );
+        // Made once: the next round, still on the shifted clock, leaves it alone.
+        assert_eq!(job::run_due_once(&p.engine, now).await.expect("again"), []);
+        p.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_month_makes_pinned_daily_lines_and_merchant_totals() {
     for p in Platform::all().await {
