@@ -280,7 +280,9 @@ async fn measure_platform(
             Mode::Query => {
                 let trade = modes::paid_trades(platform, &signer, &ids, "pq", 1, 1)
                     .await?
-                    .remove(0);
+                    .into_iter()
+                    .next()
+                    .context("the query's paid trade")?;
                 let bodies = sign_all(&signer, vec![modes::query_data(&merchant.mer_id, &trade)])?;
                 let load = Load {
                     cycle: true,

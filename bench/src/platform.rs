@@ -38,8 +38,6 @@ impl DbKind {
 /// `Credentials`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Credentials {
-    /// The merchant API's base URL.
-    pub base_url: String,
     /// The simulators' base URL.
     pub sandbox_url: String,
     /// The service provider's `sys_id`.
