@@ -271,6 +271,7 @@ async fn measure_platform(
                     .map(|i| modes::jspay_data(&merchant, trade_type, &date, &ids.id(tag, i)))
                     .collect();
                 let bodies = Arc::new(sign_all(&signer, datas)?);
+                eprintln!("{} requests signed; sending", bodies.len());
                 let outcome = load::run(platform.addr, modes::JSPAY, bodies, &load).await?;
                 if mode == Mode::Jsapi {
                     jsapi_rate = Some(outcome.rate());
