@@ -10,7 +10,9 @@ pub mod admin;
 pub mod callback;
 pub mod console;
 pub mod health;
+pub mod observability;
 pub mod open;
+pub mod request_id;
 pub mod statements_download;
 
 use std::sync::Arc;
@@ -44,6 +46,7 @@ impl ApiState {
 /// `web::Data<ApiState>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    observability::configure(cfg);
     open::configure(cfg);
     callback::configure(cfg);
     admin::configure(cfg);

@@ -31,6 +31,7 @@
 
 pub mod alipay;
 mod bill;
+pub mod call_metrics;
 mod channel;
 mod client_identity;
 mod error;

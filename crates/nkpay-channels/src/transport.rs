@@ -6,8 +6,10 @@ use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use nkpay_core::trade_type::ChannelKind;
 use url::Url;
 
+use crate::call_metrics::{self, CallEnd};
 use crate::error::ChannelError;
 use crate::exchange::{Exchange, Recorded, recorded_body};
 
@@ -65,7 +67,8 @@ impl HttpMethod {
 
 /// One request as a connector built it.
 pub(crate) struct Outbound {
-    pub call: String,
+    /// The channel's name for the call (a metrics label, so a fixed set).
+    pub call: &'static str,
     pub method: HttpMethod,
     pub url: Url,
     pub content_type: &'static str,
@@ -104,12 +107,18 @@ impl<T> Verdict<T> {
 }
 
 pub(crate) struct Transport {
+    /// Whose gateway this talks to: the `channel` label of its calls' metrics.
+    channel: ChannelKind,
     client: reqwest::Client,
     settings: HttpSettings,
 }
 
 impl Transport {
-    pub(crate) fn new(settings: HttpSettings, tls: TlsSetup) -> Result<Self, ChannelError> {
+    pub(crate) fn new(
+        channel: ChannelKind,
+        settings: HttpSettings,
+        tls: TlsSetup,
+    ) -> Result<Self, ChannelError> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(settings.connect_timeout)
@@ -131,7 +140,11 @@ impl Transport {
         let client = builder
             .build()
             .map_err(|e| ChannelError::config("http client", describe(&e)))?;
-        Ok(Transport { client, settings })
+        Ok(Transport {
+            channel,
+            client,
+            settings,
+        })
     }
 
     /// Send `out`, and send the very same bytes again while the verdict allows it and the
@@ -186,12 +199,26 @@ impl Transport {
                 reason: describe(&e),
             },
         };
+        let duration = clock.elapsed();
         let (status, reply_body, error) = match &delivery {
             Delivery::Reply { status, body } => (Some(*status), recorded_body(body), None),
             Delivery::NoReply { reason } => (None, String::new(), Some(reason.clone())),
         };
+        let end = match status {
+            Some(s) if (200..300).contains(&s) => CallEnd::Answered,
+            Some(_) => CallEnd::BadStatus,
+            None => CallEnd::NoReply,
+        };
+        call_metrics::record(self.channel.as_str(), out.call, duration, end);
+        tracing::debug!(
+            channel = self.channel.as_str(),
+            call = out.call,
+            status,
+            elapsed_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            "channel call"
+        );
         let exchange = Exchange {
-            call: out.call.clone(),
+            call: out.call.to_owned(),
             method: out.method.as_str(),
             url: out.url.to_string(),
             request_body: out.masked_body.clone(),
@@ -199,7 +226,7 @@ impl Transport {
             reply_body,
             error,
             started_at,
-            duration: clock.elapsed(),
+            duration,
         };
         (delivery, exchange)
     }
@@ -219,4 +246,86 @@ fn describe(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn outbound(url: String) -> Outbound {
+        Outbound {
+            call: "pay/orderquery",
+            method: HttpMethod::Post,
+            url: Url::parse(&url).unwrap(),
+            content_type: "text/xml",
+            body: "<xml></xml>".into(),
+            masked_body: "<xml></xml>".into(),
+            bill: false,
+        }
+    }
+
+    /// Answers every connection with `status` and closes it.
+    async fn answering(status: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/pay/orderquery", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbody"
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    /// Every exchange is timed under its channel and call; one without a reply and one with a
+    /// non-2xx status count as errors of their kind, a 2xx one does not.
+    #[tokio::test]
+    async fn calls_are_timed_and_transport_errors_counted() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let transport = Transport::new(
+            ChannelKind::Wechat,
+            HttpSettings::default(),
+            TlsSetup::default(),
+        )
+        .unwrap();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/pay/orderquery", l.local_addr().unwrap())
+        };
+        let (no_reply, _) = transport.send(&outbound(closed)).await;
+        assert!(matches!(no_reply, Delivery::NoReply { .. }));
+        let (failed, _) = transport.send(&outbound(answering("500 Oops").await)).await;
+        assert!(matches!(failed, Delivery::Reply { status: 500, .. }));
+        let (ok, _) = transport.send(&outbound(answering("200 OK").await)).await;
+        assert!(matches!(ok, Delivery::Reply { status: 200, .. }));
+
+        let text = handle.render();
+        let has = |line: &str| text.lines().any(|l| l == line);
+        let labels = r#"channel="wechat",call="pay/orderquery""#;
+        assert!(
+            has(&format!(
+                "nkpay_channel_call_errors_total{{{labels},error=\"no_reply\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(
+            has(&format!(
+                "nkpay_channel_call_errors_total{{{labels},error=\"status\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(
+            has(&format!(
+                "nkpay_channel_call_duration_seconds_count{{{labels}}} 3"
+            )),
+            "{text}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::observability::{self, Job};
 use crate::payments::CloseOutcome;
 use crate::payments::finalize::Applied;
 use crate::payments::unknown_create::create_given_up;
@@ -66,6 +67,11 @@ pub async fn run_trades_once(
         engine.config.job_batch,
     )
     .await?;
+    for t in &claimed {
+        if let Some(due) = t.next_query_at {
+            observability::job_lag(Job::Trade, due, now);
+        }
+    }
     let mut report = JobReport {
         claimed: claimed.len(),
         ..JobReport::default()
@@ -300,7 +306,7 @@ where
 /// Runs [`run_trades_once`] every `job_interval` (at once again after a full batch) until
 /// `shutdown` turns true or its sender is dropped.
 pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    spawn_rounds(engine, "trade", shutdown, |engine| async move {
+    spawn_rounds(engine, Job::Trade, shutdown, |engine| async move {
         let report = run_trades_once(&engine, Utc::now()).await?;
         if report.claimed > 0 {
             tracing::debug!(?report, "trade job round");
@@ -311,10 +317,10 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle
 
 /// The loop of every job: runs `round` every `job_interval`, at once again after a full batch
 /// (`round` answers how many rows it claimed), until `shutdown` turns true or its sender is
-/// dropped.
+/// dropped. Each round is counted and timed under `job` ([`observability::JOB_RUNS`]).
 pub(crate) fn spawn_rounds<F, Fut>(
     engine: Arc<Engine>,
-    name: &'static str,
+    job: Job,
     mut shutdown: watch::Receiver<bool>,
     round: F,
 ) -> JoinHandle<()>
@@ -324,8 +330,12 @@ where
 {
     tokio::spawn(async move {
         let interval = engine.config.job_interval;
+        let name = job.as_str();
         loop {
-            let full = match round(engine.clone()).await {
+            let started = std::time::Instant::now();
+            let result = round(engine.clone()).await;
+            observability::job_round(job, started.elapsed(), result.is_ok());
+            let full = match result {
                 Ok(claimed) => {
                     u64::try_from(claimed).unwrap_or(u64::MAX) >= engine.config.job_batch
                 }

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod merchants;
 pub mod node_identity;
 pub mod notifications;
+pub mod observability;
 pub mod onboarding;
 pub mod payments;
 pub mod platform_keys;

@@ -112,6 +112,8 @@ pub struct Config {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// Limits on what merchants may ask (`[limits]`, issue 15).
@@ -122,6 +124,40 @@ pub struct LimitsConfig {
     /// only the channels' own limits (WeChat 2147483647 fen, Alipay 100000000.00 yuan). A trade
     /// over it is refused `10000000` naming `trans_amt`.
     pub max_trans_amt_fen: Option<i64>,
+}
+
+/// `GET /metrics` (`[metrics]`, issue 14; docs/observability.md).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether the node records metrics and serves them at `/metrics` on its API listener
+    /// (default true). Bound to trust: the load balancer does not proxy it, and the node's own
+    /// port must not be reachable from the internet.
+    pub enabled: bool,
+    /// When set (at least 16 characters), a scrape must send `Authorization: Bearer <token>`.
+    /// From the environment: NKPAY__METRICS__TOKEN.
+    pub token: Option<String>,
+}
+
+/// The shortest `metrics.token` accepted.
+const MIN_METRICS_TOKEN_LEN: usize = 16;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// The web console (`[console]`, issue 13; docs/console.md).
@@ -599,6 +635,14 @@ impl Config {
         )?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
+        }
+        if let Some(token) = &self.metrics.token
+            && token.chars().count() < MIN_METRICS_TOKEN_LEN
+        {
+            return Err(invalid(
+                "metrics.token",
+                format!("must be at least {MIN_METRICS_TOKEN_LEN} characters"),
+            ));
         }
         // The link key's derivation reads the master key, which may not exist before the first
         // start: here only the form of the keys is checked.
@@ -1201,6 +1245,28 @@ mod tests {
             let err = Config::load(None, env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn the_metrics_section_is_read_and_its_token_checked() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert!(config.metrics.enabled);
+        assert!(config.metrics.token.is_none());
+        let config = Config::load(
+            None,
+            env(&[
+                ("NKPAY__METRICS__ENABLED", "false"),
+                ("NKPAY__METRICS__TOKEN", "0123456789abcdef"),
+            ]),
+        )
+        .unwrap();
+        assert!(!config.metrics.enabled);
+        assert_eq!(config.metrics.token.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        let err = Config::load(None, env(&[("NKPAY__METRICS__TOKEN", "short")])).unwrap_err();
+        assert!(err.to_string().contains("metrics.token"), "{err}");
+        let err = Config::load(None, env(&[("NKPAY__METRICS__PORT", "9100")])).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
     }
 
     #[test]

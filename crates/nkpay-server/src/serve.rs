@@ -18,8 +18,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use nkpay_api::ApiState;
+use nkpay_api::observability::PrometheusHandle;
+use nkpay_core::secret::Secret;
 use nkpay_engine::node_identity::{self, Kept};
 use nkpay_engine::notifications::dispatcher::Dispatcher;
 use nkpay_engine::{Engine, EngineConfig, EngineParts};
@@ -42,6 +45,12 @@ pub struct ServeOptions {
 }
 
 pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
+    // Installed first, so the jobs' first rounds are counted too.
+    let recorder = if config.metrics.enabled {
+        Some(nkpay_api::observability::install_recorder()?)
+    } else {
+        None
+    };
     let sealer = Arc::new(crate::master_key::load(&config.secrets)?);
     let db = open_database(&config).await?;
     let migrate = config.database.migrate_on_start || options.demo_credentials.is_some();
@@ -147,6 +156,15 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             let _ = stop.wait_for(|stopped| *stopped).await;
         }));
 
+        // Metrics: the Prometheus recorder every crate records into, rendered by GET /metrics.
+        let metrics = recorder.map(|handle| {
+            background.push(keep_metrics(handle.clone(), shutdown_rx.clone()));
+            web::Data::new(nkpay_api::observability::MetricsEndpoint {
+                handle,
+                token: config.metrics.token.clone().map(Secret::new),
+            })
+        });
+
         let state = web::Data::new(ApiState {
             db: db.clone(),
             engine: engine.clone(),
@@ -156,11 +174,17 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             web::Data::new(nkpay_api::console::ConsoleDir(config.console.dir.clone()));
         let limit = config.server.body_limit_bytes;
         let server = HttpServer::new(move || {
-            App::new()
+            let mut app = App::new()
                 .app_data(state.clone())
                 .app_data(console_dir.clone())
-                .app_data(web::PayloadConfig::new(limit))
-                .configure(nkpay_api::configure)
+                .app_data(web::PayloadConfig::new(limit));
+            if let Some(metrics) = &metrics {
+                app = app.app_data(metrics.clone());
+            }
+            app.configure(nkpay_api::configure)
+                // Request metrics inside, the request id (and its log span) around everything.
+                .wrap(from_fn(nkpay_api::observability::track))
+                .wrap(from_fn(nkpay_api::request_id::propagate))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .disable_signals()
@@ -291,6 +315,25 @@ async fn stop_signal() -> &'static str {
         "SIGINT"
     }
 }
+
+/// Runs the recorder's upkeep (histogram buffers drained, even when nobody scrapes) every
+/// [`METRICS_UPKEEP`] until `shutdown` turns true.
+fn keep_metrics(
+    handle: PrometheusHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(METRICS_UPKEEP) => handle.run_upkeep(),
+                _ = shutdown.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    })
+}
+
+/// How often the metrics recorder's upkeep runs.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Connects to the configured database with the configured pool size.
 pub async fn open_database(config: &Config) -> anyhow::Result<nkpay_store::Db> {

@@ -57,6 +57,27 @@ impl Db {
         }
     }
 
+    /// The pool's connections now: open and idle ones, and the most it may open (`None` for a
+    /// backend other than SQLite and PostgreSQL).
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        macro_rules! status {
+            ($pool:expr) => {{
+                let pool = $pool;
+                let open = pool.size();
+                Some(PoolStatus {
+                    open,
+                    idle: u32::try_from(pool.num_idle()).unwrap_or(open).min(open),
+                    max: pool.options().get_max_connections(),
+                })
+            }};
+        }
+        match self.backend() {
+            DbBackend::Sqlite => status!(self.conn.get_sqlite_connection_pool()),
+            DbBackend::Postgres => status!(self.conn.get_postgres_connection_pool()),
+            _ => None,
+        }
+    }
+
     /// The sea-orm connection, for queries this crate does not provide.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
@@ -82,6 +103,17 @@ impl Db {
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.conn.close().await?)
     }
+}
+
+/// A snapshot of the connection pool ([`Db::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now, in use or idle.
+    pub open: u32,
+    /// Open connections waiting in the pool for a user.
+    pub idle: u32,
+    /// The most connections the pool opens (`database.max_connections`).
+    pub max: u32,
 }
 
 /// Opens `url`: `sqlite:` (e.g. `sqlite://data/nkpay.db`; the parent directory is created,

@@ -22,6 +22,7 @@ mod db;
 pub mod entity;
 mod error;
 pub mod fee_floors;
+pub mod gauges;
 pub mod incidents;
 pub mod kinds;
 mod lease;
@@ -46,6 +47,6 @@ pub mod trade_close_requests;
 pub mod trade_schedule;
 pub mod trades;
 
-pub use db::{Db, connect, migrate};
+pub use db::{Db, PoolStatus, connect, migrate};
 pub use error::StoreError;
 pub use sea_orm;

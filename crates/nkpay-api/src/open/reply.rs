@@ -176,10 +176,21 @@ pub fn signed(
             return HttpResponse::InternalServerError().finish();
         }
     };
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status)
         .insert_header((KEY_ID_HEADER, signer.key_id()))
         .content_type(CONTENT_TYPE)
-        .body(body)
+        .body(body);
+    // For the request metrics (`nkpay_open_api_requests_total{resp_code}`).
+    if let Some(code) = data
+        .get("resp_code")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse::<RespCode>().ok())
+    {
+        response
+            .extensions_mut()
+            .insert(crate::observability::OpenApiOutcome(code));
+    }
+    response
 }
 
 /// A refusal as `data`: the code, a description naming the field and rule, and the request's

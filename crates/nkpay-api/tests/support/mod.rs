@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use nkpay_api::ApiState;
@@ -236,10 +237,18 @@ impl Platform {
         seed(&db, &sealer, &sandbox).await;
 
         let state = web::Data::new(ApiState::new(engine.clone()));
+        // As `nkpay serve` mounts it: metrics, request ids (docs/observability.md).
+        let metrics = web::Data::new(nkpay_api::observability::MetricsEndpoint {
+            handle: nkpay_api::observability::install_recorder().expect("metrics recorder"),
+            token: None,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .configure(nkpay_api::configure)
+                .wrap(from_fn(nkpay_api::observability::track))
+                .wrap(from_fn(nkpay_api::request_id::propagate))
         })
         .workers(2)
         .disable_signals()

@@ -77,6 +77,7 @@ impl AlipayChannel {
         let public_key = RsaPublicKey::from_pem_or_base64(&account.alipay_public_key)
             .map_err(|e| ChannelError::config("alipay_public_key", e.to_string()))?;
         let transport = Transport::new(
+            ChannelKind::Alipay,
             account.http.clone(),
             TlsSetup {
                 identity_pem: None,
@@ -93,7 +94,7 @@ impl AlipayChannel {
 
     fn outbound(&self, call: wire::SignedCall) -> Outbound {
         Outbound {
-            call: call.method.to_owned(),
+            call: call.method,
             method: HttpMethod::Post,
             url: self.account.gateway_url.clone(),
             content_type: "application/x-www-form-urlencoded;charset=utf-8",
@@ -353,7 +354,7 @@ impl Channel for AlipayChannel {
             }
         };
         let download = Outbound {
-            call: "bill download".into(),
+            call: "bill download",
             method: HttpMethod::Get,
             url,
             content_type: "",

@@ -106,6 +106,7 @@ impl WechatChannel {
             .map(ClientIdentity::to_pem)
             .transpose()?;
         let transport = Transport::new(
+            ChannelKind::Wechat,
             account.http.clone(),
             TlsSetup {
                 identity_pem,
@@ -137,7 +138,7 @@ impl WechatChannel {
             .join(call)
             .map_err(|e| ChannelError::config("base_url", e.to_string()))?;
         Ok(Outbound {
-            call: call.to_owned(),
+            call,
             method: HttpMethod::Post,
             url,
             content_type: "text/xml; charset=utf-8",

@@ -20,6 +20,7 @@ use crate::singleton;
 /// The PostgreSQL advisory lock's key (the bytes of "nkpaybz"): one business job across every
 /// node.
 pub const LOCK_KEY: i64 = 0x006e_6b70_6179_627a;
+use crate::observability::Job;
 
 /// Grants expiring within this many days are renewed (Alipay's `app_auth_token` lives a year;
 /// renewing a week ahead leaves room for failures).
@@ -29,7 +30,7 @@ pub const RETRY_AFTER_SECS: i64 = 30;
 
 /// Starts the business job; it stops when `shutdown` turns true.
 pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    spawn_rounds(engine, "business", shutdown, |engine| async move {
+    spawn_rounds(engine, Job::Business, shutdown, |engine| async move {
         let sent = singleton::run_alone(engine.db(), LOCK_KEY, "business job", || async {
             let now = Utc::now();
             let businesses = engine.businesses();

@@ -30,6 +30,7 @@ use super::merchant_schedules::MerchantSchedules;
 use super::schedule::{default_schedule, next_step, to_delta};
 use super::url_guard::UrlPolicy;
 use crate::error::EngineError;
+use crate::observability::{self, Job};
 use crate::platform_keys::PlatformSigner;
 
 /// The answer time assumed for a receiving host before its first attempt ends: low, so a burst
@@ -172,12 +173,13 @@ impl Counters {
     }
 
     fn outcome(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Delivered => &self.delivered,
-            Outcome::Failed => &self.failed,
-            Outcome::Released => &self.released,
+        let (counter, result) = match outcome {
+            Outcome::Delivered => (&self.delivered, "delivered"),
+            Outcome::Failed => (&self.failed, "failed"),
+            Outcome::Released => (&self.released, "released"),
         };
         Counters::add(counter, 1);
+        observability::deliveries(result, 1);
     }
 }
 
@@ -361,8 +363,19 @@ impl Dispatcher {
 
     /// Claims up to the free capacity and starts a delivery for each row its host has room
     /// for (delivering or in line); the others go back due when their host should have room.
-    /// Also returns how long from now each of those is due.
+    /// Also returns how long from now each of those is due. Counted and timed as a round of
+    /// [`Job::Dispatcher`].
     async fn claim_and_start(
+        &self,
+        tasks: &mut JoinSet<Outcome>,
+    ) -> Result<(RoundSummary, Vec<Duration>), EngineError> {
+        let started = Instant::now();
+        let round = self.claim_and_start_round(tasks).await;
+        observability::job_round(Job::Dispatcher, started.elapsed(), round.is_ok());
+        round
+    }
+
+    async fn claim_and_start_round(
         &self,
         tasks: &mut JoinSet<Outcome>,
     ) -> Result<(RoundSummary, Vec<Duration>), EngineError> {
@@ -386,11 +399,13 @@ impl Dispatcher {
         let mut busy = Vec::new();
         let mut waits = Vec::new();
         for row in rows {
+            observability::job_lag(Job::Dispatcher, row.next_attempt_at, now);
             let Ok(claim) = Arc::clone(&s.claims).try_acquire_owned() else {
                 // Another round of this dispatcher took the capacity meanwhile.
                 notifications::release(s.db.conn(), row.id, &s.node, Utc::now()).await?;
                 summary.released += 1;
                 Counters::add(&s.counters.released, 1);
+                observability::deliveries("released", 1);
                 continue;
             };
             let key = host_key(&row.notify_url);
@@ -409,6 +424,7 @@ impl Dispatcher {
             notification_deferral::defer(s.db.conn(), &busy, &s.node, Utc::now()).await?;
             summary.deferred = busy.len();
             Counters::add(&s.counters.deferred, busy.len());
+            observability::deliveries("deferred", busy.len());
         }
         Ok((summary, waits))
     }

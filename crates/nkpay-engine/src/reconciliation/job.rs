@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::observability::{self, Job};
 use crate::singleton;
 
 /// The PostgreSQL advisory lock's key (the bytes of "nkpayrc"): one reconciliation job across
@@ -110,6 +111,13 @@ async fn reconcile_due(
         if covered {
             continue;
         }
+        // A bill day is due from `run_after` the next day.
+        observability::scheduled_lag(
+            Job::Reconciliation,
+            day + chrono::Days::new(1),
+            schedule.run_after,
+            now,
+        );
         made.push(
             engine
                 .reconciliation()
@@ -129,7 +137,10 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match run_due_once(&engine, &schedule, Utc::now()).await {
+            let started = std::time::Instant::now();
+            let round = run_due_once(&engine, &schedule, Utc::now()).await;
+            observability::job_round(Job::Reconciliation, started.elapsed(), round.is_ok());
+            match round {
                 Ok(runs) => {
                     for run in runs {
                         tracing::info!(

@@ -16,6 +16,7 @@ use crate::config::delta;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::jobs::{QueryJob, spawn_rounds, work_on};
+use crate::observability::{self, Job};
 
 /// The incident opened when a refund is still processing after `query_max_attempts` queries.
 const REFUND_QUERY_GAVE_UP: &str = "refund_query_gave_up";
@@ -57,6 +58,11 @@ pub async fn run_refunds_once(
         engine.config.job_batch,
     )
     .await?;
+    for r in &claimed {
+        if let Some(due) = r.next_query_at {
+            observability::job_lag(Job::Refund, due, now);
+        }
+    }
     let mut report = RefundJobReport {
         claimed: claimed.len(),
         ..RefundJobReport::default()
@@ -145,7 +151,7 @@ async fn reschedule(
 /// Runs [`run_refunds_once`] every `job_interval` (at once again after a full batch) until
 /// `shutdown` turns true or its sender is dropped.
 pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    spawn_rounds(engine, "refund", shutdown, |engine| async move {
+    spawn_rounds(engine, Job::Refund, shutdown, |engine| async move {
         let report = run_refunds_once(&engine, Utc::now()).await?;
         if report.claimed > 0 {
             tracing::debug!(?report, "refund job round");

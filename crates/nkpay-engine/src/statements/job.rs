@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::{GenerateReport, Period};
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::observability::{self, Job};
 use crate::shanghai_time;
 use crate::singleton;
 
@@ -86,6 +87,13 @@ async fn make(
 ) -> Result<Vec<GenerateReport>, EngineError> {
     let mut reports = Vec::new();
     for period in periods {
+        // A day (or month) is due from `generate_at` on its file date.
+        observability::scheduled_lag(
+            Job::Statements,
+            period.file_date(),
+            engine.config.statements.generate_at,
+            now,
+        );
         reports.push(match period {
             Period::Day(d) => engine.statements().generate(*d, now).await?,
             Period::Month(m) => engine.statements().generate_month(*m, now).await?,
@@ -115,7 +123,10 @@ pub fn spawn(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) -> JoinHa
     tokio::spawn(async move {
         let interval = engine.config.statements.job_interval;
         loop {
-            match run_due_once(&engine, Utc::now()).await {
+            let started = std::time::Instant::now();
+            let round = run_due_once(&engine, Utc::now()).await;
+            observability::job_round(Job::Statements, started.elapsed(), round.is_ok());
+            match round {
                 Ok(reports) => {
                     for report in reports {
                         tracing::info!(
