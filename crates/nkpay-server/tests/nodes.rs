@@ -340,6 +340,8 @@ async fn seed_due_trades(db: &Db, master_key: &str, gateway: &str, count: usize)
                 time_expire: now + chrono::Duration::hours(2),
                 next_query_at: Some(now),
                 request_hash: "h".repeat(64),
+                client_ip: None,
+                attach: None,
             },
             now,
         )
