@@ -29,7 +29,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -41,7 +40,7 @@ import pytest
 import requests
 
 from cluster_topology import MerchantApi, Nginx, Node, NotifyReceiver, Postgres, master_key, start_sandbox
-from conftest import BIN_DIR, pay_at_sandbox, postgres_database, start_demo, wait_for
+from conftest import pay_at_sandbox, postgres_database, start_demo, wait_for
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 TRADES = int(os.environ.get("NKPAY_CLUSTER_TRADES", "240"))
@@ -86,6 +85,7 @@ def node_env(database_url, key, sandbox_url, public_base_url):
     env.update(
         {
             "NKPAY__SERVER__PUBLIC_BASE_URL": public_base_url,
+            "NKPAY__SERVER__NODE_LEASE_SECS": str(NODE_LEASE_SECS),
             "NKPAY__DATABASE__URL": database_url,
             "NKPAY__DATABASE__MIGRATE_ON_START": "false",
             "NKPAY__DATABASE__MAX_CONNECTIONS": "8",
@@ -108,21 +108,6 @@ def node_env(database_url, key, sandbox_url, public_base_url):
         }
     )
     return env
-
-
-def has_node_identity(env) -> bool:
-    """Whether the binary has node leases and `server.clock_offset_secs` (issue 14's node
-    identity; `nkpay migrate` on the seeded database refuses an unknown key, naming it).
-    Without them — only until they are on main — node 2 is started again at once and the day
-    is closed by `nkpay bill generate` (a partial file), said loudly in the output."""
-    probe = dict(env, NKPAY__SERVER__NODE_LEASE_SECS=str(NODE_LEASE_SECS), NKPAY__SERVER__CLOCK_OFFSET_SECS="0")
-    out = subprocess.run([str(BIN_DIR / "nkpay"), "migrate"], env=probe, capture_output=True, text=True, timeout=120)
-    if out.returncode == 0:
-        return True
-    assert "node_lease_secs" in out.stderr or "clock_offset_secs" in out.stderr, out.stderr
-    print("\n!! nkpay has no server.node_lease_secs / clock_offset_secs yet: node 2 restarts at once and "
-          "the day's statements are made by `nkpay bill generate` (partial), not by the nodes' job")
-    return False
 
 
 def plans(merchants, receiver_url):
@@ -264,9 +249,6 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
     nodes = [Node(tmp_path, n) for n in (1, 2, 3)]
     nginx = Nginx(tmp_path, [n.port for n in nodes])
     env = node_env(database_url, key, sandbox_url, nginx.base_url)
-    identity = has_node_identity(env)
-    if identity:
-        env["NKPAY__SERVER__NODE_LEASE_SECS"] = str(NODE_LEASE_SECS)
     try:
         for node in nodes:
             node.start(env)
@@ -285,8 +267,7 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
                      timeout=180, what="a third of the trades")
             nodes[1].process.kill()
             killed_at = datetime.datetime.now(datetime.timezone.utc)
-            if identity:
-                wait_for(lambda: lease_ended(db, 2), timeout=60, interval=0.2, what="node 2's lease to end")
+            wait_for(lambda: lease_ended(db, 2), timeout=60, interval=0.2, what="node 2's lease to end")
             nodes[1].start(env)
             restarted_at = time.time()
             futures += [pool.submit(load.run, p) for p in all_plans[held_back:]]
@@ -373,17 +354,12 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
         now = datetime.datetime.now(SHANGHAI)
         next_day_0105 = (now + datetime.timedelta(days=1)).replace(hour=1, minute=5, second=0, microsecond=0)
         offset = int((next_day_0105 - now).total_seconds())
-        if identity:
-            for node in nodes:
-                assert node.process.stop() == 0, node.process.log()[-4000:]
-            for node in nodes:
-                node.start(env, {"NKPAY__SERVER__CLOCK_OFFSET_SECS": str(offset)})
-        else:
-            out = subprocess.run([str(BIN_DIR / "nkpay"), "bill", "generate", "--date", day], env=env,
-                                 capture_output=True, text=True, timeout=120)
-            assert out.returncode == 0, out.stderr
+        for node in nodes:
+            assert node.process.stop() == 0, node.process.log()[-4000:]
+        for node in nodes:
+            node.start(env, {"NKPAY__SERVER__CLOCK_OFFSET_SECS": str(offset)})
         wait_for(lambda: db.value(f"SELECT count(*) FROM statement_runs WHERE data_date = '{day}' "
-                                  f"AND kind = 'daily' AND task_stat = 'S' AND partial = {not identity}") == "1",
+                                  "AND kind = 'daily' AND task_stat = 'S' AND NOT partial") == "1",
                  timeout=120, interval=0.5, what=f"the statements of {day}")
 
 
@@ -393,9 +369,8 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
                     if fields.get("message") == "statement files made"
                     and str(fields.get("data_date")) in (day, f"{day[:4]}-{day[4:6]}-{day[6:]}")]
 
-        if identity:
-            # The line comes when the node's round ends (the month is made after the day).
-            wait_for(runs_logged, timeout=60, interval=0.2, what="the node that made the day to say so")
+        # The line comes when the node's round ends (the month is made after the day).
+        wait_for(runs_logged, timeout=60, interval=0.2, what="the node that made the day to say so")
 
         # --- the day's files, through nginx and from every node ----------------------------------
         next_day = (datetime.datetime.strptime(day, "%Y%m%d") + datetime.timedelta(days=1)).strftime("%Y%m%d")
@@ -404,7 +379,7 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
                                           "file_date": next_day})
             assert answer["resp_code"] == "00000000", answer
             [detail] = answer["file_details"]
-            assert detail["partial"] == ("N" if identity else "Y")
+            assert detail["partial"] == "N"
             link = detail["download_url"]
             assert link.startswith(nginx.base_url), link
             bodies = [requests.get(link, timeout=30) for _ in range(3)]
@@ -418,7 +393,7 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
             assert paid <= listed, paid - listed
 
         made = runs_logged()
-        assert len(made) == (1 if identity else 0), f"the day's statements were made {len(made)} times: {made}"
+        assert len(made) == 1, f"the day's statements were made {len(made)} times: {made}"
         assert db.value("SELECT count(*) FROM statement_detached_contents") == "0", "a file was made again"
 
         print(f"\ncluster: {TRADES} trades ({len(load.unplaced)} answered 98888888 after their node died "
