@@ -99,6 +99,15 @@ def http_ready(url: str, proc: Process, status=200):
     return ready
 
 
+def wait_started(proc: Process, predicate, what: str, timeout: float):
+    """Waits until `predicate`; stops `proc` before failing, so no process outlives the test."""
+    try:
+        wait_for(predicate, timeout=timeout, what=what)
+    except BaseException:
+        proc.stop()
+        raise
+
+
 def start_sandbox(tmp: pathlib.Path, port: int, accounts: dict, time_scale: str) -> Process:
     """`nkpay-sandbox` on `port`, serving `accounts` (the `--accounts-out` shape)."""
     config = tmp / "sandbox-accounts.json"
@@ -110,7 +119,7 @@ def start_sandbox(tmp: pathlib.Path, port: int, accounts: dict, time_scale: str)
         tmp / "sandbox.log",
         tmp,
     )
-    wait_for(http_ready(f"http://127.0.0.1:{port}/sandbox/accounts", proc), timeout=60, what="the sandbox")
+    wait_started(proc, http_ready(f"http://127.0.0.1:{port}/sandbox/accounts", proc), "the sandbox", 60)
     return proc
 
 
@@ -134,7 +143,7 @@ class Node:
         self.process = Process(
             f"node {self.node_id}", [str(BIN_DIR / "nkpay"), "serve", "--no-migrate"], env, self.log_path, self.tmp
         )
-        wait_for(http_ready(f"{self.base_url}/readyz", self.process), timeout=90, what=f"node {self.node_id}")
+        wait_started(self.process, http_ready(f"{self.base_url}/readyz", self.process), f"node {self.node_id}", 90)
 
     def log_events(self) -> list[dict]:
         """The fields (`message` included) of every JSON log line of the node, over all its
@@ -169,7 +178,7 @@ class Nginx:
             tmp,
         )
         # nginx answers /metrics itself (404: not for the public), before any node is up.
-        wait_for(http_ready(f"{self.base_url}/metrics", self.process, 404), timeout=30, what="nginx")
+        wait_started(self.process, http_ready(f"{self.base_url}/metrics", self.process, 404), "nginx", 30)
 
 
 class MerchantApi:

@@ -247,7 +247,12 @@ def test_three_nodes_behind_nginx_survive_a_killed_node(tmp_path, database_url):
     receiver = NotifyReceiver(creds["platform_public_key"])
     # nginx's port is chosen before the nodes start: it is their public_base_url.
     nodes = [Node(tmp_path, n) for n in (1, 2, 3)]
-    nginx = Nginx(tmp_path, [n.port for n in nodes])
+    try:
+        nginx = Nginx(tmp_path, [n.port for n in nodes])
+    except BaseException:
+        sandbox.stop()
+        receiver.close()
+        raise
     env = node_env(database_url, key, sandbox_url, nginx.base_url)
     try:
         for node in nodes:
