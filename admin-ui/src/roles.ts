@@ -23,6 +23,7 @@ export type Action =
   | "channelAccounts.read"
   | "channelAccounts.write"
   | "platformKeys.read"
+  | "platformKeys.manage"
   | "identities.manage"
   | "audit.read";
 
@@ -31,7 +32,7 @@ const everything: Action[] = [
   "providers.write", "providers.keys", "trades.read", "refunds.create", "notifications.read",
   "notifications.resend", "statements.read", "reconciliation.read", "reconciliation.write",
   "reconciliation.run", "settings.open", "channelAccounts.read", "channelAccounts.write", "platformKeys.read",
-  "identities.manage", "audit.read",
+  "platformKeys.manage", "identities.manage", "audit.read",
 ];
 
 const table: Record<Role, Action[]> = {

@@ -31,6 +31,7 @@ mod m20261129_183000_statement_content_key;
 mod m20261129_183100_admin_sessions;
 mod m20261129_183300_statement_row_indexes;
 mod m20261129_210000_node_leases;
+mod m20261129_210100_platform_key_assignments;
 mod m20261129_210200_trade_close_requests;
 mod m20261129_210210_trade_create_outcome;
 
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_183100_admin_sessions::Migration),
             Box::new(m20261129_183300_statement_row_indexes::Migration),
             Box::new(m20261129_210000_node_leases::Migration),
+            Box::new(m20261129_210100_platform_key_assignments::Migration),
             Box::new(m20261129_210200_trade_close_requests::Migration),
             Box::new(m20261129_210210_trade_create_outcome::Migration),
         ]

@@ -117,7 +117,7 @@ async fn approve_and_reject_are_audited_and_notified_signed() {
             [(&ent_apply, &ent_id, "Y"), (&indv_apply, &indv_id, "N")]
         {
             let (data, sign) = receiver.wait_for(&p, &[apply_no.as_str()]).await;
-            verify_notify(&data, &sign, &p.signer.public_key())
+            verify_notify(&data, &sign, &p.signer.newest().public_key())
                 .unwrap_or_else(|e| panic!("{}: unsigned notification {e}: {data}", p.label));
             let v = json_of(&data);
             assert_eq!(v["notify_type"], "MERCHANT_AUDIT");

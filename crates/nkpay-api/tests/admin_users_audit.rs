@@ -404,7 +404,7 @@ async fn platform_keys_show_public_halves_only() {
         assert_eq!(keys.len(), 1, "{}", t.label);
         assert_eq!(
             keys[0]["key_id"],
-            console.engine.signer().key_id(),
+            console.engine.signer().newest().key_id(),
             "{}",
             t.label
         );

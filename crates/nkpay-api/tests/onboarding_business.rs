@@ -28,8 +28,12 @@ const CONFIG_QUERY: &str = "/v2/merchant/busi/config/query";
 /// one of `needles`, checks its signature with the platform key, and returns `resp_data`.
 async fn notified(receiver: &Receiver, p: &Platform, needles: &[&str]) -> String {
     let (resp_data, sign) = receiver.wait_for(p, needles).await;
-    nkpay_crypto::merchant_notify::verify_notify(&resp_data, &sign, &p.signer.public_key())
-        .expect("the notification is signed with the platform key");
+    nkpay_crypto::merchant_notify::verify_notify(
+        &resp_data,
+        &sign,
+        &p.signer.newest().public_key(),
+    )
+    .expect("the notification is signed with the platform key");
     resp_data
 }
 

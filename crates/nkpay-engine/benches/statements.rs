@@ -192,7 +192,7 @@ async fn child(url: &str) {
 
 fn engine_with(
     db: nkpay_store::Db,
-    signer: platform_keys::PlatformSigner,
+    signer: platform_keys::PlatformKeys,
     compression: Compression,
 ) -> Engine {
     Engine::new(EngineParts {

@@ -168,11 +168,13 @@ pub enum Permission {
     RunReconciliation,
     /// Resolve reconciliation differences and incidents (with a note).
     ResolveDifferences,
+    /// Rotate the platform's signing keys and switch a caller's key (platform admin only).
+    ManagePlatformKeys,
 }
 
 impl Permission {
     /// Every permission, in declaration order.
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 23] = [
         Permission::OwnAccount,
         Permission::ReadMerchants,
         Permission::ReviewMerchants,
@@ -195,6 +197,7 @@ impl Permission {
         Permission::ReadReconciliation,
         Permission::RunReconciliation,
         Permission::ResolveDifferences,
+        Permission::ManagePlatformKeys,
     ];
 
     /// What the permission allows, in words, for a 403's message ("role finance may not …").
@@ -223,6 +226,7 @@ impl Permission {
             ReadReconciliation => "read reconciliation",
             RunReconciliation => "run reconciliation",
             ResolveDifferences => "resolve reconciliation differences",
+            ManagePlatformKeys => "rotate or assign platform signing keys",
         }
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 use crate::channel_registry::ChannelRegistry;
 use crate::config::EngineConfig;
 use crate::error::EngineError;
-use crate::platform_keys::PlatformSigner;
+use crate::platform_keys::PlatformKeys;
 
 /// What the engine is built from.
 pub struct EngineParts {
@@ -23,9 +23,9 @@ pub struct EngineParts {
     pub sealer: Arc<SecretSealer>,
     /// Unique per running node: part of every `nkp_seq_id` and the owner of job claims.
     pub node_id: u16,
-    /// The platform key signing responses and notifications
-    /// ([`crate::platform_keys::load_or_create`]).
-    pub signer: PlatformSigner,
+    /// The platform's key ring, signing each caller's responses and notifications with its
+    /// key ([`crate::platform_keys::load_or_create`]; [`PlatformKeys::fixed`] for one key).
+    pub signer: PlatformKeys,
     /// How the channels reach this platform (`public_base_url`): the notify URLs sent upstream
     /// are `{base}/callback/wechat/pay`, `{base}/callback/wechat/refund`, `{base}/callback/alipay`.
     pub public_base_url: String,
@@ -38,7 +38,7 @@ pub struct Context {
     pub(crate) db: Db,
     pub(crate) sealer: Arc<SecretSealer>,
     pub(crate) seq: SeqIdGenerator,
-    pub(crate) signer: PlatformSigner,
+    pub(crate) signer: PlatformKeys,
     pub(crate) callback_base: String,
     pub(crate) config: EngineConfig,
     pub(crate) channels: ChannelRegistry,
@@ -128,9 +128,9 @@ impl Context {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// The active platform key: it signs every merchant API reply and notification, and its
-    /// id goes out as `X-Nkp-Key-Id`.
-    pub fn signer(&self) -> &PlatformSigner {
+    /// The platform's key ring: [`PlatformKeys::signer_for`] gives the key that signs a
+    /// caller's merchant API replies and notifications (its id goes out as `X-Nkp-Key-Id`).
+    pub fn signer(&self) -> &PlatformKeys {
         &self.signer
     }
 }

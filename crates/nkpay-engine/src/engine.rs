@@ -19,6 +19,7 @@ use crate::payments::Payments;
 use crate::reconciliation::Reconciliation;
 use crate::refunds::Refunds;
 use crate::service_providers::ServiceProviders;
+use crate::signing_keys::SigningKeys;
 use crate::statements::Statements;
 
 /// The engine's services over their shared context.
@@ -37,6 +38,7 @@ pub struct Engine {
     statements: Statements,
     reconciliation: Reconciliation,
     console: Console,
+    signing_keys: SigningKeys,
 }
 
 impl Engine {
@@ -58,6 +60,7 @@ impl Engine {
             statements: Statements::new(ctx.clone()),
             reconciliation: Reconciliation::new(ctx.clone()),
             console: Console::new(ctx.clone()),
+            signing_keys: SigningKeys::new(ctx.clone()),
             payments,
             refunds,
             ctx,
@@ -125,10 +128,15 @@ impl Engine {
         &self.reconciliation
     }
 
-    /// The console's reads (trades, refunds, timelines, dashboard, users, tokens, audit log,
-    /// platform keys) and its operator refund.
+    /// The console's reads (trades, refunds, timelines, dashboard, users, tokens, audit log)
+    /// and its operator refund.
     pub fn console(&self) -> &Console {
         &self.console
+    }
+
+    /// The platform's signing keys: rotation, a caller's key switched, the listings.
+    pub fn signing_keys(&self) -> &SigningKeys {
+        &self.signing_keys
     }
 }
 

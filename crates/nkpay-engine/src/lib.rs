@@ -41,6 +41,7 @@ pub mod refunds;
 pub mod request;
 pub mod service_providers;
 pub mod shanghai_time;
+pub mod signing_keys;
 pub mod singleton;
 pub mod statements;
 
@@ -56,4 +57,5 @@ pub use merchants::Merchants;
 pub use payments::Payments;
 pub use refunds::Refunds;
 pub use service_providers::ServiceProviders;
+pub use signing_keys::SigningKeys;
 pub use statements::Statements;

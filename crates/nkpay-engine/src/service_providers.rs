@@ -86,8 +86,8 @@ service!(
 );
 
 impl ServiceProviders {
-    /// Registers a service provider and audits it (`service_provider.create`), in one
-    /// transaction. [`EngineError::Invalid`] names `sys_id` (shape, or taken), `product_id`,
+    /// Registers a service provider, assigns it the newest platform signing key, and audits it
+    /// (`service_provider.create`), in one transaction. [`EngineError::Invalid`] names `sys_id` (shape, or taken), `product_id`,
     /// `name` or `public_key`; [`EngineError::Forbidden`] unless `by` is a platform admin.
     pub async fn create(
         &self,
@@ -108,6 +108,16 @@ impl ServiceProviders {
             Err(e) if e.is_duplicate() => return Err(EngineError::invalid("sys_id", "is taken")),
             other => other?,
         };
+        // A new caller's replies are signed with the newest platform key (issue 14).
+        if let Some(newest) = nkpay_store::platform_keys::active_key(&tx).await? {
+            nkpay_store::platform_keys::assign_if_absent(
+                &tx,
+                &provider.sys_id,
+                &newest.key_id,
+                now,
+            )
+            .await?;
+        }
         audit(
             &tx,
             by,

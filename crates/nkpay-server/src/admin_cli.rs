@@ -228,10 +228,13 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<String
         AdminCommand::ChannelAccount(command) => {
             json_line(channel_account(&engine, &by, command).await?)
         }
-        AdminCommand::PlatformKey => json_line(json!({
-            "key_id": engine.signer().key_id(),
-            "public_key": engine.signer().public_key().to_spki_pem(),
-        })),
+        AdminCommand::PlatformKey => {
+            let newest = engine.signer().newest();
+            json_line(json!({
+                "key_id": newest.key_id(),
+                "public_key": newest.public_key().to_spki_pem(),
+            }))
+        }
         AdminCommand::CreateUser {
             username,
             role,
@@ -476,7 +479,9 @@ pub(crate) async fn engine(config: &Config) -> anyhow::Result<Engine> {
     if config.database.migrate_on_start {
         nkpay_store::migrate(&db).await?;
     }
-    let signer = nkpay_engine::platform_keys::load_or_create(&db, &sealer).await?;
+    let signer = nkpay_engine::platform_keys::load_or_create(&db, &sealer)
+        .await?
+        .with_refresh(config.platform_keys_refresh());
     Ok(Engine::new(EngineParts {
         db,
         sealer,

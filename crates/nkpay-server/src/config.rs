@@ -114,6 +114,26 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub platform_keys: PlatformKeysConfig,
+}
+
+/// The platform's signing keys on every node (`[platform_keys]`, issue 14).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformKeysConfig {
+    /// How often, at most, a node reloads the keys and callers' key assignments from the
+    /// database (1 to 300 seconds): the longest a rotation or a caller's switch takes to reach
+    /// every node.
+    pub refresh_secs: u64,
+}
+
+impl Default for PlatformKeysConfig {
+    fn default() -> Self {
+        PlatformKeysConfig {
+            refresh_secs: nkpay_engine::platform_keys::DEFAULT_REFRESH.as_secs(),
+        }
+    }
 }
 
 /// Limits on what merchants may ask (`[limits]`, issue 15).
@@ -648,7 +668,19 @@ impl Config {
         // start: here only the form of the keys is checked.
         self.statement_settings_with(false)?;
         self.reconciliation_schedule()?;
+        within(
+            "platform_keys.refresh_secs",
+            self.platform_keys.refresh_secs,
+            nkpay_engine::platform_keys::MIN_REFRESH.as_secs(),
+            nkpay_engine::platform_keys::MAX_REFRESH.as_secs(),
+        )?;
         Ok(())
+    }
+
+    /// How often a node reloads the platform keys (`platform_keys.refresh_secs`, checked at
+    /// load).
+    pub fn platform_keys_refresh(&self) -> Duration {
+        Duration::from_secs(self.platform_keys.refresh_secs)
     }
 
     /// The reconciliation job's schedule from `[reconciliation]`, checked: `run_after` `HH:MM`

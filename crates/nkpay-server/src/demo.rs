@@ -266,7 +266,8 @@ pub async fn seed(
             )
         })
         .unwrap_or_default();
-    let signer = engine.signer();
+    // The key the demo provider's replies are signed with (its own from its first sight on).
+    let signer = engine.signer().signer_for(Some(DEMO_SYS_ID)).await?;
     let mut credentials = Credentials {
         base_url: base_url.trim_end_matches('/').to_owned(),
         sandbox_url: sandbox.base_url().to_owned(),

@@ -8,6 +8,7 @@ pub mod call;
 pub mod config;
 pub mod demo;
 pub mod keygen;
+pub mod keys_cli;
 pub mod logging;
 pub mod master_key;
 pub mod serve;

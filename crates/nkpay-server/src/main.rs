@@ -43,6 +43,12 @@ enum Command {
         #[command(subcommand)]
         command: nkpay_server::bill_cli::BillCommand,
     },
+    /// The platform's signing keys: `keys list`, `keys rotate [--retire-after-days N]`,
+    /// `keys assign --sys-id S --key-id K` (writes audited as local:cli:<$USER>).
+    Keys {
+        #[command(subcommand)]
+        command: nkpay_server::keys_cli::KeysCommand,
+    },
     /// Print a new RSA-2048 key pair (PEM and bare base64).
     Keygen,
     /// Sign a request as a merchant would, post it, verify and print the reply.
@@ -216,6 +222,10 @@ fn main() -> ExitCode {
             }
             Command::Bill { command } => {
                 print!("{}", nkpay_server::bill_cli::run(config, command).await?);
+                Ok(())
+            }
+            Command::Keys { command } => {
+                print!("{}", nkpay_server::keys_cli::run(config, command).await?);
                 Ok(())
             }
             Command::Keygen | Command::Call { .. } => Ok(()),

@@ -58,7 +58,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         nkpay_store::migrate(&db).await?;
         tracing::info!("database migrated");
     }
-    let signer = nkpay_engine::platform_keys::load_or_create(&db, &sealer).await?;
+    let signer = nkpay_engine::platform_keys::load_or_create(&db, &sealer)
+        .await?
+        .with_refresh(config.platform_keys_refresh());
 
     // The simulators run in-process when configured (always for the demo); the connectors
     // then talk to them instead of the configured gateways.

@@ -121,8 +121,11 @@ stored_words!(
 );
 
 stored_words!(
-    /// Whether a platform signing key signs new messages or is only listed for verification.
-    KeyStatus, "key status" { Active => "active", Retired => "retired" }
+    /// Where a platform signing key is in its life: `active` (the newest: new callers get
+    /// it; one at most), `retiring` (replaced, still signing for the callers assigned to it
+    /// until its announced retirement date), `retired` (signs nothing; listed so older
+    /// messages can still be verified).
+    KeyStatus, "key status" { Active => "active", Retiring => "retiring", Retired => "retired" }
 );
 
 stored_words!(

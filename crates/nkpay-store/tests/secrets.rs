@@ -129,26 +129,35 @@ async fn alipay_app_auth_token_is_sealed_on_the_merchant_business() {
 async fn rotating_platform_keys_keeps_one_active_key_with_its_private_half_sealed() {
     for t in databases().await {
         let sealer = fixture::sealer();
-        let k1 = NewPlatformKey {
-            key_id: "k1".into(),
-            private_key: Secret::new(SIGNING_KEY.into()),
-            public_key: "PUB1".into(),
+        let key = |id: &str, private: String| NewPlatformKey {
+            key_id: id.into(),
+            private_key: Secret::new(private),
+            public_key: format!("PUB-{id}"),
         };
-        let k2 = NewPlatformKey {
-            key_id: "k2".into(),
-            private_key: Secret::new(format!("{SIGNING_KEY}2")),
-            public_key: "PUB2".into(),
-        };
-        platform_keys::rotate_to(&t.db, &sealer, &k1, fixture::t0())
+        let k1 = key("k1", SIGNING_KEY.into());
+        let k2 = key("k2", format!("{SIGNING_KEY}2"));
+        let t0 = fixture::t0();
+        let retire_at = t0 + chrono::Duration::days(30);
+        platform_keys::create_first(t.db.conn(), &sealer, &k1, t0)
             .await
             .unwrap();
-        platform_keys::rotate_to(&t.db, &sealer, &k2, fixture::t0())
-            .await
-            .unwrap();
-        let err = platform_keys::rotate_to(&t.db, &sealer, &k1, fixture::t0())
+        // A second first key (another node starting at the same time) is refused.
+        let err = platform_keys::create_first(t.db.conn(), &sealer, &key("k0", "x".into()), t0)
             .await
             .unwrap_err();
         assert!(err.is_duplicate(), "{}: {err}", t.label);
+        let tx = t.db.begin_write().await.unwrap();
+        platform_keys::rotate_to(&tx, &sealer, &k2, retire_at, t0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // A rotation to an existing key id fails whole: its transaction is rolled back.
+        let tx = t.db.begin_write().await.unwrap();
+        let err = platform_keys::rotate_to(&tx, &sealer, &k1, retire_at, t0)
+            .await
+            .unwrap_err();
+        assert!(err.is_duplicate(), "{}: {err}", t.label);
+        drop(tx);
 
         let active = platform_keys::active_key(t.db.conn())
             .await
@@ -170,10 +179,92 @@ async fn rotating_platform_keys_keeps_one_active_key_with_its_private_half_seale
             .collect();
         assert_eq!(
             states,
-            vec![("k2", "active"), ("k1", "retired")],
+            vec![("k2", "active"), ("k1", "retiring")],
             "{}",
             t.label
         );
-        assert_eq!(all[1].retired_at, Some(fixture::t0()), "{}", t.label);
+        assert_eq!(all[1].retired_at, Some(retire_at), "{}", t.label);
+
+        // Both sign until the retirement date; then only the active one, and k1 is retired.
+        let usable = |at| {
+            let conn = t.db.conn().clone();
+            async move {
+                platform_keys::usable_keys(&conn, at)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|k| k.key_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(usable(t0).await, ["k2", "k1"], "{}", t.label);
+        assert_eq!(usable(retire_at).await, ["k2"], "{}", t.label);
+        assert_eq!(
+            platform_keys::retire_due(t.db.conn(), t0).await.unwrap(),
+            0,
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            platform_keys::retire_due(t.db.conn(), retire_at)
+                .await
+                .unwrap(),
+            1,
+            "{}",
+            t.label
+        );
+        let k1_row = platform_keys::find_key(t.db.conn(), "k1")
+            .await
+            .unwrap()
+            .expect("k1");
+        assert_eq!(k1_row.status.as_str(), "retired", "{}", t.label);
+    }
+}
+
+#[tokio::test]
+async fn a_caller_keeps_its_platform_key_until_switched_or_moved() {
+    for t in databases().await {
+        let t0 = fixture::t0();
+        let conn = t.db.conn();
+        // The first assignment wins; a second one (another node) reads it.
+        let first = platform_keys::assign_if_absent(conn, "SP1", "k1", t0)
+            .await
+            .unwrap();
+        assert_eq!(first, "k1", "{}", t.label);
+        let again = platform_keys::assign_if_absent(conn, "SP1", "k2", t0)
+            .await
+            .unwrap();
+        assert_eq!(again, "k1", "{}", t.label);
+        // Moving off a key the caller no longer has changes nothing.
+        assert!(
+            !platform_keys::move_assignment(conn, "SP1", "k9", "k2", t0)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+        assert!(
+            platform_keys::move_assignment(conn, "SP1", "k1", "k2", t0)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+        let before = platform_keys::assign(conn, "SP1", "k3", t0).await.unwrap();
+        assert_eq!(before.as_deref(), Some("k2"), "{}", t.label);
+        let before = platform_keys::assign(conn, "SP2", "k3", t0).await.unwrap();
+        assert_eq!(before, None, "{}", t.label);
+        let all: Vec<_> = platform_keys::list_assignments(conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.sys_id, a.key_id))
+            .collect();
+        assert_eq!(
+            all,
+            [("SP1".into(), "k3".into()), ("SP2".into(), "k3".into())],
+            "{}",
+            t.label
+        );
     }
 }

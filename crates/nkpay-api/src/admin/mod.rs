@@ -141,6 +141,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (POST, "/admin/api/tokens", Needs(ManageIdentities)),
     (GET, "/admin/api/audit", Needs(ReadAuditLog)),
     (GET, "/admin/api/platform-keys", Needs(ReadChannelAccounts)),
+    (POST, "/admin/api/platform-keys/rotate", Needs(ManagePlatformKeys)),
+    (POST, "/admin/api/platform-keys/assign", Needs(ManagePlatformKeys)),
     // Last: the role test calls each line in order with token id 1 the platform admin's, which
     // this revokes.
     (DELETE, "/admin/api/tokens/{id}", Needs(ManageIdentities)),

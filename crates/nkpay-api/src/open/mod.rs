@@ -12,6 +12,7 @@ pub mod close;
 pub mod fields;
 pub mod filequery;
 pub mod jspay;
+pub mod platform_keys;
 pub mod query;
 pub mod refund;
 pub mod reply;
@@ -88,7 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             BUSI_CONFIG_QUERY,
             web::post().to(handle::<busi::BusiConfigQuery>),
-        );
+        )
+        .route(platform_keys::PATH, web::get().to(platform_keys::list));
 }
 
 /// The caller's scope and the engine, for one endpoint's run.
@@ -177,42 +179,47 @@ pub async fn handle_caller<C: CallerCall>(
     respond::<ForCaller<C>>(state, payload).await
 }
 
-/// Reads the body (bounded), parses the envelope, runs `R`, signs the answer or the refusal.
+/// Reads the body (bounded), parses the envelope, runs `R`, signs the answer or the refusal —
+/// with the platform key of the envelope's `sys_id` (the newest key when there is none or it is
+/// no caller: `PlatformKeys::signer_for`).
 async fn respond<R: Run>(state: web::Data<ApiState>, payload: web::Payload) -> HttpResponse {
-    let signer = state.engine.signer();
-    let refuse = |r: Refusal, data: Option<&Map<String, Value>>| {
-        reply::signed(
-            signer,
-            StatusCode::OK,
-            reply::refusal(r.code, &r.desc, data),
-        )
-    };
+    let newest = || async { reply::signer_for(&state.engine, None).await };
     let body = match read_limited(payload, state.body_limit_bytes).await {
         Ok(b) => b,
-        Err(desc) => return refuse(Refusal::new(RespCode::ParamError, desc), None),
+        Err(desc) => {
+            return reply::signed(
+                &newest().await,
+                StatusCode::OK,
+                reply::refusal(RespCode::ParamError, &desc, None),
+            );
+        }
     };
     let request = match envelope::parse(&body) {
         Ok(r) => r,
-        // Only a body that is not JSON at all gets a non-200 status (API.md).
-        Err(e @ EnvelopeError::NotJson(_)) => {
+        Err(e) => {
+            // Only a body that is not JSON at all gets a non-200 status (API.md).
+            let (status, code) = match e {
+                EnvelopeError::NotJson(_) => (StatusCode::BAD_REQUEST, RespCode::ParamError),
+                EnvelopeError::Missing("sign") => (StatusCode::OK, RespCode::SignatureInvalid),
+                _ => (StatusCode::OK, RespCode::ParamError),
+            };
             return reply::signed(
-                signer,
-                StatusCode::BAD_REQUEST,
-                reply::refusal(RespCode::ParamError, &e.to_string(), None),
+                &newest().await,
+                status,
+                reply::refusal(code, &e.to_string(), None),
             );
         }
-        Err(e @ EnvelopeError::Missing("sign")) => {
-            return refuse(
-                Refusal::new(RespCode::SignatureInvalid, e.to_string()),
-                None,
-            );
-        }
-        Err(e) => return refuse(Refusal::new(RespCode::ParamError, e.to_string()), None),
     };
     let data = &request.data;
-    match R::run(&state.engine, &request).await {
-        Ok(answer) => reply::signed(signer, StatusCode::OK, answer),
-        Err(r) => refuse(r, Some(data)),
+    let answer = R::run(&state.engine, &request).await;
+    let signer = reply::signer_for(&state.engine, Some(&request.sys_id)).await;
+    match answer {
+        Ok(answer) => reply::signed(&signer, StatusCode::OK, answer),
+        Err(r) => reply::signed(
+            &signer,
+            StatusCode::OK,
+            reply::refusal(r.code, &r.desc, Some(data)),
+        ),
     }
 }
 

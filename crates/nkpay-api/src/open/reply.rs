@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use nkpay_core::money::Money;
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope;
-use nkpay_engine::EngineError;
 use nkpay_engine::payments::TradeView;
 use nkpay_engine::platform_keys::PlatformSigner;
 use nkpay_engine::shanghai_time;
+use nkpay_engine::{Engine, EngineError};
 use serde_json::{Map, Value};
 
 /// A refusal: the code and the description answered in the signed reply.
@@ -162,6 +162,20 @@ pub fn org_trade_reply(d: &mut Reply, t: &TradeView) {
 pub use nkpay_crypto::envelope::KEY_ID_HEADER;
 /// Every reply's content type.
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
+
+/// The key that signs a reply to the caller `sys_id` (`None`: no envelope was read): its
+/// assigned key, or the newest (`PlatformKeys::signer_for`). Should the lookup fail (the
+/// database down), the failure is logged and the newest key as this node holds it signs.
+pub async fn signer_for(engine: &Engine, sys_id: Option<&str>) -> PlatformSigner {
+    let keys = engine.signer();
+    match keys.signer_for(sys_id).await {
+        Ok(signer) => signer,
+        Err(e) => {
+            tracing::error!(error = %e, sys_id, "finding the caller's platform key failed; signing with the newest");
+            keys.newest()
+        }
+    }
+}
 
 /// The signed response carrying `data`.
 pub fn signed(

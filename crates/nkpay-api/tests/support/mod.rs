@@ -158,6 +158,25 @@ impl Client {
     }
 }
 
+/// Serves every route of `engine`'s platform on `listener` (2 workers) until the handle stops
+/// it: a node.
+pub fn serve_on(listener: TcpListener, engine: Arc<Engine>) -> ServerHandle {
+    let state = web::Data::new(ApiState::new(engine));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(nkpay_api::configure)
+    })
+    .workers(2)
+    .disable_signals()
+    .listen(listener)
+    .expect("listen")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
+}
+
 /// Verifies a reply as a merchant does (parse, rebuild the canonical `data`, verify) and returns
 /// its data.
 pub fn verify_reply(text: &str, key: &RsaPublicKey) -> Reply {
@@ -184,7 +203,7 @@ pub struct Platform {
     pub wechat_sp_appid: String,
     pub wechat_mch_id: String,
     pub sealer: Arc<SecretSealer>,
-    pub signer: platform_keys::PlatformSigner,
+    pub signer: platform_keys::PlatformKeys,
     pub config: EngineConfig,
     http: reqwest::Client,
     server: ServerHandle,
@@ -264,8 +283,8 @@ impl Platform {
             sys_id: sys_id.to_owned(),
             product_id: PRODUCT.to_owned(),
             key: key.clone(),
-            platform_key: signer.public_key(),
-            key_id: signer.key_id().to_owned(),
+            platform_key: signer.newest().public_key(),
+            key_id: signer.newest().key_id().to_owned(),
             http: http.clone(),
         };
         Platform {

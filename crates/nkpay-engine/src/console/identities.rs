@@ -5,9 +5,9 @@
 
 use chrono::Utc;
 use nkpay_store::console_queries::{self, AuditFilter};
-use nkpay_store::entity::{admin_api_token, admin_user, audit_log, platform_key};
+use nkpay_store::entity::{admin_api_token, admin_user, audit_log};
 use nkpay_store::kinds::RecordStatus;
-use nkpay_store::{admin_api_tokens, admin_users, platform_keys};
+use nkpay_store::{admin_api_tokens, admin_users};
 
 use super::{Console, Page, PageRequest, require};
 use crate::admin_identity::{Actor, AdminIdentity, Permission, audit};
@@ -139,14 +139,6 @@ impl Console {
         };
         let window = console_queries::Window { offset: 0, limit };
         Ok(console_queries::list_audit(self.db.conn(), &filter, window).await?)
-    }
-
-    /// The platform's signing keys, newest first. The rows hold the sealed private halves:
-    /// the api writes out only ids, public keys, status and times. Every role that reads the
-    /// platform's settings ([`Permission::ReadChannelAccounts`]).
-    pub async fn platform_keys(&self, by: &Actor) -> Result<Vec<platform_key::Model>, EngineError> {
-        require(by, Permission::ReadChannelAccounts)?;
-        Ok(platform_keys::list_keys(self.db.conn()).await?)
     }
 }
 

@@ -31,7 +31,7 @@ use super::schedule::{default_schedule, next_step, to_delta};
 use super::url_guard::UrlPolicy;
 use crate::error::EngineError;
 use crate::observability::{self, Job};
-use crate::platform_keys::PlatformSigner;
+use crate::platform_keys::PlatformKeys;
 
 /// The answer time assumed for a receiving host before its first attempt ends: low, so a burst
 /// for a fast host is not spread out too thinly (a slow host corrects it within one attempt).
@@ -198,7 +198,7 @@ pub struct Dispatcher {
 
 struct Shared {
     db: Db,
-    signer: PlatformSigner,
+    signer: PlatformKeys,
     config: DispatcherConfig,
     node: String,
     client: reqwest::Client,
@@ -229,11 +229,12 @@ impl Dispatcher {
     /// rules) or node name, and [`EngineError::Internal`] when the HTTP client cannot be built.
     pub fn new(
         db: Db,
-        signer: PlatformSigner,
+        signer: impl Into<PlatformKeys>,
         config: DispatcherConfig,
         node_name: impl Into<String>,
     ) -> Result<Dispatcher, EngineError> {
         config.validate()?;
+        let signer = signer.into();
         let node = node_name.into();
         if node.is_empty() || node.chars().count() > 64 {
             return Err(EngineError::invalid(
@@ -493,10 +494,22 @@ async fn release(s: &Shared, row: &notification::Model) -> Outcome {
     Outcome::Released
 }
 
+/// The notification's `sign` over its exact `resp_data`, with the key of the caller it answers
+/// to (the trade's, refund's or application's `sys_id`; see `PlatformKeys::signer_for`).
+async fn sign(
+    s: &Shared,
+    row: &notification::Model,
+) -> Result<(crate::platform_keys::PlatformSigner, String), EngineError> {
+    let caller = notifications::caller_of(s.db.conn(), row).await?;
+    let signer = s.signer.signer_for(caller.as_deref()).await?;
+    let sign = signer.sign_base64(row.resp_data.as_bytes())?;
+    Ok((signer, sign))
+}
+
 async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
     let timeout = s.config.timeout;
-    let record = match s.signer.sign_base64(row.resp_data.as_bytes()) {
-        Ok(sign) => {
+    let record = match sign(s, &row).await {
+        Ok((signer, sign)) => {
             let success = RespCode::Success;
             let body = form_body(
                 success.code(),
@@ -509,7 +522,7 @@ async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
                 &s.config.policy,
                 timeout,
                 &row.notify_url,
-                s.signer.key_id(),
+                signer.key_id(),
                 body,
             )
             .await

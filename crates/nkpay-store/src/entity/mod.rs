@@ -23,6 +23,7 @@ pub mod node_lease;
 pub mod notification;
 pub mod notification_attempt;
 pub mod platform_key;
+pub mod platform_key_assignment;
 pub mod reconciliation_difference;
 pub mod reconciliation_run;
 pub mod refund;
