@@ -302,20 +302,6 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn response_body_is_cut_on_a_character_boundary() {
-        let body = "好".repeat(1000); // 3000 bytes
-        let cut = truncate_utf8(&body, RESPONSE_BODY_LIMIT);
-        assert_eq!(cut.len(), 2046);
-        assert!(cut.chars().all(|c| c == '好'));
-        assert_eq!(truncate_utf8("ok", RESPONSE_BODY_LIMIT), "ok");
-    }
-}
-
 /// The caller (`sys_id`) a notification answers to, whose platform key signs it: the caller
 /// that created the trade or refund, that sent the application (`MERCHANT_AUDIT`), or for a
 /// business opening the merchant's service provider. `None` when the subject is gone.
@@ -379,4 +365,18 @@ async fn sys_id_where<E: EntityTrait>(
         .into_tuple::<String>()
         .one(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_body_is_cut_on_a_character_boundary() {
+        let body = "好".repeat(1000); // 3000 bytes
+        let cut = truncate_utf8(&body, RESPONSE_BODY_LIMIT);
+        assert_eq!(cut.len(), 2046);
+        assert!(cut.chars().all(|c| c == '好'));
+        assert_eq!(truncate_utf8("ok", RESPONSE_BODY_LIMIT), "ok");
+    }
 }
