@@ -4,28 +4,19 @@
 //! printed (but a generated private key, once), every write audited as `local:cli:<$USER>`,
 //! bad input refused naming what to fix.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use nkpay_crypto::rsa_keys::RsaPrivateKey;
 use nkpay_store::audit_log;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
+use support::temp_dir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
 const API_KEY: &str = "k3yK3yk3yK3yk3yK3yk3yK3yk3yK3y01";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nkpay-admin-cli-{name}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// `nkpay admin <line>` over `db_url` (`line` split at white space: no argument here has
 /// any); (exit success, stdout, stderr).
@@ -86,7 +77,7 @@ fn pkcs12(password: &str) -> Vec<u8> {
 }
 
 fn operator_session(db_url: &str, label: &str) {
-    let dir = temp_dir(label);
+    let dir = temp_dir("admin-cli", label);
     let d = dir.as_path();
 
     // Service providers.
@@ -270,7 +261,7 @@ fn operator_session(db_url: &str, label: &str) {
 
 #[test]
 fn an_operator_sets_up_providers_and_channel_accounts_on_sqlite() {
-    let dir = temp_dir("sqlite-db");
+    let dir = temp_dir("admin-cli", "sqlite-db");
     operator_session(
         &format!("sqlite://{}/nkpay.db?mode=rwc", dir.display()),
         "sqlite",

@@ -3,24 +3,17 @@
 //! trades: no files, the run recorded); today is partial; a malformed or future date is refused
 //! naming `--date`; bad `[statements]` values are refused naming the key.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 
 use chrono::Utc;
 use nkpay_server::config::Config;
 use serde_json::Value;
+use support::temp_dir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nkpay-bill-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn bill(dir: &Path, date: &str) -> (bool, String, String) {
     let out = Command::new(BIN)
@@ -46,7 +39,7 @@ fn shanghai_day(offset_days: i64) -> String {
 
 #[test]
 fn bill_generate_makes_a_day_and_refuses_bad_dates() {
-    let dir = temp_dir("generate");
+    let dir = temp_dir("bill", "generate");
     let (ok, out, err) = bill(&dir, "20261120");
     assert!(ok, "{out}{err}");
     let report: Value = serde_json::from_str(&out).expect("JSON report");

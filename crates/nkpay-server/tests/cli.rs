@@ -1,7 +1,8 @@
 //! The `nkpay` binary as an operator runs it: keygen, migrate, serve with health endpoints,
 //! configuration errors, graceful shutdown on SIGTERM — on SQLite and PostgreSQL.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,26 +12,9 @@ use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use nkpay_crypto::wechat_sign::{self, WechatSignType};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use support::{free_port, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nkpay-cli-{name}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn nkpay(dir: &Path, db_url: &str, port: u16) -> Command {
     let mut cmd = Command::new(BIN);
@@ -117,7 +101,7 @@ fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
 
 /// Migrate, serve, answer health checks, stop cleanly on SIGTERM.
 fn serve_lifecycle(db_url: &str, label: &str) -> PathBuf {
-    let dir = temp_dir(label);
+    let dir = temp_dir("cli", label);
     let port = free_port();
     let out = nkpay(&dir, db_url, port)
         .arg("migrate")
@@ -158,7 +142,7 @@ fn serve_lifecycle(db_url: &str, label: &str) -> PathBuf {
 
 #[test]
 fn serve_on_sqlite_answers_health_and_stops_on_sigterm() {
-    let dir = temp_dir("sqlite-db");
+    let dir = temp_dir("cli", "sqlite-db");
     let _ = serve_lifecycle(
         &format!("sqlite://{}/nkpay.db?mode=rwc", dir.display()),
         "sqlite",
@@ -228,7 +212,7 @@ fn serve_on_postgres_answers_health_and_stops_on_sigterm() {
 #[test]
 fn admin_create_user_on_an_empty_database_then_login_works() {
     use std::io::Write;
-    let dir = temp_dir("admin-cli");
+    let dir = temp_dir("cli", "admin-cli");
     let db_url = format!("sqlite://{}/nkpay.db?mode=rwc", dir.display());
     let port = free_port();
     let mut child = nkpay(&dir, &db_url, port)
@@ -326,7 +310,7 @@ fn admin_create_user_on_an_empty_database_then_login_works() {
 /// The single shared `admin.token` is gone: configuring it is refused, naming the key.
 #[test]
 fn the_removed_admin_token_key_is_refused_by_name() {
-    let dir = temp_dir("admin-token-key");
+    let dir = temp_dir("cli", "admin-token-key");
     let out = nkpay(&dir, "sqlite::memory:", free_port())
         .env("NKPAY__ADMIN__TOKEN", "console-token-0123456789")
         .arg("migrate")
@@ -375,7 +359,7 @@ fn keygen_prints_a_matching_rsa_2048_pair_in_pem_and_base64() {
 
 #[test]
 fn a_bad_configuration_names_the_key_and_exits_2() {
-    let dir = temp_dir("badconf");
+    let dir = temp_dir("cli", "badconf");
     let out = nkpay(&dir, "mysql://nope", free_port())
         .arg("migrate")
         .output()
@@ -411,7 +395,7 @@ struct Demo {
 /// Starts `nkpay demo` (simulators on a free port) with the extra environment `env` and waits
 /// until it is ready.
 fn start_demo(name: &str, env: &[(&str, &str)]) -> Demo {
-    let dir = temp_dir(name);
+    let dir = temp_dir("cli", name);
     let (port, sandbox_port) = (free_port(), free_port());
     let credentials = dir.join("credentials.json");
     let db_url = format!("sqlite://{}/nkpay.db?mode=rwc", dir.display());

@@ -3,8 +3,10 @@
 //! non-zero; SIGTERM on a node with work in flight lets it finish, gives back every claim,
 //! ends the node lease and exits 0.
 
+mod support;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,27 +24,10 @@ use nkpay_store::merchants::{self, NewMerchant, NewServiceProvider};
 use nkpay_store::trades::{self, NewTrade};
 use nkpay_store::{Db, node_leases};
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
+use support::{free_port, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
 const NODE_ID: u16 = 5;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nkpay-nodes-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// One database per test: a SQLite file, and a fresh PostgreSQL database when the server
 /// answers (skipped loudly otherwise, a failure under CI).
@@ -55,7 +40,7 @@ struct TestDatabases {
 impl TestDatabases {
     fn new(name: &str) -> TestDatabases {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let dir = temp_dir(name);
+        let dir = temp_dir("nodes", name);
         let mut urls = vec![(
             "sqlite",
             format!("sqlite://{}/nkpay.db?mode=rwc", dir.display()),
@@ -183,7 +168,7 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
     let dbs = TestDatabases::new("dup");
     let master_key = SecretSealer::generate_key_base64();
     for (label, url) in &dbs.urls {
-        let dir = temp_dir(label);
+        let dir = temp_dir("nodes", label);
         let port_a = free_port();
         let mut a = nkpay(&dir, url, port_a, &master_key)
             .arg("serve")
@@ -355,7 +340,7 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
     let dbs = TestDatabases::new("term");
     let master_key = SecretSealer::generate_key_base64();
     for (label, url) in &dbs.urls {
-        let dir = temp_dir(label);
+        let dir = temp_dir("nodes", label);
         // Each channel query takes 3 s: claimed trades are in flight when SIGTERM comes.
         let (gateway, queries) = slow_channel(Duration::from_secs(3));
         let out = nkpay(&dir, url, free_port(), &master_key)

@@ -162,10 +162,18 @@ impl Client {
 /// it: a node.
 pub fn serve_on(listener: TcpListener, engine: Arc<Engine>) -> ServerHandle {
     let state = web::Data::new(ApiState::new(engine));
+    // As `nkpay serve` mounts it: metrics, request ids (docs/observability.md).
+    let metrics = web::Data::new(nkpay_api::observability::MetricsEndpoint {
+        handle: nkpay_api::observability::install_recorder().expect("metrics recorder"),
+        token: None,
+    });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(metrics.clone())
             .configure(nkpay_api::configure)
+            .wrap(from_fn(nkpay_api::observability::track))
+            .wrap(from_fn(nkpay_api::request_id::propagate))
     })
     .workers(2)
     .disable_signals()
@@ -255,27 +263,7 @@ impl Platform {
         let wx = &accounts.wechat.service_providers[0];
         seed(&db, &sealer, &sandbox).await;
 
-        let state = web::Data::new(ApiState::new(engine.clone()));
-        // As `nkpay serve` mounts it: metrics, request ids (docs/observability.md).
-        let metrics = web::Data::new(nkpay_api::observability::MetricsEndpoint {
-            handle: nkpay_api::observability::install_recorder().expect("metrics recorder"),
-            token: None,
-        });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(metrics.clone())
-                .configure(nkpay_api::configure)
-                .wrap(from_fn(nkpay_api::observability::track))
-                .wrap(from_fn(nkpay_api::request_id::propagate))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let handle = serve_on(listener, engine.clone());
 
         let http = reqwest::Client::new();
         let client = |sys_id: &str, key: &RsaPrivateKey| Client {
