@@ -10,6 +10,7 @@ pub mod admin;
 pub mod callback;
 pub mod console;
 pub mod health;
+pub mod limits;
 pub mod observability;
 pub mod open;
 pub mod request_id;
@@ -29,16 +30,26 @@ pub struct ApiState {
     pub engine: Arc<Engine>,
     /// The largest merchant API request body read; larger ones are refused (`10000000`).
     pub body_limit_bytes: usize,
+    /// Requests per caller and callbacks per address (issue 15).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl ApiState {
-    /// State over `engine`'s database with the default body limit.
+    /// State over `engine`'s database with the default body limit and no rate limits
+    /// ([`limits::LimitsConfig::off`]); see [`ApiState::with_limits`].
     pub fn new(engine: Arc<Engine>) -> ApiState {
         ApiState {
             db: engine.db().clone(),
             engine,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            limits: Arc::new(limits::Limits::new(limits::LimitsConfig::off())),
         }
+    }
+
+    /// The same state counting with `config`.
+    pub fn with_limits(mut self, config: limits::LimitsConfig) -> ApiState {
+        self.limits = Arc::new(limits::Limits::new(config));
+        self
     }
 }
 

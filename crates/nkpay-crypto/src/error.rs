@@ -14,6 +14,14 @@ pub enum CryptoError {
         /// The rule broken (`expected ',' or '}'`, `duplicate key`, …).
         reason: &'static str,
     },
+    /// An object naming the same key twice (two readers could pick different values).
+    #[error("invalid JSON at byte {offset}: duplicate key {key:?}")]
+    JsonDuplicateKey {
+        /// Byte offset of the second occurrence.
+        offset: usize,
+        /// The key (its first 64 characters).
+        key: String,
+    },
     /// JSON nested deeper than [`crate::json_text::MAX_DEPTH`].
     #[error("JSON nests deeper than {max} levels")]
     JsonTooDeep {

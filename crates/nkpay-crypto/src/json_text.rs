@@ -207,9 +207,9 @@ impl<'a> Parser<'a> {
             let key_pos = self.pos;
             let key = self.string()?;
             if members.iter().any(|(k, _)| *k == key) {
-                return Err(CryptoError::Json {
+                return Err(CryptoError::JsonDuplicateKey {
                     offset: key_pos,
-                    reason: "duplicate key",
+                    key: key.chars().take(64).collect(),
                 });
             }
             self.skip_ws();
@@ -486,7 +486,6 @@ mod tests {
             "\"\t\"",
             "\"\\x\"",
             "NaN",
-            "{\"a\":1,\"a\":2}",
         ] {
             let err = parse(bad).unwrap_err();
             assert!(
@@ -494,6 +493,19 @@ mod tests {
                 "{bad:?} gave {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_duplicate_key_is_refused_by_name() {
+        let err = parse("{\"a\":1,\"a\":2}").unwrap_err();
+        assert_eq!(
+            err,
+            CryptoError::JsonDuplicateKey {
+                offset: 7,
+                key: "a".into()
+            }
+        );
+        assert!(err.to_string().ends_with("duplicate key \"a\""), "{err}");
     }
 
     #[test]

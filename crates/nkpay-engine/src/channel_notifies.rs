@@ -158,6 +158,20 @@ impl ChannelNotifies {
         notify_reply(kind, handled.ack)
     }
 
+    /// The channel's failure answer to a callback refused before it was read (over the sender's
+    /// rate or the body cap), logged but recorded nowhere: the channel retries later, a stranger
+    /// fills no table.
+    pub fn refuse_unread(&self, path: CallbackPath, reason: &str) -> NotifyReply {
+        let kind = path.channel();
+        tracing::warn!(
+            channel = kind.as_str(),
+            path = path.path(),
+            reason,
+            "channel callback refused unread"
+        );
+        notify_reply(kind, NotifyAck::Rejected)
+    }
+
     /// Finds the trade the notify is about and verifies the notify with that trade's account.
     async fn verify_notify(&self, kind: ChannelKind, body: &[u8]) -> Result<Verified, Handled> {
         match read_notify_reference(kind, body) {

@@ -136,14 +136,88 @@ impl Default for PlatformKeysConfig {
     }
 }
 
-/// Limits on what merchants may ask (`[limits]`, issue 15).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Limits (`[limits]`, issue 15): on what merchants may ask, and abuse limits counted per node
+/// (see nkpay-api's `limits`; a rate of 0 turns that limit off).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// The platform's cap on one trade's `trans_amt`, in fen (1 to 9999999999); absent leaves
     /// only the channels' own limits (WeChat 2147483647 fen, Alipay 100000000.00 yuan). A trade
     /// over it is refused `10000000` naming `trans_amt`.
     pub max_trans_amt_fen: Option<i64>,
+    /// Merchant API requests per second per proven `sys_id` (0 to 100000); over it `90000000`.
+    pub per_sys_id_per_sec: u32,
+    /// Requests a `sys_id` may send at once (0 to 1000000; 0 is taken as 1 when the rate is on).
+    pub per_sys_id_burst: u32,
+    /// Channel callbacks per second per client address (0 to 100000).
+    pub callback_per_addr_per_sec: u32,
+    /// Channel callbacks a client address may send at once (0 to 1000000).
+    pub callback_burst: u32,
+    /// The largest channel callback body read, in bytes (1024 to 16 MiB).
+    pub callback_body_limit_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = nkpay_api::limits::LimitsConfig::default();
+        LimitsConfig {
+            max_trans_amt_fen: None,
+            per_sys_id_per_sec: d.per_sys_id_per_sec,
+            per_sys_id_burst: d.per_sys_id_burst,
+            callback_per_addr_per_sec: d.callback_per_addr_per_sec,
+            callback_burst: d.callback_burst,
+            callback_body_limit_bytes: d.callback_body_limit_bytes,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The abuse limits the API counts with.
+    pub fn limits_config(&self) -> nkpay_api::limits::LimitsConfig {
+        nkpay_api::limits::LimitsConfig {
+            per_sys_id_per_sec: self.per_sys_id_per_sec,
+            per_sys_id_burst: self.per_sys_id_burst,
+            callback_per_addr_per_sec: self.callback_per_addr_per_sec,
+            callback_burst: self.callback_burst,
+            callback_body_limit_bytes: self.callback_body_limit_bytes,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(cap) = self.max_trans_amt_fen {
+            within(
+                "limits.max_trans_amt_fen",
+                cap,
+                1,
+                nkpay_core::money::Money::MAX.fen(),
+            )?;
+        }
+        within(
+            "limits.per_sys_id_per_sec",
+            self.per_sys_id_per_sec,
+            0,
+            100_000,
+        )?;
+        within(
+            "limits.per_sys_id_burst",
+            self.per_sys_id_burst,
+            0,
+            1_000_000,
+        )?;
+        within(
+            "limits.callback_per_addr_per_sec",
+            self.callback_per_addr_per_sec,
+            0,
+            100_000,
+        )?;
+        within("limits.callback_burst", self.callback_burst, 0, 1_000_000)?;
+        within(
+            "limits.callback_body_limit_bytes",
+            self.callback_body_limit_bytes,
+            1024,
+            MAX_BODY_LIMIT_BYTES,
+        )
+    }
 }
 
 /// `GET /metrics` (`[metrics]`, issue 14; docs/observability.md).
@@ -605,14 +679,7 @@ impl Config {
         }
         self.validate_notify()?;
         self.validate_jobs()?;
-        if let Some(cap) = self.limits.max_trans_amt_fen {
-            within(
-                "limits.max_trans_amt_fen",
-                cap,
-                1,
-                nkpay_core::money::Money::MAX.fen(),
-            )?;
-        }
+        self.limits.validate()?;
         if let Some(secret) = &self.admin.jwt_secret
             && secret.len() < MIN_JWT_SECRET_BYTES
         {

@@ -171,6 +171,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             db: db.clone(),
             engine: engine.clone(),
             body_limit_bytes: config.server.body_limit_bytes,
+            limits: Arc::new(nkpay_api::limits::Limits::new(
+                config.limits.limits_config(),
+            )),
         });
         let console_dir =
             web::Data::new(nkpay_api::console::ConsoleDir(config.console.dir.clone()));

@@ -297,3 +297,47 @@ async fn database_max_connections_sizes_the_pool() {
     db.close().await.expect("close");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_abuse_limits_reach_the_api_and_are_bounded() {
+    let file = write_temp(
+        "limits.toml",
+        &default_with(&[
+            ("limits", "per_sys_id_per_sec", "7"),
+            ("limits", "per_sys_id_burst", "9"),
+            ("limits", "callback_per_addr_per_sec", "3"),
+        ]),
+    );
+    let config = Config::load(
+        Some(&file),
+        env(&[
+            ("NKPAY__LIMITS__CALLBACK_BURST", "4"),
+            ("NKPAY__LIMITS__CALLBACK_BODY_LIMIT_BYTES", "4096"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(
+        config.limits.limits_config(),
+        nkpay_api::limits::LimitsConfig {
+            per_sys_id_per_sec: 7,
+            per_sys_id_burst: 9,
+            callback_per_addr_per_sec: 3,
+            callback_burst: 4,
+            callback_body_limit_bytes: 4096,
+        }
+    );
+    for (key, value) in [
+        ("limits.per_sys_id_per_sec", "100001"),
+        ("limits.per_sys_id_burst", "1000001"),
+        ("limits.callback_per_addr_per_sec", "100001"),
+        ("limits.callback_burst", "1000001"),
+        ("limits.callback_body_limit_bytes", "100"),
+    ] {
+        let var = format!("NKPAY__{}", key.to_ascii_uppercase().replace('.', "__"));
+        let err = Config::load(None, env(&[(&var, value)])).expect_err(&var);
+        assert!(
+            err.to_string().contains(&format!("`{key}`")),
+            "{var}: {err}"
+        );
+    }
+}

@@ -318,9 +318,7 @@ pub fn read_application(
     }
     card_info(&mut r, kind, legal_cert_type, today)?;
     // Dougong writes its notify URLs `virgo://http(s)://…`; the prefix is dropped.
-    let async_return_url = f
-        .text("async_return_url", URL_MAX)?
-        .map(|u| u.strip_prefix("virgo://").unwrap_or(u).to_owned());
+    let async_return_url = f.http_url("async_return_url", URL_MAX)?.map(str::to_owned);
     Ok(Apply {
         request,
         kind,
@@ -354,11 +352,11 @@ fn validity(
             Date(d) if d == begin => begin_key,
             Date(_) | EndDateOnLongTerm | MissingEndDate | Order { .. } => end_key,
         };
-        Refusal::invalid(field, e.to_string())
+        Refusal::invalid(r.f.name(field), e.to_string())
     })?;
     if checked.begin > today {
         return Err(Refusal::invalid(
-            begin_key,
+            r.f.name(begin_key),
             "must not be after today (Asia/Shanghai)",
         ));
     }
@@ -378,7 +376,7 @@ fn card_info(
     let obj =
         r.f.object("card_info")?
             .ok_or_else(|| Refusal::missing("card_info"))?;
-    let c = Fields::nested(&obj, "card_info.");
+    let c = r.f.nested(&obj, "card_info.");
     let mut kept = Map::new();
     let mut keep = |key: &str, v: &str| {
         kept.insert(key.to_owned(), Value::String(v.to_owned()));
@@ -451,6 +449,12 @@ fn card_info(
             keep("cert_type", t.code());
             secrets.push(("card_info.cert_no", PersonalKind::CertNo, no));
         }
+        (None, Some(_)) => {
+            return Err(Refusal::invalid(
+                "card_info.cert_no",
+                "a corporate account has no holder certificate: give card_info.cert_type with it, or leave it out",
+            ));
+        }
         _ => {}
     }
     if c.optional("cert_begin_date")?.is_some() {
@@ -465,8 +469,7 @@ fn card_info(
             "cert_begin_date",
             "cert_end_date",
             today,
-        )
-        .map_err(|e| Refusal::new(e.code, format!("card_info.{}", e.desc)))?;
+        )?;
         kept.extend(nested.details);
     }
     if let Some(mp) = c.optional("mp")? {

@@ -49,7 +49,9 @@ impl OpenCall for BusiOpen {
             upper_huifu_id: upper.to_owned(),
             wx_conf: conf_list(f, "wx_conf_list")?,
             ali_conf: conf_list(f, "ali_conf_list")?,
-            notify_url: notify_url(f, "busi_async_return_url")?,
+            notify_url: f
+                .http_url("busi_async_return_url", URL_MAX_CHARS)?
+                .map(str::to_owned),
         })
     }
 
@@ -113,8 +115,8 @@ fn conf_list(f: &Fields<'_>, key: &'static str) -> Result<Vec<ConfEntry>, Refusa
     let not_list = || Refusal::invalid(key, "must be a string holding a JSON array of objects");
     let items = match f.optional(key).map_err(|_| not_list())? {
         None => return Ok(Vec::new()),
-        Some(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Array(a)) => a,
+        Some(s) => match super::fields::strict_json(s) {
+            Some(Value::Array(a)) => a,
             _ => return Err(not_list()),
         },
     };
@@ -123,7 +125,7 @@ fn conf_list(f: &Fields<'_>, key: &'static str) -> Result<Vec<ConfEntry>, Refusa
         let Value::Object(obj) = item else {
             return Err(not_list());
         };
-        let entry = Fields::nested(
+        let entry = f.nested(
             &obj,
             if key == "wx_conf_list" {
                 "wx_conf_list."
@@ -149,21 +151,6 @@ fn conf_list(f: &Fields<'_>, key: &'static str) -> Result<Vec<ConfEntry>, Refusa
         });
     }
     Ok(out)
-}
-
-/// An http(s) URL, Dougong's `virgo://` prefix dropped.
-fn notify_url(f: &Fields<'_>, key: &'static str) -> Result<Option<String>, Refusal> {
-    let Some(text) = f.text(key, URL_MAX_CHARS)? else {
-        return Ok(None);
-    };
-    let url = text.strip_prefix("virgo://").unwrap_or(text);
-    if !is_http_url(url, false) {
-        return Err(Refusal::invalid(
-            key,
-            "must be an http(s) URL (virgo:// prefix allowed)",
-        ));
-    }
-    Ok(Some(url.to_owned()))
 }
 
 /// One value or several separated by commas, trimmed, duplicates dropped.

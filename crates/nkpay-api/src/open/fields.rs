@@ -2,10 +2,18 @@
 //! (amounts too), an empty string is the same as an absent field (the SDKs drop empties before
 //! signing), unknown fields are ignored, a wrongly typed field is refused by name. The form
 //! rules every endpoint shares (request ids, amounts, lengths, `org_*` keys) live here too.
+//! No text may hold a control character (Unicode `Cc`: NUL, CR, LF, …): refused by name.
+//!
+//! Every lookup can be recorded ([`Fields::tracked`]), so the fields an endpoint reads can be
+//! listed and checked against the bad-input matrix's rules (issue 15).
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nkpay_core::money::Money;
-use nkpay_crypto::envelope;
+use nkpay_crypto::{envelope, json_text};
+use nkpay_engine::businesses::is_http_url;
 use nkpay_engine::request::{OriginalKey, RequestId, WriteRequest};
 use nkpay_engine::shanghai_time;
 use serde_json::{Map, Value};
@@ -23,28 +31,65 @@ pub struct Fields<'a> {
     map: &'a Map<String, Value>,
     /// `""` for `data`, `"wx_data."` for a nested object.
     prefix: &'static str,
+    /// Where each looked-up field's full name is recorded, when listing what an endpoint reads.
+    log: Option<&'a RefCell<BTreeSet<String>>>,
 }
 
 impl<'a> Fields<'a> {
     /// The top-level `data`.
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Fields { map, prefix: "" }
+        Fields {
+            map,
+            prefix: "",
+            log: None,
+        }
     }
 
-    /// A nested object, so messages name `wx_data.sub_appid`.
-    pub fn nested(map: &'a Map<String, Value>, prefix: &'static str) -> Self {
-        Fields { map, prefix }
+    /// The top-level `data`, recording into `log` the name of every field looked up (nested
+    /// ones as `wx_data.openid`), whether present or not.
+    pub fn tracked(map: &'a Map<String, Value>, log: &'a RefCell<BTreeSet<String>>) -> Self {
+        Fields {
+            map,
+            prefix: "",
+            log: Some(log),
+        }
     }
 
-    fn name(&self, key: &str) -> String {
+    /// A nested object of this one, so messages name `wx_data.sub_appid`.
+    pub fn nested<'b>(&self, map: &'b Map<String, Value>, prefix: &'static str) -> Fields<'b>
+    where
+        'a: 'b,
+    {
+        Fields {
+            map,
+            prefix,
+            log: self.log,
+        }
+    }
+
+    /// The full name of field `key` as refusals name it (`wx_data.openid` in a nested object).
+    pub fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
-    /// The field's text; `None` when absent, `null` or `""`.
+    /// The field's value, its name recorded when tracked.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        if let Some(log) = self.log {
+            log.borrow_mut().insert(self.name(key));
+        }
+        self.map.get(key)
+    }
+
+    /// The field's text; `None` when absent, `null` or `""`. Refused when not a string or
+    /// when it holds a control character.
     pub fn optional(&self, key: &str) -> Result<Option<&'a str>, Refusal> {
-        match self.map.get(key) {
+        match self.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) if s.chars().any(char::is_control) => Err(Refusal::invalid(
+                self.name(key),
+                "must not contain control characters",
+            )),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(_) => Err(Refusal::invalid(self.name(key), "must be a string")),
         }
@@ -65,28 +110,51 @@ impl<'a> Fields<'a> {
                 "must be a JSON object, or a string holding one",
             )
         };
-        match self.map.get(key) {
+        match self.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(m)) => Ok((!m.is_empty()).then(|| m.clone())),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Object(m)) => Ok((!m.is_empty()).then_some(m)),
+            Some(Value::String(s)) => match strict_json(s) {
+                Some(Value::Object(m)) => Ok((!m.is_empty()).then_some(m)),
                 _ => Err(not_object()),
             },
             Some(_) => Err(not_object()),
         }
     }
 
-    /// `mer_id`, or its alias `huifu_id` (what the Dougong SDK request classes send).
+    /// `mer_id`, or its alias `huifu_id` (what the Dougong SDK request classes send): an id of
+    /// at most 32 characters.
     pub fn mer_id(&self) -> Result<&'a str, Refusal> {
-        match self.optional("mer_id")? {
-            Some(v) => Ok(v),
-            None => self.optional("huifu_id")?.ok_or_else(|| {
-                Refusal::new(
-                    nkpay_core::resp_code::RespCode::ParamError,
-                    "mer_id不能为空: give the merchant's mer_id (or its alias huifu_id)",
-                )
-            }),
+        self.aliased_id("mer_id", "huifu_id", 32)?.ok_or_else(|| {
+            Refusal::new(
+                nkpay_core::resp_code::RespCode::ParamError,
+                "mer_id不能为空: give the merchant's mer_id (or its alias huifu_id)",
+            )
+        })
+    }
+
+    /// Id field `main` (see [`check_id`]), or else `alias`: both are read and checked, and
+    /// both given with different values is refused naming `alias`.
+    pub fn aliased_id(
+        &self,
+        main: &str,
+        alias: &str,
+        max: usize,
+    ) -> Result<Option<&'a str>, Refusal> {
+        let read = |key: &str| -> Result<Option<&'a str>, Refusal> {
+            let value = self.optional(key)?;
+            if let Some(v) = value {
+                check_id(&self.name(key), v, max)?;
+            }
+            Ok(value)
+        };
+        match (read(main)?, read(alias)?) {
+            (Some(m), Some(a)) if m != a => Err(Refusal::invalid(
+                self.name(alias),
+                format!("must be the same as {main} when both are given"),
+            )),
+            (Some(m), _) => Ok(Some(m)),
+            (None, a) => Ok(a),
         }
     }
 
@@ -133,6 +201,23 @@ impl<'a> Fields<'a> {
         Ok(value)
     }
 
+    /// An optional http(s) URL with a host, of at most `max` characters; Dougong's `virgo://`
+    /// prefix (how its SDKs write notify URLs) is dropped. Where it may point is the engine's
+    /// rule.
+    pub fn http_url(&self, key: &str, max: usize) -> Result<Option<&'a str>, Refusal> {
+        let Some(text) = self.text(key, max)? else {
+            return Ok(None);
+        };
+        let url = text.strip_prefix("virgo://").unwrap_or(text);
+        if !is_http_url(url, false) {
+            return Err(Refusal::invalid(
+                self.name(key),
+                "must be an http(s) URL (virgo:// prefix allowed)",
+            ));
+        }
+        Ok(Some(url))
+    }
+
     /// An optional `yyyyMMddHHmmss` Asia/Shanghai time.
     pub fn date_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, Refusal> {
         self.optional(key)?
@@ -154,10 +239,12 @@ impl<'a> Fields<'a> {
             .optional("org_req_date")?
             .map(|d| date(d, "org_req_date"))
             .transpose()?;
-        match (
-            self.optional("org_nkp_seq_id")?,
-            self.optional("org_req_seq_id")?,
-        ) {
+        // Each given id is checked, even the one not used.
+        let org_req_seq_id = self.optional("org_req_seq_id")?;
+        if let Some(seq) = org_req_seq_id {
+            check_req_seq_id("org_req_seq_id", seq)?;
+        }
+        match (self.optional("org_nkp_seq_id")?, org_req_seq_id) {
             (Some(nkp), _) => {
                 let ok = nkp.len() <= 32 && nkp.bytes().all(|b| b.is_ascii_alphanumeric());
                 if !ok {
@@ -172,7 +259,6 @@ impl<'a> Fields<'a> {
                 })
             }
             (None, Some(seq)) => {
-                check_req_seq_id("org_req_seq_id", seq)?;
                 let req_date = org_req_date.ok_or_else(|| {
                     Refusal::new(
                         nkpay_core::resp_code::RespCode::ParamError,
@@ -190,6 +276,13 @@ impl<'a> Fields<'a> {
             )),
         }
     }
+}
+
+/// JSON text held in a string field, read as strictly as the envelope (no duplicate keys, no
+/// lone surrogates, nesting at most [`json_text::MAX_DEPTH`]); `None` when it is not.
+pub fn strict_json(text: &str) -> Option<Value> {
+    json_text::parse(text).ok()?;
+    serde_json::from_str(text).ok()
 }
 
 /// A real date written `yyyyMMdd`.

@@ -24,7 +24,7 @@ use nkpay_engine::{Caller, Engine};
 use serde_json::{Map, Value, json};
 
 use super::CallerCall;
-use super::fields::{Fields, check_id, date};
+use super::fields::{Fields, date};
 use super::reply::{Refusal, Reply};
 
 /// The filequery endpoint.
@@ -48,13 +48,9 @@ impl CallerCall for FileQuery {
 
     fn read(f: &Fields<'_>) -> Result<FileQueryRequest, Refusal> {
         let id = f.request_id()?;
-        let huifu_id = match f.optional("huifu_id")? {
-            Some(v) => v,
-            None => f
-                .optional("mer_id")?
-                .ok_or_else(|| Refusal::missing("huifu_id"))?,
-        };
-        check_id("huifu_id", huifu_id, 32)?;
+        let huifu_id = f
+            .aliased_id("huifu_id", "mer_id", 32)?
+            .ok_or_else(|| Refusal::missing("huifu_id"))?;
         let file_date = date(f.required("file_date")?, "file_date")?;
         let bill_type = match f.optional("bill_type")? {
             None => None,

@@ -50,7 +50,7 @@ fn read(f: &Fields<'_>) -> Result<CreateTrade, Refusal> {
     let remark = f.text("remark", REMARK_MAX_CHARS)?;
     let wx = match trade_type.channel() {
         ChannelKind::Wechat => match f.object("wx_data")? {
-            Some(obj) => wx_data(&Fields::nested(&obj, "wx_data."))?,
+            Some(obj) => wx_data(&f.nested(&obj, "wx_data."))?,
             None => WxData::default(),
         },
         ChannelKind::Alipay => {
@@ -65,6 +65,7 @@ fn read(f: &Fields<'_>) -> Result<CreateTrade, Refusal> {
         trans_amt,
         goods_desc: goods_desc.to_owned(),
         time_expire,
+        // Its length, syntax and where it may point: the engine's url_guard.
         notify_url: f.optional("notify_url")?.map(str::to_owned),
         remark: remark.map(str::to_owned),
         wx,

@@ -18,6 +18,7 @@ pub mod refund;
 pub mod reply;
 
 use crate::ApiState;
+use crate::limits::Limits;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
@@ -25,6 +26,8 @@ use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope::{self, EnvelopeError, SignedRequest};
 use nkpay_engine::{Caller, Engine, Scope};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -60,37 +63,88 @@ pub const BASICDATA_QUERY: &str = "/v2/merchant/basicdata/query";
 /// `POST` an application's state.
 pub const BASICDATA_STATUS_QUERY: &str = "/v2/merchant/basicdata/status/query";
 
+/// One merchant API endpoint: its path, its actix route, and a run of its `read` alone (no
+/// I/O) so the fields it reads can be listed.
+struct Endpoint {
+    path: &'static str,
+    route: fn() -> actix_web::Route,
+    read: fn(&Fields<'_>),
+}
+
+/// An endpoint scoped to a merchant ([`OpenCall`]).
+const fn merchant<C: OpenCall + 'static>(path: &'static str) -> Endpoint {
+    Endpoint {
+        path,
+        route: merchant_route::<C>,
+        read: merchant_read::<C>,
+    }
+}
+
+fn merchant_route<C: OpenCall + 'static>() -> actix_web::Route {
+    web::post().to(handle::<C>)
+}
+
+fn merchant_read<C: OpenCall>(f: &Fields<'_>) {
+    let _ = f.mer_id();
+    let _ = C::read(f);
+}
+
+/// An endpoint for the caller alone ([`CallerCall`]).
+const fn caller<C: CallerCall + 'static>(path: &'static str) -> Endpoint {
+    Endpoint {
+        path,
+        route: caller_route::<C>,
+        read: caller_read::<C>,
+    }
+}
+
+fn caller_route<C: CallerCall + 'static>() -> actix_web::Route {
+    web::post().to(handle_caller::<C>)
+}
+
+fn caller_read<C: CallerCall>(f: &Fields<'_>) {
+    let _ = C::read(f);
+}
+
+/// Every endpoint of the merchant API, in one table.
+const ENDPOINTS: &[Endpoint] = &[
+    merchant::<jspay::Jspay>(JSPAY),
+    merchant::<query::Query>(QUERY),
+    merchant::<close::Close>(CLOSE),
+    merchant::<refund::Refund>(REFUND),
+    merchant::<refund::RefundQuery>(REFUND_QUERY),
+    caller::<filequery::FileQuery>(FILEQUERY),
+    caller::<basicdata::ApplyEnt>(BASICDATA_ENT),
+    caller::<basicdata::ApplyIndv>(BASICDATA_INDV),
+    merchant::<basicdata::Query>(BASICDATA_QUERY),
+    merchant::<basicdata::StatusQuery>(BASICDATA_STATUS_QUERY),
+    merchant::<busi::BusiOpen>(BUSI_OPEN),
+    merchant::<busi::BusiConfig>(BUSI_CONFIG),
+    merchant::<busi::BusiConfigQuery>(BUSI_CONFIG_QUERY),
+];
+
 /// Mounts the merchant API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(JSPAY, web::post().to(handle::<jspay::Jspay>))
-        .route(QUERY, web::post().to(handle::<query::Query>))
-        .route(CLOSE, web::post().to(handle::<close::Close>))
-        .route(REFUND, web::post().to(handle::<refund::Refund>))
-        .route(REFUND_QUERY, web::post().to(handle::<refund::RefundQuery>))
-        .route(
-            FILEQUERY,
-            web::post().to(handle_caller::<filequery::FileQuery>),
-        )
-        .route(
-            BASICDATA_ENT,
-            web::post().to(handle_caller::<basicdata::ApplyEnt>),
-        )
-        .route(
-            BASICDATA_INDV,
-            web::post().to(handle_caller::<basicdata::ApplyIndv>),
-        )
-        .route(BASICDATA_QUERY, web::post().to(handle::<basicdata::Query>))
-        .route(
-            BASICDATA_STATUS_QUERY,
-            web::post().to(handle::<basicdata::StatusQuery>),
-        )
-        .route(BUSI_OPEN, web::post().to(handle::<busi::BusiOpen>))
-        .route(BUSI_CONFIG, web::post().to(handle::<busi::BusiConfig>))
-        .route(
-            BUSI_CONFIG_QUERY,
-            web::post().to(handle::<busi::BusiConfigQuery>),
-        )
-        .route(platform_keys::PATH, web::get().to(platform_keys::list));
+    for e in ENDPOINTS {
+        cfg.route(e.path, (e.route)());
+    }
+    cfg.route(platform_keys::PATH, web::get().to(platform_keys::list));
+}
+
+/// The path of every merchant API endpoint.
+pub fn endpoint_paths() -> impl Iterator<Item = &'static str> {
+    ENDPOINTS.iter().map(|e| e.path)
+}
+
+/// The `data` fields endpoint `path` looks up when reading `data` (nested ones as
+/// `wx_data.openid`; with valid `data` every field its path through the rules reaches), or
+/// `None` when `path` is no endpoint. For checking the field rules of the bad-input matrix
+/// against what the code reads (issue 15).
+pub fn fields_read(path: &str, data: &Map<String, Value>) -> Option<BTreeSet<String>> {
+    let endpoint = ENDPOINTS.iter().find(|e| e.path == path)?;
+    let log = RefCell::new(BTreeSet::new());
+    (endpoint.read)(&Fields::tracked(data, &log));
+    Some(log.into_inner())
 }
 
 /// The caller's scope and the engine, for one endpoint's run.
@@ -140,6 +194,7 @@ pub trait CallerCall {
 trait Run {
     fn run(
         engine: &Engine,
+        limits: &Limits,
         request: &SignedRequest,
     ) -> impl Future<Output = Result<Map<String, Value>, Refusal>>;
 }
@@ -148,17 +203,25 @@ struct ForMerchant<C>(PhantomData<C>);
 struct ForCaller<C>(PhantomData<C>);
 
 impl<C: OpenCall> Run for ForMerchant<C> {
-    async fn run(engine: &Engine, request: &SignedRequest) -> Result<Map<String, Value>, Refusal> {
-        run::<C>(engine, request).await
+    async fn run(
+        engine: &Engine,
+        limits: &Limits,
+        request: &SignedRequest,
+    ) -> Result<Map<String, Value>, Refusal> {
+        run::<C>(engine, limits, request).await
     }
 }
 
 impl<C: CallerCall> Run for ForCaller<C> {
-    /// The caller (proven by its signature), the typed request, the run; a field's refusal is
-    /// answered only once the caller is proven.
-    async fn run(engine: &Engine, request: &SignedRequest) -> Result<Map<String, Value>, Refusal> {
+    /// The caller (proven by its signature, within its rate), the typed request, the run; a
+    /// field's refusal is answered only once the caller is proven.
+    async fn run(
+        engine: &Engine,
+        limits: &Limits,
+        request: &SignedRequest,
+    ) -> Result<Map<String, Value>, Refusal> {
         let read = C::read(&Fields::new(&request.data));
-        let caller = engine.callers().verify_caller(request).await?;
+        let caller = proven_caller(engine, limits, request).await?;
         C::run(engine, caller, read?).await
     }
 }
@@ -211,7 +274,7 @@ async fn respond<R: Run>(state: web::Data<ApiState>, payload: web::Payload) -> H
         }
     };
     let data = &request.data;
-    let answer = R::run(&state.engine, &request).await;
+    let answer = R::run(&state.engine, &state.limits, &request).await;
     let signer = reply::signer_for(&state.engine, Some(&request.sys_id)).await;
     match answer {
         Ok(answer) => reply::signed(&signer, StatusCode::OK, answer),
@@ -223,24 +286,42 @@ async fn respond<R: Run>(state: web::Data<ApiState>, payload: web::Payload) -> H
     }
 }
 
-/// The caller (proven by its signature), the merchant scope, the typed request, the run. The
-/// fields are read before the engine is entered, but a field's refusal is answered only once
-/// the caller is proven: an unsigned request learns nothing.
+/// The caller proven by its signature, then counted against its rate (`90000000` over it):
+/// counted only once proven, so a forged `sys_id` spends nobody's allowance.
+async fn proven_caller(
+    engine: &Engine,
+    limits: &Limits,
+    request: &SignedRequest,
+) -> Result<Caller, Refusal> {
+    let caller = engine.callers().verify_caller(request).await?;
+    limits
+        .check_sys_id(&caller.sys_id)
+        .map_err(|desc| Refusal::new(RespCode::RateLimited, desc))?;
+    Ok(caller)
+}
+
+/// The caller (proven by its signature, within its rate), the merchant scope, the typed
+/// request, the run. The fields are read before the engine is entered, but a field's refusal
+/// is answered only once the caller is proven: an unsigned request learns nothing.
 async fn run<C: OpenCall>(
     engine: &Engine,
+    limits: &Limits,
     request: &SignedRequest,
 ) -> Result<Map<String, Value>, Refusal> {
     let f = Fields::new(&request.data);
     let mer_id = f.mer_id();
     let read = C::read(&f);
-    let caller = engine.callers().verify_caller(request).await?;
+    let caller = proven_caller(engine, limits, request).await?;
     // The merchant scope before the fields: a caller learns nothing about another's merchant.
     let scope = engine.callers().authorize(&caller, mer_id?).await?;
     C::run(Scoped { engine, scope }, read?).await
 }
 
-/// The body, or why it is refused (too large, cut off).
-async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, String> {
+/// The body, or why it is refused (more than `limit` bytes, cut off).
+pub(crate) async fn read_limited(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| format!("请求报文读取失败: {e}"))?;

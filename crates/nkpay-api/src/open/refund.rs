@@ -27,23 +27,26 @@ impl OpenCall for Refund {
         let remark = f.text("remark", REMARK_MAX_CHARS)?;
         let by_ours =
             f.optional("org_nkp_seq_id")?.is_some() || f.optional("org_req_seq_id")?.is_some();
-        let trade = match f.optional("org_party_order_id")?.filter(|_| !by_ours) {
-            Some(party) => {
-                check_id("org_party_order_id", party, PARTY_ORDER_ID_MAX)?;
-                RefundedTrade::Party {
-                    party_order_id: party.to_owned(),
-                    req_date: f
-                        .optional("org_req_date")?
-                        .map(|d| date(d, "org_req_date"))
-                        .transpose()?,
-                }
-            }
+        // Checked whenever given, even when the trade is named by our own ids.
+        let party = f.optional("org_party_order_id")?;
+        if let Some(party) = party {
+            check_id("org_party_order_id", party, PARTY_ORDER_ID_MAX)?;
+        }
+        let trade = match party.filter(|_| !by_ours) {
+            Some(party) => RefundedTrade::Party {
+                party_order_id: party.to_owned(),
+                req_date: f
+                    .optional("org_req_date")?
+                    .map(|d| date(d, "org_req_date"))
+                    .transpose()?,
+            },
             None => RefundedTrade::Org(f.original_key()?),
         };
         Ok(CreateRefund {
             request,
             trade,
             ord_amt,
+            // Its length, syntax and where it may point: the engine's url_guard.
             notify_url: f.optional("notify_url")?.map(str::to_owned),
             remark: remark.map(str::to_owned),
         })

@@ -161,7 +161,12 @@ impl Client {
 /// Serves every route of `engine`'s platform on `listener` (2 workers) until the handle stops
 /// it: a node.
 pub fn serve_on(listener: TcpListener, engine: Arc<Engine>) -> ServerHandle {
-    let state = web::Data::new(ApiState::new(engine));
+    serve_with(listener, ApiState::new(engine))
+}
+
+/// [`serve_on`] with the API state given (limits, body limit).
+pub fn serve_with(listener: TcpListener, state: ApiState) -> ServerHandle {
+    let state = web::Data::new(state);
     // As `nkpay serve` mounts it: metrics, request ids (docs/observability.md).
     let metrics = web::Data::new(nkpay_api::observability::MetricsEndpoint {
         handle: nkpay_api::observability::install_recorder().expect("metrics recorder"),
@@ -225,14 +230,26 @@ impl Platform {
     }
 
     pub async fn all_with(config: EngineConfig) -> Vec<Platform> {
+        Self::all_with_limits(config, nkpay_api::limits::LimitsConfig::off()).await
+    }
+
+    /// Platforms whose API counts with `limits` (issue 15).
+    pub async fn all_with_limits(
+        config: EngineConfig,
+        limits: nkpay_api::limits::LimitsConfig,
+    ) -> Vec<Platform> {
         let mut out = Vec::new();
         for db in databases().await {
-            out.push(Platform::start(db, config.clone()).await);
+            out.push(Platform::start(db, config.clone(), limits).await);
         }
         out
     }
 
-    async fn start(test_db: TestDb, config: EngineConfig) -> Platform {
+    async fn start(
+        test_db: TestDb,
+        config: EngineConfig,
+        limits: nkpay_api::limits::LimitsConfig,
+    ) -> Platform {
         let sandbox = Sandbox::start(SandboxConfig {
             time_scale: TIME_SCALE,
             ..SandboxConfig::demo()
@@ -263,7 +280,7 @@ impl Platform {
         let wx = &accounts.wechat.service_providers[0];
         seed(&db, &sealer, &sandbox).await;
 
-        let handle = serve_on(listener, engine.clone());
+        let handle = serve_with(listener, ApiState::new(engine.clone()).with_limits(limits));
 
         let http = reqwest::Client::new();
         let client = |sys_id: &str, key: &RsaPrivateKey| Client {
