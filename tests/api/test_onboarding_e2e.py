@@ -8,12 +8,19 @@ operator approves them through the admin API; WeChat is opened with the sub-merc
 WeChat (the simulator) issued, Alipay through the ISV authorization page and its callback; an
 official-account appid and a JSAPI directory are bound (the simulator shows `addsubdevconfig`);
 then a `T_JSAPI` and an `A_NATIVE` payment reach `S` and the merchant is notified of each, and
-the review and business results reach the receiver too. Every reply dg-sdk returns was verified
-against the platform key the CLI printed."""
+the review and business results reach the receiver too; the WeChat payment is refunded and the
+admin session refreshed. Every reply dg-sdk returns was verified against the platform key the
+CLI printed.
+
+The server runs with `log.level = debug` (issue 15): at the end, no log line and no reply of
+the platform holds a configured secret (the WeChat API key, the Alipay app private key, the
+service provider's private key, the admin password and tokens, the master key, the JWT secret)
+or a full personal number (ID card, bank card, mobile)."""
 
 import json
 import os
 import pathlib
+import re
 import subprocess
 import urllib.parse
 import uuid
@@ -62,9 +69,12 @@ class Operator:
                 "NKPAY__CHANNELS__ALIPAY_GATEWAY_URL": f"{self.sandbox_url}/gateway.do",
                 "NKPAY__DATABASE__URL": database_url,
                 "NKPAY__SECRETS__MASTER_KEY_FILE": str(tmp / "master.key"),
-                "RUST_LOG": self.env.get("RUST_LOG", "info"),
+                # Debug logs, as the config sets them (RUST_LOG would override the level).
+                "NKPAY__LOG__LEVEL": "debug",
+                "NKPAY__ADMIN__JWT_SECRET": "jwt-" + uuid.uuid4().hex + uuid.uuid4().hex,
             }
         )
+        self.env.pop("RUST_LOG", None)
         self.proc = None
         self.log_path = tmp / "nkpay.log"
 
@@ -129,9 +139,32 @@ def received(receiver, predicate, what):
     return wait_for(find, timeout=60, what=what)
 
 
-def test_from_an_empty_database_to_a_first_payment(operator):
+def record_replies(monkeypatch, base_url):
+    """Every reply body the platform at `base_url` sends this test, in order."""
+    replies = []
+    send = requests.adapters.HTTPAdapter.send
+
+    def recording(self, request, *args, **kwargs):
+        response = send(self, request, *args, **kwargs)
+        if request.url.startswith(base_url):
+            replies.append((request.url, response.content.decode("utf-8", errors="replace")))
+        return response
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", recording)
+    return replies
+
+
+def key_pieces(pem: str) -> list:
+    """48-character pieces of a private key's base64 body, past its first 64 characters (the
+    structure every key shares): any of them in a log means the key leaked."""
+    body = "".join(line.strip() for line in pem.splitlines() if not line.startswith("-----"))
+    return [body[i : i + 48] for i in range(64, len(body) - 48, 48)]
+
+
+def test_from_an_empty_database_to_a_first_payment(operator, monkeypatch):
     op = operator
     receiver = Receiver()
+    replies = record_replies(monkeypatch, op.base_url)
 
     # 1. The first platform admin, before the server ever ran (the CLI migrates the empty database).
     password = "e2e-" + uuid.uuid4().hex
@@ -288,8 +321,59 @@ def test_from_an_empty_database_to_a_first_payment(operator):
         assert notice["trans_amt"] == req.trans_amt
         assert query(merchant, req.req_date, req.req_seq_id)["trans_stat"] == "S"
 
-    # Not a full ID or card number in anything the server logged along the way.
-    log = op.log_path.read_text(errors="replace")
+    # 9. A refund of the WeChat payment, settled and notified; the admin session refreshed.
+    refund = dg_sdk.V2TradePaymentScanpayRefundRequest()
+    refund.req_date, refund.req_seq_id, refund.huifu_id = today(), seq(), ent
+    refund.ord_amt, refund.org_req_date = "0.05", jsapi.req_date
+    refunded = refund.post({"org_req_seq_id": jsapi.req_seq_id, "notify_url": receiver.url})
+    assert refunded["resp_code"] in ("00000000", "00000100"), refunded
+    settled = received(
+        receiver, lambda d: d.get("req_seq_id") == refund.req_seq_id and d.get("trans_stat") == "S", "the refund notification"
+    )
+    assert settled["ord_amt"] == "0.05", settled
+    refreshed = requests.post(
+        f"{op.base_url}/admin/api/session/refresh", json={"refresh_token": login.json()["refresh_token"]}, timeout=10
+    )
+    assert refreshed.status_code == 200, refreshed.text
+
+    # 10. Nothing secret in any log line, nor in any reply: the secrets as configured, and every
+    # full personal number the applications carried.
+    # Without the terminal colours, which would split a value in two.
+    log = re.sub(r"\x1b\[[0-9;]*m", "", op.log_path.read_text(errors="replace"))
+    assert " DEBUG " in log, "the server did not log at debug level"
+    secrets = {
+        "the WeChat API key": [sp["api_key"]],
+        "the Alipay app private key": key_pieces(isv["app_private_key"]),
+        "the service provider's private key": key_pieces(provider["private_key"]),
+        "the admin password": [password],
+        "the master key": [(op.tmp / "master.key").read_text().strip()],
+        "the JWT secret": [op.env["NKPAY__ADMIN__JWT_SECRET"]],
+    }
+    personal = set()
     for applied in (ent_request("x"), indv_request("x")):
-        assert applied.legal_cert_no.upper() not in log.upper()
-        assert json.loads(applied.card_info)["card_no"] not in log
+        card = json.loads(applied.card_info)
+        personal |= {applied.legal_cert_no.upper(), applied.contact_mobile_no, card["card_no"]}
+        personal |= {v.upper() for k, v in card.items() if k in ("cert_no", "mp")}
+    secrets["a full personal number"] = sorted(personal)
+    bodies = "\n".join(body for _, body in replies)
+    for what, values in secrets.items():
+        assert values, what
+        for value in values:
+            assert value.upper() not in log.upper(), f"{what} is in the log"
+            assert value.upper() not in bodies.upper(), f"{what} is in a reply"
+    # The tokens a session hands out are in its own replies only, never logged.
+    tokens = [login.json()["access_token"], login.json()["refresh_token"]]
+    tokens += [refreshed.json()["access_token"], refreshed.json()["refresh_token"]]
+    for token in tokens:
+        assert token not in log, "an admin token is in the log"
+    # The grep saw the replies of every kind of call the flow makes.
+    seen = {urllib.parse.urlparse(url).path for url, _ in replies}
+    for path in (
+        "/v2/merchant/basicdata/ent",
+        "/v2/merchant/basicdata/indv",
+        "/v2/trade/payment/jspay",
+        "/v2/trade/payment/scanpay/refund",
+        "/admin/api/session",
+        "/admin/api/session/refresh",
+    ):
+        assert path in seen, (path, sorted(seen))
