@@ -30,11 +30,10 @@ fn payment_notify(
     charset: &'static Encoding,
     label: &str,
 ) -> String {
-    // One Alipay trade number per trade: the tail of ours.
-    let trade_no = format!(
-        "2026010122001400{:0>12}",
-        &nkp_seq_id[nkp_seq_id.len().saturating_sub(12)..]
-    );
+    // One Alipay trade number per trade: ours whole (28 digits, as Alipay's are). A tail of it
+    // is not enough: two trades whose milliseconds end alike would share one and the second
+    // notify would be refused as naming another trade's Alipay order.
+    let trade_no = nkp_seq_id.to_owned();
     let accounts = p.sandbox.accounts();
     let gateway = accounts
         .alipay
