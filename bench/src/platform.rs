@@ -276,9 +276,9 @@ impl Platform {
         // callbacks/s by default), not the platform.
         for (key, value) in [
             ("NKPAY__NOTIFY__PER_HOST_CONCURRENCY", "32"),
-            ("NKPAY__LIMITS__PER_SYS_ID_PER_SEC", "1000000"),
+            ("NKPAY__LIMITS__PER_SYS_ID_PER_SEC", "100000"),
             ("NKPAY__LIMITS__PER_SYS_ID_BURST", "1000000"),
-            ("NKPAY__LIMITS__CALLBACK_PER_ADDR_PER_SEC", "1000000"),
+            ("NKPAY__LIMITS__CALLBACK_PER_ADDR_PER_SEC", "100000"),
             ("NKPAY__LIMITS__CALLBACK_BURST", "1000000"),
         ] {
             if std::env::var_os(key).is_none() {
