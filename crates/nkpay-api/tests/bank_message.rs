@@ -65,6 +65,7 @@ async fn a_create_whose_reply_times_out_names_no_url_or_transport_error() {
             assert_no_transport_detail(&reply, &p);
 
             // The operator still has the reason, in the trade's exchange history.
+            p.engine.flush_channel_history().await;
             let history = channel_records::list_exchanges_for(p.db.conn(), reply.get("nkp_seq_id"))
                 .await
                 .expect("exchanges");

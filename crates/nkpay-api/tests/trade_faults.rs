@@ -273,6 +273,7 @@ async fn a_create_that_stays_unknown_is_closed_upstream_then_fails() {
             } else {
                 "pay/closeorder"
             };
+            p.engine.flush_channel_history().await;
             let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
                 .await
                 .unwrap();

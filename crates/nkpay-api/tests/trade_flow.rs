@@ -153,6 +153,7 @@ async fn jsapi_with_platform_openid_is_paid_notified_and_queried() {
         assert_eq!(n["remark"], "桌号 7");
 
         // The channel exchange history and the inbound notify are kept.
+        p.engine.flush_channel_history().await;
         let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
             .await
             .unwrap();
@@ -388,6 +389,7 @@ async fn expired_trade_is_closed_upstream_and_here_by_the_job() {
         assert_eq!(t.status, TradeStatus::Closed);
         let q = p.sp.call(QUERY, query_data(MER_A, &nkp)).await;
         assert_eq!(q.get("trans_stat"), "F");
+        p.engine.flush_channel_history().await;
         let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
             .await
             .unwrap();
@@ -434,6 +436,7 @@ async fn lost_notify_is_recovered_by_the_query_job() {
         assert_eq!(t.status, TradeStatus::Succeeded);
         assert!(t.party_order_id.is_some());
         assert_eq!(notification_of(&p, &nkp).await.len(), 1);
+        p.engine.flush_channel_history().await;
         let exchanges = channel_records::list_exchanges_for(p.db.conn(), &nkp)
             .await
             .unwrap();
@@ -684,6 +687,8 @@ async fn two_nodes_running_the_job_work_on_each_trade_once() {
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.claimed + b.claimed, 4, "{}: {a:?} {b:?}", p.label);
         assert_eq!(a.rescheduled + b.rescheduled, 4);
+        p.engine.flush_channel_history().await;
+        other.flush_channel_history().await;
         for nkp in &ids {
             let queries = channel_records::list_exchanges_for(p.db.conn(), nkp)
                 .await

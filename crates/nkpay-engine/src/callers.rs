@@ -1,6 +1,9 @@
 //! Who is calling (`sys_id` + `product_id` → the key that verifies the request) and what it may
 //! touch: a service provider only its own merchants, a merchant only itself.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::envelope::{self, SignedRequest};
@@ -75,6 +78,41 @@ impl Scope {
     }
 }
 
+/// The most parsed keys [`ParsedKeys`] holds; past it, it starts again empty.
+const PARSED_KEYS_MAX: usize = 4096;
+
+/// Callers' public keys as parsed (PEM or base64 → DER → a key aws-lc-rs verifies with), by the
+/// exact text stored: a request still reads its caller's row, so a replaced or disabled key
+/// takes effect at once, but the same text is parsed once per process, not per request. Bounded
+/// by [`PARSED_KEYS_MAX`].
+#[derive(Default)]
+pub(crate) struct ParsedKeys {
+    keys: Mutex<HashMap<String, RsaPublicKey>>,
+}
+
+impl ParsedKeys {
+    /// The key `text` holds; errors as [`RsaPublicKey::from_pem_or_base64`] (never cached).
+    pub(crate) fn parse(
+        &self,
+        text: &str,
+    ) -> Result<RsaPublicKey, nkpay_crypto::error::CryptoError> {
+        if let Some(key) = self.lock().get(text) {
+            return Ok(key.clone());
+        }
+        let key = RsaPublicKey::from_pem_or_base64(text)?;
+        let mut keys = self.lock();
+        if keys.len() >= PARSED_KEYS_MAX {
+            keys.clear();
+        }
+        keys.insert(text.to_owned(), key.clone());
+        Ok(key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RsaPublicKey>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 service!(
     /// Who is calling and for which merchant: the start of every merchant API request.
     Callers
@@ -86,8 +124,41 @@ impl Callers {
     /// with a service provider's previous key until its overlap window ends ([`Caller::signed`];
     /// else `10000001`; API.md "Envelope and signature").
     pub async fn verify_caller(&self, request: &SignedRequest) -> Result<Caller, EngineError> {
+        let stored = merchants::find_caller(self.db.reader(), &request.sys_id).await?;
+        self.prove(request, stored).await
+    }
+
+    /// [`Callers::verify_caller`] for a request about merchant `mer_id`, with the merchant
+    /// fetched in the same query when the caller is its service provider (issue 16: one read
+    /// where there were two) — hand it to [`Callers::authorize_with`]. Answers and refusals
+    /// are exactly [`Callers::verify_caller`]'s.
+    pub async fn verify_caller_for(
+        &self,
+        request: &SignedRequest,
+        mer_id: Option<&str>,
+    ) -> Result<(Caller, Option<merchant::Model>), EngineError> {
+        if let Some(mer_id) = mer_id
+            && let Some((sp, m)) =
+                merchants::find_provider_with_merchant(self.db.reader(), &request.sys_id, mer_id)
+                    .await?
+        {
+            let caller = self
+                .prove(request, Some(StoredCaller::ServiceProvider(sp)))
+                .await?;
+            return Ok((caller, Some(m)));
+        }
+        Ok((self.verify_caller(request).await?, None))
+    }
+
+    /// The caller `stored` (as found for the request's `sys_id`) with `product_id` checked,
+    /// then the request's `sign` verified with its key.
+    async fn prove(
+        &self,
+        request: &SignedRequest,
+        stored: Option<StoredCaller>,
+    ) -> Result<Caller, EngineError> {
         let caller = self
-            .authenticate(&request.sys_id, &request.product_id)
+            .caller_of(&request.sys_id, &request.product_id, stored)
             .await?;
         if !caller.signed(request, Utc::now()) {
             return Err(EngineError::refused(
@@ -105,6 +176,18 @@ impl Callers {
         sys_id: &str,
         product_id: &str,
     ) -> Result<Caller, EngineError> {
+        let stored = merchants::find_caller(self.db.reader(), sys_id).await?;
+        self.caller_of(sys_id, product_id, stored).await
+    }
+
+    /// The caller `stored` for `sys_id` (`None`: there is none), its `product_id` and status
+    /// checked (`10000002`), its keys parsed.
+    async fn caller_of(
+        &self,
+        sys_id: &str,
+        product_id: &str,
+        stored: Option<StoredCaller>,
+    ) -> Result<Caller, EngineError> {
         let unknown = || {
             EngineError::refused(
                 RespCode::UnknownSysId,
@@ -113,26 +196,25 @@ impl Callers {
                 ),
             )
         };
-        let (kind, key_text, previous, product, status) =
-            match merchants::find_caller(self.db.conn(), sys_id).await? {
-                None => return Err(unknown()),
-                Some(StoredCaller::ServiceProvider(sp)) => (
-                    CallerKind::ServiceProvider,
-                    sp.rsa_public_key,
-                    sp.previous_rsa_public_key.zip(sp.previous_key_valid_until),
-                    sp.product_id,
-                    sp.status,
-                ),
-                Some(StoredCaller::Merchant(m)) => {
-                    // A merchant signs for itself under its service provider's product.
-                    let product = merchants::find_service_provider(self.db.conn(), &m.sys_id)
-                        .await?
-                        .map(|sp| sp.product_id)
-                        .unwrap_or_default();
-                    let key = m.rsa_public_key.unwrap_or_default();
-                    (CallerKind::Merchant, key, None, product, m.status)
-                }
-            };
+        let (kind, key_text, previous, product, status) = match stored {
+            None => return Err(unknown()),
+            Some(StoredCaller::ServiceProvider(sp)) => (
+                CallerKind::ServiceProvider,
+                sp.rsa_public_key,
+                sp.previous_rsa_public_key.zip(sp.previous_key_valid_until),
+                sp.product_id,
+                sp.status,
+            ),
+            Some(StoredCaller::Merchant(m)) => {
+                // A merchant signs for itself under its service provider's product.
+                let product = merchants::find_service_provider(self.db.reader(), &m.sys_id)
+                    .await?
+                    .map(|sp| sp.product_id)
+                    .unwrap_or_default();
+                let key = m.rsa_public_key.unwrap_or_default();
+                (CallerKind::Merchant, key, None, product, m.status)
+            }
+        };
         if product != product_id {
             return Err(unknown());
         }
@@ -143,7 +225,7 @@ impl Callers {
             ));
         }
         let stored_key = |text: &str| {
-            RsaPublicKey::from_pem_or_base64(text).map_err(|e| {
+            self.caller_keys.parse(text).map_err(|e| {
                 EngineError::Internal(format!(
                     "stored public key of sys_id {sys_id} is unusable: {e}"
                 ))
@@ -168,6 +250,17 @@ impl Callers {
 
     /// The merchant `mer_id`, when `caller` may act for it and it is active (`22000000`).
     pub async fn authorize(&self, caller: &Caller, mer_id: &str) -> Result<Scope, EngineError> {
+        self.authorize_with(caller, mer_id, None).await
+    }
+
+    /// [`Callers::authorize`] with the merchant already read by
+    /// [`Callers::verify_caller_for`] (`fetched`; read here when `None` or another merchant).
+    pub async fn authorize_with(
+        &self,
+        caller: &Caller,
+        mer_id: &str,
+        fetched: Option<merchant::Model>,
+    ) -> Result<Scope, EngineError> {
         let not_allowed = || {
             EngineError::refused(
                 RespCode::MerchantNotAllowed,
@@ -177,9 +270,12 @@ impl Callers {
                 ),
             )
         };
-        let merchant = merchants::find_merchant(self.db.conn(), mer_id)
-            .await?
-            .ok_or_else(not_allowed)?;
+        let merchant = match fetched.filter(|m| m.mer_id == mer_id) {
+            Some(m) => m,
+            None => merchants::find_merchant(self.db.reader(), mer_id)
+                .await?
+                .ok_or_else(not_allowed)?,
+        };
         let allowed = match caller.kind {
             CallerKind::ServiceProvider => merchant.sys_id == caller.sys_id,
             CallerKind::Merchant => merchant.mer_id == caller.sys_id,

@@ -42,6 +42,10 @@ pub struct Context {
     pub(crate) callback_base: String,
     pub(crate) config: EngineConfig,
     pub(crate) channels: ChannelRegistry,
+    /// Callers' public keys as parsed, by their stored text (see [`crate::callers`]).
+    pub(crate) caller_keys: crate::callers::ParsedKeys,
+    /// The channel exchange history's batch writer (`exchange_log.rs`).
+    pub(crate) exchange_log: crate::exchange_log::ExchangeLog,
     pub(crate) job_owner: String,
     instance_id: String,
     stopping: AtomicBool,
@@ -85,14 +89,17 @@ impl Context {
             parts.config.wechat_close_min_age,
             &base,
         );
+        let exchange_log = crate::exchange_log::ExchangeLog::start(parts.db.clone());
         Ok(Context {
             db: parts.db,
+            exchange_log,
             sealer: parts.sealer,
             seq: SeqIdGenerator::new(parts.node_id),
             signer: parts.signer,
             callback_base: base,
             config: parts.config,
             channels,
+            caller_keys: crate::callers::ParsedKeys::default(),
             job_owner: format!("node-{}-{instance_id}", parts.node_id),
             instance_id,
             stopping: AtomicBool::new(false),

@@ -1,17 +1,115 @@
 //! Every HTTP exchange with a channel goes into the trade's history (connectors mask secrets
 //! before handing them over). Losing a history row must not fail a payment, so errors are
 //! logged, not returned.
+//!
+//! The history leaves the request path (issue 16): a request hands its rows to one writer task
+//! per process, which stores whatever has queued up in one INSERT
+//! ([`channel_records::record_exchanges`]) — a write less per create, query refresh and refund,
+//! and on SQLite one turn of the single writer connection for many rows. A row is in the
+//! database a few milliseconds after the call; [`Context::flush_channel_history`] waits until
+//! everything handed over so far is written (the console's timeline does, and so does a node
+//! that stops). When the queue is full, or there is no writer task (no tokio runtime when the
+//! engine was built, or it ended), the request writes its rows itself, as before.
 
 use chrono::Utc;
 use nkpay_channels::Exchange;
 use nkpay_core::trade_type::ChannelKind;
+use nkpay_store::Db;
 use nkpay_store::channel_records::{self, NewExchange};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::context::Context;
 
+/// Rows waiting for the writer at most; past it a request writes its own.
+const QUEUE: usize = 16_384;
+/// Rows in one INSERT at most.
+const BATCH: usize = 256;
+
+enum Message {
+    Row(NewExchange),
+    /// Answered once every row queued before it is written (or failed and was logged).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The history's writer: a queue to one task that stores the rows in batches.
+pub(crate) struct ExchangeLog {
+    db: Db,
+    queue: Option<mpsc::Sender<Message>>,
+}
+
+impl ExchangeLog {
+    /// Starts the writer task on the current tokio runtime; without one, requests write their
+    /// rows themselves.
+    pub(crate) fn start(db: Db) -> ExchangeLog {
+        let queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            runtime.spawn(write_batches(db.clone(), rx));
+            tx
+        });
+        ExchangeLog { db, queue }
+    }
+
+    /// Queues `row`; writes it at once when the queue is full or gone.
+    async fn record(&self, row: NewExchange) {
+        let row = match &self.queue {
+            Some(queue) => match queue.try_send(Message::Row(row)) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(Message::Row(row)))
+                | Err(mpsc::error::TrySendError::Closed(Message::Row(row))) => row,
+                Err(_) => return,
+            },
+            None => row,
+        };
+        write(&self.db, std::slice::from_ref(&row)).await;
+    }
+
+    /// Waits until every row queued so far is written.
+    pub(crate) async fn flush(&self) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+/// The writer task: takes what has queued up (at most [`BATCH`] rows), writes it in one
+/// INSERT, answers the flushes that were behind those rows, and waits for more. Ends when
+/// every sender is gone and the queue is empty.
+async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
+    let mut rows = Vec::with_capacity(BATCH);
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Row(row) => rows.push(row),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if rows.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        write(&db, &rows).await;
+        rows.clear();
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write(db: &Db, rows: &[NewExchange]) {
+    if let Err(e) = channel_records::record_exchanges(db, rows).await {
+        tracing::warn!(error = %e, rows = rows.len(), "could not store channel exchanges");
+    }
+}
+
 impl Context {
     /// Stores `exchanges` under `nkp_seq_id`; the last one carries `outcome`, the earlier ones
-    /// (permitted re-sends) say they were re-sent.
+    /// (permitted re-sends) say they were re-sent. Handed to the history's writer (see the
+    /// module): in the database within milliseconds, or at once when its queue is full.
     pub(crate) async fn log_exchanges(
         &self,
         nkp_seq_id: Option<&str>,
@@ -43,9 +141,94 @@ impl Context {
                 outcome,
                 at: ex.started_at.min(Utc::now()),
             };
-            if let Err(e) = channel_records::record_exchange(self.db.conn(), &new).await {
-                tracing::warn!(error = %e, call = %ex.call, "could not store a channel exchange");
-            }
+            self.exchange_log.record(new).await;
         }
+    }
+
+    /// Waits until every channel exchange this node handed to the history's writer so far is
+    /// in the database (the console's trade timeline reads after it; a stopping node calls it
+    /// last). Returns at once when there is no writer task.
+    pub async fn flush_channel_history(&self) {
+        self.exchange_log.flush().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn row(n: usize) -> NewExchange {
+        NewExchange {
+            nkp_seq_id: Some(format!("NKP{n:04}")),
+            channel: ChannelKind::Wechat,
+            call_name: "unifiedorder".into(),
+            request_body: format!("<xml>{n}</xml>"),
+            reply_body: Some("<xml/>".into()),
+            duration_ms: 1,
+            outcome: "HTTP 200; created".into(),
+            at: Utc::now(),
+        }
+    }
+
+    async fn count(db: &Db) -> usize {
+        let mut n = 0;
+        for i in 0..1000 {
+            n += channel_records::list_exchanges_for(db.conn(), &format!("NKP{i:04}"))
+                .await
+                .expect("list")
+                .len();
+        }
+        n
+    }
+
+    /// Rows handed over are all in the database once `flush` returns, written in batches of at
+    /// most BATCH, on SQLite and PostgreSQL.
+    #[tokio::test]
+    async fn every_row_handed_over_is_written_by_the_time_flush_returns() {
+        for db in nkpay_store::testing::databases().await {
+            let log = ExchangeLog::start(db.db.clone());
+            for n in 0..1000 {
+                log.record(row(n)).await;
+            }
+            log.flush().await;
+            assert_eq!(count(&db.db).await, 1000, "{}", db.label);
+            // A flush with nothing queued returns too.
+            tokio::time::timeout(Duration::from_secs(30), log.flush())
+                .await
+                .expect("an empty flush returns");
+        }
+    }
+
+    /// Without a tokio runtime at start there is no writer task: rows are written at once.
+    #[test]
+    fn without_a_runtime_rows_are_written_by_the_request_itself() {
+        let log_and_db = std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let db = runtime.block_on(Db::connect_with_pool_size("sqlite::memory:", 1));
+            let db = db.expect("db");
+            runtime
+                .block_on(nkpay_store::migrate(&db))
+                .expect("migrate");
+            (runtime, db)
+        })
+        .join()
+        .expect("thread");
+        let (runtime, db) = log_and_db;
+        let log = ExchangeLog::start(db.clone());
+        assert!(
+            log.queue.is_none(),
+            "built outside a runtime: no writer task"
+        );
+        runtime.block_on(async {
+            log.record(row(7)).await;
+            let stored = channel_records::list_exchanges_for(db.conn(), "NKP0007")
+                .await
+                .expect("list");
+            assert_eq!(stored.len(), 1, "written before record returned");
+        });
     }
 }

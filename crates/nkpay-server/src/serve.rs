@@ -241,6 +241,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             task.abort();
         }
     }
+    // The channel exchanges still queued for the history's writer go in before the node ends.
+    engine.flush_channel_history().await;
     match nkpay_store::query_jobs::release_all(db.conn(), engine.job_owner(), chrono::Utc::now())
         .await
     {

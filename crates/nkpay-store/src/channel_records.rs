@@ -6,6 +6,7 @@ use nkpay_core::trade_type::ChannelKind;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use crate::entity::{channel_exchange, channel_inbound_message};
@@ -100,7 +101,12 @@ pub async fn record_exchange(
     conn: &impl ConnectionTrait,
     new: &NewExchange,
 ) -> Result<channel_exchange::Model, StoreError> {
-    Ok(channel_exchange::ActiveModel {
+    Ok(exchange_row(new).insert(conn).await?)
+}
+
+/// The row of one call to a channel.
+fn exchange_row(new: &NewExchange) -> channel_exchange::ActiveModel {
+    channel_exchange::ActiveModel {
         nkp_seq_id: Set(new.nkp_seq_id.clone()),
         channel: Set(new.channel),
         call_name: Set(new.call_name.clone()),
@@ -111,8 +117,32 @@ pub async fn record_exchange(
         created_at: Set(new.at),
         ..Default::default()
     }
-    .insert(conn)
-    .await?)
+}
+
+/// Stores several calls to channels in one INSERT (the exchange history's batch writer):
+/// returns how many rows were written (0 for none). On PostgreSQL the batch commits without
+/// waiting for its WAL flush (`SET LOCAL synchronous_commit = off`, PostgreSQL manual "Asynchronous
+/// Commit"): the history is a diagnostic record, never what a trade, refund or notification
+/// depends on, so a crash may lose its last few milliseconds but never leaves it inconsistent.
+pub async fn record_exchanges(db: &crate::Db, rows: &[NewExchange]) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let models = rows.iter().map(exchange_row);
+    let insert = channel_exchange::Entity::insert_many(models);
+    match db.backend() {
+        sea_orm::DbBackend::Postgres => {
+            let txn = db.conn().begin().await?;
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+            insert.exec_without_returning(&txn).await?;
+            txn.commit().await?;
+        }
+        _ => {
+            insert.exec_without_returning(db.conn()).await?;
+        }
+    }
+    Ok(rows.len() as u64)
 }
 
 /// Inbound messages linked to a trade or refund, oldest first.

@@ -13,23 +13,40 @@ use sea_orm::{
 
 use crate::error::StoreError;
 
-/// How long a SQLite writer waits for another writer before giving up.
+/// How long a SQLite connection waits for the write lock before giving up. With the one
+/// writer connection ([`Db`]) nobody in this process waits on it; another process writing the
+/// same file (`nkpay admin …` beside a running node) may.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default pool sizes. SQLite serializes writers anyway; a few connections let readers run
-/// beside a writer (WAL).
+/// Default pool sizes. On SQLite this is the readers' pool; writes go through one connection
+/// of their own ([`Db`]).
 const SQLITE_POOL_SIZE: u32 = 4;
 const POSTGRES_POOL_SIZE: u32 = 16;
 
-/// A connection pool to the platform database.
+/// The platform database: a connection pool, and on a SQLite file two of them.
+///
+/// SQLite lets one connection write at a time; a second writer gets `SQLITE_BUSY` and its busy
+/// handler sleeps (1, 2, 5, 10 … ms) before trying again, which under load costs far more than
+/// the writes themselves (issue 16: p50 of 19 ms at half the maximum rate). So on a SQLite file
+/// every statement through [`Db::conn`] and every transaction of [`Db::begin_write`] share ONE
+/// connection — writers wait in the pool's queue, in order, without sleeping — and reads that
+/// need no write lock may use [`Db::reader`], a pool of `max_connections` connections that read
+/// beside the writer (WAL: a read sees every committed write). On PostgreSQL and in-memory
+/// SQLite both are the same pool.
+///
+/// A task holding a transaction of [`Db::begin_write`] on SQLite must make its other statements
+/// through that transaction, never through [`Db::conn`] (which would wait for the connection the
+/// task itself holds until the pool's acquire time-out).
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
+    reader: Option<DatabaseConnection>,
 }
 
 impl Db {
-    /// Wraps an existing sea-orm connection (tests, or a caller with its own pool settings).
+    /// Wraps an existing sea-orm connection (tests, or a caller with its own pool settings):
+    /// reads and writes share it.
     pub fn from_connection(conn: DatabaseConnection) -> Db {
-        Db { conn }
+        Db { conn, reader: None }
     }
 
     /// Opens `url` like [`connect`] with a pool of at most `max_connections` connections
@@ -38,11 +55,12 @@ impl Db {
         open(url, Some(max_connections)).await
     }
 
-    /// The most connections the pool holds at once.
+    /// The most connections the pool holds at once (on a SQLite file: the readers' pool,
+    /// `database.max_connections`; the writer's one connection is not counted).
     pub fn max_connections(&self) -> Option<u32> {
         match self.backend() {
             DbBackend::Sqlite => Some(
-                self.conn
+                self.reader()
                     .get_sqlite_connection_pool()
                     .options()
                     .get_max_connections(),
@@ -72,15 +90,23 @@ impl Db {
             }};
         }
         match self.backend() {
-            DbBackend::Sqlite => status!(self.conn.get_sqlite_connection_pool()),
+            DbBackend::Sqlite => status!(self.reader().get_sqlite_connection_pool()),
             DbBackend::Postgres => status!(self.conn.get_postgres_connection_pool()),
             _ => None,
         }
     }
 
-    /// The sea-orm connection, for queries this crate does not provide.
+    /// The connection for writes, and for reads that must be in order with this process's
+    /// writes (on a SQLite file the one writer connection; see [`Db`]).
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The connection for reads that take no lock and need not wait for writes in flight (on a
+    /// SQLite file the readers' pool, which sees every committed write; elsewhere the same as
+    /// [`Db::conn`]). A statement that writes must not go here.
+    pub fn reader(&self) -> &DatabaseConnection {
+        self.reader.as_ref().unwrap_or(&self.conn)
     }
 
     /// Which database this is: SQLite or PostgreSQL.
@@ -99,8 +125,11 @@ impl Db {
         Ok(self.conn.begin_with_options(options).await?)
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Closes the pools, waiting for connections to be returned.
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(reader) = self.reader {
+            reader.close().await?;
+        }
         Ok(self.conn.close().await?)
     }
 }
@@ -135,15 +164,6 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
         "sqlite" => {
             let path = sqlite_path(url);
             let in_memory = path.is_empty() || path == ":memory:" || url.contains("mode=memory");
-            if !in_memory {
-                create_parent_dir(Path::new(path))?;
-            }
-            // Each connection to `:memory:` is its own database, so keep exactly one.
-            options.max_connections(if in_memory {
-                1
-            } else {
-                max_connections.unwrap_or(SQLITE_POOL_SIZE)
-            });
             options.map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -151,18 +171,31 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
+            if in_memory {
+                // Each connection to `:memory:` is its own database, so keep exactly one.
+                options.max_connections(1);
+                return Ok(Db::from_connection(Database::connect(options).await?));
+            }
+            create_parent_dir(Path::new(path))?;
+            // The writer first: it creates the file and switches it to WAL.
+            let mut writer = options.clone();
+            writer.max_connections(1).min_connections(1);
+            let conn = Database::connect(writer).await?;
+            options.max_connections(max_connections.unwrap_or(SQLITE_POOL_SIZE));
+            let reader = Database::connect(options).await?;
+            Ok(Db {
+                conn,
+                reader: Some(reader),
+            })
         }
         "postgres" | "postgresql" => {
             options.max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE));
+            Ok(Db::from_connection(Database::connect(options).await?))
         }
-        other => {
-            return Err(StoreError::UnsupportedUrl {
-                scheme: other.to_owned(),
-            });
-        }
+        other => Err(StoreError::UnsupportedUrl {
+            scheme: other.to_owned(),
+        }),
     }
-    let conn = Database::connect(options).await?;
-    Ok(Db { conn })
 }
 
 /// Applies every pending migration; a no-op when the schema is current.
@@ -235,7 +268,7 @@ mod tests {
             }};
         }
         match db.backend() {
-            DbBackend::Sqlite => check!(db.conn().get_sqlite_connection_pool()),
+            DbBackend::Sqlite => check!(db.reader().get_sqlite_connection_pool()),
             _ => check!(db.conn().get_postgres_connection_pool()),
         }
         db.close().await.expect("close");

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationDef, Set,
 };
 
 use crate::entity::{merchant, service_provider};
@@ -343,6 +343,29 @@ pub async fn clear_service_provider_previous_key(
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// The service provider `sys_id` together with its merchant `mer_id`, in one query (the
+/// merchant API's common case, issue 16): `None` when there is no such provider, no such
+/// merchant, or the merchant is another provider's — then look them up one by one
+/// ([`find_caller`], [`find_merchant`]). Status is returned, not checked.
+pub async fn find_provider_with_merchant(
+    conn: &impl ConnectionTrait,
+    sys_id: &str,
+    mer_id: &str,
+) -> Result<Option<(service_provider::Model, merchant::Model)>, StoreError> {
+    let owns: RelationDef = service_provider::Entity::belongs_to(merchant::Entity)
+        .from(service_provider::Column::SysId)
+        .to(merchant::Column::SysId)
+        .into();
+    let found = service_provider::Entity::find()
+        .select_also(merchant::Entity)
+        .join(JoinType::InnerJoin, owns)
+        .filter(service_provider::Column::SysId.eq(sys_id))
+        .filter(merchant::Column::MerId.eq(mer_id))
+        .one(conn)
+        .await?;
+    Ok(found.and_then(|(sp, m)| m.map(|m| (sp, m))))
 }
 
 /// Finds the caller for a request's `sys_id`: a service provider first, else a merchant that

@@ -206,7 +206,7 @@ async fn merchant_rows<'a>(
     let cursor = |sql: &'static str| {
         let stmt = range_statement(db, sql, mer_id, from, to);
         async move {
-            let rows = db.conn().stream_raw(stmt).await?;
+            let rows = db.reader().stream_raw(stmt).await?;
             let decoded = rows.map(|r| {
                 r.and_then(|row| BillRow::from_positions(&row))
                     .map_err(StoreError::from)
@@ -281,7 +281,7 @@ pub async fn merchant_totals(
     );
     Ok(
         MerchantTotals::find_by_statement(range_statement(db, &sql, id, from, to))
-            .all(db.conn())
+            .all(db.reader())
             .await?,
     )
 }
@@ -305,7 +305,7 @@ pub async fn owners_with_rows(
                  AND r.end_time >= $1 AND r.end_time < $2) \
                ORDER BY m.mer_id";
     let stmt = Statement::from_sql_and_values(db.backend(), sql, [from.into(), to.into()]);
-    let rows = Owner::find_by_statement(stmt).all(db.conn()).await?;
+    let rows = Owner::find_by_statement(stmt).all(db.reader()).await?;
     Ok(rows.into_iter().map(|o| (o.mer_id, o.sys_id)).collect())
 }
 

@@ -304,6 +304,25 @@ pub async fn record_first_response(
     Ok(res.rows_affected == 1)
 }
 
+/// Stores what the channel answered when the order was placed together with the first answer
+/// given to the merchant (for replays), in one UPDATE: only while the trade is processing and
+/// has no first answer yet. Returns whether it was stored; when not, neither was.
+pub async fn record_placement_and_answer(
+    conn: &impl ConnectionTrait,
+    nkp_seq_id: &str,
+    placement: &Placement,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = placement_update(nkp_seq_id, placement, now)
+        .col_expr(Column::FirstResponse, Expr::value(body))
+        .filter(Column::FirstResponse.is_null())
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Records that the create of a processing trade was left without an outcome (the channel may
 /// have made the order): only when nothing was placed yet. Returns whether it was recorded.
 pub async fn record_create_unknown(

@@ -24,6 +24,67 @@ fn wechat_setup(appids: Vec<BoundAppid>) -> MerchantChannelSetup {
     }
 }
 
+/// The merchant API's one read of a provider with its merchant: found only when the merchant
+/// is that provider's; every other case is `None` (then looked up one by one), read from the
+/// readers' pool as the engine does.
+#[tokio::test]
+async fn a_provider_and_its_own_merchant_come_in_one_read() {
+    for t in databases().await {
+        fixture::seed(&t.db, &fixture::sealer()).await;
+        let r = t.db.reader();
+        let (sp, m) = merchants::find_provider_with_merchant(r, fixture::SYS_ID, fixture::MER_ID)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{}: the provider's own merchant", t.label));
+        assert_eq!(sp.sys_id, fixture::SYS_ID, "{}", t.label);
+        assert_eq!(
+            (m.mer_id.as_str(), m.sys_id.as_str()),
+            (fixture::MER_ID, fixture::SYS_ID)
+        );
+        assert_eq!(
+            Some(sp),
+            merchants::find_service_provider(t.db.conn(), fixture::SYS_ID)
+                .await
+                .unwrap(),
+            "{}: the same row as read alone",
+            t.label
+        );
+        assert_eq!(
+            Some(m),
+            merchants::find_merchant(t.db.conn(), fixture::MER_ID)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+
+        // Another provider's merchant, an unknown merchant, an unknown provider: none.
+        let other = merchants::NewServiceProvider {
+            sys_id: "6666000000009999".into(),
+            product_id: "OTHER".into(),
+            name: "Other provider".into(),
+            rsa_public_key: "MIIBIjANBgkqOTHER".into(),
+        };
+        merchants::insert_service_provider(t.db.conn(), &other, fixture::t0())
+            .await
+            .unwrap();
+        for (sys_id, mer_id) in [
+            ("6666000000009999", fixture::MER_ID),
+            (fixture::SYS_ID, "6666000000000077"),
+            ("6666000000000055", fixture::MER_ID),
+        ] {
+            assert_eq!(
+                merchants::find_provider_with_merchant(r, sys_id, mer_id)
+                    .await
+                    .unwrap(),
+                None,
+                "{}: {sys_id} / {mer_id}",
+                t.label
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn caller_is_a_service_provider_or_a_merchant_with_its_own_key() {
     for t in databases().await {

@@ -258,6 +258,71 @@ async fn close_request_is_recorded_once_and_only_on_a_processing_trade() {
     }
 }
 
+/// The placement and the first answer go in together, once, and only on a processing trade
+/// without an answer: when they are refused, neither is stored.
+#[tokio::test]
+async fn placement_and_first_answer_are_stored_together_or_not_at_all() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let c = t.db.conn();
+        fixture::insert_trade(&t.db, &seeded, "NKP0001", 100).await;
+        let placed = Placement {
+            pay_info: Some(r#"{"appId":"wx8888888888888888"}"#.into()),
+            qr_code: None,
+            party_order_id: None,
+        };
+        assert!(
+            trades::record_placement_and_answer(c, "NKP0001", &placed, "first", fixture::t0())
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+        let other = Placement {
+            pay_info: Some("other".into()),
+            ..Placement::default()
+        };
+        assert!(
+            !trades::record_placement_and_answer(c, "NKP0001", &other, "second", fixture::t0())
+                .await
+                .unwrap(),
+            "{}: an answer is kept once",
+            t.label
+        );
+        let trade = trades::find_by_nkp_seq_id(c, "NKP0001")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (trade.pay_info.as_deref(), trade.first_response.as_deref()),
+            (placed.pay_info.as_deref(), Some("first")),
+            "{}",
+            t.label
+        );
+        assert_eq!(trade.version, 1, "{}: one UPDATE", t.label);
+
+        // A trade that is no longer processing takes neither.
+        fixture::paid_trade(&t.db, &seeded, "NKP0002", 100).await;
+        assert!(
+            !trades::record_placement_and_answer(c, "NKP0002", &placed, "late", fixture::t0())
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+        let paid = trades::find_by_nkp_seq_id(c, "NKP0002")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (paid.pay_info, paid.first_response),
+            (None, None),
+            "{}",
+            t.label
+        );
+    }
+}
+
 #[tokio::test]
 async fn first_response_is_kept_and_never_overwritten() {
     for t in databases().await {

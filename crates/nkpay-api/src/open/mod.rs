@@ -294,6 +294,11 @@ async fn proven_caller(
     request: &SignedRequest,
 ) -> Result<Caller, Refusal> {
     let caller = engine.callers().verify_caller(request).await?;
+    within_rate(limits, caller)
+}
+
+/// The caller counted against its rate (`90000000` over it).
+fn within_rate(limits: &Limits, caller: Caller) -> Result<Caller, Refusal> {
     limits
         .check_sys_id(&caller.sys_id)
         .map_err(|desc| Refusal::new(RespCode::RateLimited, desc))?;
@@ -311,9 +316,17 @@ async fn run<C: OpenCall>(
     let f = Fields::new(&request.data);
     let mer_id = f.mer_id();
     let read = C::read(&f);
-    let caller = proven_caller(engine, limits, request).await?;
+    // The merchant comes with the caller when the caller is its service provider (one read).
+    let (caller, merchant) = engine
+        .callers()
+        .verify_caller_for(request, mer_id.as_ref().ok().copied())
+        .await?;
+    let caller = within_rate(limits, caller)?;
     // The merchant scope before the fields: a caller learns nothing about another's merchant.
-    let scope = engine.callers().authorize(&caller, mer_id?).await?;
+    let scope = engine
+        .callers()
+        .authorize_with(&caller, mer_id?, merchant)
+        .await?;
     C::run(Scoped { engine, scope }, read?).await
 }
 

@@ -426,6 +426,8 @@ impl Console {
         nkp_seq_id: &str,
         timeline: &mut Vec<TimelineEntry>,
     ) -> Result<(), EngineError> {
+        // The history's writer may still hold this node's latest calls (exchange_log.rs).
+        self.flush_channel_history().await;
         let conn = self.db.conn();
         for x in channel_records::list_exchanges_for(conn, nkp_seq_id).await? {
             timeline.push(TimelineEntry {

@@ -6,10 +6,8 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use nkpay_channels::{CreateOrder, CreateResult, MerchantRoute, PayPrompt, WechatPayer};
 use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
-use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::StoreError;
 use nkpay_store::entity::trade;
-use nkpay_store::merchant_channels;
 use nkpay_store::trades::{self, NewTrade, Placement};
 
 use super::Payments;
@@ -17,7 +15,7 @@ use super::amount_limit;
 use super::command::CreateTrade;
 use super::finalize::closing;
 use super::routing::Route;
-use super::view::Created;
+use super::view::{Created, TradeView};
 use crate::callers::Scope;
 use crate::config::delta;
 use crate::error::EngineError;
@@ -42,15 +40,61 @@ impl Payments {
         let mer_id = scope.mer_id();
         let id = &cmd.request.id;
         let req_date = id.date_text();
-        // The request id first: a replay is answered as the first time, even on a later day.
-        if let Some(existing) =
-            trades::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id).await?
-        {
-            return self.replay(existing, &cmd.request.content_hash).await;
-        }
+        // A new request id is the common case, so the rules and the route are checked first and
+        // the insert's unique key finds a replay: a new trade costs no lookup. A refusal before
+        // the insert gives way to the first answer when the id is taken, so a replay is still
+        // answered as the first time, even on a later day or after the merchant's settings
+        // changed.
+        let route = match self.check_and_route(scope, &cmd, now).await {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                return match trades::find_by_req(
+                    self.db.reader(),
+                    mer_id,
+                    &req_date,
+                    &id.req_seq_id,
+                )
+                .await?
+                {
+                    Some(existing) => self.replay(existing, &cmd.request.content_hash).await,
+                    None => Err(refusal),
+                };
+            }
+        };
+        let (route, time_expire) = route;
+        let new = self.new_trade(scope, &cmd, &route, time_expire, now);
+        let t = match trades::insert(self.db.conn(), &new, now).await {
+            Ok(t) => t,
+            Err(StoreError::Duplicate { .. }) => {
+                // The id is taken (a replay, or a concurrent duplicate won the insert): answer
+                // what the first request answers.
+                let first =
+                    trades::find_by_req(self.db.reader(), mer_id, &req_date, &id.req_seq_id)
+                        .await?
+                        .ok_or_else(|| {
+                            EngineError::Internal("duplicate trade key but no trade found".into())
+                        })?;
+                return self.replay(first, &cmd.request.content_hash).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.place(&t, route.merchant, now).await
+    }
+
+    /// The rules of a new trade that depend on the clock and the merchant (approved and not
+    /// frozen, `req_date` current, amount within the channel's limit, `time_expire` in range,
+    /// `notify_url` deliverable), then its route: the route and the trade's `time_expire`.
+    async fn check_and_route(
+        &self,
+        scope: &Scope,
+        cmd: &CreateTrade,
+        now: DateTime<Utc>,
+    ) -> Result<(Route, DateTime<Utc>), EngineError> {
         // Only an approved merchant that is not frozen takes payments (issue 11 "Review").
         crate::merchants::check_may_trade(&scope.merchant)?;
-        id.check_current("req_date", now, self.config.req_date_tolerance_days)?;
+        cmd.request
+            .id
+            .check_current("req_date", now, self.config.req_date_tolerance_days)?;
         amount_limit::check(
             "trans_amt",
             cmd.trans_amt,
@@ -68,27 +112,10 @@ impl Payments {
                     )
                 })?;
         }
-        let route = self.resolve_route(mer_id, cmd.trade_type, &cmd.wx).await?;
-        let fee_rate_bp = self.rate_in_force(mer_id, cmd.trade_type.channel()).await?;
-        let new = self.new_trade(scope, &cmd, &route, time_expire, fee_rate_bp, now);
-        let t = match trades::insert(self.db.conn(), &new, now).await {
-            Ok(t) => t,
-            Err(StoreError::Duplicate { .. }) => {
-                // A concurrent duplicate won the insert: answer what it answers.
-                let winner = trades::find_by_req(self.db.conn(), mer_id, &req_date, &id.req_seq_id)
-                    .await?
-                    .ok_or_else(|| {
-                        EngineError::Internal("duplicate trade key but no trade found".into())
-                    })?;
-                return self.replay(winner, &cmd.request.content_hash).await;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let created = self.place(&t, route.merchant, now).await?;
-        let text = serde_json::to_string(&created)
-            .map_err(|e| EngineError::Internal(format!("first answer not serializable: {e}")))?;
-        trades::record_first_response(self.db.conn(), &t.nkp_seq_id, &text, Utc::now()).await?;
-        Ok(created)
+        let route = self
+            .resolve_route(scope.mer_id(), cmd.trade_type, &cmd.wx)
+            .await?;
+        Ok((route, time_expire))
     }
 
     fn new_trade(
@@ -97,7 +124,6 @@ impl Payments {
         req: &CreateTrade,
         route: &Route,
         time_expire: DateTime<Utc>,
-        fee_rate_bp: i32,
         now: DateTime<Utc>,
     ) -> NewTrade {
         let (openid, sub_appid, sub_openid) = match &route.payer {
@@ -119,7 +145,7 @@ impl Payments {
             trade_type: req.trade_type,
             channel_account_id: route.channel_account_id,
             trans_amt: req.trans_amt,
-            fee_rate_bp,
+            fee_rate_bp: route.fee_rate_bp,
             goods_desc: req.goods_desc.clone(),
             notify_url: req.notify_url.clone(),
             remark: req.remark.clone(),
@@ -137,19 +163,10 @@ impl Payments {
         }
     }
 
-    /// The fee rate in force for the merchant's business on `channel`, in basis points
-    /// (`merchant_channels.fee_rate_bp`, set by busi/open): recorded on the trade so that it is
-    /// charged at this rate when it succeeds, whatever the rate is by then (issue 12 "Fees").
-    /// Routing has found the business already; 0 if it vanished since.
-    async fn rate_in_force(&self, mer_id: &str, channel: ChannelKind) -> Result<i32, EngineError> {
-        Ok(
-            merchant_channels::find_business(self.db.conn(), mer_id, channel)
-                .await?
-                .map_or(0, |b| b.fee_rate_bp),
-        )
-    }
-
-    /// Places the inserted trade at the channel; the trade as it stands afterwards.
+    /// Places the inserted trade at the channel and keeps the answer for replays: the trade as
+    /// it stands afterwards. An order the channel made is stored with its answer in one
+    /// conditional UPDATE, the answer built from the trade as inserted (nothing read back); only
+    /// when the trade moved meanwhile (a channel notify already, say) is it read again.
     async fn place(
         &self,
         t: &trade::Model,
@@ -182,10 +199,28 @@ impl Payments {
                 .await;
                 match recorded.value {
                     CreateResult::Created(prompt) => {
+                        let placement = placement(prompt);
+                        let created = Created {
+                            trade: placed_view(t, &placement),
+                            unknown_reason: None,
+                        };
+                        if trades::record_placement_and_answer(
+                            self.db.conn(),
+                            &t.nkp_seq_id,
+                            &placement,
+                            &answer_text(&created)?,
+                            Utc::now(),
+                        )
+                        .await?
+                        {
+                            return Ok(created);
+                        }
+                        // The trade is no longer processing, or has an answer already: the
+                        // placement is stored only on a processing trade, as before.
                         trades::record_placement(
                             self.db.conn(),
                             &t.nkp_seq_id,
-                            &placement(prompt),
+                            &placement,
                             Utc::now(),
                         )
                         .await?;
@@ -206,11 +241,41 @@ impl Payments {
             }
         }
         let current = self.trade_of_id(&t.nkp_seq_id).await?;
-        Ok(Created {
+        let created = Created {
             trade: (&current).into(),
             unknown_reason,
-        })
+        };
+        trades::record_first_response(
+            self.db.conn(),
+            &t.nkp_seq_id,
+            &answer_text(&created)?,
+            Utc::now(),
+        )
+        .await?;
+        Ok(created)
     }
+}
+
+/// The first answer as kept for replays: the JSON of the engine's typed answer.
+fn answer_text(created: &Created) -> Result<String, EngineError> {
+    serde_json::to_string(created)
+        .map_err(|e| EngineError::Internal(format!("first answer not serializable: {e}")))
+}
+
+/// Trade `t` as inserted (processing) with `placement` stored: what a read-back after
+/// [`trades::record_placement_and_answer`] would give.
+fn placed_view(t: &trade::Model, placement: &Placement) -> TradeView {
+    let mut view = TradeView::from(t);
+    if let Some(v) = &placement.pay_info {
+        view.pay_info = Some(v.clone());
+    }
+    if let Some(v) = &placement.qr_code {
+        view.qr_code = Some(v.clone());
+    }
+    if let Some(v) = &placement.party_order_id {
+        view.party_order_id = Some(v.clone());
+    }
+    view
 }
 
 /// The order placed for trade `t` for `merchant`, built from the trade alone (its payer, amount,

@@ -18,10 +18,11 @@ impl Context {
     ) -> Result<trade::Model, EngineError> {
         let found = match key {
             OriginalKey::Nkp { nkp_seq_id, .. } => {
-                trades::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id).await?
+                trades::find_by_nkp_seq_id(self.db.reader(), nkp_seq_id).await?
             }
             OriginalKey::Req(id) => {
-                trades::find_by_req(self.db.conn(), mer_id, &id.date_text(), &id.req_seq_id).await?
+                trades::find_by_req(self.db.reader(), mer_id, &id.date_text(), &id.req_seq_id)
+                    .await?
             }
         };
         found

@@ -36,6 +36,10 @@ pub(crate) struct Route {
     pub(crate) appid: Option<String>,
     /// The merchant's WeChat sub-merchant number, WeChat only.
     pub(crate) sub_mch_id: Option<String>,
+    /// The fee rate in force for the business, in basis points (`merchant_channels.fee_rate_bp`,
+    /// set by busi/open): recorded on the trade so that it is charged at this rate when it
+    /// succeeds, whatever the rate is by then (issue 12 "Fees").
+    pub(crate) fee_rate_bp: i32,
 }
 
 fn not_opened(desc: String) -> EngineError {
@@ -89,7 +93,7 @@ impl Context {
         mer_id: &str,
         kind: ChannelKind,
     ) -> Result<merchant_channel::Model, EngineError> {
-        match merchant_channels::find_business(self.db.conn(), mer_id, kind).await? {
+        match merchant_channels::find_business(self.db.reader(), mer_id, kind).await? {
             Some(b) if b.status == RecordStatus::Active && b.state == BusinessState::Succeeded => {
                 Ok(b)
             }
@@ -108,8 +112,8 @@ impl Context {
         kind: ChannelKind,
     ) -> Result<nkpay_store::entity::channel_account::Model, EngineError> {
         let found = match business.channel_account_id {
-            Some(id) => accounts::find_channel_account(self.db.conn(), id).await?,
-            None => accounts::find_default_account(self.db.conn(), kind).await?,
+            Some(id) => accounts::find_channel_account(self.db.reader(), id).await?,
+            None => accounts::find_default_account(self.db.reader(), kind).await?,
         };
         match found {
             Some(a) if a.status == RecordStatus::Active && a.channel == kind => Ok(a),
@@ -169,6 +173,7 @@ impl Context {
                     payer: Some(payer),
                     appid: Some(appid),
                     sub_mch_id: Some(sub_mch_id),
+                    fee_rate_bp: business.fee_rate_bp,
                 })
             }
             ChannelKind::Alipay => {
@@ -191,6 +196,7 @@ impl Context {
                     payer: None,
                     appid: None,
                     sub_mch_id: None,
+                    fee_rate_bp: business.fee_rate_bp,
                 })
             }
         }
@@ -208,7 +214,8 @@ impl Context {
             TradeType::TMiniapp => (AppidKind::Miniapp, "a mini-program"),
             _ => (AppidKind::Mp, "an official account"),
         };
-        let bound = merchant_channels::find_bound_appid(self.db.conn(), mer_id, sub_appid).await?;
+        let bound =
+            merchant_channels::find_bound_appid(self.db.reader(), mer_id, sub_appid).await?;
         match bound {
             None => Err(not_opened(format!(
                 "wx_data.sub_appid未绑定: {sub_appid} is not bound to mer_id {mer_id}"
@@ -238,7 +245,7 @@ impl Context {
             },
             ChannelKind::Alipay => {
                 // The grant is read at each call: a merchant that re-authorised has a new token.
-                let business = merchant_channels::find_business(self.db.conn(), &t.mer_id, kind)
+                let business = merchant_channels::find_business(self.db.reader(), &t.mer_id, kind)
                     .await?
                     .ok_or_else(|| {
                         EngineError::Internal(format!(

@@ -33,30 +33,32 @@ impl Refunds {
         let req_date = cmd.request.id.date_text();
         let req_seq_id = cmd.request.id.req_seq_id.as_str();
         let hash = cmd.request.content_hash.as_str();
-        // The request id first: a replay is answered as the first time, even on a later day.
-        if let Some(existing) =
-            refunds::find_by_req(self.db.conn(), mer_id, &req_date, req_seq_id).await?
-        {
-            return self.replay_refund(existing, hash).await;
+        // A new request id is the common case, so the rules are checked and the reservation
+        // made first, and the refund's unique key finds a replay: a new refund costs no
+        // lookup. A refusal on the way gives way to the first answer when the id is taken (a
+        // replay, even on a later day, or a concurrent copy of this very request that took the
+        // key or the amount first), which answers what it answers.
+        let reserved = async {
+            cmd.request
+                .id
+                .check_current("req_date", now, self.config.req_date_tolerance_days)?;
+            if let Some(url) = &cmd.notify_url {
+                url_guard::check_notify_url(url, &self.config.notify_url_policy)
+                    .await
+                    .map_err(|refusal| {
+                        EngineError::refused(RespCode::ParamError, refusal.to_string())
+                    })?;
+            }
+            let t = self.find_refunded_trade(&cmd.trade, mer_id).await?;
+            amount_limit::check("ord_amt", cmd.ord_amt, t.trade_type.channel(), None)?;
+            let r = self.reserve(scope, &t, &cmd, now).await?;
+            Ok::<_, EngineError>((r, t))
         }
-        cmd.request
-            .id
-            .check_current("req_date", now, self.config.req_date_tolerance_days)?;
-        if let Some(url) = &cmd.notify_url {
-            url_guard::check_notify_url(url, &self.config.notify_url_policy)
-                .await
-                .map_err(|refusal| {
-                    EngineError::refused(RespCode::ParamError, refusal.to_string())
-                })?;
-        }
-        let t = self.find_refunded_trade(&cmd.trade, mer_id).await?;
-        amount_limit::check("ord_amt", cmd.ord_amt, t.trade_type.channel(), None)?;
-        let r = match self.reserve(scope, &t, &cmd, now).await {
-            Ok(r) => r,
+        .await;
+        let (r, t) = match reserved {
+            Ok(reserved) => reserved,
             Err(refusal) => {
-                // A concurrent copy of this very request may have taken the key or the amount
-                // first: then this one is a replay and answers what it answers.
-                return match refunds::find_by_req(self.db.conn(), mer_id, &req_date, req_seq_id)
+                return match refunds::find_by_req(self.db.reader(), mer_id, &req_date, req_seq_id)
                     .await?
                 {
                     Some(first) => self.replay_refund(first, hash).await,
