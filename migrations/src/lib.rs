@@ -34,6 +34,7 @@ mod m20261129_210000_node_leases;
 mod m20261129_210100_platform_key_assignments;
 mod m20261129_210200_trade_close_requests;
 mod m20261129_210210_trade_create_outcome;
+mod m20261130_010000_notification_claim_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_210100_platform_key_assignments::Migration),
             Box::new(m20261129_210200_trade_close_requests::Migration),
             Box::new(m20261129_210210_trade_create_outcome::Migration),
+            Box::new(m20261130_010000_notification_claim_index::Migration),
         ]
     }
 }

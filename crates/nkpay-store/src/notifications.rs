@@ -2,11 +2,13 @@
 //! same transaction as the state change; dispatchers on any node claim due ones under a lease,
 //! deliver, and record each attempt together with what happens next.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TryInsertResult,
+    QuerySelect, QueryTrait, Set, TryInsertResult,
 };
 
 use crate::db::Db;
@@ -51,6 +53,23 @@ pub struct AttemptRecord {
     /// Whether the receiver took it.
     pub delivered: bool,
 }
+
+/// One finished attempt of a claimed notification, to record in a batch with
+/// [`record_attempts`].
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    /// The notification's row id.
+    pub id: i64,
+    /// What the attempt saw.
+    pub attempt: AttemptRecord,
+    /// What happens to the notification now.
+    pub next: NextStep,
+}
+
+/// The most rows one statement of [`record_attempts`] carries; a longer batch is written in
+/// several statements of one transaction. Keeps every statement far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters (7 per attempt row, at most 5 per notification).
+const RECORD_CHUNK: usize = 500;
 
 /// What happens to a notification after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,31 +200,95 @@ pub async fn record_attempt(
     next: NextStep,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let txn = db.begin_write().await?;
-    notification_attempt::ActiveModel {
-        notification_id: Set(id),
-        started_at: Set(attempt.started_at),
-        duration_ms: Set(attempt.duration_ms),
-        http_status: Set(attempt.http_status),
-        error: Set(attempt.error.clone()),
-        response_body: Set(attempt
-            .response_body
-            .as_deref()
-            .map(|b| truncate_utf8(b, RESPONSE_BODY_LIMIT).to_owned())),
-        delivered: Set(attempt.delivered),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| StoreError::from_write("notification attempt", e))?;
+    let finished = [FinishedAttempt {
+        id,
+        attempt: attempt.clone(),
+        next,
+    }];
+    let kept = record_attempts(db, owner, &finished, now).await?;
+    Ok(kept.first().copied().unwrap_or(false))
+}
 
-    let (status, next_at) = match next {
-        NextStep::Delivered => (NotificationStatus::Delivered, None),
-        NextStep::RetryAt(at) => (NotificationStatus::Pending, Some(at)),
-        NextStep::Dead => (NotificationStatus::Dead, None),
+/// Stores a batch of finished attempts and applies each one's `next`, all in ONE write
+/// transaction (on SQLite one take of the single write lock, on PostgreSQL one commit), so a
+/// dispatcher records many deliveries for the price of one. Per row exactly as
+/// [`record_attempt`]: every attempt is kept (it happened); a notification changes only while
+/// `owner` still holds it. Returns, in the order of `finished`, whether each notification
+/// changed — `false` for a row whose lease expired and was taken by another node (or that is no
+/// longer pending), without affecting the others.
+///
+/// All or nothing: on an error nothing of the batch is written, so every row stays claimed by
+/// `owner` until its lease runs out and is then retried (at least once, never lost). Errors:
+/// the database's, e.g. an attempt for a notification id that does not exist (foreign key).
+pub async fn record_attempts(
+    db: &Db,
+    owner: &str,
+    finished: &[FinishedAttempt],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, StoreError> {
+    if finished.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db.begin_write().await?;
+    let mut changed = HashSet::with_capacity(finished.len());
+    for chunk in finished.chunks(RECORD_CHUNK) {
+        notification_attempt::Entity::insert_many(chunk.iter().map(attempt_model))
+            .exec(&txn)
+            .await
+            .map_err(|e| StoreError::from_write("notification attempt", e))?;
+        let mut update = after_attempts(chunk, owner, now).into_query();
+        update.returning_col(notification::Column::Id);
+        for row in txn.query_all(&update).await? {
+            changed.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    txn.commit().await?;
+    Ok(finished.iter().map(|f| changed.contains(&f.id)).collect())
+}
+
+/// One UPDATE for a chunk of finished attempts: each row gets its own status and (when it is
+/// retried) due time through CASE on the id; only rows still pending and held by `owner` change.
+fn after_attempts(
+    chunk: &[FinishedAttempt],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<notification::Entity> {
+    let with_step = |wanted: fn(&NextStep) -> bool| -> Vec<i64> {
+        chunk
+            .iter()
+            .filter(|f| wanted(&f.next))
+            .map(|f| f.id)
+            .collect()
     };
+    let delivered = with_step(|n| matches!(n, NextStep::Delivered));
+    let dead = with_step(|n| matches!(n, NextStep::Dead));
+    let status: SimpleExpr = if delivered.is_empty() && dead.is_empty() {
+        Expr::value(NotificationStatus::Pending.as_str())
+    } else {
+        let mut case = CaseStatement::new();
+        for (ids, status) in [
+            (delivered, NotificationStatus::Delivered),
+            (dead, NotificationStatus::Dead),
+        ] {
+            if !ids.is_empty() {
+                case = case.case(
+                    notification::Column::Id.is_in(ids),
+                    Expr::value(status.as_str()),
+                );
+            }
+        }
+        case.finally(Expr::value(NotificationStatus::Pending.as_str()))
+            .into()
+    };
+    let retries: Vec<(i64, DateTime<Utc>)> = chunk
+        .iter()
+        .filter_map(|f| match f.next {
+            NextStep::RetryAt(at) => Some((f.id, at)),
+            _ => None,
+        })
+        .collect();
     let mut update = notification::Entity::update_many()
-        .col_expr(notification::Column::Status, Expr::value(status.as_str()))
+        .col_expr(notification::Column::Status, status)
         .col_expr(
             notification::Column::AttemptCount,
             Expr::col(notification::Column::AttemptCount).add(1),
@@ -219,19 +302,37 @@ pub async fn record_attempt(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(notification::Column::UpdatedAt, Expr::value(now));
-    if let Some(at) = next_at {
-        update = update.col_expr(notification::Column::NextAttemptAt, Expr::value(at));
+    if !retries.is_empty() {
+        let next_at = retries
+            .iter()
+            .fold(CaseStatement::new(), |case, (id, at)| {
+                case.case(notification::Column::Id.eq(*id), Expr::value(*at))
+            })
+            .finally(Expr::col(notification::Column::NextAttemptAt));
+        update = update.col_expr(notification::Column::NextAttemptAt, next_at.into());
     }
-    let res = update
-        .filter(notification::Column::Id.eq(id))
+    update
+        .filter(notification::Column::Id.is_in(chunk.iter().map(|f| f.id)))
         .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
         .filter(notification::Column::LeaseOwner.eq(owner))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(res.rows_affected == 1)
 }
 
+fn attempt_model(f: &FinishedAttempt) -> notification_attempt::ActiveModel {
+    let attempt = &f.attempt;
+    notification_attempt::ActiveModel {
+        notification_id: Set(f.id),
+        started_at: Set(attempt.started_at),
+        duration_ms: Set(attempt.duration_ms),
+        http_status: Set(attempt.http_status),
+        error: Set(attempt.error.clone()),
+        response_body: Set(attempt
+            .response_body
+            .as_deref()
+            .map(|b| truncate_utf8(b, RESPONSE_BODY_LIMIT).to_owned())),
+        delivered: Set(attempt.delivered),
+        ..Default::default()
+    }
+}
 /// Gives a claimed notification back without an attempt (e.g. the node is shutting down).
 pub async fn release(
     conn: &impl ConnectionTrait,
@@ -349,6 +450,111 @@ pub async fn caller_of(
             .await
         }
     }
+}
+
+/// [`caller_of`] for many notifications at once, e.g. a dispatcher's whole claim: one query per
+/// kind of subject among `rows` (per 500 subjects) instead of one per row. Maps every row's id
+/// to its caller, `None` when the subject is gone.
+pub async fn callers_of(
+    conn: &impl ConnectionTrait,
+    rows: &[notification::Model],
+) -> Result<HashMap<i64, Option<String>>, StoreError> {
+    use crate::entity::{merchant, merchant_application, refund, trade};
+    let key_of = |row: &notification::Model| -> String {
+        match row.kind {
+            NotificationKind::Business => row.mer_id.clone(),
+            _ => row.subject_nkp_seq_id.clone(),
+        }
+    };
+    let mut found: HashMap<NotificationKind, HashMap<String, String>> = HashMap::new();
+    for kind in [
+        NotificationKind::Trade,
+        NotificationKind::Refund,
+        NotificationKind::MerchantAudit,
+        NotificationKind::Business,
+    ] {
+        let keys: Vec<String> = rows
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(key_of)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let map = match kind {
+            NotificationKind::Trade => {
+                sys_ids_where::<trade::Entity>(
+                    conn,
+                    trade::Column::SysId,
+                    trade::Column::NkpSeqId,
+                    &keys,
+                )
+                .await?
+            }
+            NotificationKind::Refund => {
+                sys_ids_where::<refund::Entity>(
+                    conn,
+                    refund::Column::SysId,
+                    refund::Column::NkpSeqId,
+                    &keys,
+                )
+                .await?
+            }
+            NotificationKind::MerchantAudit => {
+                sys_ids_where::<merchant_application::Entity>(
+                    conn,
+                    merchant_application::Column::SysId,
+                    merchant_application::Column::ApplyNo,
+                    &keys,
+                )
+                .await?
+            }
+            NotificationKind::Business => {
+                sys_ids_where::<merchant::Entity>(
+                    conn,
+                    merchant::Column::SysId,
+                    merchant::Column::MerId,
+                    &keys,
+                )
+                .await?
+            }
+        };
+        found.insert(kind, map);
+    }
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let caller = found
+                .get(&row.kind)
+                .and_then(|m| m.get(&key_of(row)))
+                .cloned();
+            (row.id, caller)
+        })
+        .collect())
+}
+
+/// `key → sys_id` of the rows of `E` whose `key` is one of `values`.
+async fn sys_ids_where<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    sys_id: E::Column,
+    key: E::Column,
+    values: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    let mut map = HashMap::with_capacity(values.len());
+    for chunk in values.chunks(RECORD_CHUNK) {
+        let pairs: Vec<(String, String)> = E::find()
+            .select_only()
+            .column(key)
+            .column(sys_id)
+            .filter(key.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        map.extend(pairs);
+    }
+    Ok(map)
 }
 
 /// The `sys_id` column of the row of `E` whose `key` is `value`.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use nkpay_store::kinds::{NotificationKind, NotificationStatus};
-use nkpay_store::notifications::{self, AttemptRecord, NextStep, RESPONSE_BODY_LIMIT};
+use nkpay_store::notifications::{
+    self, AttemptRecord, FinishedAttempt, NextStep, RESPONSE_BODY_LIMIT,
+};
 use nkpay_store::testing::databases;
 
 fn attempt(delivered: bool) -> AttemptRecord {
@@ -285,6 +287,247 @@ async fn resend_opens_a_new_chain_due_now() {
             "notification 999999 not found",
             "{}",
             t.label
+        );
+    }
+}
+
+fn finished(id: i64, delivered: bool, next: NextStep) -> FinishedAttempt {
+    FinishedAttempt {
+        id,
+        attempt: attempt(delivered),
+        next,
+    }
+}
+
+/// Enqueues `n` trade notifications due at t0 and claims them all for `owner`; their ids,
+/// oldest first.
+async fn claimed(db: &nkpay_store::Db, n: usize, owner: &str) -> Vec<i64> {
+    for i in 0..n {
+        let note = fixture::trade_notification(&format!("NKP{i:04}"), fixture::t0());
+        notifications::enqueue(db.conn(), &note, fixture::t0())
+            .await
+            .unwrap();
+    }
+    let rows = notifications::claim_due(db, owner, fixture::t0(), Duration::seconds(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n);
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+#[tokio::test]
+async fn a_batch_records_each_row_with_its_own_next_step_in_one_go() {
+    for t in databases().await {
+        let ids = claimed(&t.db, 4, "a").await;
+        let retry_1 = fixture::t0() + Duration::seconds(15);
+        let retry_2 = fixture::t0() + Duration::seconds(45);
+        let batch = [
+            finished(ids[0], true, NextStep::Delivered),
+            finished(ids[1], false, NextStep::RetryAt(retry_1)),
+            finished(ids[2], false, NextStep::Dead),
+            finished(ids[3], false, NextStep::RetryAt(retry_2)),
+        ];
+        let now = fixture::t0() + Duration::seconds(1);
+        let kept = notifications::record_attempts(&t.db, "a", &batch, now)
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![true; 4], "{}", t.label);
+        let mut got = Vec::new();
+        for id in &ids {
+            let row = notifications::find(t.db.conn(), *id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.attempt_count, 1, "{}", t.label);
+            assert_eq!(row.lease_owner, None, "{}", t.label);
+            assert_eq!(row.updated_at, now, "{}", t.label);
+            let attempts = notifications::list_attempts(t.db.conn(), *id)
+                .await
+                .unwrap();
+            assert_eq!(attempts.len(), 1, "{}", t.label);
+            assert_eq!(
+                attempts[0].response_body.as_ref().map(String::len),
+                Some(RESPONSE_BODY_LIMIT),
+                "{}",
+                t.label
+            );
+            got.push((row.status, row.next_attempt_at));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (NotificationStatus::Delivered, fixture::t0()),
+                (NotificationStatus::Pending, retry_1),
+                (NotificationStatus::Dead, fixture::t0()),
+                (NotificationStatus::Pending, retry_2),
+            ],
+            "{}",
+            t.label
+        );
+        assert!(
+            notifications::record_attempts(&t.db, "a", &[], now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_lease_in_the_middle_of_a_batch_is_detected_for_that_row_only() {
+    for t in databases().await {
+        let ids = claimed(&t.db, 3, "node-a").await;
+        // node-a's lease on the middle row ran out and node-b claimed it (a claim takes the
+        // oldest due first, so the middle row is set by hand).
+        let later = fixture::t0() + Duration::seconds(31);
+        let steal = sea_orm::Statement::from_sql_and_values(
+            t.db.backend(),
+            "UPDATE notifications SET lease_owner = $1 WHERE id = $2",
+            ["node-b".into(), ids[1].into()],
+        );
+        sea_orm::ConnectionTrait::execute_raw(t.db.conn(), steal)
+            .await
+            .unwrap();
+        let batch: Vec<FinishedAttempt> = ids
+            .iter()
+            .map(|id| finished(*id, true, NextStep::Delivered))
+            .collect();
+        let kept = notifications::record_attempts(&t.db, "node-a", &batch, later)
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![true, false, true], "{}", t.label);
+        let statuses: Vec<_> = {
+            let mut v = Vec::new();
+            for id in &ids {
+                let row = notifications::find(t.db.conn(), *id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                v.push((row.status, row.lease_owner));
+            }
+            v
+        };
+        assert_eq!(
+            statuses,
+            vec![
+                (NotificationStatus::Delivered, None),
+                (NotificationStatus::Pending, Some("node-b".to_string())),
+                (NotificationStatus::Delivered, None),
+            ],
+            "{}",
+            t.label
+        );
+        // Every attempt happened, so every one is logged, the lost one too.
+        for id in &ids {
+            let attempts = notifications::list_attempts(t.db.conn(), *id)
+                .await
+                .unwrap();
+            assert_eq!(attempts.len(), 1, "{}", t.label);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_writes_nothing_and_leaves_its_rows_to_be_retried() {
+    for t in databases().await {
+        let ids = claimed(&t.db, 2, "a").await;
+        // An attempt for a notification that does not exist: the foreign key refuses it, and
+        // with it the whole batch.
+        let batch = [
+            finished(ids[0], true, NextStep::Delivered),
+            finished(999_999, true, NextStep::Delivered),
+            finished(ids[1], true, NextStep::Delivered),
+        ];
+        let now = fixture::t0() + Duration::seconds(1);
+        assert!(
+            notifications::record_attempts(&t.db, "a", &batch, now)
+                .await
+                .is_err(),
+            "{}",
+            t.label
+        );
+        for id in &ids {
+            let row = notifications::find(t.db.conn(), *id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (row.status, row.attempt_count, row.lease_owner.as_deref()),
+                (NotificationStatus::Pending, 0, Some("a")),
+                "{}: still claimed, untouched",
+                t.label
+            );
+            assert!(
+                notifications::list_attempts(t.db.conn(), *id)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{}",
+                t.label
+            );
+        }
+        // Once the claim runs out, the rows are claimed again: retried, not lost.
+        let after = fixture::t0() + Duration::seconds(31);
+        let again = notifications::claim_due(&t.db, "b", after, Duration::seconds(30), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.iter().map(|r| r.id).collect::<Vec<_>>(),
+            ids,
+            "{}",
+            t.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_callers_of_a_claim_are_looked_up_together_as_each_alone() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        fixture::insert_trade(&t.db, &seeded, "NKP0000", 1).await;
+        fixture::insert_trade(&t.db, &seeded, "NKP0002", 1).await;
+        // NKP0001 has no trade: its caller is gone.
+        claimed(&t.db, 3, "a").await;
+        let mut business = fixture::trade_notification("APPLY1", fixture::t0());
+        business.kind = NotificationKind::Business;
+        notifications::enqueue(t.db.conn(), &business, fixture::t0())
+            .await
+            .unwrap();
+        let mut all = Vec::new();
+        for (kind, subject) in [
+            (NotificationKind::Trade, "NKP0000"),
+            (NotificationKind::Trade, "NKP0001"),
+            (NotificationKind::Trade, "NKP0002"),
+            (NotificationKind::Business, "APPLY1"),
+        ] {
+            all.extend(
+                notifications::list_for_subject(t.db.conn(), kind, subject)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(all.len(), 4, "{}", t.label);
+        let together = notifications::callers_of(t.db.conn(), &all).await.unwrap();
+        let callers: Vec<Option<String>> = all
+            .iter()
+            .map(|r| together.get(&r.id).cloned().flatten())
+            .collect();
+        let sys = Some(fixture::SYS_ID.to_string());
+        assert_eq!(
+            callers,
+            vec![sys.clone(), None, sys.clone(), sys],
+            "{}",
+            t.label
+        );
+        for row in &all {
+            let alone = notifications::caller_of(t.db.conn(), row).await.unwrap();
+            assert_eq!(together.get(&row.id), Some(&alone), "{}", t.label);
+        }
+        assert!(
+            notifications::callers_of(t.db.conn(), &[])
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 }

@@ -9,7 +9,7 @@
 //! claims to expire; another node then retries them — at least once, never lost.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +19,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use nkpay_core::resp_code::RespCode;
 use nkpay_store::entity::notification;
-use nkpay_store::notifications::{self, AttemptRecord};
+use nkpay_store::notifications::{self, AttemptRecord, FinishedAttempt};
 use nkpay_store::{Db, notification_deferral};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
@@ -27,6 +27,7 @@ use tokio::task::{JoinError, JoinHandle, JoinSet};
 use super::delivery::{self, form_body};
 use super::host_slots::{Admission, HostSlots, host_key};
 use super::merchant_schedules::MerchantSchedules;
+use super::recorder::Recorder;
 use super::schedule::{default_schedule, next_step, to_delta};
 use super::url_guard::UrlPolicy;
 use crate::error::EngineError;
@@ -208,6 +209,8 @@ struct Shared {
     claims: Arc<Semaphore>,
     hosts: Arc<HostSlots>,
     schedules: MerchantSchedules,
+    /// Finished attempts are recorded through it, many in one transaction.
+    recorder: Recorder,
     counters: Counters,
     /// Turned true when the dispatcher stops: deliveries still waiting in line give their
     /// rows back at once instead of waiting for a slot.
@@ -253,6 +256,7 @@ impl Dispatcher {
                 claims: Arc::new(Semaphore::new(config.concurrency.saturating_mul(2))),
                 hosts: HostSlots::new(config.per_host_concurrency, FIRST_LATENCY_GUESS),
                 schedules: MerchantSchedules::new(&config.schedule),
+                recorder: Recorder::default(),
                 counters: Counters::default(),
                 stopping: watch::Sender::new(false),
                 config,
@@ -293,6 +297,12 @@ impl Dispatcher {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let poll = self.shared.config.poll_interval;
+        // While deliveries are in flight, claim only once a quarter of the claim capacity is
+        // free: a claim per finished delivery would cost a write per delivery (and on SQLite
+        // the single write lock) for one row each. The rows still held keep the running slots
+        // busy meanwhile (twice `concurrency` are held, at most `concurrency` run).
+        let capacity = self.shared.config.concurrency.saturating_mul(2);
+        let claim_at = (capacity / 4).max(1);
         tracing::info!(node = %self.shared.node, "notification dispatcher started");
         // When rows this node handed back come due: it claims again then, not a poll later.
         let mut handed_back: BinaryHeap<Reverse<Instant>> = BinaryHeap::new();
@@ -304,7 +314,7 @@ impl Dispatcher {
             // poll interval later.
             let mut claim_failed = false;
             let free = self.shared.claims.available_permits();
-            if free > 0 {
+            if free >= claim_at || (free > 0 && tasks.is_empty()) {
                 match self.claim_and_start(&mut tasks).await {
                     Ok((round, waits)) => {
                         let more_due = round.claimed == free;
@@ -397,6 +407,18 @@ impl Dispatcher {
         .await?;
         summary.claimed = rows.len();
         Counters::add(&s.counters.claimed, rows.len());
+        // Whose key signs each row, for the whole claim in one query per kind; should that
+        // fail, each delivery looks its own caller up.
+        let mut callers = if rows.is_empty() {
+            HashMap::new()
+        } else {
+            notifications::callers_of(s.db.conn(), &rows)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "looking up the callers of claimed notifications failed");
+                    HashMap::new()
+                })
+        };
         let mut busy = Vec::new();
         let mut waits = Vec::new();
         for row in rows {
@@ -412,7 +434,14 @@ impl Dispatcher {
             let key = host_key(&row.notify_url);
             match s.hosts.admit(&key) {
                 Some(admission) => {
-                    tasks.spawn(deliver(Arc::clone(&self.shared), row, claim, admission));
+                    let caller = callers.remove(&row.id);
+                    tasks.spawn(deliver(
+                        Arc::clone(&self.shared),
+                        row,
+                        caller,
+                        claim,
+                        admission,
+                    ));
                 }
                 None => {
                     let wait = s.hosts.pace(&key);
@@ -441,9 +470,13 @@ fn joined(done: Result<Outcome, JoinError>) -> Option<Outcome> {
     }
 }
 
+/// One claimed row: waits in line for its host and a running slot, attempts it, and records
+/// the attempt (claim and slots are held until the recording is written). `caller` is the row's
+/// caller when the claim already looked it up.
 async fn deliver(
     shared: Arc<Shared>,
     row: notification::Model,
+    caller: Option<Option<String>>,
     _claim: OwnedSemaphorePermit,
     admission: Admission,
 ) -> Outcome {
@@ -475,7 +508,10 @@ async fn deliver(
     };
     let outcome = match admitted {
         Some((slot, _running)) => {
-            let outcome = attempt_and_record(s, row).await;
+            let record = attempt(s, &row, caller).await;
+            // The host's slot is held until the attempt is recorded: its answer time paces the
+            // rows handed back for it, and a row is done only once recorded.
+            let outcome = record_finished(s, row, record).await;
             drop(slot);
             outcome
         }
@@ -495,20 +531,29 @@ async fn release(s: &Shared, row: &notification::Model) -> Outcome {
 }
 
 /// The notification's `sign` over its exact `resp_data`, with the key of the caller it answers
-/// to (the trade's, refund's or application's `sys_id`; see `PlatformKeys::signer_for`).
+/// to (the trade's, refund's or application's `sys_id`; see `PlatformKeys::signer_for`),
+/// looked up here unless the claim already did.
 async fn sign(
     s: &Shared,
     row: &notification::Model,
+    caller: Option<Option<String>>,
 ) -> Result<(crate::platform_keys::PlatformSigner, String), EngineError> {
-    let caller = notifications::caller_of(s.db.conn(), row).await?;
+    let caller = match caller {
+        Some(known) => known,
+        None => notifications::caller_of(s.db.conn(), row).await?,
+    };
     let signer = s.signer.signer_for(caller.as_deref()).await?;
     let sign = signer.sign_base64(row.resp_data.as_bytes())?;
     Ok((signer, sign))
 }
 
-async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
-    let timeout = s.config.timeout;
-    let record = match sign(s, &row).await {
+/// Signs and POSTs the row once and describes what happened.
+async fn attempt(
+    s: &Shared,
+    row: &notification::Model,
+    caller: Option<Option<String>>,
+) -> AttemptRecord {
+    match sign(s, row, caller).await {
         Ok((signer, sign)) => {
             let success = RespCode::Success;
             let body = form_body(
@@ -520,7 +565,7 @@ async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
             delivery::attempt(
                 &s.client,
                 &s.config.policy,
-                timeout,
+                s.config.timeout,
                 &row.notify_url,
                 signer.key_id(),
                 body,
@@ -535,33 +580,26 @@ async fn attempt_and_record(s: &Shared, row: notification::Model) -> Outcome {
             response_body: None,
             delivered: false,
         },
-    };
-    let schedule = s.schedules.for_merchant(&s.db, &row.mer_id).await;
-    let now = Utc::now();
-    let next = next_step(row.attempt_count, record.delivered, &schedule, now);
-    tracing::debug!(id = row.id, delivered = record.delivered, status = ?record.http_status, error = ?record.error, ?next, "notification attempt");
-    // A write that fails here leaves the claim to expire, and the row is retried: the
-    // receiver may see it twice (it dedupes by nkp_seq_id), but it is never lost.
-    for wait_ms in [50, 200, 1000, 0] {
-        match notifications::record_attempt(&s.db, row.id, &s.node, &record, next, now).await {
-            Ok(true) => break,
-            Ok(false) => {
-                tracing::warn!(
-                    id = row.id,
-                    "notification lease was lost before its attempt was recorded"
-                );
-                break;
-            }
-            Err(e) if wait_ms > 0 => {
-                tracing::warn!(id = row.id, error = %e, "recording a notification attempt failed; retrying");
-                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            }
-            Err(e) => {
-                tracing::error!(id = row.id, error = %e, "recording a notification attempt failed")
-            }
-        }
     }
-    if record.delivered {
+}
+
+/// Works out the row's next step and records the attempt with it, batched with other
+/// deliveries' (see `recorder`). A recording that fails leaves the claim to expire, and the
+/// row is retried: the receiver may see it twice (it dedupes by nkp_seq_id), but it is never
+/// lost.
+async fn record_finished(s: &Shared, row: notification::Model, record: AttemptRecord) -> Outcome {
+    let schedule = s.schedules.for_merchant(&s.db, &row.mer_id).await;
+    let next = next_step(row.attempt_count, record.delivered, &schedule, Utc::now());
+    tracing::debug!(id = row.id, delivered = record.delivered, status = ?record.http_status, error = ?record.error, ?next, "notification attempt");
+    let delivered = record.delivered;
+    let finished = FinishedAttempt {
+        id: row.id,
+        attempt: record,
+        next,
+    };
+    let recorded = s.recorder.record(&s.db, &s.node, finished).await;
+    tracing::trace!(id = row.id, ?recorded, "notification attempt recorded");
+    if delivered {
         Outcome::Delivered
     } else {
         Outcome::Failed

@@ -11,6 +11,7 @@ pub mod dispatcher;
 mod guarded_resolver;
 mod host_slots;
 mod merchant_schedules;
+mod recorder;
 pub(crate) mod resp_data;
 pub mod schedule;
 pub mod stats;
