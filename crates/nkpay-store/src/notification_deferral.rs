@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::entity::notification;
 use crate::error::StoreError;
-use crate::kinds::NotificationStatus;
+use crate::notifications;
 
 /// Releases each row of `due` that `owner` still holds and makes it due at its own time, in
 /// one statement. Returns how many it changed.
@@ -41,7 +41,7 @@ pub async fn defer(
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))
         .filter(notification::Column::Id.is_in(due.iter().map(|(id, _)| *id)))
         .filter(notification::Column::LeaseOwner.eq(owner))
-        .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .filter(notifications::still_pending())
         .exec(conn)
         .await?;
     Ok(res.rows_affected)

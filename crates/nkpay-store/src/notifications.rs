@@ -313,8 +313,20 @@ fn after_attempts(
     }
     update
         .filter(notification::Column::Id.is_in(chunk.iter().map(|f| f.id)))
-        .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .filter(still_pending())
         .filter(notification::Column::LeaseOwner.eq(owner))
+}
+
+/// `status = 'pending'`, for an UPDATE of rows already picked by id (`id IN (…)`), written as
+/// `(status || '') = 'pending'` so that no index on `status` can serve it: PostgreSQL, its
+/// statistics stale after a burst of notifications (its estimate: few pending rows), otherwise
+/// scans the claim index's whole `pending` range and filters it by id — 8 ms for 30,000
+/// pending rows where the primary key takes 0.3 ms. Same rows either way, on both databases.
+pub(crate) fn still_pending() -> SimpleExpr {
+    Expr::cust(format!(
+        "(status || '') = '{}'",
+        NotificationStatus::Pending.as_str()
+    ))
 }
 
 fn attempt_model(f: &FinishedAttempt) -> notification_attempt::ActiveModel {

@@ -37,7 +37,7 @@ pub(crate) enum Recorded {
     /// The attempt is stored, but the lease had been lost: another node owns the row now.
     LeaseLost,
     /// Nothing stored: the row stays claimed until its lease runs out and is then retried.
-    NotRecorded,
+    Failed,
 }
 
 struct Queued {
@@ -69,7 +69,7 @@ impl Recorder {
             match answer.try_recv() {
                 Ok(recorded) => return recorded,
                 // The writer that took it was dropped before its batch was written.
-                Err(TryRecvError::Closed) => return Recorded::NotRecorded,
+                Err(TryRecvError::Closed) => return Recorded::Failed,
                 Err(TryRecvError::Empty) => {}
             }
             let batch: Vec<Queued> = {
@@ -106,7 +106,7 @@ async fn write(db: &Db, owner: &str, batch: Vec<Queued>) {
         Ok(kept) => kept.into_iter().map(recorded).collect(),
         Err(e) if finished.len() == 1 => {
             tracing::error!(id = finished[0].id, error = %e, "recording a notification attempt failed");
-            vec![Recorded::NotRecorded]
+            vec![Recorded::Failed]
         }
         Err(e) => {
             tracing::warn!(rows = finished.len(), error = %e, "recording notification attempts failed; recording each on its own");
@@ -115,10 +115,10 @@ async fn write(db: &Db, owner: &str, batch: Vec<Queued>) {
                 let single = std::slice::from_ref(one);
                 each.push(
                     match notifications::record_attempts(db, owner, single, Utc::now()).await {
-                        Ok(kept) => kept.into_iter().next().map_or(Recorded::NotRecorded, recorded),
+                        Ok(kept) => kept.into_iter().next().map_or(Recorded::Failed, recorded),
                         Err(e) => {
                             tracing::error!(id = one.id, error = %e, "recording a notification attempt failed");
-                            Recorded::NotRecorded
+                            Recorded::Failed
                         }
                     },
                 );
@@ -222,7 +222,7 @@ mod tests {
             use Recorded::*;
             assert_eq!(
                 got,
-                vec![Kept, Kept, LeaseLost, Kept, NotRecorded, Kept, Kept],
+                vec![Kept, Kept, LeaseLost, Kept, Failed, Kept, Kept],
                 "{}",
                 t.label
             );
