@@ -412,7 +412,7 @@ impl Dispatcher {
         let mut callers = if rows.is_empty() {
             HashMap::new()
         } else {
-            notifications::callers_of(s.db.conn(), &rows)
+            notifications::callers_of(s.db.reader(), &rows)
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "looking up the callers of claimed notifications failed");
@@ -540,7 +540,7 @@ async fn sign(
 ) -> Result<(crate::platform_keys::PlatformSigner, String), EngineError> {
     let caller = match caller {
         Some(known) => known,
-        None => notifications::caller_of(s.db.conn(), row).await?,
+        None => notifications::caller_of(s.db.reader(), row).await?,
     };
     let signer = s.signer.signer_for(caller.as_deref()).await?;
     let sign = signer.sign_base64(row.resp_data.as_bytes())?;

@@ -34,7 +34,7 @@ impl MerchantSchedules {
         if let Some(hit) = self.cached(mer_id) {
             return hit;
         }
-        let schedule = match merchants::find_merchant(db.conn(), mer_id).await {
+        let schedule = match merchants::find_merchant(db.reader(), mer_id).await {
             Ok(Some(m)) => match m.notify_schedule.as_deref().map(parse_schedule) {
                 Some(Ok(own)) => Arc::from(own),
                 Some(Err(e)) => {
