@@ -51,7 +51,10 @@ impl Receiver {
         let server = HttpServer::new(move || {
             App::new().app_data(shared.clone()).route(
                 "/notify",
-                web::post().to(|a: web::Data<Arrivals>| async move {
+                // The body is read (and dropped): a handler that leaves it unread makes actix
+                // close the connection after the answer, and every delivery would then open a
+                // new one, measuring TCP set-up instead of the dispatcher.
+                web::post().to(|a: web::Data<Arrivals>, _body: web::Bytes| async move {
                     a.note(Instant::now());
                     HttpResponse::Ok().body("ok")
                 }),
@@ -132,6 +135,51 @@ pub(crate) mod tests {
         assert_eq!(r.arrivals.count(), 3);
         let times = r.arrivals.times();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        r.stop().await;
+    }
+
+    /// A delivery's connection stays open after the answer, as a merchant's receiver keeps it:
+    /// three POSTs with a body go over one connection, which the receiver never closes (an
+    /// unread body made actix close it after every answer).
+    #[tokio::test]
+    async fn the_receiver_keeps_the_connection_alive_across_deliveries() {
+        use http_body_util::{BodyExt, Full};
+        use hyper::client::conn::http1;
+        use hyper_util::rt::TokioIo;
+
+        let r = Receiver::start().await.unwrap();
+        let addr = r
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches("/notify");
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let conn = tokio::spawn(conn);
+        for n in 0..3 {
+            sender.ready().await.expect("the connection is still open");
+            let request = hyper::Request::post("/notify")
+                .header(hyper::header::HOST, addr)
+                .header(
+                    hyper::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(Full::new(Bytes::from(format!("resp_code=00000000&n={n}"))))
+                .unwrap();
+            let response = sender.send_request(request).await.expect("answered");
+            assert_eq!(response.status(), 200);
+            assert_ne!(
+                response
+                    .headers()
+                    .get(hyper::header::CONNECTION)
+                    .map(|v| v.as_bytes()),
+                Some(&b"close"[..]),
+                "delivery {n}"
+            );
+            response.into_body().collect().await.unwrap();
+        }
+        assert_eq!(r.arrivals.count(), 3);
+        assert!(!conn.is_finished(), "the receiver closed the connection");
+        drop(sender);
         r.stop().await;
     }
 }
