@@ -422,46 +422,10 @@ pub async fn caller_of(
     conn: &impl ConnectionTrait,
     row: &notification::Model,
 ) -> Result<Option<String>, StoreError> {
-    use crate::entity::{merchant, merchant_application, refund, trade};
-    let subject = row.subject_nkp_seq_id.as_str();
-    match row.kind {
-        NotificationKind::Trade => {
-            sys_id_where::<trade::Entity>(
-                conn,
-                trade::Column::SysId,
-                trade::Column::NkpSeqId,
-                subject,
-            )
-            .await
-        }
-        NotificationKind::Refund => {
-            sys_id_where::<refund::Entity>(
-                conn,
-                refund::Column::SysId,
-                refund::Column::NkpSeqId,
-                subject,
-            )
-            .await
-        }
-        NotificationKind::MerchantAudit => {
-            sys_id_where::<merchant_application::Entity>(
-                conn,
-                merchant_application::Column::SysId,
-                merchant_application::Column::ApplyNo,
-                subject,
-            )
-            .await
-        }
-        NotificationKind::Business => {
-            sys_id_where::<merchant::Entity>(
-                conn,
-                merchant::Column::SysId,
-                merchant::Column::MerId,
-                &row.mer_id,
-            )
-            .await
-        }
-    }
+    Ok(callers_of(conn, std::slice::from_ref(row))
+        .await?
+        .remove(&row.id)
+        .flatten())
 }
 
 /// [`caller_of`] for many notifications at once, e.g. a dispatcher's whole claim: one query per
@@ -567,22 +531,6 @@ async fn sys_ids_where<E: EntityTrait>(
         map.extend(pairs);
     }
     Ok(map)
-}
-
-/// The `sys_id` column of the row of `E` whose `key` is `value`.
-async fn sys_id_where<E: EntityTrait>(
-    conn: &impl ConnectionTrait,
-    sys_id: E::Column,
-    key: E::Column,
-    value: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(E::find()
-        .select_only()
-        .column(sys_id)
-        .filter(key.eq(value))
-        .into_tuple::<String>()
-        .one(conn)
-        .await?)
 }
 
 #[cfg(test)]
