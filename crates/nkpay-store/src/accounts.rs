@@ -309,7 +309,9 @@ pub async fn find_channel_account(
     conn: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<channel_account::Model>, StoreError> {
-    Ok(channel_account::Entity::find_by_id(id).one(conn).await?)
+    Ok(crate::unique_row(
+        channel_account::Entity::find_by_id(id).all(conn).await?,
+    ))
 }
 
 /// The default account of a channel: the oldest active one marked default; when none of

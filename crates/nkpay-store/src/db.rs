@@ -21,6 +21,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// of their own ([`Db`]).
 const SQLITE_POOL_SIZE: u32 = 4;
 const POSTGRES_POOL_SIZE: u32 = 16;
+/// A PostgreSQL connection idle this long is pinged before it is handed out again (a server
+/// restart or a proxy's idle cut-off leaves it dead); one in use under load is handed out as it
+/// is. sqlx's default pings on every checkout, which is one more round trip per statement
+/// (issue 16: every statement outside a transaction paid it). A SQLite connection is a file
+/// handle in this process and is never pinged.
+pub const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// The platform database: a connection pool, and on a SQLite file two of them.
 ///
@@ -164,6 +170,9 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
         "sqlite" => {
             let path = sqlite_path(url);
             let in_memory = path.is_empty() || path == ":memory:" || url.contains("mode=memory");
+            // Nothing can go stale between checkouts: the ping would only cost a hop to the
+            // connection's worker thread and back.
+            options.test_before_acquire(false);
             options.map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -189,13 +198,25 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             })
         }
         "postgres" | "postgresql" => {
-            options.max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE));
+            options
+                .max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE))
+                .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR);
             Ok(Db::from_connection(Database::connect(options).await?))
         }
         other => Err(StoreError::UnsupportedUrl {
             scheme: other.to_owned(),
         }),
     }
+}
+
+/// The row a lookup by a unique key found, if any: such lookups read `all()` rows, never
+/// `one()`. sea-orm's `one()` adds `LIMIT ?` with the 1 as a bound parameter, and SQLite marks
+/// a bound LIMIT as an input of the query plan (`sqlite3ExprIsInteger` sets the statement's
+/// variable mask), so every rebinding expires the cached prepared statement and the next step
+/// parses the SQL again (issue 16: a few per cent of the query path's CPU). A unique key
+/// matches at most one row, so the answer is the same.
+pub(crate) fn unique_row<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
 }
 
 /// Applies every pending migration; a no-op when the schema is current.
@@ -306,6 +327,79 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// SQLite connections are handed out without a ping; a PostgreSQL connection the server
+    /// ended is pinged once idle past [`POSTGRES_PING_IF_IDLE_FOR`], found dead and replaced,
+    /// so the statement after a quiet spell succeeds on a new backend.
+    #[tokio::test]
+    async fn pooled_connections_are_pinged_only_on_postgres_after_an_idle_spell() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = std::env::temp_dir().join(format!("nkpay-ping-{}", std::process::id()));
+        let db = Db::connect_with_pool_size(&format!("sqlite://{}", dir.join("p.db").display()), 2)
+            .await
+            .expect("sqlite");
+        for pool in [&db.conn, db.reader()] {
+            assert!(
+                !pool
+                    .get_sqlite_connection_pool()
+                    .options()
+                    .get_test_before_acquire()
+            );
+        }
+        db.close().await.expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let configured = std::env::var("NKPAY_TEST_DATABASE_URL").ok();
+        let pg = configured
+            .clone()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let db = match Db::connect_with_pool_size(&pg, 1).await {
+            Ok(db) => db,
+            Err(e) => {
+                let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+                assert!(
+                    !ci && configured.is_none(),
+                    "PostgreSQL {pg} is required but unreachable: {e}"
+                );
+                eprintln!(
+                    "!!! PostgreSQL unreachable ({e}): the PostgreSQL half of this test was SKIPPED"
+                );
+                return;
+            }
+        };
+        let pid = |db: Db| async move {
+            let row = db
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_backend_pid() AS pid",
+                ))
+                .await?
+                .expect("a row");
+            Ok::<i32, sea_orm::DbErr>(row.try_get::<i32>("", "pid").expect("pid"))
+        };
+        let first = pid(db.clone()).await.expect("first statement");
+        let used = std::time::Instant::now();
+        let killer = Database::connect(pg.as_str())
+            .await
+            .expect("second connection");
+        killer
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_terminate_backend({first})"),
+            ))
+            .await
+            .expect("terminate");
+        let _ = killer.close().await;
+        // The idle spell is the condition under test: after it the checkout pings.
+        tokio::time::sleep(POSTGRES_PING_IF_IDLE_FOR.saturating_sub(used.elapsed())).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = pid(db.clone())
+            .await
+            .expect("the dead connection was replaced");
+        assert_ne!(first, second, "a new backend answers");
+        db.close().await.expect("close");
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub mod trade_close_requests;
 pub mod trade_schedule;
 pub mod trades;
 
+pub(crate) use db::unique_row;
 pub use db::{Db, PoolStatus, connect, migrate};
 pub use error::StoreError;
 pub use sea_orm;

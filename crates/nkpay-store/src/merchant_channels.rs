@@ -147,11 +147,13 @@ pub async fn find_business(
     mer_id: &str,
     channel: ChannelKind,
 ) -> Result<Option<merchant_channel::Model>, StoreError> {
-    Ok(merchant_channel::Entity::find()
-        .filter(merchant_channel::Column::MerId.eq(mer_id))
-        .filter(merchant_channel::Column::Channel.eq(channel.as_str()))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        merchant_channel::Entity::find()
+            .filter(merchant_channel::Column::MerId.eq(mer_id))
+            .filter(merchant_channel::Column::Channel.eq(channel.as_str()))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Every business the merchant opened.
@@ -172,11 +174,13 @@ pub async fn find_bound_appid(
     mer_id: &str,
     appid: &str,
 ) -> Result<Option<merchant_appid::Model>, StoreError> {
-    Ok(merchant_appid::Entity::find()
-        .filter(merchant_appid::Column::MerId.eq(mer_id))
-        .filter(merchant_appid::Column::Appid.eq(appid))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        merchant_appid::Entity::find()
+            .filter(merchant_appid::Column::MerId.eq(mer_id))
+            .filter(merchant_appid::Column::Appid.eq(appid))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Every appid bound to the merchant.

@@ -78,10 +78,12 @@ pub async fn find_service_provider(
     conn: &impl ConnectionTrait,
     sys_id: &str,
 ) -> Result<Option<service_provider::Model>, StoreError> {
-    Ok(service_provider::Entity::find()
-        .filter(service_provider::Column::SysId.eq(sys_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        service_provider::Entity::find()
+            .filter(service_provider::Column::SysId.eq(sys_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Inserts an active merchant, approved (made directly, as the demo's seeding does: nothing to
@@ -129,10 +131,12 @@ pub async fn find_merchant(
     conn: &impl ConnectionTrait,
     mer_id: &str,
 ) -> Result<Option<merchant::Model>, StoreError> {
-    Ok(merchant::Entity::find()
-        .filter(merchant::Column::MerId.eq(mer_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        merchant::Entity::find()
+            .filter(merchant::Column::MerId.eq(mer_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// The merchants a service provider onboarded, oldest first.
@@ -363,8 +367,9 @@ pub async fn find_provider_with_merchant(
         .join(JoinType::InnerJoin, owns)
         .filter(service_provider::Column::SysId.eq(sys_id))
         .filter(merchant::Column::MerId.eq(mer_id))
-        .one(conn)
+        .all(conn)
         .await?;
+    let found = crate::unique_row(found);
     Ok(found.and_then(|(sp, m)| m.map(|m| (sp, m))))
 }
 

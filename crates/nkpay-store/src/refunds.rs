@@ -142,12 +142,14 @@ pub async fn find_by_req(
     req_date: &str,
     req_seq_id: &str,
 ) -> Result<Option<refund::Model>, StoreError> {
-    Ok(refund::Entity::find()
-        .filter(Column::MerId.eq(mer_id))
-        .filter(Column::ReqDate.eq(req_date))
-        .filter(Column::ReqSeqId.eq(req_seq_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        refund::Entity::find()
+            .filter(Column::MerId.eq(mer_id))
+            .filter(Column::ReqDate.eq(req_date))
+            .filter(Column::ReqSeqId.eq(req_seq_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// The refund with `nkp_seq_id`.
@@ -155,10 +157,12 @@ pub async fn find_by_nkp_seq_id(
     conn: &impl ConnectionTrait,
     nkp_seq_id: &str,
 ) -> Result<Option<refund::Model>, StoreError> {
-    Ok(refund::Entity::find()
-        .filter(Column::NkpSeqId.eq(nkp_seq_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        refund::Entity::find()
+            .filter(Column::NkpSeqId.eq(nkp_seq_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Every refund of a trade, oldest first.

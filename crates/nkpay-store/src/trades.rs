@@ -177,12 +177,14 @@ pub async fn find_by_req(
     req_date: &str,
     req_seq_id: &str,
 ) -> Result<Option<trade::Model>, StoreError> {
-    Ok(trade::Entity::find()
-        .filter(Column::MerId.eq(mer_id))
-        .filter(Column::ReqDate.eq(req_date))
-        .filter(Column::ReqSeqId.eq(req_seq_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        trade::Entity::find()
+            .filter(Column::MerId.eq(mer_id))
+            .filter(Column::ReqDate.eq(req_date))
+            .filter(Column::ReqSeqId.eq(req_seq_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Finds a trade by the platform's id (also the upstream `out_trade_no`).
@@ -190,10 +192,12 @@ pub async fn find_by_nkp_seq_id(
     conn: &impl ConnectionTrait,
     nkp_seq_id: &str,
 ) -> Result<Option<trade::Model>, StoreError> {
-    Ok(trade::Entity::find()
-        .filter(Column::NkpSeqId.eq(nkp_seq_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        trade::Entity::find()
+            .filter(Column::NkpSeqId.eq(nkp_seq_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// Finds a trade by the channel's own order number.
@@ -202,11 +206,13 @@ pub async fn find_by_party_order_id(
     channel: ChannelKind,
     party_order_id: &str,
 ) -> Result<Option<trade::Model>, StoreError> {
-    Ok(trade::Entity::find()
-        .filter(Column::Channel.eq(channel.as_str()))
-        .filter(Column::PartyOrderId.eq(party_order_id))
-        .one(conn)
-        .await?)
+    Ok(crate::unique_row(
+        trade::Entity::find()
+            .filter(Column::Channel.eq(channel.as_str()))
+            .filter(Column::PartyOrderId.eq(party_order_id))
+            .all(conn)
+            .await?,
+    ))
 }
 
 /// A merchant's trades created in `[from, to)`, newest first, at most `limit`.
