@@ -46,13 +46,20 @@ pub const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 pub struct Db {
     conn: DatabaseConnection,
     reader: Option<DatabaseConnection>,
+    /// On a SQLite file opened inside a multi-threaded tokio runtime: that runtime, where
+    /// [`Db::write`] runs the hot writes (see there).
+    writes_on: Option<tokio::runtime::Handle>,
 }
 
 impl Db {
     /// Wraps an existing sea-orm connection (tests, or a caller with its own pool settings):
     /// reads and writes share it.
     pub fn from_connection(conn: DatabaseConnection) -> Db {
-        Db { conn, reader: None }
+        Db {
+            conn,
+            reader: None,
+            writes_on: None,
+        }
     }
 
     /// Opens `url` like [`connect`] with a pool of at most `max_connections` connections
@@ -131,6 +138,31 @@ impl Db {
         Ok(self.conn.begin_with_options(options).await?)
     }
 
+    /// Runs `write` — statements through [`Db::conn`] — and returns its result. On a SQLite
+    /// file opened in a multi-threaded runtime (the server's) it runs as a task of that
+    /// runtime, whose threads are mostly idle, instead of inside the request: the one writer
+    /// connection is held from its checkout until the task is polled again to give it back,
+    /// and a request task shares its thread with RSA and JSON work of other requests, so it
+    /// was polled late and every writer behind it waited (issue 16: T_JSAPI creates stopped
+    /// scaling at about 1,000/s with the CPU half idle). Elsewhere it runs in place.
+    ///
+    /// The write runs to its end even when the caller stops waiting: a write is never cut
+    /// off half-way by a dropped request. Errors: the write's own; [`StoreError::Db`] when the
+    /// runtime is shutting down and the task could not finish.
+    pub async fn write<T, F>(&self, write: impl FnOnce(Db) -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writes_on {
+            Some(runtime) => runtime
+                .spawn(write(self.clone()))
+                .await
+                .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(format!("write task: {e}"))))?,
+            None => write(self.clone()).await,
+        }
+    }
+
     /// Closes the pools, waiting for connections to be returned.
     pub async fn close(self) -> Result<(), StoreError> {
         if let Some(reader) = self.reader {
@@ -192,9 +224,13 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             let conn = Database::connect(writer).await?;
             options.max_connections(max_connections.unwrap_or(SQLITE_POOL_SIZE));
             let reader = Database::connect(options).await?;
+            let writes_on = tokio::runtime::Handle::try_current()
+                .ok()
+                .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
             Ok(Db {
                 conn,
                 reader: Some(reader),
+                writes_on,
             })
         }
         "postgres" | "postgresql" => {
@@ -400,6 +436,89 @@ mod tests {
             .expect("the dead connection was replaced");
         assert_ne!(first, second, "a new backend answers");
         db.close().await.expect("close");
+    }
+
+    /// In a multi-threaded runtime a SQLite file's writes run as tasks of that runtime, and
+    /// one whose caller stopped waiting still completes; in a current-thread runtime (and on
+    /// PostgreSQL) they run in place.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_run_on_the_runtime_and_finish_when_the_caller_stops_waiting() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = std::env::temp_dir().join(format!("nkpay-write-{}", std::process::id()));
+        let url = format!("sqlite://{}", dir.join("w.db").display());
+        let db = Db::connect_with_pool_size(&url, 2).await.expect("sqlite");
+        assert!(db.writes_on.is_some(), "opened in a multi-threaded runtime");
+        let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text.to_owned());
+        db.conn()
+            .execute_raw(sql("CREATE TABLE t (n INTEGER)"))
+            .await
+            .expect("create");
+        let caller = std::thread::current().id();
+        let ran_on = db
+            .write(move |db| async move {
+                db.conn()
+                    .execute_raw(sql("INSERT INTO t VALUES (1)"))
+                    .await?;
+                Ok(std::thread::current().id())
+            })
+            .await
+            .expect("write");
+        assert_ne!(ran_on, caller, "the write ran as a task of the runtime");
+
+        // Polled once (the task starts and waits for the gate), then dropped: once the gate
+        // opens the insert still lands.
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        let started = db.write(move |db| async move {
+            let _ = gate.await;
+            db.conn()
+                .execute_raw(sql("INSERT INTO t VALUES (2)"))
+                .await?;
+            Ok(())
+        });
+        let first_poll = tokio::time::timeout(Duration::ZERO, started).await;
+        assert!(
+            first_poll.is_err(),
+            "finished at its first poll: {first_poll:?}"
+        );
+        open.send(()).expect("the task waits at the gate");
+        let count = || async {
+            let row = db
+                .reader()
+                .query_one_raw(sql("SELECT COUNT(*) AS n FROM t"))
+                .await
+                .expect("count")
+                .expect("row");
+            row.try_get::<i64>("", "n").expect("n")
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while count().await < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dropped write never landed"
+            );
+            tokio::task::yield_now().await;
+        }
+        db.close().await.expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let in_place = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let db = Db::connect_with_pool_size(&url.replace("w.db", "c.db"), 1)
+                    .await
+                    .expect("sqlite");
+                let none = db.writes_on.is_none();
+                db.close().await.expect("close");
+                none
+            })
+        });
+        assert!(
+            in_place.join().expect("thread"),
+            "current-thread runtime: in place"
+        );
     }
 
     #[test]

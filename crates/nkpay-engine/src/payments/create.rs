@@ -63,7 +63,11 @@ impl Payments {
         };
         let (route, time_expire) = route;
         let new = self.new_trade(scope, &cmd, &route, time_expire, now);
-        let t = match trades::insert(self.db.conn(), &new, now).await {
+        let inserted = self
+            .db
+            .write(move |db| async move { trades::insert(db.conn(), &new, now).await })
+            .await;
+        let t = match inserted {
             Ok(t) => t,
             Err(StoreError::Duplicate { .. }) => {
                 // The id is taken (a replay, or a concurrent duplicate won the insert): answer
@@ -204,15 +208,25 @@ impl Payments {
                             trade: placed_view(t, &placement),
                             unknown_reason: None,
                         };
-                        if trades::record_placement_and_answer(
-                            self.db.conn(),
-                            &t.nkp_seq_id,
-                            &placement,
-                            &answer_text(&created)?,
-                            Utc::now(),
-                        )
-                        .await?
-                        {
+                        let (id, stored, answer) = (
+                            t.nkp_seq_id.clone(),
+                            placement.clone(),
+                            answer_text(&created)?,
+                        );
+                        let recorded = self
+                            .db
+                            .write(move |db| async move {
+                                trades::record_placement_and_answer(
+                                    db.conn(),
+                                    &id,
+                                    &stored,
+                                    &answer,
+                                    Utc::now(),
+                                )
+                                .await
+                            })
+                            .await?;
+                        if recorded {
                             return Ok(created);
                         }
                         // The trade is no longer processing, or has an answer already: the
