@@ -79,8 +79,12 @@ async fn paying_sends_a_signed_notify_and_the_order_reads_success() {
     )
     .await;
     assert_eq!(status, 403);
-    let notify = &sb.state().notifies[0];
-    assert!(notify.delivered);
+    // The receiver has the notify before the simulator has read the receiver's answer and
+    // marked it delivered: wait for that.
+    let notify = wait_state(&sb, "the notify marked delivered", |s| {
+        s.notifies.first().filter(|n| n.delivered).cloned()
+    })
+    .await;
     assert_eq!(notify.attempts, 1);
 }
 
