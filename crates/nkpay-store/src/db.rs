@@ -341,27 +341,11 @@ mod tests {
         let db = connect("sqlite::memory:").await.expect("memory");
         assert_eq!(db.max_connections(), Some(1));
 
-        let configured = std::env::var("NKPAY_TEST_DATABASE_URL").ok();
-        let pg = configured
-            .clone()
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        match Database::connect(pg.as_str()).await {
-            Ok(probe) => {
-                let _ = probe.close().await;
-                pool_holds_exactly(&pg, 2, "postgres").await;
-                let db = connect(&pg).await.expect("postgres");
-                assert_eq!(db.max_connections(), Some(POSTGRES_POOL_SIZE));
-            }
-            Err(e) => {
-                let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-                assert!(
-                    !ci && configured.is_none(),
-                    "PostgreSQL {pg} is required but unreachable: {e}"
-                );
-                eprintln!(
-                    "!!! PostgreSQL unreachable ({e}): the PostgreSQL half of this test was SKIPPED"
-                );
-            }
+        if let Some((pg, probe)) = crate::testing::postgres_server().await {
+            let _ = probe.close().await;
+            pool_holds_exactly(&pg, 2, "postgres").await;
+            let db = connect(&pg).await.expect("postgres");
+            assert_eq!(db.max_connections(), Some(POSTGRES_POOL_SIZE));
         }
     }
 
@@ -386,24 +370,10 @@ mod tests {
         db.close().await.expect("close");
         let _ = std::fs::remove_dir_all(&dir);
 
-        let configured = std::env::var("NKPAY_TEST_DATABASE_URL").ok();
-        let pg = configured
-            .clone()
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let db = match Db::connect_with_pool_size(&pg, 1).await {
-            Ok(db) => db,
-            Err(e) => {
-                let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-                assert!(
-                    !ci && configured.is_none(),
-                    "PostgreSQL {pg} is required but unreachable: {e}"
-                );
-                eprintln!(
-                    "!!! PostgreSQL unreachable ({e}): the PostgreSQL half of this test was SKIPPED"
-                );
-                return;
-            }
+        let Some((pg, killer)) = crate::testing::postgres_server().await else {
+            return;
         };
+        let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
         let pid = |db: Db| async move {
             let row = db
                 .conn()
@@ -417,9 +387,6 @@ mod tests {
         };
         let first = pid(db.clone()).await.expect("first statement");
         let used = std::time::Instant::now();
-        let killer = Database::connect(pg.as_str())
-            .await
-            .expect("second connection");
         killer
             .execute_raw(Statement::from_string(
                 DbBackend::Postgres,

@@ -64,13 +64,16 @@ async fn sqlite() -> TestDb {
     }
 }
 
-async fn postgres() -> Option<TestDb> {
+/// The PostgreSQL test server: its URL (`NKPAY_TEST_DATABASE_URL`, else
+/// `postgres://postgres@127.0.0.1:5432/test`) and an open connection to it. `None`, with a loud
+/// warning, when it does not answer; a panic instead under `CI=true` or when the URL was set.
+pub async fn postgres_server() -> Option<(String, DatabaseConnection)> {
     let configured = std::env::var("NKPAY_TEST_DATABASE_URL").ok();
     let server_url = configured
         .clone()
         .unwrap_or_else(|| DEFAULT_PG_URL.to_owned());
-    let server = match admin_connection(&server_url).await {
-        Ok(c) => c,
+    match admin_connection(&server_url).await {
+        Ok(c) => Some((server_url, c)),
         Err(e) => {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true");
             if ci || configured.is_some() {
@@ -83,9 +86,13 @@ async fn postgres() -> Option<TestDb> {
                  !!! Set NKPAY_TEST_DATABASE_URL or start PostgreSQL; CI=true makes this fatal.\n\
                  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
             );
-            return None;
+            None
         }
-    };
+    }
+}
+
+async fn postgres() -> Option<TestDb> {
+    let (server_url, server) = postgres_server().await?;
     drop_stale(&server).await;
     let name = unique_name();
     server
