@@ -35,6 +35,7 @@ mod m20261129_210100_platform_key_assignments;
 mod m20261129_210200_trade_close_requests;
 mod m20261129_210210_trade_create_outcome;
 mod m20261130_010000_notification_claim_index;
+mod m20261130_063000_processing_query_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_210200_trade_close_requests::Migration),
             Box::new(m20261129_210210_trade_create_outcome::Migration),
             Box::new(m20261130_010000_notification_claim_index::Migration),
+            Box::new(m20261130_063000_processing_query_indexes::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! What the metrics endpoint reads at scrape time (issue 14; docs/observability.md): the number
-//! of trades in each state and the merchant-notification outbox, each one cheap query over an
-//! index (`idx_trades_status_next_query`, `idx_notifications_status_next_id`). Read-only.
+//! of trades in each state (one `GROUP BY status`, a pass over `trades`) and the
+//! merchant-notification outbox (over the index `idx_notifications_status_next_id`). Read-only.
 
 use chrono::{DateTime, Utc};
 use nkpay_core::state::TradeStatus;

@@ -17,7 +17,8 @@ use crate::error::StoreError;
 pub(crate) struct LeaseColumns {
     pub table: &'static str,
     pub status: &'static str,
-    /// The status value a row must have to be due.
+    /// The status value a row must have to be due; written into the SQL as a literal, so it
+    /// must not contain a quote.
     pub due_status: &'static str,
     pub due_at: &'static str,
     pub owner: &'static str,
@@ -37,7 +38,19 @@ where
     E: EntityTrait,
     E::Model: FromQueryResult,
 {
-    let backend = db.backend();
+    let stmt = claim_statement(db.backend(), cols, owner, now, lease, limit);
+    Ok(E::find().from_raw_sql(stmt).all(db.conn()).await?)
+}
+
+/// The one statement of [`claim`] for `backend`.
+pub(crate) fn claim_statement(
+    backend: DbBackend,
+    cols: &LeaseColumns,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+) -> Statement {
     let lock = match backend {
         DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
         _ => "",
@@ -50,25 +63,22 @@ where
         owner: owner_col,
         until,
     } = cols;
-    // Identifiers are compile-time constants of this crate, never input.
+    // Identifiers and the due state are compile-time constants of this crate, never input.
+    // The state is a literal, not a parameter: a partial index `WHERE status = 'P'` (the
+    // channel-query jobs', migration m20261130_063000) serves a cached generic plan only when
+    // the statement names the state itself.
     let sql = format!(
         "UPDATE {table} SET {owner_col} = $1, {until} = $2 \
          WHERE id IN (SELECT id FROM {table} \
-           WHERE {status} = $3 AND {due_at} <= $4 AND ({until} IS NULL OR {until} <= $4) \
-           ORDER BY {due_at}, id LIMIT $5{lock}) \
+           WHERE {status} = '{due_status}' AND {due_at} <= $3 \
+             AND ({until} IS NULL OR {until} <= $3) \
+           ORDER BY {due_at}, id LIMIT $4{lock}) \
          RETURNING *"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let stmt = Statement::from_sql_and_values(
+    Statement::from_sql_and_values(
         backend,
         sql,
-        [
-            owner.into(),
-            (now + lease).into(),
-            (*due_status).into(),
-            now.into(),
-            limit.into(),
-        ],
-    );
-    Ok(E::find().from_raw_sql(stmt).all(db.conn()).await?)
+        [owner.into(), (now + lease).into(), now.into(), limit.into()],
+    )
 }

@@ -36,6 +36,8 @@ pub mod notification_deferral;
 pub mod notifications;
 pub mod platform_keys;
 pub mod query_jobs;
+#[cfg(test)]
+mod query_plans;
 pub mod reconciliation;
 pub mod refunds;
 pub mod sealing;

@@ -10,7 +10,7 @@ use crate::entity::{refund, trade};
 use crate::error::StoreError;
 use crate::lease::{self, LeaseColumns};
 
-const TRADE_LEASE: LeaseColumns = LeaseColumns {
+pub(crate) const TRADE_LEASE: LeaseColumns = LeaseColumns {
     table: "trades",
     status: "status",
     due_status: "P",
@@ -19,7 +19,7 @@ const TRADE_LEASE: LeaseColumns = LeaseColumns {
     until: "query_lease_until",
 };
 
-const REFUND_LEASE: LeaseColumns = LeaseColumns {
+pub(crate) const REFUND_LEASE: LeaseColumns = LeaseColumns {
     table: "refunds",
     status: "status",
     due_status: "P",

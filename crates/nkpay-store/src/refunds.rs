@@ -191,12 +191,21 @@ pub async fn record_party_refund_id(
     party_refund_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let res = update_one(nkp_seq_id, now)
-        .col_expr(Column::PartyRefundId, Expr::value(party_refund_id))
-        .filter(Column::Status.eq(PROCESSING))
+    let res = party_refund_id_update(nkp_seq_id, party_refund_id, now)
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// The UPDATE of [`record_party_refund_id`].
+pub(crate) fn party_refund_id_update(
+    nkp_seq_id: &str,
+    party_refund_id: &str,
+    now: DateTime<Utc>,
+) -> UpdateMany<refund::Entity> {
+    update_one(nkp_seq_id, now)
+        .col_expr(Column::PartyRefundId, Expr::value(party_refund_id))
+        .filter(Column::Status.eq(PROCESSING))
 }
 
 /// Stores the first answer given to the merchant, for replays; never overwrites one.

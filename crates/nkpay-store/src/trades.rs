@@ -277,7 +277,7 @@ pub async fn record_placement(
 }
 
 /// The UPDATE storing `placement` on a processing trade.
-fn placement_update(
+pub(crate) fn placement_update(
     nkp_seq_id: &str,
     placement: &Placement,
     now: DateTime<Utc>,
