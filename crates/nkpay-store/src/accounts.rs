@@ -327,13 +327,19 @@ pub async fn find_default_account(
         .order_by_asc(channel_account::Column::Id)
         .all(conn)
         .await?;
+    Ok(pick_default(defaults))
+}
+
+/// The default account among a channel's default accounts in id order: the first active one,
+/// else the first (whose state the caller reports). `None` when there is none.
+pub fn pick_default(defaults: Vec<channel_account::Model>) -> Option<channel_account::Model> {
     let active = defaults
         .iter()
         .position(|a| a.status == RecordStatus::Active);
-    Ok(match active {
+    match active {
         Some(i) => defaults.into_iter().nth(i),
         None => defaults.into_iter().next(),
-    })
+    }
 }
 
 /// Every account, oldest first (secrets still sealed).

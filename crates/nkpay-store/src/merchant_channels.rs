@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::db::Db;
-use crate::entity::{merchant_appid, merchant_channel};
+use crate::entity::{channel_account, merchant_appid, merchant_channel};
 use crate::error::StoreError;
 use crate::kinds::{AppidKind, RecordStatus};
 use crate::merchant_bindings::{self, AskedBinding, BindingKind, BusinessState};
@@ -154,6 +154,113 @@ pub async fn find_business(
             .all(conn)
             .await?,
     ))
+}
+
+/// What routing a new trade reads, from one statement: [`find_route_rows`].
+#[derive(Debug, Clone, Default)]
+pub struct RouteRows {
+    /// The merchant's business on the channel, as [`find_business`] finds it.
+    pub business: Option<merchant_channel::Model>,
+    /// The platform account the business runs under: its own (`channel_account_id`, of any
+    /// channel and state: the caller checks), else the channel's default accounts in id order
+    /// (pick with [`crate::accounts::pick_default`]). Empty when there is no business, or the
+    /// account it names or a default does not exist.
+    pub accounts: Vec<channel_account::Model>,
+    /// The binding of the `sub_appid` asked about to the merchant, as [`find_bound_appid`]
+    /// finds it; `None` when none was asked about.
+    pub bound_appid: Option<merchant_appid::Model>,
+}
+
+/// The merchant's business on `channel`, the account it runs under (or the channel's
+/// defaults) and the binding of `sub_appid`, in ONE statement: the business LEFT JOIN its
+/// account(s) LEFT JOIN the binding, a row per account (issue 16: three statements were one
+/// round trip each on PostgreSQL and two hops to a connection's worker thread each on
+/// SQLite, on every create). Each part reads as its own lookup would
+/// ([`find_business`], [`crate::accounts::find_channel_account`] /
+/// [`crate::accounts::find_default_account`], [`find_bound_appid`]).
+pub async fn find_route_rows(
+    conn: &impl ConnectionTrait,
+    mer_id: &str,
+    channel: ChannelKind,
+    sub_appid: Option<&str>,
+) -> Result<RouteRows, StoreError> {
+    use sea_orm::sea_query::{Alias, Condition, ExprTrait, JoinType, Query};
+    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+
+    let (b, a, m) = (Alias::new("b"), Alias::new("a"), Alias::new("m"));
+    let mut q = Query::select();
+    q.from_as(merchant_channel::Entity, b.clone());
+    for c in merchant_channel::Column::iter() {
+        q.expr_as(
+            Expr::col((b.clone(), c)),
+            Alias::new(format!("b_{}", c.as_str())),
+        );
+    }
+    for c in channel_account::Column::iter() {
+        q.expr_as(
+            Expr::col((a.clone(), c)),
+            Alias::new(format!("a_{}", c.as_str())),
+        );
+    }
+    let own_or_default = Condition::any()
+        .add(
+            Expr::col((a.clone(), channel_account::Column::Id))
+                .equals((b.clone(), merchant_channel::Column::ChannelAccountId)),
+        )
+        .add(
+            Condition::all()
+                .add(Expr::col((b.clone(), merchant_channel::Column::ChannelAccountId)).is_null())
+                .add(
+                    Expr::col((a.clone(), channel_account::Column::Channel))
+                        .equals((b.clone(), merchant_channel::Column::Channel)),
+                )
+                .add(Expr::col((a.clone(), channel_account::Column::IsDefault)).eq(true)),
+        );
+    q.join_as(
+        JoinType::LeftJoin,
+        channel_account::Entity,
+        a.clone(),
+        own_or_default,
+    );
+    if let Some(appid) = sub_appid {
+        for c in merchant_appid::Column::iter() {
+            q.expr_as(
+                Expr::col((m.clone(), c)),
+                Alias::new(format!("m_{}", c.as_str())),
+            );
+        }
+        q.join_as(
+            JoinType::LeftJoin,
+            merchant_appid::Entity,
+            m.clone(),
+            Condition::all()
+                .add(
+                    Expr::col((m.clone(), merchant_appid::Column::MerId))
+                        .equals((b.clone(), merchant_channel::Column::MerId)),
+                )
+                .add(Expr::col((m, merchant_appid::Column::Appid)).eq(appid)),
+        );
+    }
+    q.and_where(Expr::col((b.clone(), merchant_channel::Column::MerId)).eq(mer_id))
+        .and_where(Expr::col((b, merchant_channel::Column::Channel)).eq(channel.as_str()))
+        .order_by((a, channel_account::Column::Id), sea_orm::Order::Asc);
+    let rows = conn
+        .query_all_raw(conn.get_database_backend().build(&q))
+        .await?;
+    let mut out = RouteRows::default();
+    for (i, row) in rows.iter().enumerate() {
+        if i == 0 {
+            out.business = Some(merchant_channel::Model::from_query_result(row, "b_")?);
+            if sub_appid.is_some() && row.try_get::<Option<i64>>("", "m_id")?.is_some() {
+                out.bound_appid = Some(merchant_appid::Model::from_query_result(row, "m_")?);
+            }
+        }
+        if row.try_get::<Option<i64>>("", "a_id")?.is_some() {
+            out.accounts
+                .push(channel_account::Model::from_query_result(row, "a_")?);
+        }
+    }
+    Ok(out)
 }
 
 /// Every business the merchant opened.

@@ -2,7 +2,9 @@
 
 mod fixture;
 
+use nkpay_core::secret::Secret;
 use nkpay_core::trade_type::ChannelKind;
+use nkpay_store::accounts::{self, NewWechatAccount};
 use nkpay_store::kinds::{AppidKind, MerchantKind, RecordStatus};
 use nkpay_store::merchant_channels::{self, BoundAppid, MerchantChannelSetup};
 use nkpay_store::merchants::{self, Caller, NewMerchant};
@@ -251,6 +253,86 @@ async fn reopening_a_business_replaces_its_bound_appids() {
             vec!["wxmp0000000000002".to_owned()],
             "{}: failed re-open rolled back",
             t.label
+        );
+    }
+}
+
+/// Routing's one read: the business, the account it runs under (its own, else the channel's
+/// defaults) and the binding of the asked `sub_appid`, each as its own lookup finds it.
+#[tokio::test]
+async fn route_rows_read_business_account_and_binding_in_one_statement() {
+    for t in databases().await {
+        let sealer = fixture::sealer();
+        let seeded = fixture::seed(&t.db, &sealer).await;
+        let (r, l) = (t.db.reader(), t.label);
+        let rows = |appid: Option<&'static str>| {
+            merchant_channels::find_route_rows(r, fixture::MER_ID, ChannelKind::Wechat, appid)
+        };
+        let none = rows(Some("wxmp0000000000001")).await.unwrap();
+        assert!(none.business.is_none(), "{l}: no business yet");
+        assert!(
+            none.accounts.is_empty() && none.bound_appid.is_none(),
+            "{l}"
+        );
+
+        let opened = merchant_channels::open_business(
+            &t.db,
+            &sealer,
+            &wechat_setup(vec![BoundAppid {
+                appid: "wxmp0000000000001".into(),
+                kind: AppidKind::Mp,
+            }]),
+            fixture::t0(),
+        )
+        .await
+        .unwrap();
+        let bound = rows(Some("wxmp0000000000001")).await.unwrap();
+        assert_eq!(bound.business.as_ref(), Some(&opened), "{l}");
+        let default = accounts::find_default_account(r, ChannelKind::Wechat)
+            .await
+            .unwrap();
+        assert_eq!(bound.accounts.first(), default.as_ref(), "{l}: the default");
+        assert_eq!(bound.accounts.len(), 1, "{l}: one default account");
+        assert_eq!(
+            bound.bound_appid.map(|b| (b.appid, b.kind)),
+            Some(("wxmp0000000000001".to_owned(), AppidKind::Mp)),
+            "{l}"
+        );
+        let unbound = rows(Some("wxmp9999999999999")).await.unwrap();
+        assert!(unbound.bound_appid.is_none(), "{l}: not bound");
+        assert_eq!(unbound.business.as_ref(), Some(&opened), "{l}");
+        assert!(rows(None).await.unwrap().bound_appid.is_none(), "{l}");
+
+        // A business under its own account reads that account, not the defaults.
+        let own = accounts::insert_wechat_account(
+            t.db.conn(),
+            &sealer,
+            &NewWechatAccount {
+                name: "WeChat SP 2".into(),
+                gateway_url: "http://127.0.0.1:1/".into(),
+                is_default: false,
+                appid: "wxd930ea5d5a258f40".into(),
+                mch_id: "10000101".into(),
+                api_key: Secret::new(fixture::WX_API_KEY.into()),
+                client_cert_pem: None,
+                client_key_pem: None,
+            },
+            fixture::t0(),
+        )
+        .await
+        .unwrap();
+        assert_ne!(own.id, seeded.wechat_account.id);
+        let mut setup = wechat_setup(Vec::new());
+        setup.channel_account_id = Some(own.id);
+        merchant_channels::open_business(&t.db, &sealer, &setup, fixture::t0())
+            .await
+            .unwrap();
+        let with_own = rows(None).await.unwrap();
+        assert_eq!(with_own.accounts, vec![own], "{l}: its own account only");
+        assert_eq!(
+            with_own.business.and_then(|b| b.channel_account_id),
+            Some(with_own.accounts[0].id),
+            "{l}"
         );
     }
 }

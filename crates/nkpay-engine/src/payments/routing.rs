@@ -13,9 +13,8 @@ use std::sync::Arc;
 use nkpay_channels::{Channel, MerchantRoute, TradeRef, WechatPayer};
 use nkpay_core::resp_code::RespCode;
 use nkpay_core::trade_type::{ChannelKind, TradeType};
-use nkpay_store::StoreError;
 use nkpay_store::accounts;
-use nkpay_store::entity::{merchant_channel, trade};
+use nkpay_store::entity::{channel_account, merchant_channel, trade};
 use nkpay_store::kinds::{AppidKind, RecordStatus};
 use nkpay_store::merchant_bindings::BusinessState;
 use nkpay_store::merchant_channels;
@@ -86,60 +85,59 @@ fn wechat_payer(trade_type: TradeType, wx: &WxData) -> Result<WechatPayer, Engin
     })
 }
 
+/// The merchant's active, open (`S`) business on `kind`, as read (`22000001` when there is
+/// none, or busi/open's business still waits for its `sub_mch_id` or authorization).
+fn open_business(
+    business: Option<merchant_channel::Model>,
+    mer_id: &str,
+    kind: ChannelKind,
+) -> Result<merchant_channel::Model, EngineError> {
+    match business {
+        Some(b) if b.status == RecordStatus::Active && b.state == BusinessState::Succeeded => Ok(b),
+        _ => Err(not_opened(format!(
+            "商户未开通{}: mer_id {mer_id} has no active {} business",
+            channel_name(kind),
+            kind.as_str()
+        ))),
+    }
+}
+
+/// The platform account a business runs under, from the accounts read with it
+/// ([`merchant_channels::RouteRows::accounts`]): its own, else the channel's default; active
+/// and of the business's channel, else `22000001`.
+fn account_of(
+    business: &merchant_channel::Model,
+    kind: ChannelKind,
+    accounts: Vec<channel_account::Model>,
+) -> Result<channel_account::Model, EngineError> {
+    let found = match business.channel_account_id {
+        Some(id) => accounts.into_iter().find(|a| a.id == id),
+        None => accounts::pick_default(accounts),
+    };
+    match found {
+        Some(a) if a.status == RecordStatus::Active && a.channel == kind => Ok(a),
+        Some(a) if a.channel == kind => Err(not_opened(format!(
+            "{}通道账户已停用: channel account {} ({}) is disabled, mer_id {}",
+            channel_name(kind),
+            a.id,
+            a.name,
+            business.mer_id
+        ))),
+        _ => Err(not_opened(format!(
+            "{}通道不可用: the platform has no active {} account for mer_id {}",
+            channel_name(kind),
+            kind.as_str(),
+            business.mer_id
+        ))),
+    }
+}
+
 impl Context {
-    /// The merchant's active, open (`S`) business on `kind` (`22000001` when there is none,
-    /// or busi/open's business still waits for its `sub_mch_id` or authorization).
-    async fn business(
-        &self,
-        mer_id: &str,
-        kind: ChannelKind,
-    ) -> Result<merchant_channel::Model, EngineError> {
-        match merchant_channels::find_business(self.db.reader(), mer_id, kind).await? {
-            Some(b) if b.status == RecordStatus::Active && b.state == BusinessState::Succeeded => {
-                Ok(b)
-            }
-            _ => Err(not_opened(format!(
-                "商户未开通{}: mer_id {mer_id} has no active {} business",
-                channel_name(kind),
-                kind.as_str()
-            ))),
-        }
-    }
-
-    /// The platform account a business runs under: its own, else the channel's default
-    /// (`default`, read beside the business: see [`Context::resolve_route`]).
-    async fn account_of(
-        &self,
-        business: &merchant_channel::Model,
-        kind: ChannelKind,
-        default: Result<Option<nkpay_store::entity::channel_account::Model>, StoreError>,
-    ) -> Result<nkpay_store::entity::channel_account::Model, EngineError> {
-        let found = match business.channel_account_id {
-            Some(id) => accounts::find_channel_account(self.db.reader(), id).await?,
-            None => default?,
-        };
-        match found {
-            Some(a) if a.status == RecordStatus::Active && a.channel == kind => Ok(a),
-            Some(a) if a.channel == kind => Err(not_opened(format!(
-                "{}通道账户已停用: channel account {} ({}) is disabled, mer_id {}",
-                channel_name(kind),
-                a.id,
-                a.name,
-                business.mer_id
-            ))),
-            _ => Err(not_opened(format!(
-                "{}通道不可用: the platform has no active {} account for mer_id {}",
-                channel_name(kind),
-                kind.as_str(),
-                business.mer_id
-            ))),
-        }
-    }
-
     /// Resolves the route of a new trade, or refuses it (`10000000` / `22000001`). The
-    /// business, the channel's default account and the binding of a `sub_appid` are read at
-    /// once (each on its own reader connection): one round trip's wait instead of three
-    /// (issue 16). The refusals come in the same order as when they were read one by one.
+    /// business, its account (or the channel's defaults) and the binding of a `sub_appid` are
+    /// read in one statement ([`merchant_channels::find_route_rows`], issue 16). The refusals
+    /// come in the order of the checks: payer fields, business, sub_mch_id or grant, account,
+    /// binding.
     pub(crate) async fn resolve_route(
         &self,
         mer_id: &str,
@@ -155,19 +153,9 @@ impl Context {
                     WechatPayer::Sub { sub_appid, .. } => Some(sub_appid.as_str()),
                     WechatPayer::Platform { .. } => None,
                 };
-                let (business, default, bound) = tokio::join!(
-                    self.business(mer_id, kind),
-                    accounts::find_default_account(reader, kind),
-                    async {
-                        match sub_appid {
-                            Some(appid) => {
-                                merchant_channels::find_bound_appid(reader, mer_id, appid).await
-                            }
-                            None => Ok(None),
-                        }
-                    }
-                );
-                let business = business?;
+                let rows =
+                    merchant_channels::find_route_rows(reader, mer_id, kind, sub_appid).await?;
+                let business = open_business(rows.business, mer_id, kind)?;
                 let sub_mch_id = business
                     .sub_mch_id
                     .clone()
@@ -178,13 +166,13 @@ impl Context {
                             channel_name(kind)
                         ))
                     })?;
-                let account = self.account_of(&business, kind, default).await?;
+                let account = account_of(&business, kind, rows.accounts)?;
                 let appid = match &payer {
                     WechatPayer::Platform { .. } => account.wx_appid.clone().ok_or_else(|| {
                         EngineError::Internal(format!("WeChat account {} has no appid", account.id))
                     })?,
                     WechatPayer::Sub { sub_appid, .. } => {
-                        check_bound(mer_id, trade_type, sub_appid, bound?)?;
+                        check_bound(mer_id, trade_type, sub_appid, rows.bound_appid)?;
                         sub_appid.clone()
                     }
                 };
@@ -200,11 +188,8 @@ impl Context {
                 })
             }
             ChannelKind::Alipay => {
-                let (business, default) = tokio::join!(
-                    self.business(mer_id, kind),
-                    accounts::find_default_account(reader, kind)
-                );
-                let business = business?;
+                let rows = merchant_channels::find_route_rows(reader, mer_id, kind, None).await?;
+                let business = open_business(rows.business, mer_id, kind)?;
                 let token = merchant_channels::open_app_auth_token(&self.sealer, &business)?
                     .filter(|t| !t.expose().is_empty())
                     .ok_or_else(|| {
@@ -213,7 +198,7 @@ impl Context {
                             channel_name(kind)
                         ))
                     })?;
-                let account = self.account_of(&business, kind, default).await?;
+                let account = account_of(&business, kind, rows.accounts)?;
                 Ok(Route {
                     channel_account_id: account.id,
                     merchant: MerchantRoute::Alipay {
