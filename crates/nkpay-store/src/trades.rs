@@ -2,14 +2,14 @@
 //! with conditional UPDATEs (never read-modify-write), so two nodes or two notifies can never
 //! finalize a trade twice or refund more than was paid.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use nkpay_core::money::Money;
 use nkpay_core::state::TradeStatus;
 use nkpay_core::trade_type::{ChannelKind, TradeType};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, UpdateMany,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TryIntoModel, UpdateMany,
 };
 
 use crate::db::Db;
@@ -110,13 +110,15 @@ pub async fn insert(
     new: &NewTrade,
     now: DateTime<Utc>,
 ) -> Result<trade::Model, StoreError> {
+    // PostgreSQL keeps microseconds: the model answered is the row as stored on both databases.
+    let now = now.trunc_subsecs(6);
     if !(0..=nkpay_core::fee_rate::MAX_BASIS_POINTS).contains(&new.fee_rate_bp) {
         return Err(StoreError::Invalid {
             field: "fee_rate_bp",
             rule: format!("must be 0 to 10000 basis points, got {}", new.fee_rate_bp),
         });
     }
-    trade::ActiveModel {
+    let mut row = trade::ActiveModel {
         nkp_seq_id: Set(new.nkp_seq_id.clone()),
         sys_id: Set(new.sys_id.clone()),
         mer_id: Set(new.mer_id.clone()),
@@ -145,12 +147,12 @@ pub async fn insert(
         fee_rate_bp: Set(new.fee_rate_bp),
         refunded_amt: Set(0),
         refund_in_flight_amt: Set(0),
-        time_expire: Set(new.time_expire),
+        time_expire: Set(new.time_expire.trunc_subsecs(6)),
         end_time: Set(None),
         close_requested_at: Set(None),
         close_req_date: Set(None),
         close_req_seq_id: Set(None),
-        next_query_at: Set(new.next_query_at),
+        next_query_at: Set(new.next_query_at.map(|t| t.trunc_subsecs(6))),
         query_attempts: Set(0),
         query_lease_owner: Set(None),
         query_lease_until: Set(None),
@@ -164,10 +166,15 @@ pub async fn insert(
         updated_at: Set(now),
         version: Set(0),
         ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .map_err(|e| StoreError::from_write("trade", e))
+    };
+    // The row is known whole but for its id: insert it and take the id alone (`RETURNING id`
+    // on PostgreSQL, the rowid on SQLite), not every column back (issue 16).
+    let inserted = trade::Entity::insert(row.clone())
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_write("trade", e))?;
+    row.id = Set(inserted.last_insert_id);
+    Ok(row.try_into_model()?)
 }
 
 /// Finds a trade by the merchant's request id.

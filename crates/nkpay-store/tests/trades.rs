@@ -480,3 +480,26 @@ async fn an_unknown_create_is_repeated_a_bounded_number_of_times_and_resolved_on
         );
     }
 }
+
+/// The model `insert` answers is built from what it wrote, not read back: it must be the row
+/// as stored, also when the clock has nanoseconds (PostgreSQL keeps microseconds).
+#[tokio::test]
+async fn inserted_trade_is_the_row_as_stored_to_the_microsecond() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let c = t.db.conn();
+        let now = fixture::t0() + chrono::Duration::nanoseconds(123_456_789);
+        let mut new = fixture::new_trade(&seeded, "NKP0001", "REQ1", 100);
+        new.next_query_at = Some(now + chrono::Duration::nanoseconds(5_000_999));
+        let inserted = trades::insert(c, &new, now).await.unwrap();
+        assert!(inserted.id > 0, "{}", t.label);
+        assert_eq!(
+            inserted.created_at.timestamp_subsec_nanos(),
+            123_456_000,
+            "{}",
+            t.label
+        );
+        let stored = trades::find_by_nkp_seq_id(c, "NKP0001").await.unwrap();
+        assert_eq!(stored.as_ref(), Some(&inserted), "{}", t.label);
+    }
+}
