@@ -4,12 +4,12 @@
 //! `idx_refunds_status_next_query` on `(status, next_query_at)`.
 //!
 //! Why: every single-row write of a trade or refund is keyed by its unique `nkp_seq_id` and
-//! checks its state (`… WHERE nkp_seq_id = $1 AND status = $2`). With `status` as the leading
+//! checks its state (`… WHERE nkp_seq_id = $5 AND status = $6 …` for a trade's placement). With `status` as the leading
 //! column of another index, PostgreSQL on a table it has not analyzed yet (a new deployment's
 //! first minute, before autovacuum's first ANALYZE) costs both indexes at one row and may pick
 //! the status index: the cached generic plan then reads every processing row to update one
 //! (issue 16: 2.3 ms and 2,600 buffers per trade placement after 6,000 trades, PostgreSQL
-//! busy on the two cores at 408 trades/s). A partial index offers no `status = $n` access
+//! busy on the two cores at 408 trades/s in the run that found it). A partial index offers no `status = $n` access
 //! path, so the unique index is the only one such a statement can use. The job's claim names
 //! the state as a literal (`lease.rs`), which is what lets it use the partial index; ordered by
 //! `(next_query_at, id)` like the notification claim's index, it stops after `LIMIT` rows. The

@@ -2,8 +2,10 @@
 //! database, before any ANALYZE (issue 16, migration `m20261130_063000`): a write of one trade
 //! or refund goes through its unique `nkp_seq_id` index, never through an index led by
 //! `status` (which reads every processing row), and a claim walks the partial index of
-//! processing rows. PostgreSQL is asked for the generic plan its statement cache keeps after
-//! five executions; SQLite for its query plan.
+//! processing rows. PostgreSQL is asked for the generic plan (forced with `plan_cache_mode`),
+//! the one a prepared statement may settle on after its first executions and keep; SQLite for
+//! its query plan. On the schema before that migration, the claims' assertions fail on both
+//! databases and the writes' on PostgreSQL.
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
@@ -95,11 +97,6 @@ async fn single_row_writes_use_the_unique_key_and_claims_the_processing_index() 
                 }
             };
             assert!(unique_key, "{}: {what} by its unique key:\n{plan}", t.label);
-            assert!(
-                !plan.contains("status_next"),
-                "{}: {what}:\n{plan}",
-                t.label
-            );
         }
         for (cols, index) in [
             (&TRADE_LEASE, "idx_trades_processing_next_query"),
