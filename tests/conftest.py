@@ -42,6 +42,15 @@ def postgres_database(tmp: pathlib.Path) -> str:
     return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
 
+def drop_database(url: str) -> None:
+    """Drops a database `postgres_database` made (`url` names it), ending any connection a
+    process of the test still holds to it: nothing stays behind on the test server."""
+    server = os.environ["NKPAY_TEST_DATABASE_URL"]
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    assert name.startswith("nkpay_e2e_"), name
+    subprocess.run(["psql", server, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+
+
 def pay_at_sandbox(sandbox_url: str, trade_type: str, created: dict, timeout=30):
     """The payer pays a created trade (`created`: the jspay reply) at the simulators' payer
     endpoint: the WeChat `prepay_id` of `pay_info`, or the Alipay `qr_code` scanned and paid."""

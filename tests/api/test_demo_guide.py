@@ -14,7 +14,7 @@ import requests
 from dg_sdk import DGClient, MerConfig
 
 from conftest import ROOT, start_demo, wait_for
-from test_onboarding_e2e import postgres_database
+from test_onboarding_e2e import drop_database, postgres_database
 
 
 def block(log: str, name: str) -> str:
@@ -118,10 +118,13 @@ def onboarded(credentials):
 def demo_database(request, tmp_path):
     """The demo's database: its default SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/nkpay.db?mode=rwc"
+        yield f"sqlite://{tmp_path}/nkpay.db?mode=rwc"
+        return
     if not os.environ.get("NKPAY_TEST_DATABASE_URL"):
         pytest.skip("NKPAY_TEST_DATABASE_URL is not set: no PostgreSQL server to seed the demo on")
-    return postgres_database(tmp_path)
+    url = postgres_database(tmp_path)
+    yield url
+    drop_database(url)
 
 
 def test_demo_started_again_finds_its_merchants_and_they_still_pay(tmp_path, demo_database):

@@ -30,7 +30,7 @@ import pytest
 import requests
 from dg_sdk import DGClient, MerConfig
 
-from conftest import BIN_DIR, free_port, postgres_database, wait_for
+from conftest import BIN_DIR, drop_database, free_port, postgres_database, wait_for
 from test_dg_sdk_interop import query
 from test_dg_sdk_onboarding import ent_request, indv_request, seq, today
 from test_merchant_notify import Receiver
@@ -42,10 +42,13 @@ SYS_ID = "E2EAGENT01"
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/nkpay.db?mode=rwc"
+        yield f"sqlite://{tmp_path}/nkpay.db?mode=rwc"
+        return
     if not os.environ.get("NKPAY_TEST_DATABASE_URL"):
         pytest.skip("NKPAY_TEST_DATABASE_URL is not set: no PostgreSQL server to start on")
-    return postgres_database(tmp_path)
+    url = postgres_database(tmp_path)
+    yield url
+    drop_database(url)
 
 
 class Operator:

@@ -40,7 +40,7 @@ import pytest
 import requests
 
 from cluster_topology import MerchantApi, Nginx, Node, NotifyReceiver, Postgres, master_key, start_sandbox
-from conftest import pay_at_sandbox, postgres_database, start_demo, wait_for
+from conftest import drop_database, pay_at_sandbox, postgres_database, start_demo, wait_for
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 TRADES = int(os.environ.get("NKPAY_CLUSTER_TRADES", "240"))
@@ -68,7 +68,9 @@ def database_url(tmp_path):
         missing("nginx is not installed (apt-get install -y nginx)")
     if not os.environ.get("NKPAY_TEST_DATABASE_URL"):
         missing("NKPAY_TEST_DATABASE_URL is not set (the multi-node test runs on PostgreSQL only)")
-    return postgres_database(tmp_path)
+    url = postgres_database(tmp_path)
+    yield url
+    drop_database(url)
 
 
 def seq(prefix):
