@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chrono::{TimeDelta, Utc};
 use nkpay_engine::notifications::Dispatcher;
+use nkpay_engine::notifications::dispatcher::FIRST_LATENCY_GUESS;
 use nkpay_store::Db;
 use nkpay_store::kinds::NotificationStatus;
 use nkpay_store::testing::databases;
@@ -255,7 +257,77 @@ async fn a_burst_for_one_fast_receiver_is_not_throttled_by_its_host_limit() {
             "{}: {N} deliveries to one host, 2 at a time: {totals:?}",
             t.label
         );
-        // Each row was handed back a few times at most, not on every poll.
-        assert!(totals.deferred < 2 * N as u64, "{}: {totals:?}", t.label);
+        // How often rows went back is a figure, not a bound: it grows when the machine is
+        // slower than the host's pace (1.0 to 2.1 hand-backs per row measured, loaded CI at
+        // the top). That a row handed back waits for its host's pace rather than coming due
+        // at once is asserted exactly by the test below.
+    }
+}
+
+/// One round against a host that holds every request: the host's share is admitted (two
+/// delivering, two in line) and the rest go back due no sooner than the first-guess pace after
+/// the claim, never due at once (which would have the dispatcher claim them again straight
+/// away, round after round, while the host is full).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_handed_back_while_their_host_is_full_wait_for_its_pace() {
+    const N: usize = 10;
+    for t in databases().await {
+        let held = GatedReceiver::start().await;
+        let mut ids = Vec::new();
+        for i in 0..N {
+            ids.push(enqueue(&t.db, MER_ID, &format!("PA{i}"), &held.url).await);
+        }
+        let mut cfg = config(&[60_000]);
+        cfg.concurrency = 8;
+        cfg.per_host_concurrency = 2;
+        cfg.timeout = PATIENCE;
+        cfg.lease = PATIENCE * 3;
+        let d = Dispatcher::new(t.db.clone(), signer(), cfg, "node-pace").expect("dispatcher");
+        // PostgreSQL keeps microseconds (rounded): the bound allows for that, nothing more.
+        let before_claim = Utc::now() - TimeDelta::microseconds(1);
+        let round = tokio::spawn({
+            let d = d.clone();
+            async move { d.run_once().await }
+        });
+
+        // Claimed in one statement (all ten leased), then six handed back (four leased).
+        let db = &t.db;
+        let ids_ref = &ids;
+        let held_ref = &held;
+        wait_for("the round to hand rows back", PATIENCE, || async move {
+            let mut leased = 0;
+            for id in ids_ref {
+                leased += usize::from(row(db, *id).await.lease_owner.is_some());
+            }
+            leased == 4 && held_ref.in_flight() == 2
+        })
+        .await;
+        let guess = TimeDelta::from_std(FIRST_LATENCY_GUESS).expect("guess");
+        let mut handed_back = 0;
+        for id in &ids {
+            let r = row(db, *id).await;
+            if r.lease_owner.is_some() {
+                continue;
+            }
+            handed_back += 1;
+            assert!(
+                r.next_attempt_at >= before_claim + guess,
+                "{}: row {id} due {} (claimed after {before_claim}): due at once",
+                t.label,
+                r.next_attempt_at
+            );
+            assert!(attempts(db, *id).await.is_empty(), "{}: row {id}", t.label);
+        }
+        assert_eq!(handed_back, N - 4, "{}", t.label);
+
+        held.open();
+        let summary = round.await.expect("round task").expect("round");
+        assert_eq!(
+            (summary.claimed, summary.deferred, summary.delivered),
+            (N, N - 4, 4),
+            "{}: {summary:?}",
+            t.label
+        );
+        assert_eq!(held.stats.received.load(Ordering::SeqCst), 4, "{}", t.label);
     }
 }

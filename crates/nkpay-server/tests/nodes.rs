@@ -147,6 +147,19 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
+/// A file under `dir` for a child's stderr, so that an assertion about what the node did
+/// after it exited can quote what it logged (its warnings say why a release failed).
+fn stderr_file(dir: &Path, name: &str) -> (Stdio, std::path::PathBuf) {
+    let path = dir.join(format!("{name}.stderr"));
+    let file = std::fs::File::create(&path).expect("stderr file");
+    (Stdio::from(file), path)
+}
+
+/// What a child wrote to its stderr file, or why it cannot be read.
+fn logged(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
+
 fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -170,9 +183,10 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
     for (label, url) in &dbs.urls {
         let dir = temp_dir("nodes", label);
         let port_a = free_port();
+        let (a_stderr, a_log) = stderr_file(&dir, "a");
         let mut a = nkpay(&dir, url, port_a, &master_key)
             .arg("serve")
-            .stderr(Stdio::null())
+            .stderr(a_stderr)
             .spawn()
             .expect("spawn a");
         wait_ready(&mut a, port_a);
@@ -196,7 +210,8 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
         let status = wait_exit(&mut a, label);
         assert!(
             status.success(),
-            "{label}: graceful stop exits 0, got {status}"
+            "{label}: graceful stop exits 0, got {status}; node a logged:\n{}",
+            logged(&a_log)
         );
         let db = dbs.connect(url);
         let row = dbs
@@ -204,7 +219,11 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
             .block_on(node_leases::find(db.conn(), i32::from(NODE_ID)))
             .expect("read lease")
             .expect("the node's row");
-        assert!(row.lease_until <= Utc::now(), "{label}: lease released");
+        assert!(
+            row.lease_until <= Utc::now(),
+            "{label}: lease released: {row:?}; node a logged:\n{}",
+            logged(&a_log)
+        );
 
         // Released, the id is free at once: another process takes it.
         let port_c = free_port();
@@ -353,12 +372,13 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .block_on(seed_due_trades(&db, &master_key, &gateway, 20));
 
         let port = free_port();
+        let (node_stderr, node_log) = stderr_file(&dir, "node");
         let mut node = nkpay(&dir, url, port, &master_key)
             .args(["serve", "--no-migrate"])
             .env("NKPAY__CHANNELS__WECHAT_BASE_URL", &gateway)
             .env("NKPAY__JOBS__CONCURRENCY", "2")
             .env("NKPAY__SERVER__NODE_LEASE_SECS", "3")
-            .stderr(Stdio::null())
+            .stderr(node_stderr)
             .spawn()
             .expect("spawn serve");
         wait_ready(&mut node, port);
@@ -388,7 +408,8 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
         let status = wait_exit(&mut node, label);
         assert!(
             status.success(),
-            "{label}: graceful stop exits 0, got {status}"
+            "{label}: graceful stop exits 0, got {status}; the node logged:\n{}",
+            logged(&node_log)
         );
         let rows = dbs
             .rt
@@ -413,7 +434,8 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .expect("the node's row");
         assert!(
             lease.lease_until <= Utc::now(),
-            "{label}: node lease released"
+            "{label}: node lease released: {lease:?}; the node logged:\n{}",
+            logged(&node_log)
         );
     }
 }

@@ -36,7 +36,9 @@ use crate::platform_keys::PlatformKeys;
 
 /// The answer time assumed for a receiving host before its first attempt ends: low, so a burst
 /// for a fast host is not spread out too thinly (a slow host corrects it within one attempt).
-const FIRST_LATENCY_GUESS: Duration = Duration::from_millis(100);
+/// A row handed back while such a host is full is due again this long after the claim at the
+/// earliest (longer once the host has been busy longer).
+pub const FIRST_LATENCY_GUESS: Duration = Duration::from_millis(100);
 
 /// How soon a claim that failed is tried again (or the poll interval, when shorter).
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
