@@ -5,10 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use nkpay_migration::MigratorTrait;
+use sea_orm::sqlx::postgres::PgSslMode;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::StoreError;
@@ -237,12 +238,70 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             options
                 .max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE))
                 .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR);
+            if plain_on_loopback(url, std::env::var_os("PGSSLMODE").is_some()) {
+                let mut plain = options.clone();
+                plain.map_sqlx_postgres_opts(|o| o.ssl_mode(PgSslMode::Disable));
+                match Database::connect(plain).await {
+                    Ok(conn) => return Ok(Db::from_connection(conn)),
+                    Err(e) if refused_without_tls(&e) => {
+                        tracing::info!(
+                            "PostgreSQL on the loopback refused a connection without TLS; connecting with TLS"
+                        );
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Ok(Db::from_connection(Database::connect(options).await?))
         }
         other => Err(StoreError::UnsupportedUrl {
             scheme: other.to_owned(),
         }),
     }
+}
+
+/// Whether a `postgres:` URL is opened without TLS: when it names a loopback host
+/// (`localhost`, 127.0.0.0/8, `::1`) and says nothing about TLS (no `sslmode`/`ssl-mode`
+/// parameter, `pgsslmode_set` false for the `PGSSLMODE` variable). libpq's and sqlx's default,
+/// `prefer`, verifies no certificate, so on the loopback TLS hides nothing from anyone who
+/// could not read the process's memory anyway, and it cost the query path 22 % of its
+/// throughput on PostgreSQL (issue 16). A server that refuses plain connections from the
+/// loopback (`hostssl` lines only in `pg_hba.conf`) answers SQLSTATE 28000, and [`connect`]
+/// then connects with TLS after all. Any explicit `sslmode` is taken as given.
+fn plain_on_loopback(url: &str, pgsslmode_set: bool) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let names_tls = parsed
+        .query_pairs()
+        .any(|(key, _)| key == "sslmode" || key == "ssl-mode");
+    if names_tls || pgsslmode_set {
+        return false;
+    }
+    match parsed.host() {
+        // A `postgres:` URL's host is opaque to the URL standard: an IPv4 address comes as a
+        // name.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether PostgreSQL refused a connection by its `pg_hba.conf` (SQLSTATE 28000,
+/// invalid_authorization_specification: no line lets this host in this way), as it does a
+/// plain connection where only `hostssl` lines match.
+fn refused_without_tls(e: &DbErr) -> bool {
+    let DbErr::Conn(RuntimeErr::SqlxError(e)) = e else {
+        return false;
+    };
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "28000")
 }
 
 /// The row a lookup by a unique key found, if any: such lookups read `all()` rows, never
@@ -283,6 +342,7 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
 
     /// Holds `n` connections of a pool sized `n`: a further acquire waits until one is
     /// returned, and the pool never opens more than `n`.
@@ -328,6 +388,156 @@ mod tests {
             DbBackend::Sqlite => check!(db.reader().get_sqlite_connection_pool()),
             _ => check!(db.conn().get_postgres_connection_pool()),
         }
+        db.close().await.expect("close");
+    }
+
+    #[test]
+    fn tls_is_left_out_only_for_loopback_urls_that_say_nothing_about_it() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://u:p@localhost/db",
+            "postgres://u@LOCALHOST:5433/db?application_name=x",
+            "postgres://u@127.0.0.2/db",
+            "postgres://u@[::1]:5432/db",
+        ] {
+            assert!(plain_on_loopback(url, false), "{url}");
+            assert!(!plain_on_loopback(url, true), "{url}: PGSSLMODE decides");
+        }
+        for url in [
+            "postgres://u@127.0.0.1/db?sslmode=prefer",
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgres://u@localhost/db?ssl-mode=verify-full",
+            "postgres://u@db.example.com/db",
+            "postgres://u@10.0.0.5/db",
+            "postgres://u@[2001:db8::1]/db",
+            "postgres:///db",
+            "not a url",
+        ] {
+            assert!(!plain_on_loopback(url, false), "{url}");
+        }
+    }
+
+    /// A stand-in PostgreSQL server on the loopback that refuses every start-up: a plain one
+    /// with SQLSTATE `plain_code`, one after a TLS request (answered `N`, no TLS here, so
+    /// the client goes on in plain) with 28P01. Returns its URL and, per connection, whether
+    /// the client asked for TLS first.
+    async fn refusing_server(plain_code: &'static str) -> (String, Arc<Mutex<Vec<bool>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::TcpStream;
+        async fn message(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+            let len = s.read_u32().await? as usize;
+            let mut body = vec![0; len.saturating_sub(4)];
+            s.read_exact(&mut body).await?;
+            Ok(body)
+        }
+        fn error(code: &str, text: &str) -> Vec<u8> {
+            let mut fields = Vec::new();
+            for (tag, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', code), (b'M', text)] {
+                fields.push(tag);
+                fields.extend_from_slice(value.as_bytes());
+                fields.push(0);
+            }
+            fields.push(0);
+            let mut out = vec![b'E'];
+            out.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+            out.extend_from_slice(&fields);
+            out
+        }
+        const SSL_REQUEST: [u8; 4] = 80_877_103u32.to_be_bytes();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "postgres://nkpay@{}/nkpay",
+            listener.local_addr().expect("addr")
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let Ok(first) = message(&mut s).await else {
+                    continue;
+                };
+                let asked_tls = first.starts_with(&SSL_REQUEST);
+                if asked_tls {
+                    let _ = s.write_all(b"N").await;
+                    let _ = message(&mut s).await;
+                }
+                log.lock().expect("log").push(asked_tls);
+                let reply = if asked_tls {
+                    error("28P01", "refused after the TLS request")
+                } else {
+                    error(plain_code, "refused in plain")
+                };
+                let _ = s.write_all(&reply).await;
+            }
+        });
+        (url, seen)
+    }
+
+    /// A loopback server that refuses a plain connection by its `pg_hba.conf` (28000) is
+    /// asked again the default way, TLS first; any other refusal is final.
+    #[tokio::test]
+    async fn a_loopback_server_refusing_plain_connections_is_asked_again_with_tls() {
+        if std::env::var_os("PGSSLMODE").is_some() {
+            eprintln!("PGSSLMODE is set: the URL's TLS choice is not ours to make; skipped");
+            return;
+        }
+        let (url, seen) = refusing_server("28000").await;
+        let e = connect(&url).await.expect_err("refused");
+        assert!(
+            e.to_string().contains("refused after the TLS request"),
+            "{e}"
+        );
+        assert_eq!(*seen.lock().expect("seen"), vec![false, true]);
+
+        let (url, seen) = refusing_server("28P01").await;
+        let e = connect(&url).await.expect_err("refused");
+        assert!(e.to_string().contains("refused in plain"), "{e}");
+        assert_eq!(*seen.lock().expect("seen"), vec![false], "no second try");
+    }
+
+    /// On the test server (a loopback URL without `sslmode` in CI): the connection is plain;
+    /// an explicit `sslmode=require` is kept and gets TLS when the server offers it.
+    #[tokio::test]
+    async fn a_loopback_url_without_sslmode_connects_in_plain_and_an_explicit_one_is_kept() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let Some((pg, probe)) = crate::testing::postgres_server().await else {
+            return;
+        };
+        let _ = probe.close().await;
+        async fn uses_tls(db: &Db) -> bool {
+            let row = db
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                ))
+                .await
+                .expect("pg_stat_ssl")
+                .expect("this backend's row");
+            row.try_get::<bool>("", "ssl").expect("ssl")
+        }
+        let db = connect(&pg).await.expect("postgres");
+        if plain_on_loopback(&pg, std::env::var_os("PGSSLMODE").is_some()) {
+            assert!(!uses_tls(&db).await, "{pg}: plain on the loopback");
+        }
+        let offers_tls = db
+            .conn()
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW ssl"))
+            .await
+            .expect("SHOW ssl")
+            .and_then(|r| r.try_get::<String>("", "ssl").ok())
+            .is_some_and(|v| v == "on");
+        db.close().await.expect("close");
+        if !offers_tls || pg.contains('?') {
+            eprintln!("the test server offers no TLS (or its URL has parameters): half skipped");
+            return;
+        }
+        let db = connect(&format!("{pg}?sslmode=require"))
+            .await
+            .expect("postgres with TLS");
+        assert!(uses_tls(&db).await, "{pg}: sslmode=require is kept");
         db.close().await.expect("close");
     }
 
