@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use nkpay_engine::notifications::Dispatcher;
 use nkpay_engine::notifications::dispatcher::FIRST_LATENCY_GUESS;
 use nkpay_store::Db;
@@ -282,9 +282,8 @@ async fn rows_handed_back_while_their_host_is_full_wait_for_its_pace() {
         cfg.per_host_concurrency = 2;
         cfg.timeout = PATIENCE;
         cfg.lease = PATIENCE * 3;
+        let lease = TimeDelta::from_std(cfg.lease).expect("lease");
         let d = Dispatcher::new(t.db.clone(), signer(), cfg, "node-pace").expect("dispatcher");
-        // PostgreSQL keeps microseconds (rounded): the bound allows for that, nothing more.
-        let before_claim = Utc::now() - TimeDelta::microseconds(1);
         let round = tokio::spawn({
             let d = d.clone();
             async move { d.run_once().await }
@@ -303,20 +302,31 @@ async fn rows_handed_back_while_their_host_is_full_wait_for_its_pace() {
         })
         .await;
         let guess = TimeDelta::from_std(FIRST_LATENCY_GUESS).expect("guess");
-        let mut handed_back = 0;
+        let mut rows = Vec::new();
         for id in &ids {
-            let r = row(db, *id).await;
-            if r.lease_owner.is_some() {
-                continue;
-            }
+            rows.push(row(db, *id).await);
+        }
+        // The claim's own clock reading: a row still held was leased until then plus the
+        // lease, and the rows handed back were made due from the same reading. PostgreSQL
+        // keeps microseconds (rounded): the bound allows for that, nothing more.
+        let claimed_at = rows
+            .iter()
+            .filter_map(|r| r.lease_until)
+            .min()
+            .expect("a row still held")
+            - lease
+            - TimeDelta::microseconds(1);
+        let mut handed_back = 0;
+        for r in rows.iter().filter(|r| r.lease_owner.is_none()) {
+            let id = r.id;
             handed_back += 1;
             assert!(
-                r.next_attempt_at >= before_claim + guess,
-                "{}: row {id} due {} (claimed after {before_claim}): due at once",
+                r.next_attempt_at >= claimed_at + guess,
+                "{}: row {id} due {} (claimed at {claimed_at}): due at once",
                 t.label,
                 r.next_attempt_at
             );
-            assert!(attempts(db, *id).await.is_empty(), "{}: row {id}", t.label);
+            assert!(attempts(db, id).await.is_empty(), "{}: row {id}", t.label);
         }
         assert_eq!(handed_back, N - 4, "{}", t.label);
 

@@ -227,14 +227,20 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
 
         // Released, the id is free at once: another process takes it.
         let port_c = free_port();
+        let (c_stderr, c_log) = stderr_file(&dir, "c");
         let mut c = nkpay(&dir, url, port_c, &master_key)
             .args(["serve", "--no-migrate"])
-            .stderr(Stdio::null())
+            .stderr(c_stderr)
             .spawn()
             .expect("spawn c");
         wait_ready(&mut c, port_c);
         sigterm(&c);
-        assert!(wait_exit(&mut c, label).success(), "{label}");
+        let status = wait_exit(&mut c, label);
+        assert!(
+            status.success(),
+            "{label}: c exits 0, got {status}; node c logged:\n{}",
+            logged(&c_log)
+        );
     }
 }
 

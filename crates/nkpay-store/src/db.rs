@@ -238,14 +238,21 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             options
                 .max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE))
                 .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR);
-            if plain_on_loopback(url, std::env::var_os("PGSSLMODE").is_some()) {
+            if plain_on_loopback(url, tls_variable_set()) {
                 let mut plain = options.clone();
                 plain.map_sqlx_postgres_opts(|o| o.ssl_mode(PgSslMode::Disable));
                 match Database::connect(plain).await {
-                    Ok(conn) => return Ok(Db::from_connection(conn)),
-                    Err(e) if refused_without_tls(&e) => {
+                    Ok(conn) => {
                         tracing::info!(
-                            "PostgreSQL on the loopback refused a connection without TLS; connecting with TLS"
+                            "PostgreSQL on the loopback, no sslmode named: connected without TLS"
+                        );
+                        return Ok(Db::from_connection(conn));
+                    }
+                    Err(e) if worth_asking_with_tls(&e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "PostgreSQL on the loopback refused a connection without TLS; \
+                             connecting with TLS (name an sslmode on the URL to choose)"
                         );
                     }
                     Err(e) => return Err(e.into()),
@@ -259,49 +266,81 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
     }
 }
 
-/// Whether a `postgres:` URL is opened without TLS: when it names a loopback host
-/// (`localhost`, 127.0.0.0/8, `::1`) and says nothing about TLS (no `sslmode`/`ssl-mode`
-/// parameter, `pgsslmode_set` false for the `PGSSLMODE` variable). libpq's and sqlx's default,
-/// `prefer`, verifies no certificate, so on the loopback TLS hides nothing from anyone who
-/// could not read the process's memory anyway, and it cost the query path 22 % of its
-/// throughput on PostgreSQL (issue 16). A server that refuses plain connections from the
-/// loopback (`hostssl` lines only in `pg_hba.conf`) answers SQLSTATE 28000, and [`connect`]
-/// then connects with TLS after all. Any explicit `sslmode` is taken as given.
-fn plain_on_loopback(url: &str, pgsslmode_set: bool) -> bool {
+/// The URL parameters and environment variables by which a PostgreSQL connection asks for TLS
+/// or configures it (sqlx's names, after libpq's).
+const TLS_PARAMETERS: [&str; 9] = [
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+];
+const TLS_VARIABLES: [&str; 4] = ["PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY"];
+
+/// Whether a `postgres:` URL is opened without TLS: when the host sqlx will connect to over
+/// TCP (the URL's host, or its `host=`/`hostaddr=` parameter, or `PGHOST`) is a loopback one
+/// (`localhost`, 127.0.0.0/8, `::1`), and nothing asks for or configures TLS (none of
+/// [`TLS_PARAMETERS`] on the URL; `tls_variable_set` false for [`TLS_VARIABLES`]). Otherwise
+/// sqlx's default applies, `prefer`: TLS when the server offers it, with no certificate check.
+///
+/// On a PostgreSQL server on the same host, TLS without a certificate check guards nothing
+/// that the host's own users could not read anyway, and it cost the query path about a sixth
+/// of its throughput (issue 16; bench/README.md). A TCP forwarder listening on the loopback
+/// (HAProxy, socat, a pooler) may carry the traffic further: such a deployment names its
+/// `sslmode`. A server that refuses a plain start-up makes [`connect`] ask again with TLS.
+fn plain_on_loopback(url: &str, tls_variable_set: bool) -> bool {
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    if tls_variable_set {
+        return false;
+    }
     let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
-    let names_tls = parsed
+    if parsed
         .query_pairs()
-        .any(|(key, _)| key == "sslmode" || key == "ssl-mode");
-    if names_tls || pgsslmode_set {
+        .any(|(key, _)| TLS_PARAMETERS.contains(&key.as_ref()))
+    {
         return false;
     }
-    match parsed.host() {
-        // A `postgres:` URL's host is opaque to the URL standard: an IPv4 address comes as a
-        // name.
-        Some(url::Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+    let Ok(options) = url.parse::<PgConnectOptions>() else {
+        return false;
+    };
+    if options.get_socket().is_some() {
+        return false;
     }
+    let host = options.get_host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether PostgreSQL refused a connection by its `pg_hba.conf` (SQLSTATE 28000,
-/// invalid_authorization_specification: no line lets this host in this way), as it does a
-/// plain connection where only `hostssl` lines match.
-fn refused_without_tls(e: &DbErr) -> bool {
+/// Whether a refusal of a plain start-up is worth asking again with TLS: any refusal the
+/// server (or a pooler in front of it) answered, except a wrong password (SQLSTATE 28P01),
+/// which TLS does not change. PostgreSQL refuses a plain start-up that only `hostssl` lines of
+/// `pg_hba.conf` would admit with 28000; PgBouncer with `client_tls_sslmode = require` with
+/// 08P01. A connection that could not be made at all (refused, time-out) is final.
+fn worth_asking_with_tls(e: &DbErr) -> bool {
     let DbErr::Conn(RuntimeErr::SqlxError(e)) = e else {
         return false;
     };
     e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|code| code == "28000")
+        .is_some_and(|d| d.code().is_none_or(|code| code != "28P01"))
+}
+
+/// Whether any of [`TLS_VARIABLES`] is set in this process's environment.
+fn tls_variable_set() -> bool {
+    TLS_VARIABLES
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
 }
 
 /// The row a lookup by a unique key found, if any: such lookups read `all()` rows, never
@@ -399,18 +438,26 @@ mod tests {
             "postgres://u@LOCALHOST:5433/db?application_name=x",
             "postgres://u@127.0.0.2/db",
             "postgres://u@[::1]:5432/db",
+            "postgres://u@db.example.com/db?host=127.0.0.1",
         ] {
             assert!(plain_on_loopback(url, false), "{url}");
-            assert!(!plain_on_loopback(url, true), "{url}: PGSSLMODE decides");
+            assert!(
+                !plain_on_loopback(url, true),
+                "{url}: a PGSSL… variable decides"
+            );
         }
         for url in [
             "postgres://u@127.0.0.1/db?sslmode=prefer",
             "postgres://u@127.0.0.1/db?sslmode=require",
             "postgres://u@localhost/db?ssl-mode=verify-full",
+            "postgres://u@localhost/db?sslrootcert=/etc/ca.pem",
+            "postgres://u@localhost/db?sslcert=/etc/c.pem&sslkey=/etc/k.pem",
+            "postgres://u@localhost/db?host=db.internal",
+            "postgres://u@localhost/db?hostaddr=10.0.0.5",
+            "postgres://u@localhost/db?host=/var/run/postgresql",
             "postgres://u@db.example.com/db",
             "postgres://u@10.0.0.5/db",
             "postgres://u@[2001:db8::1]/db",
-            "postgres:///db",
             "not a url",
         ] {
             assert!(!plain_on_loopback(url, false), "{url}");
@@ -475,21 +522,24 @@ mod tests {
         (url, seen)
     }
 
-    /// A loopback server that refuses a plain connection by its `pg_hba.conf` (28000) is
-    /// asked again the default way, TLS first; any other refusal is final.
+    /// A loopback server that refuses a plain start-up (PostgreSQL's `pg_hba.conf`: 28000;
+    /// PgBouncer requiring TLS: 08P01) is asked again the default way, TLS first; a wrong
+    /// password (28P01) is final.
     #[tokio::test]
     async fn a_loopback_server_refusing_plain_connections_is_asked_again_with_tls() {
-        if std::env::var_os("PGSSLMODE").is_some() {
-            eprintln!("PGSSLMODE is set: the URL's TLS choice is not ours to make; skipped");
+        if tls_variable_set() {
+            eprintln!("a PGSSL… variable is set: the TLS choice is not ours to make; skipped");
             return;
         }
-        let (url, seen) = refusing_server("28000").await;
-        let e = connect(&url).await.expect_err("refused");
-        assert!(
-            e.to_string().contains("refused after the TLS request"),
-            "{e}"
-        );
-        assert_eq!(*seen.lock().expect("seen"), vec![false, true]);
+        for code in ["28000", "08P01"] {
+            let (url, seen) = refusing_server(code).await;
+            let e = connect(&url).await.expect_err("refused");
+            assert!(
+                e.to_string().contains("refused after the TLS request"),
+                "{code}: {e}"
+            );
+            assert_eq!(*seen.lock().expect("seen"), vec![false, true], "{code}");
+        }
 
         let (url, seen) = refusing_server("28P01").await;
         let e = connect(&url).await.expect_err("refused");
@@ -519,8 +569,10 @@ mod tests {
             row.try_get::<bool>("", "ssl").expect("ssl")
         }
         let db = connect(&pg).await.expect("postgres");
-        if plain_on_loopback(&pg, std::env::var_os("PGSSLMODE").is_some()) {
+        if plain_on_loopback(&pg, tls_variable_set()) {
             assert!(!uses_tls(&db).await, "{pg}: plain on the loopback");
+        } else {
+            eprintln!("{pg} is not a loopback URL without TLS settings: plain half skipped");
         }
         let offers_tls = db
             .conn()
