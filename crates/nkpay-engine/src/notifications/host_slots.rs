@@ -9,9 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+// Tokio's clock (the system's monotonic clock outside a paused test runtime), so the unit tests
+// below can move it exactly.
+use tokio::time::Instant;
 use url::Url;
 
 /// Past this many known hosts, idle ones are forgotten.
@@ -209,7 +212,7 @@ mod tests {
         assert!(hosts.admit("h").is_some());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_host_not_heard_from_gets_one_flat_wait_that_grows_while_it_stays_busy() {
         let hosts = HostSlots::new(2, Duration::from_millis(100));
         assert_eq!(hosts.pace("new"), Duration::from_millis(100));
@@ -217,26 +220,29 @@ mod tests {
         let admission = hosts.admit("new").expect("room");
         let _busy = admission.slot(soon()).await.expect("slot");
         tokio::time::sleep(Duration::from_millis(150)).await;
-        assert!(hosts.pace("new") >= Duration::from_millis(150));
+        assert_eq!(hosts.pace("new"), Duration::from_millis(150));
     }
 
-    #[tokio::test]
+    /// On a paused clock: a 200 ms answer spreads rows 100 ms apart over two slots, each
+    /// after the one before; a host answering at once gets the 1 ms floor.
+    #[tokio::test(start_paused = true)]
     async fn rows_for_a_known_host_are_spaced_by_its_answer_time() {
         let hosts = HostSlots::new(2, Duration::from_millis(100));
         let admission = hosts.admit("h").expect("room");
         let slot = admission.slot(soon()).await.expect("slot");
         tokio::time::sleep(Duration::from_millis(200)).await;
         drop(slot);
-        let first = hosts.pace("h");
-        assert!(
-            (Duration::from_millis(95)..=Duration::from_millis(130)).contains(&first),
-            "{first:?}"
+        assert_eq!(hosts.pace("h"), Duration::from_millis(100));
+        assert_eq!(hosts.pace("h"), Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            hosts.pace("h"),
+            Duration::from_millis(250),
+            "after the last"
         );
-        let second = hosts.pace("h");
-        assert!(second >= first + Duration::from_millis(95), "{second:?}");
         let fast = hosts.admit("fast").expect("room");
         drop(fast.slot(soon()).await.expect("slot"));
-        assert!(hosts.pace("fast") <= Duration::from_millis(2));
+        assert_eq!(hosts.pace("fast"), Duration::from_millis(1));
     }
 
     #[test]
