@@ -119,11 +119,14 @@ async fn hold_until_open(
     let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     stats.peak.fetch_max(now, Ordering::SeqCst);
     let _ = opened.wait_for(|open| *open).await;
+    // Counted out before the answer goes out: the dispatcher may start its next request to this
+    // host as soon as it has read this answer, possibly before this task runs again, and the
+    // two must not be counted as in flight together.
+    stats.in_flight.fetch_sub(1, Ordering::SeqCst);
     let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
     if stream.write_all(reply.as_bytes()).await.is_ok() {
         stats.answered.fetch_add(1, Ordering::SeqCst);
     }
-    stats.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 async fn all_delivered(db: &Db, ids: &[i64]) -> bool {

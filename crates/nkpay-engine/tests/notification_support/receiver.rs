@@ -188,13 +188,16 @@ async fn serve(
             Reply::Redirect(to) => Some(response(302, &[("Location", &to)], "moved")),
             Reply::HangUp => None,
         };
+        // Handling ends before the answer goes out: once the client has read it, it may send
+        // its next request at once, and that one must not be seen overlapping this one. So the
+        // window [received, finished] always lies inside the client's own view of the request.
+        hit.finished = Instant::now();
+        busy.fetch_sub(1, Ordering::SeqCst);
         let written = match &response {
             Some(r) => stream.write_all(r.as_bytes()).await.is_ok(),
             None => false,
         };
-        hit.finished = Instant::now();
         hits.lock().expect("hits").push(hit);
-        busy.fetch_sub(1, Ordering::SeqCst);
         if !written {
             return;
         }
