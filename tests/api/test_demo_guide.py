@@ -233,11 +233,20 @@ def test_demo_prints_a_console_login_for_each_role(platform):
     to the demo service provider), the API refuses a role what it may not do, and logout
     revokes the refresh token."""
     printed = guide(platform)
+    base = platform.base_url
+    # The web console's address is printed and served: the page itself when admin-ui is built
+    # (scripts/start), else 503 with a page saying how to build it (this demo runs in a temporary
+    # directory, where no build is found).
+    assert f"console           {base}/console  " in printed, printed
+    page = requests.get(f"{base}/console", timeout=10)
+    assert page.status_code in (200, 503), page.status_code
+    assert page.headers["content-type"].startswith("text/html"), page.headers
+    if page.status_code == 503:
+        assert "scripts/start" in page.text, page.text
     logins = platform.credentials["logins"]
     assert [l["role"] for l in logins] == [
         "platform-admin", "operator", "finance", "read-only", "agent-admin"]
     assert logins[0]["username"] == platform.credentials["admin_username"] == "demo-admin"
-    base = platform.base_url
     for login in logins:
         assert f"{login['username']} / {login['password']}" in printed, printed
         r = requests.post(f"{base}/admin/api/session", timeout=10,

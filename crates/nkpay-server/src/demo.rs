@@ -1173,6 +1173,12 @@ pub fn guide(c: &Credentials, credentials_path: &Path) -> String {
     let _ = writeln!(out, "platform key id   {}", c.platform_key_id);
     let _ = writeln!(
         out,
+        "console           {}{}  (a browser; sign in as a console user below)",
+        c.base_url,
+        nkpay_api::console::PATH
+    );
+    let _ = writeln!(
+        out,
         "console API       {}/admin/api/notifications  (Authorization: Bearer {})",
         c.base_url, c.admin_token
     );
