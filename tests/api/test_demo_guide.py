@@ -228,8 +228,8 @@ def shanghai_today():
 
 
 def test_demo_prints_a_console_login_for_each_role(platform):
-    """Issue 13: the demo makes a console user of each role, prints them, and lists them in the
-    credentials file; each signs in, `GET /admin/api/me` names its role (the agent admin bound
+    """Issue 13: the demo prints the web console's address (served), makes a console user of
+    each role, prints them, and lists them in the credentials file; each signs in, `GET /admin/api/me` names its role (the agent admin bound
     to the demo service provider), the API refuses a role what it may not do, and logout
     revokes the refresh token."""
     printed = guide(platform)
