@@ -15,12 +15,13 @@ use actix_web::test;
 use console_support::{Console, app};
 use nkpay_core::resp_code::RespCode;
 use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
-use nkpay_engine::EngineError;
 use nkpay_engine::admin_identity::Actor;
+use nkpay_engine::{EngineConfig, EngineError};
 use nkpay_store::kinds::AdminRole;
 use nkpay_store::testing::databases;
 use nkpay_store::{audit_log, merchants};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 const BASE: &str = "/admin/api/service-providers";
 
@@ -494,6 +495,7 @@ fn assert_window(previous: &Value, asked: chrono::DateTime<chrono::Utc>, hours: 
 }
 
 const PROVEN: &str = "22000000";
+const UNKNOWN_SYS_ID: &str = "10000002";
 const SIGNATURE_INVALID: &str = "10000001";
 
 fn fingerprint_of(key: &RsaPrivateKey) -> String {
@@ -521,7 +523,17 @@ async fn set_valid_until(db: &nkpay_store::Db, sys_id: &str, at: chrono::DateTim
 async fn a_replaced_key_verifies_until_its_overlap_ends_and_the_new_one_at_once() {
     for t in databases().await {
         let l = t.label;
-        let console = Console::new(&t.db).await;
+        // This test moves the overlap window in the database behind the engine's back, so the
+        // engine reads its callers on every request (a change through the engine empties its
+        // cache itself: a_suspension_takes_effect_…).
+        let console = Console::with_config(
+            &t.db,
+            EngineConfig {
+                caller_refresh: Duration::ZERO,
+                ..EngineConfig::default()
+            },
+        )
+        .await;
         let app =
             test::init_service(app(console.engine.clone()).configure(nkpay_api::open::configure))
                 .await;
@@ -1078,5 +1090,115 @@ async fn concurrent_replacements_keep_the_key_each_one_replaced() {
             .filter(|e| e.action == "service_provider.key_replace")
             .count();
         assert_eq!(replacements, 2, "{l}");
+    }
+}
+
+/// Asks a node's merchant API ([`merchant_call`] as `NODES1` signed with `key`) until it
+/// answers `wanted`: `Ok(())`, or `Err` at once at any answer but `wanted` and `meanwhile`, and
+/// when still `meanwhile` after a minute (sixty times node B's `caller_refresh`).
+macro_rules! until_node_b_answers {
+    ($app:expr, $key:expr, $wanted:expr, $meanwhile:expr) => {{
+        let started = Instant::now();
+        loop {
+            let code = merchant_call_code!($app, "NODES1", $key);
+            if code == $wanted {
+                break Ok(());
+            }
+            if code != $meanwhile {
+                break Err(format!("answered {code}"));
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                break Err(format!("still {code} after a minute"));
+            }
+            // Polling interval only: the answer above is what is waited for.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+/// Three nodes over one database, each with the provider's calls already answered (so each
+/// holds the caller as read): a suspension made through node A's console is refused by A's
+/// merchant API at once (the write empties A's cache when it commits) and by node C, whose
+/// `caller_refresh` is zero, at once; node B (`caller_refresh` 1 s) refuses it once its copy is
+/// that old — waited for as a condition, never a fixed sleep. Activating again through A is
+/// answered at once on A and reaches B the same way.
+#[actix_web::test]
+async fn a_suspension_takes_effect_at_once_here_and_within_caller_refresh_on_another_node() {
+    for t in databases().await {
+        let l = t.label;
+        let refresh = |refresh: Duration| EngineConfig {
+            caller_refresh: refresh,
+            ..EngineConfig::default()
+        };
+        let a = Console::with_config(&t.db, refresh(Duration::from_secs(3600))).await;
+        let b = a.other_node(2, refresh(Duration::from_secs(1)));
+        let c = a.other_node(3, refresh(Duration::ZERO));
+        let app_a =
+            test::init_service(app(a.engine.clone()).configure(nkpay_api::open::configure)).await;
+        let app_b = test::init_service(app(b).configure(nkpay_api::open::configure)).await;
+        let app_c = test::init_service(app(c).configure(nkpay_api::open::configure)).await;
+        let admin = a.admin_token().await;
+        let key = RsaPrivateKey::generate_2048().unwrap();
+        let res = test::call_service(
+            &app_a,
+            create(&admin, registered_with("NODES1", &key)).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app_a, "NODES1", &key),
+            PROVEN,
+            "{l}: A"
+        );
+        assert_eq!(
+            merchant_call_code!(&app_b, "NODES1", &key),
+            PROVEN,
+            "{l}: B"
+        );
+        assert_eq!(
+            merchant_call_code!(&app_c, "NODES1", &key),
+            PROVEN,
+            "{l}: C"
+        );
+
+        let set_status = |action: &str| {
+            with_bearer(
+                test::TestRequest::post().uri(&format!("{BASE}/NODES1/{action}")),
+                &admin,
+            )
+            .to_request()
+        };
+        let res = test::call_service(&app_a, set_status("suspend")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app_a, "NODES1", &key),
+            UNKNOWN_SYS_ID,
+            "{l}: node A, whose cache holds the caller for an hour, still accepts the provider it suspended"
+        );
+        assert_eq!(
+            merchant_call_code!(&app_c, "NODES1", &key),
+            UNKNOWN_SYS_ID,
+            "{l}: node C reads callers on every request"
+        );
+        let waited: Result<(), String> =
+            until_node_b_answers!(&app_b, &key, UNKNOWN_SYS_ID, PROVEN);
+        assert!(
+            waited.is_ok(),
+            "{l}: node B after the suspension: {waited:?}"
+        );
+
+        let res = test::call_service(&app_a, set_status("activate")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{l}");
+        assert_eq!(
+            merchant_call_code!(&app_a, "NODES1", &key),
+            PROVEN,
+            "{l}: A"
+        );
+        let waited: Result<(), String> =
+            until_node_b_answers!(&app_b, &key, PROVEN, UNKNOWN_SYS_ID);
+        assert!(
+            waited.is_ok(),
+            "{l}: node B after the activation: {waited:?}"
+        );
     }
 }

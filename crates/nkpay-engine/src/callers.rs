@@ -2,7 +2,7 @@
 //! touch: a service provider only its own merchants, a merchant only itself.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use nkpay_core::resp_code::RespCode;
@@ -14,6 +14,7 @@ use nkpay_store::merchants::{self, Caller as StoredCaller};
 
 use crate::engine::service;
 use crate::error::EngineError;
+use crate::ttl_cache::TtlCache;
 
 /// Whose key signs a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,26 @@ impl ParsedKeys {
     }
 }
 
+/// What [`Callers::verify_caller_for`] read for one `sys_id` (and `mer_id`): the caller's
+/// stored row, a merchant caller's provider's `product_id`, and the merchant the request named
+/// when it was read with the caller.
+#[derive(Debug)]
+pub(crate) struct FoundCaller {
+    stored: StoredCaller,
+    /// A merchant caller's service provider's `product_id` (what it signs under); `None` for a
+    /// service provider, or when the provider is gone.
+    provider_product: Option<String>,
+    /// The merchant the request names, when the caller is its provider or the merchant itself.
+    merchant: Option<merchant::Model>,
+}
+
+/// The most (`sys_id`, `mer_id`) pairs a node's [`CallerCache`] holds; past it, it starts again.
+pub(crate) const CALLER_CACHE_MAX: usize = 10_000;
+
+/// Each node's reuse of [`FoundCaller`]s by (`sys_id`, `mer_id` or empty), for
+/// [`crate::EngineConfig::caller_refresh`]; emptied by [`crate::Context::callers_changed`].
+pub(crate) type CallerCache = TtlCache<(String, String), Arc<FoundCaller>>;
+
 service!(
     /// Who is calling and for which merchant: the start of every merchant API request.
     Callers
@@ -122,71 +143,113 @@ impl Callers {
     /// The caller of a signed merchant request, proven: its `sys_id` + `product_id` known
     /// (`10000002`) and `sign` verified over the canonical `data` with its registered key, or
     /// with a service provider's previous key until its overlap window ends ([`Caller::signed`];
-    /// else `10000001`; API.md "Envelope and signature").
+    /// else `10000001`; API.md "Envelope and signature"). What it reads is reused for
+    /// [`crate::EngineConfig::caller_refresh`] ([`CallerCache`]).
     pub async fn verify_caller(&self, request: &SignedRequest) -> Result<Caller, EngineError> {
-        let stored = merchants::find_caller(self.db.reader(), &request.sys_id).await?;
-        self.prove(request, stored).await
+        Ok(self.verify_caller_for(request, None).await?.0)
     }
 
     /// [`Callers::verify_caller`] for a request about merchant `mer_id`, with the merchant
-    /// fetched in the same query when the caller is its service provider (issue 16: one read
-    /// where there were two) — hand it to [`Callers::authorize_with`]. Answers and refusals
-    /// are exactly [`Callers::verify_caller`]'s.
+    /// read in the same query when the caller is its service provider or the merchant itself
+    /// (issue 16: one read where there were two) — hand it to [`Callers::authorize_with`].
+    /// Answers and refusals are exactly [`Callers::verify_caller`]'s.
+    ///
+    /// The caller and merchant as read are reused by the next requests of the same `sys_id`
+    /// and `mer_id` for [`crate::EngineConfig::caller_refresh`]: a suspension, a freeze, a
+    /// review or a key replacement made through this node's engine takes effect at once (the
+    /// writes empty the cache when they commit), one made on another node or by `nkpay admin`
+    /// within that time. Refusals (`10000002` for an unknown `sys_id`) are never reused.
     pub async fn verify_caller_for(
         &self,
         request: &SignedRequest,
         mer_id: Option<&str>,
     ) -> Result<(Caller, Option<merchant::Model>), EngineError> {
-        if let Some(mer_id) = mer_id
-            && let Some((sp, m)) =
-                merchants::find_provider_with_merchant(self.db.reader(), &request.sys_id, mer_id)
+        let key = (
+            request.sys_id.clone(),
+            mer_id.unwrap_or_default().to_owned(),
+        );
+        let found = match self.caller_cache.get(&key) {
+            Some(hit) => Some(hit),
+            None => {
+                let ticket = self.caller_cache.ticket();
+                let read = self
+                    .read_caller(&request.sys_id, mer_id)
                     .await?
-        {
-            let caller = self
-                .prove(request, Some(StoredCaller::ServiceProvider(sp)))
-                .await?;
-            return Ok((caller, Some(m)));
-        }
-        Ok((self.verify_caller(request).await?, None))
-    }
-
-    /// The caller `stored` (as found for the request's `sys_id`) with `product_id` checked,
-    /// then the request's `sign` verified with its key.
-    async fn prove(
-        &self,
-        request: &SignedRequest,
-        stored: Option<StoredCaller>,
-    ) -> Result<Caller, EngineError> {
-        let caller = self
-            .caller_of(&request.sys_id, &request.product_id, stored)
-            .await?;
+                    .map(Arc::new);
+                if let Some(found) = &read {
+                    self.caller_cache.put(ticket, key, Arc::clone(found));
+                }
+                read
+            }
+        };
+        let caller = self.caller_of(&request.sys_id, &request.product_id, found.as_deref())?;
         if !caller.signed(request, Utc::now()) {
             return Err(EngineError::refused(
                 RespCode::SignatureInvalid,
                 "验签失败: sign does not verify over data (compact JSON, top-level keys sorted, raw UTF-8) with the key of this sys_id",
             ));
         }
-        Ok(caller)
+        Ok((caller, found.and_then(|f| f.merchant.clone())))
     }
 
     /// Finds the caller of `sys_id` and checks `product_id` against it (`10000002`, also when
-    /// the caller is disabled). Does not check `sign`: [`Callers::verify_caller`] does.
+    /// the caller is disabled), read afresh (never from the [`CallerCache`]). Does not check
+    /// `sign`: [`Callers::verify_caller`] does.
     pub async fn authenticate(
         &self,
         sys_id: &str,
         product_id: &str,
     ) -> Result<Caller, EngineError> {
-        let stored = merchants::find_caller(self.db.reader(), sys_id).await?;
-        self.caller_of(sys_id, product_id, stored).await
+        let found = self.read_caller(sys_id, None).await?;
+        self.caller_of(sys_id, product_id, found.as_ref())
     }
 
-    /// The caller `stored` for `sys_id` (`None`: there is none), its `product_id` and status
+    /// Reads the caller of `sys_id` (`None`: there is none) and, when `mer_id` is that caller's
+    /// own merchant or the caller itself, the merchant — one query in the common case of a
+    /// service provider and its merchant.
+    async fn read_caller(
+        &self,
+        sys_id: &str,
+        mer_id: Option<&str>,
+    ) -> Result<Option<FoundCaller>, EngineError> {
+        let reader = self.db.reader();
+        if let Some(mer_id) = mer_id
+            && let Some((sp, m)) =
+                merchants::find_provider_with_merchant(reader, sys_id, mer_id).await?
+        {
+            return Ok(Some(FoundCaller {
+                stored: StoredCaller::ServiceProvider(sp),
+                provider_product: None,
+                merchant: Some(m),
+            }));
+        }
+        let Some(stored) = merchants::find_caller(reader, sys_id).await? else {
+            return Ok(None);
+        };
+        let (provider_product, merchant) = match &stored {
+            StoredCaller::ServiceProvider(_) => (None, None),
+            StoredCaller::Merchant(m) => (
+                // A merchant signs for itself under its service provider's product.
+                merchants::find_service_provider(reader, &m.sys_id)
+                    .await?
+                    .map(|sp| sp.product_id),
+                (mer_id == Some(m.mer_id.as_str())).then(|| m.clone()),
+            ),
+        };
+        Ok(Some(FoundCaller {
+            stored,
+            provider_product,
+            merchant,
+        }))
+    }
+
+    /// The caller `found` for `sys_id` (`None`: there is none), its `product_id` and status
     /// checked (`10000002`), its keys parsed.
-    async fn caller_of(
+    fn caller_of(
         &self,
         sys_id: &str,
         product_id: &str,
-        stored: Option<StoredCaller>,
+        found: Option<&FoundCaller>,
     ) -> Result<Caller, EngineError> {
         let unknown = || {
             EngineError::refused(
@@ -196,24 +259,26 @@ impl Callers {
                 ),
             )
         };
-        let (kind, key_text, previous, product, status) = match stored {
-            None => return Err(unknown()),
-            Some(StoredCaller::ServiceProvider(sp)) => (
+        let Some(found) = found else {
+            return Err(unknown());
+        };
+        let (kind, key_text, previous, product, status) = match &found.stored {
+            StoredCaller::ServiceProvider(sp) => (
                 CallerKind::ServiceProvider,
-                sp.rsa_public_key,
-                sp.previous_rsa_public_key.zip(sp.previous_key_valid_until),
-                sp.product_id,
+                sp.rsa_public_key.as_str(),
+                sp.previous_rsa_public_key
+                    .as_deref()
+                    .zip(sp.previous_key_valid_until),
+                sp.product_id.as_str(),
                 sp.status,
             ),
-            Some(StoredCaller::Merchant(m)) => {
-                // A merchant signs for itself under its service provider's product.
-                let product = merchants::find_service_provider(self.db.reader(), &m.sys_id)
-                    .await?
-                    .map(|sp| sp.product_id)
-                    .unwrap_or_default();
-                let key = m.rsa_public_key.unwrap_or_default();
-                (CallerKind::Merchant, key, None, product, m.status)
-            }
+            StoredCaller::Merchant(m) => (
+                CallerKind::Merchant,
+                m.rsa_public_key.as_deref().unwrap_or_default(),
+                None,
+                found.provider_product.as_deref().unwrap_or_default(),
+                m.status,
+            ),
         };
         if product != product_id {
             return Err(unknown());
@@ -231,11 +296,11 @@ impl Callers {
                 ))
             })
         };
-        let public_key = stored_key(&key_text)?;
+        let public_key = stored_key(key_text)?;
         // An overlap that has already ended is not worth parsing.
         let previous_key = match previous {
             Some((text, valid_until)) if Utc::now() < valid_until => Some(PreviousKey {
-                public_key: stored_key(&text)?,
+                public_key: stored_key(text)?,
                 valid_until,
             }),
             _ => None,

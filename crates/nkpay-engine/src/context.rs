@@ -44,6 +44,9 @@ pub struct Context {
     pub(crate) channels: ChannelRegistry,
     /// Callers' public keys as parsed, by their stored text (see [`crate::callers`]).
     pub(crate) caller_keys: crate::callers::ParsedKeys,
+    /// Callers and their merchants as read, reused for `config.caller_refresh` (see
+    /// [`crate::Callers::verify_caller_for`]).
+    pub(crate) caller_cache: crate::callers::CallerCache,
     /// The channel exchange history's batch writer (`exchange_log.rs`).
     pub(crate) exchange_log: crate::exchange_log::ExchangeLog,
     pub(crate) job_owner: String,
@@ -90,6 +93,10 @@ impl Context {
             &base,
         );
         let exchange_log = crate::exchange_log::ExchangeLog::start(parts.db.clone());
+        let caller_cache = crate::callers::CallerCache::new(
+            parts.config.caller_refresh,
+            crate::callers::CALLER_CACHE_MAX,
+        );
         Ok(Context {
             db: parts.db,
             exchange_log,
@@ -100,6 +107,7 @@ impl Context {
             config: parts.config,
             channels,
             caller_keys: crate::callers::ParsedKeys::default(),
+            caller_cache,
             job_owner: format!("node-{}-{instance_id}", parts.node_id),
             instance_id,
             stopping: AtomicBool::new(false),
@@ -133,6 +141,14 @@ impl Context {
     /// Whether [`Self::stop_taking_work`] was called.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Empties this node's cache of merchant API callers ([`crate::Callers::verify_caller_for`]):
+    /// every write that changes a caller or a merchant as a request sees it (a provider's status
+    /// or keys, a merchant's review or freeze) calls this once the write has committed, so the
+    /// change takes effect on this node at once.
+    pub(crate) fn callers_changed(&self) {
+        self.caller_cache.forget_all();
     }
 
     /// The platform's key ring: [`PlatformKeys::signer_for`] gives the key that signs a

@@ -44,6 +44,7 @@ pub mod shanghai_time;
 pub mod signing_keys;
 pub mod singleton;
 pub mod statements;
+mod ttl_cache;
 
 pub use admin_identity::{Actor, AdminIdentity, Permission};
 pub use callers::{Caller, CallerKind, Callers, Scope};

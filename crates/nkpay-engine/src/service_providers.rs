@@ -189,6 +189,7 @@ impl ServiceProviders {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.callers_changed();
         Ok(Some(service_provider::Model {
             status,
             updated_at: now,
@@ -408,6 +409,7 @@ impl ServiceProviders {
             )
             .await?;
             tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+            self.callers_changed();
             return Ok(Some(ReplacedKey {
                 provider: after,
                 private_key,
@@ -454,6 +456,7 @@ impl ServiceProviders {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.callers_changed();
         Ok(OverlapEnd::Ended(after))
     }
 }

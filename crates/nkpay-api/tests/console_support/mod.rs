@@ -65,6 +65,25 @@ impl Console {
         .expect("engine")
     }
 
+    /// Another node over the same database and platform keys, with `config` (node id
+    /// `node_id`; its own sealer, so it opens no sealed secret of this one).
+    pub fn other_node(&self, node_id: u16, config: EngineConfig) -> Arc<Engine> {
+        Arc::new(
+            Engine::new(EngineParts {
+                db: self.engine.db().clone(),
+                sealer: Arc::new(
+                    SecretSealer::from_key_base64(&SecretSealer::generate_key_base64())
+                        .expect("sealer"),
+                ),
+                node_id,
+                signer: self.engine.signer().clone(),
+                public_base_url: "http://127.0.0.1:9".into(),
+                config,
+            })
+            .expect("engine"),
+        )
+    }
+
     /// A platform admin's API token, made anew.
     pub async fn admin_token(&self) -> String {
         self.token(AdminRole::PlatformAdmin).await

@@ -1,39 +1,37 @@
 //! Which retry schedule applies to a merchant: its own (`merchants.notify_schedule`) when set
 //! and valid, else the platform's. Looked up once a minute per merchant, not on every attempt.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use nkpay_store::{Db, merchants};
 
 use super::schedule::parse_schedule;
+use crate::ttl_cache::TtlCache;
 
 /// How long a merchant's schedule is reused before it is read again.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Past this many cached merchants the cache starts over, so it cannot grow without end.
 const CACHE_MAX: usize = 10_000;
 
-/// A schedule and when it was read.
-type Cached = (Instant, Arc<[Duration]>);
-
 pub(crate) struct MerchantSchedules {
     global: Arc<[Duration]>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: TtlCache<String, Arc<[Duration]>>,
 }
 
 impl MerchantSchedules {
     pub fn new(global: &[Duration]) -> MerchantSchedules {
         MerchantSchedules {
             global: Arc::from(global),
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
         }
     }
 
     pub async fn for_merchant(&self, db: &Db, mer_id: &str) -> Arc<[Duration]> {
-        if let Some(hit) = self.cached(mer_id) {
+        if let Some(hit) = self.cache.get(mer_id) {
             return hit;
         }
+        let ticket = self.cache.ticket();
         let schedule = match merchants::find_merchant(db.reader(), mer_id).await {
             Ok(Some(m)) => match m.notify_schedule.as_deref().map(parse_schedule) {
                 Some(Ok(own)) => Arc::from(own),
@@ -50,19 +48,8 @@ impl MerchantSchedules {
                 return Arc::clone(&self.global);
             }
         };
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(mer_id.to_string(), (Instant::now(), Arc::clone(&schedule)));
+        self.cache
+            .put(ticket, mer_id.to_string(), Arc::clone(&schedule));
         schedule
-    }
-
-    fn cached(&self, mer_id: &str) -> Option<Arc<[Duration]>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(mer_id)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, s)| Arc::clone(s))
     }
 }
