@@ -4,7 +4,8 @@
 //! the registration's audit row without secrets; disable/enable and credential replacement
 //! audited before → after; the client certificate as a PEM pair or PKCS#12 (key checked,
 //! expiry stored and shown, an expired one refused); and a disabled account that takes no new
-//! trade but finishes the one it has (paid by notify, queried, refunded by notify); the test call
+//! trade but finishes the one it has (paid by notify, queried, refunded by notify), and takes
+//! new ones at once when enabled again (a refused route is not kept); the test call
 //! against the in-process sandbox; and the audited address behind a trusted proxy.
 
 mod console_support;
@@ -546,6 +547,25 @@ async fn a_disabled_account_takes_no_new_trade_but_finishes_the_one_it_has() {
         assert!(accepted(&reply), "{}: {reply:?}", p.label);
         let done = p.final_refund(reply.get("nkp_seq_id")).await;
         assert_eq!(done.status, RefundStatus::Succeeded, "{}", p.label);
+
+        // A refused route is never kept (only rows that gave a route are): the account enabled
+        // again behind this engine's back, as another node or `nkpay admin` would, takes the
+        // next trade at once.
+        accounts::set_channel_account_status(
+            p.db.conn(),
+            account.id,
+            nkpay_store::kinds::RecordStatus::Active,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        let r =
+            p.sp.call(
+                JSPAY,
+                p.jspay_data(MER_A, "T_JSAPI", json!({ "wx_data": wx })),
+            )
+            .await;
+        assert_eq!(r.code(), "00000100", "{}: {:?}", p.label, r.data);
         p.stop().await;
     }
 }

@@ -529,7 +529,7 @@ async fn a_replaced_key_verifies_until_its_overlap_ends_and_the_new_one_at_once(
         let console = Console::with_config(
             &t.db,
             EngineConfig {
-                caller_refresh: Duration::ZERO,
+                merchant_refresh: Duration::ZERO,
                 ..EngineConfig::default()
             },
         )
@@ -1095,7 +1095,7 @@ async fn concurrent_replacements_keep_the_key_each_one_replaced() {
 
 /// Asks a node's merchant API ([`merchant_call`] as `NODES1` signed with `key`) until it
 /// answers `wanted`: `Ok(())`, or `Err` at once at any answer but `wanted` and `meanwhile`, and
-/// when still `meanwhile` after a minute (sixty times node B's `caller_refresh`).
+/// when still `meanwhile` after a minute (sixty times node B's `merchant_refresh`).
 macro_rules! until_node_b_answers {
     ($app:expr, $key:expr, $wanted:expr, $meanwhile:expr) => {{
         let started = Instant::now();
@@ -1119,15 +1119,15 @@ macro_rules! until_node_b_answers {
 /// Three nodes over one database, each with the provider's calls already answered (so each
 /// holds the caller as read): a suspension made through node A's console is refused by A's
 /// merchant API at once (the write empties A's cache when it commits) and by node C, whose
-/// `caller_refresh` is zero, at once; node B (`caller_refresh` 1 s) refuses it once its copy is
+/// `merchant_refresh` is zero, at once; node B (`merchant_refresh` 1 s) refuses it once its copy is
 /// that old — waited for as a condition, never a fixed sleep. Activating again through A is
 /// answered at once on A and reaches B the same way.
 #[actix_web::test]
-async fn a_suspension_takes_effect_at_once_here_and_within_caller_refresh_on_another_node() {
+async fn a_suspension_takes_effect_at_once_here_and_within_merchant_refresh_on_another_node() {
     for t in databases().await {
         let l = t.label;
         let refresh = |refresh: Duration| EngineConfig {
-            caller_refresh: refresh,
+            merchant_refresh: refresh,
             ..EngineConfig::default()
         };
         let a = Console::with_config(&t.db, refresh(Duration::from_secs(3600))).await;

@@ -75,7 +75,14 @@ fn yuan(fen: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_trade_is_charged_at_the_rate_in_force_when_it_was_created() {
-    for p in Platform::all_with(refund_config()).await {
+    // The rate is changed in the store behind the engine's back (`set_rate`), so the engine
+    // reads a merchant's setup on every request (busi/open through the engine empties the
+    // node's copy itself).
+    let config = nkpay_engine::EngineConfig {
+        merchant_refresh: std::time::Duration::ZERO,
+        ..refund_config()
+    };
+    for p in Platform::all_with(config).await {
         let l = p.label;
         for channel in [ChannelKind::Wechat, ChannelKind::Alipay] {
             // 123.45 yuan: 0.38% is 46.911 fen → 0.47; 0.60% is 74.07 fen → 0.74.

@@ -175,7 +175,7 @@ async fn busi_open_checks_floor_and_scope_and_replays_the_first_answer() {
     // The merchant's review state is set in the database behind the engine's back below, so
     // the engine reads callers and their merchants on every request.
     let config = nkpay_engine::EngineConfig {
-        caller_refresh: std::time::Duration::ZERO,
+        merchant_refresh: std::time::Duration::ZERO,
         ..support::test_config()
     };
     for p in Platform::all_with(config).await {

@@ -131,7 +131,7 @@ pub(crate) struct FoundCaller {
 pub(crate) const CALLER_CACHE_MAX: usize = 10_000;
 
 /// Each node's reuse of [`FoundCaller`]s by (`sys_id`, `mer_id` or empty), for
-/// [`crate::EngineConfig::caller_refresh`]; emptied by [`crate::Context::callers_changed`].
+/// [`crate::EngineConfig::merchant_refresh`]; emptied by [`crate::Context::merchant_setup_changed`].
 pub(crate) type CallerCache = TtlCache<(String, String), Arc<FoundCaller>>;
 
 service!(
@@ -144,7 +144,7 @@ impl Callers {
     /// (`10000002`) and `sign` verified over the canonical `data` with its registered key, or
     /// with a service provider's previous key until its overlap window ends ([`Caller::signed`];
     /// else `10000001`; API.md "Envelope and signature"). What it reads is reused for
-    /// [`crate::EngineConfig::caller_refresh`] ([`CallerCache`]).
+    /// [`crate::EngineConfig::merchant_refresh`] ([`CallerCache`]).
     pub async fn verify_caller(&self, request: &SignedRequest) -> Result<Caller, EngineError> {
         Ok(self.verify_caller_for(request, None).await?.0)
     }
@@ -155,7 +155,7 @@ impl Callers {
     /// Answers and refusals are exactly [`Callers::verify_caller`]'s.
     ///
     /// The caller and merchant as read are reused by the next requests of the same `sys_id`
-    /// and `mer_id` for [`crate::EngineConfig::caller_refresh`]: a suspension, a freeze, a
+    /// and `mer_id` for [`crate::EngineConfig::merchant_refresh`]: a suspension, a freeze, a
     /// review or a key replacement made through this node's engine takes effect at once (the
     /// writes empty the cache when they commit), one made on another node or by `nkpay admin`
     /// within that time. Refusals (`10000002` for an unknown `sys_id`) are never reused.

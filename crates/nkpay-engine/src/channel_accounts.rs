@@ -113,6 +113,7 @@ impl ChannelAccounts {
         self.audit_in(&tx, by, "channel_account.create", &row, Value::Null, now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(row)
     }
 
@@ -132,6 +133,7 @@ impl ChannelAccounts {
         self.audit_in(&tx, by, "channel_account.create", &row, Value::Null, now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(row)
     }
 
@@ -205,6 +207,7 @@ impl ChannelAccounts {
         self.audit_in(&tx, by, action, &after, public_view(&before), now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.merchant_setup_changed();
         self.channels.forget(id);
         Ok(Some(after))
     }
@@ -281,6 +284,7 @@ impl ChannelAccounts {
         self.audit_in(&tx, by, "channel_account.credentials", &after, detail, now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.merchant_setup_changed();
         self.channels.forget(id);
         Ok(Some(after))
     }

@@ -76,20 +76,22 @@ pub struct EngineConfig {
     /// trade, refund and notification timestamps, leases, node identity, the API's date rules.
     /// See [`EngineConfig::scheduling_clock`].
     pub clock_offset: chrono::TimeDelta,
-    /// How long a node reuses a merchant API caller and its merchant as read (keys, status,
-    /// review and freeze; [`crate::Callers::verify_caller_for`]): the longest a change made on
+    /// How long a node reuses a merchant's setup as read: a merchant API caller and its
+    /// merchant (keys, status, review and freeze; [`crate::Callers::verify_caller_for`]) and
+    /// the rows a new trade's route came from (business, channel account, appid binding;
+    /// `payments/routing.rs`, kept only when they gave a route). The longest a change made on
     /// another node, or by `nkpay admin` in another process, takes to reach this one — on the
     /// node that made it the change takes effect at once. Zero reads them on every request.
-    /// [`DEFAULT_CALLER_REFRESH`]; the server takes `server.caller_refresh_secs` within
-    /// 0..=[`MAX_CALLER_REFRESH`].
-    pub caller_refresh: Duration,
+    /// [`DEFAULT_MERCHANT_REFRESH`]; the server takes `server.merchant_refresh_secs` within
+    /// 0..=[`MAX_MERCHANT_REFRESH`].
+    pub merchant_refresh: Duration,
 }
 
-/// The default of [`EngineConfig::caller_refresh`]: 2 seconds.
-pub const DEFAULT_CALLER_REFRESH: Duration = Duration::from_secs(2);
-/// The longest `server.caller_refresh_secs` the server accepts: 60 seconds (a suspension or a
+/// The default of [`EngineConfig::merchant_refresh`]: 2 seconds.
+pub const DEFAULT_MERCHANT_REFRESH: Duration = Duration::from_secs(2);
+/// The longest `server.merchant_refresh_secs` the server accepts: 60 seconds (a suspension or a
 /// freeze must not wait longer to reach every node).
-pub const MAX_CALLER_REFRESH: Duration = Duration::from_secs(60);
+pub const MAX_MERCHANT_REFRESH: Duration = Duration::from_secs(60);
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -116,7 +118,7 @@ impl Default for EngineConfig {
             statements: crate::statements::StatementSettings::default(),
             max_trans_amt: None,
             clock_offset: chrono::TimeDelta::zero(),
-            caller_refresh: DEFAULT_CALLER_REFRESH,
+            merchant_refresh: DEFAULT_MERCHANT_REFRESH,
         }
     }
 }

@@ -44,9 +44,12 @@ pub struct Context {
     pub(crate) channels: ChannelRegistry,
     /// Callers' public keys as parsed, by their stored text (see [`crate::callers`]).
     pub(crate) caller_keys: crate::callers::ParsedKeys,
-    /// Callers and their merchants as read, reused for `config.caller_refresh` (see
+    /// Callers and their merchants as read, reused for `config.merchant_refresh` (see
     /// [`crate::Callers::verify_caller_for`]).
     pub(crate) caller_cache: crate::callers::CallerCache,
+    /// The rows new trades' routes were resolved from, reused for `config.merchant_refresh`
+    /// (see `payments/routing.rs`, `Context::resolve_route`).
+    pub(crate) route_cache: crate::payments::routing::RouteCache,
     /// The channel exchange history's batch writer (`exchange_log.rs`).
     pub(crate) exchange_log: crate::exchange_log::ExchangeLog,
     pub(crate) job_owner: String,
@@ -94,8 +97,12 @@ impl Context {
         );
         let exchange_log = crate::exchange_log::ExchangeLog::start(parts.db.clone());
         let caller_cache = crate::callers::CallerCache::new(
-            parts.config.caller_refresh,
+            parts.config.merchant_refresh,
             crate::callers::CALLER_CACHE_MAX,
+        );
+        let route_cache = crate::payments::routing::RouteCache::new(
+            parts.config.merchant_refresh,
+            crate::payments::routing::ROUTE_CACHE_MAX,
         );
         Ok(Context {
             db: parts.db,
@@ -108,6 +115,7 @@ impl Context {
             channels,
             caller_keys: crate::callers::ParsedKeys::default(),
             caller_cache,
+            route_cache,
             job_owner: format!("node-{}-{instance_id}", parts.node_id),
             instance_id,
             stopping: AtomicBool::new(false),
@@ -143,14 +151,17 @@ impl Context {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Empties this node's cache of merchant API callers ([`crate::Callers::verify_caller_for`]):
-    /// every write that changes a caller or a merchant as a request sees it (a provider's status
-    /// or keys, a merchant's review or freeze) calls this once the write has committed, so the
-    /// change takes effect on this node at once.
-    pub(crate) fn callers_changed(&self) {
+    /// Empties this node's caches of a merchant's setup — merchant API callers and their
+    /// merchants ([`crate::Callers::verify_caller_for`]) and the rows of new trades' routes
+    /// (`payments/routing.rs`): every engine write that changes them (a provider's status or
+    /// keys; a merchant's review or freeze; a business opened, refused, authorized or given its
+    /// `sub_mch_id`; an appid binding's outcome; a channel account added, disabled or given new
+    /// credentials) calls this once it has committed, so the change takes effect on this node
+    /// at once (on the others within [`crate::EngineConfig::merchant_refresh`]).
+    pub(crate) fn merchant_setup_changed(&self) {
         self.caller_cache.forget_all();
+        self.route_cache.forget_all();
     }
-
     /// The platform's key ring: [`PlatformKeys::signer_for`] gives the key that signs a
     /// caller's merchant API replies and notifications (its id goes out as `X-Nkp-Key-Id`).
     pub fn signer(&self) -> &PlatformKeys {

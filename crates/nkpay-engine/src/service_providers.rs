@@ -189,7 +189,7 @@ impl ServiceProviders {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
-        self.callers_changed();
+        self.merchant_setup_changed();
         Ok(Some(service_provider::Model {
             status,
             updated_at: now,
@@ -409,7 +409,7 @@ impl ServiceProviders {
             )
             .await?;
             tx.commit().await.map_err(nkpay_store::StoreError::from)?;
-            self.callers_changed();
+            self.merchant_setup_changed();
             return Ok(Some(ReplacedKey {
                 provider: after,
                 private_key,
@@ -456,7 +456,7 @@ impl ServiceProviders {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
-        self.callers_changed();
+        self.merchant_setup_changed();
         Ok(OverlapEnd::Ended(after))
     }
 }

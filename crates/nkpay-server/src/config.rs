@@ -15,8 +15,8 @@ use nkpay_engine::admin_identity::{
     MAX_REFRESH_TTL, MIN_ACCESS_TTL, MIN_JWT_SECRET_BYTES, MIN_REFRESH_TTL,
 };
 use nkpay_engine::config::{
-    ChannelSettings, DEFAULT_ACCOUNT_REFRESH, DEFAULT_CALLER_REFRESH, EngineConfig,
-    MAX_ACCOUNT_REFRESH, MAX_CALLER_REFRESH, MIN_ACCOUNT_REFRESH, TrustedProxies,
+    ChannelSettings, DEFAULT_ACCOUNT_REFRESH, DEFAULT_MERCHANT_REFRESH, EngineConfig,
+    MAX_ACCOUNT_REFRESH, MAX_MERCHANT_REFRESH, MIN_ACCOUNT_REFRESH, TrustedProxies,
 };
 use nkpay_engine::notifications::dispatcher::DispatcherConfig;
 use nkpay_engine::notifications::url_guard::UrlPolicy;
@@ -426,20 +426,22 @@ pub struct ServerConfig {
     /// (`nkpay_engine::EngineConfig::clock_offset`). 0 in production.
     #[serde(default)]
     pub clock_offset_secs: i64,
-    /// How long this node reuses a merchant API caller and its merchant as read (0 to 60
-    /// seconds; 0 reads them on every request): the longest a suspension, a freeze, a review
-    /// or a key replacement made on another node, or by `nkpay admin`, takes to reach this
-    /// node (`nkpay_engine::EngineConfig::caller_refresh`).
-    #[serde(default = "default_caller_refresh_secs")]
-    pub caller_refresh_secs: u64,
+    /// How long this node reuses a merchant's setup as read — a merchant API caller, its
+    /// merchant, and the business, channel account and appid binding a new trade was routed
+    /// by (0 to 60 seconds; 0 reads them on every request): the longest a suspension, a
+    /// freeze, a review, a key replacement, a business or binding change, or a channel account
+    /// disabled on another node, or by `nkpay admin`, takes to reach this node
+    /// (`nkpay_engine::EngineConfig::merchant_refresh`).
+    #[serde(default = "default_merchant_refresh_secs")]
+    pub merchant_refresh_secs: u64,
 }
 
 fn default_node_lease_secs() -> u64 {
     30
 }
 
-fn default_caller_refresh_secs() -> u64 {
-    DEFAULT_CALLER_REFRESH.as_secs()
+fn default_merchant_refresh_secs() -> u64 {
+    DEFAULT_MERCHANT_REFRESH.as_secs()
 }
 
 /// The most `server.clock_offset_secs` may shift the scheduling clock, either way: 400 days.
@@ -639,10 +641,10 @@ impl Config {
             600,
         )?;
         within(
-            "server.caller_refresh_secs",
-            self.server.caller_refresh_secs,
+            "server.merchant_refresh_secs",
+            self.server.merchant_refresh_secs,
             0,
-            MAX_CALLER_REFRESH.as_secs(),
+            MAX_MERCHANT_REFRESH.as_secs(),
         )?;
         within(
             "server.clock_offset_secs",
@@ -1075,7 +1077,7 @@ impl Config {
                 .max_trans_amt_fen
                 .and_then(|fen| nkpay_core::money::Money::from_fen(fen).ok()),
             clock_offset: chrono::TimeDelta::seconds(self.server.clock_offset_secs),
-            caller_refresh: Duration::from_secs(self.server.caller_refresh_secs),
+            merchant_refresh: Duration::from_secs(self.server.merchant_refresh_secs),
             ..defaults
         }
     }
@@ -1308,20 +1310,20 @@ mod tests {
     }
 
     #[test]
-    fn caller_refresh_is_read_and_checked() {
+    fn merchant_refresh_is_read_and_checked() {
         let config = Config::load(None, env(&[])).unwrap();
         let engine = config.engine_config(url("http://wx/"), url("http://ali/"));
-        assert_eq!(engine.caller_refresh, DEFAULT_CALLER_REFRESH);
-        for (set, want) in [("0", Duration::ZERO), ("60", MAX_CALLER_REFRESH)] {
+        assert_eq!(engine.merchant_refresh, DEFAULT_MERCHANT_REFRESH);
+        for (set, want) in [("0", Duration::ZERO), ("60", MAX_MERCHANT_REFRESH)] {
             let config =
-                Config::load(None, env(&[("NKPAY__SERVER__CALLER_REFRESH_SECS", set)])).unwrap();
+                Config::load(None, env(&[("NKPAY__SERVER__MERCHANT_REFRESH_SECS", set)])).unwrap();
             let engine = config.engine_config(url("http://wx/"), url("http://ali/"));
-            assert_eq!(engine.caller_refresh, want, "{set}");
+            assert_eq!(engine.merchant_refresh, want, "{set}");
         }
         let err =
-            Config::load(None, env(&[("NKPAY__SERVER__CALLER_REFRESH_SECS", "61")])).unwrap_err();
+            Config::load(None, env(&[("NKPAY__SERVER__MERCHANT_REFRESH_SECS", "61")])).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("server.caller_refresh_secs"), "{text}");
+        assert!(text.contains("server.merchant_refresh_secs"), "{text}");
         assert!(text.contains("60"), "{text}");
     }
 

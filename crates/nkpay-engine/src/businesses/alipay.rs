@@ -81,6 +81,7 @@ impl Businesses {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         let redirect_uri = format!("{}{ALIPAY_APP_AUTH_CALLBACK}", self.callback_base);
         Ok(Some(connector.app_to_app_auth_url(&redirect_uri, &state)))
     }
@@ -133,6 +134,7 @@ impl Businesses {
                     Utc::now(),
                 )
                 .await?;
+                self.merchant_setup_changed();
                 return Err(EngineError::Channel(e));
             }
         };
@@ -163,6 +165,7 @@ impl Businesses {
             notifications::enqueue(&tx, &n, now).await?;
         }
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(BusinessView::from(&after))
     }
 
@@ -197,6 +200,7 @@ impl Businesses {
                     at,
                 )
                 .await?;
+                self.merchant_setup_changed();
                 Ok::<(), EngineError>(())
             }
             .await;

@@ -247,6 +247,7 @@ impl Businesses {
             businesses.push(BusinessView::from(&row));
         }
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(OpenedBusinesses {
             mer_id: scope.mer_id().to_owned(),
             req_date,

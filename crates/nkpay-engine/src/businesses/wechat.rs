@@ -210,6 +210,7 @@ impl Businesses {
             notifications::enqueue(&tx, &n, now).await?;
         }
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(Some(BusinessView::from(&after)))
     }
 
@@ -273,6 +274,7 @@ impl Businesses {
             notifications::enqueue(&tx, &n, now).await?;
         }
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         Ok(Some(BusinessView::from(&after)))
     }
 
@@ -381,6 +383,7 @@ impl Businesses {
             asked.push(row);
         }
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         self.bind_in_order(business, asked).await?;
         let bindings = merchant_bindings::list_for_request(
             self.db.conn(),
@@ -449,6 +452,7 @@ impl Businesses {
                 "addsubdevconfig"
             );
             merchant_bindings::record_outcome(&self.db, row.id, &outcome, Utc::now()).await?;
+            self.merchant_setup_changed();
             let key = (row.req_date.clone(), row.req_seq_id.clone());
             if !requests.contains(&key) {
                 requests.push(key);
@@ -566,6 +570,7 @@ impl Businesses {
         )
         .await?;
         tx.commit().await.map_err(nkpay_store::StoreError::from)?;
+        self.merchant_setup_changed();
         if let Some(r) = reopened {
             self.bind_in_order(&business, vec![r]).await?;
         }

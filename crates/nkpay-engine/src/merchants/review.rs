@@ -172,7 +172,7 @@ impl Merchants {
             notifications::enqueue(&tx, &n, now).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
-        self.callers_changed();
+        self.merchant_setup_changed();
         tracing::info!(apply_no, status = status.as_str(), by = %reviewer, "merchant application reviewed");
         Ok(Some(merchant_application::Model {
             status,
@@ -229,7 +229,7 @@ impl Merchants {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.callers_changed();
+        self.merchant_setup_changed();
         tracing::info!(mer_id, action, by = %by.audit_name(), "merchant freeze changed");
         Ok(Some(merchant::Model {
             frozen_at: reason.as_ref().map(|_| now),

@@ -11,7 +11,7 @@ pub(crate) mod finalize;
 mod original;
 mod query;
 pub(crate) mod replay;
-mod routing;
+pub(crate) mod routing;
 pub(crate) mod unknown_create;
 mod view;
 

@@ -17,11 +17,21 @@ use nkpay_store::accounts;
 use nkpay_store::entity::{channel_account, merchant_channel, trade};
 use nkpay_store::kinds::{AppidKind, RecordStatus};
 use nkpay_store::merchant_bindings::BusinessState;
-use nkpay_store::merchant_channels;
+use nkpay_store::merchant_channels::{self, RouteRows};
 
 use super::command::WxData;
 use crate::context::Context;
 use crate::error::EngineError;
+
+/// The most (`mer_id`, channel, `sub_appid`) keys a node's [`RouteCache`] holds; past it, it
+/// starts again.
+pub(crate) const ROUTE_CACHE_MAX: usize = 10_000;
+
+/// Each node's reuse of the rows that gave a route, by (`mer_id`, channel, `sub_appid` or
+/// empty), for [`crate::EngineConfig::merchant_refresh`]; emptied by
+/// [`Context::merchant_setup_changed`].
+pub(crate) type RouteCache =
+    crate::ttl_cache::TtlCache<(String, ChannelKind, String), Arc<RouteRows>>;
 
 /// A resolved route, ready to place the order.
 #[derive(Debug, Clone)]
@@ -138,6 +148,15 @@ impl Context {
     /// read in one statement ([`merchant_channels::find_route_rows`], issue 16). The refusals
     /// come in the order of the checks: payer fields, business, sub_mch_id or grant, account,
     /// binding.
+    ///
+    /// The rows a route was resolved from are kept for [`crate::EngineConfig::merchant_refresh`]
+    /// per (`mer_id`, channel, `sub_appid`) and reused by the next trades (issue 16); only rows
+    /// that gave a route are kept, so a refusal is always read afresh and a business opened,
+    /// authorized or bound is used at once on every node. A change that takes a route away or
+    /// alters it (a business refused or re-opened at another fee rate, a new `sub_mch_id` or
+    /// Alipay grant, a binding's outcome, a channel account disabled or its credentials
+    /// replaced) empties this node's copy when it commits ([`Context::merchant_setup_changed`])
+    /// and reaches the other nodes within the refresh.
     pub(crate) async fn resolve_route(
         &self,
         mer_id: &str,
@@ -145,16 +164,46 @@ impl Context {
         wx: &WxData,
     ) -> Result<Route, EngineError> {
         let kind = trade_type.channel();
-        let reader = self.db.reader();
+        let payer = match kind {
+            ChannelKind::Wechat => Some(wechat_payer(trade_type, wx)?),
+            ChannelKind::Alipay => None,
+        };
+        let sub_appid = match &payer {
+            Some(WechatPayer::Sub { sub_appid, .. }) => Some(sub_appid.as_str()),
+            _ => None,
+        };
+        let key = (
+            mer_id.to_owned(),
+            kind,
+            sub_appid.unwrap_or_default().to_owned(),
+        );
+        if let Some(rows) = self.route_cache.get(&key) {
+            return self.route_of(mer_id, trade_type, payer, RouteRows::clone(&rows));
+        }
+        let ticket = self.route_cache.ticket();
+        let rows =
+            merchant_channels::find_route_rows(self.db.reader(), mer_id, kind, sub_appid).await?;
+        let kept = rows.clone();
+        let route = self.route_of(mer_id, trade_type, payer, rows)?;
+        self.route_cache.put(ticket, key, Arc::new(kept));
+        Ok(route)
+    }
+
+    /// The route of a new trade from the rows read for it ([`merchant_channels::find_route_rows`])
+    /// and its payer (`Some` for WeChat), or the refusal.
+    fn route_of(
+        &self,
+        mer_id: &str,
+        trade_type: TradeType,
+        payer: Option<WechatPayer>,
+        rows: RouteRows,
+    ) -> Result<Route, EngineError> {
+        let kind = trade_type.channel();
         match kind {
             ChannelKind::Wechat => {
-                let payer = wechat_payer(trade_type, wx)?;
-                let sub_appid = match &payer {
-                    WechatPayer::Sub { sub_appid, .. } => Some(sub_appid.as_str()),
-                    WechatPayer::Platform { .. } => None,
-                };
-                let rows =
-                    merchant_channels::find_route_rows(reader, mer_id, kind, sub_appid).await?;
+                let payer = payer.ok_or_else(|| {
+                    EngineError::Internal("a WeChat route was asked without its payer".into())
+                })?;
                 let business = open_business(rows.business, mer_id, kind)?;
                 let sub_mch_id = business
                     .sub_mch_id
@@ -188,7 +237,6 @@ impl Context {
                 })
             }
             ChannelKind::Alipay => {
-                let rows = merchant_channels::find_route_rows(reader, mer_id, kind, None).await?;
                 let business = open_business(rows.business, mer_id, kind)?;
                 let token = merchant_channels::open_app_auth_token(&self.sealer, &business)?
                     .filter(|t| !t.expose().is_empty())
