@@ -158,7 +158,8 @@ impl Callers {
     /// and `mer_id` for [`crate::EngineConfig::merchant_refresh`]: a suspension, a freeze, a
     /// review or a key replacement made through this node's engine takes effect at once (the
     /// writes empty the cache when they commit), one made on another node or by `nkpay admin`
-    /// within that time. Refusals (`10000002` for an unknown `sys_id`) are never reused.
+    /// within that time. An unknown `sys_id` is never remembered (it is read again on every
+    /// request); a suspended provider is, like an active one.
     pub async fn verify_caller_for(
         &self,
         request: &SignedRequest,
