@@ -51,37 +51,28 @@ impl Console {
     /// Another engine over the same database with its own (random) access-token key: a
     /// platform that does not share our `admin.jwt_secret`.
     pub fn foreign(&self) -> Engine {
+        self.node(2, EngineConfig::default())
+    }
+
+    /// Another node over the same database and platform keys, with `config` (node id
+    /// `node_id`; its own sealer, so it opens no sealed secret of this one).
+    pub fn other_node(&self, node_id: u16, config: EngineConfig) -> Arc<Engine> {
+        Arc::new(self.node(node_id, config))
+    }
+
+    fn node(&self, node_id: u16, config: EngineConfig) -> Engine {
         Engine::new(EngineParts {
             db: self.engine.db().clone(),
             sealer: Arc::new(
                 SecretSealer::from_key_base64(&SecretSealer::generate_key_base64())
                     .expect("sealer"),
             ),
-            node_id: 2,
+            node_id,
             signer: self.engine.signer().clone(),
             public_base_url: "http://127.0.0.1:9".into(),
-            config: EngineConfig::default(),
+            config,
         })
         .expect("engine")
-    }
-
-    /// Another node over the same database and platform keys, with `config` (node id
-    /// `node_id`; its own sealer, so it opens no sealed secret of this one).
-    pub fn other_node(&self, node_id: u16, config: EngineConfig) -> Arc<Engine> {
-        Arc::new(
-            Engine::new(EngineParts {
-                db: self.engine.db().clone(),
-                sealer: Arc::new(
-                    SecretSealer::from_key_base64(&SecretSealer::generate_key_base64())
-                        .expect("sealer"),
-                ),
-                node_id,
-                signer: self.engine.signer().clone(),
-                public_base_url: "http://127.0.0.1:9".into(),
-                config,
-            })
-            .expect("engine"),
-        )
     }
 
     /// A platform admin's API token, made anew.
