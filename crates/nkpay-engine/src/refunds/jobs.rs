@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nkpay_store::entity::refund;
-use nkpay_store::{incidents, query_jobs};
+use nkpay_store::incidents;
+use nkpay_store::query_jobs::{self, Reschedule};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -37,8 +38,11 @@ pub struct RefundJobReport {
     pub errors: usize,
 }
 
+/// What working on one refund came to. One left processing carries its next query time
+/// (`None`: the job stopped asking), written for the whole round at once.
 struct Step {
-    finished: bool,
+    /// `None` once final; otherwise the next time.
+    left: Option<Option<DateTime<Utc>>>,
     resent: bool,
 }
 
@@ -72,18 +76,33 @@ pub async fn run_refunds_once(
         QueryJob::Refund,
         claimed,
         |r| r.nkp_seq_id.clone(),
-        |r| async move { work(engine, &r, now).await },
+        |r| async move {
+            let step = work(engine, &r, now).await?;
+            Ok((r.nkp_seq_id, step))
+        },
     )
     .await;
     report.errors = errors;
-    for step in steps {
+    let mut left = Vec::new();
+    for (nkp_seq_id, step) in steps {
         if step.resent {
             report.resent += 1;
         }
-        if step.finished {
-            report.finished += 1;
-        } else {
-            report.rescheduled += 1;
+        match step.left {
+            None => report.finished += 1,
+            Some(next_query_at) => left.push(Reschedule {
+                nkp_seq_id,
+                next_query_at,
+            }),
+        }
+    }
+    let owner = &engine.job_owner;
+    match query_jobs::reschedule_refunds(engine.db.conn(), &left, owner, now).await {
+        Ok(_) => report.rescheduled = left.len(),
+        Err(e) => {
+            // Their leases run out and they come back, as after any failed work.
+            tracing::warn!(job = "refund", refunds = left.len(), error = %e, "rescheduling the round failed; the refunds come back when their leases end");
+            report.errors += left.len();
         }
     }
     Ok(report)
@@ -98,54 +117,39 @@ async fn work(engine: &Engine, r: &refund::Model, now: DateTime<Utc>) -> Result<
         upstream = engine.refunds().send_refund(r, &t, now).await?;
         resent = true;
     }
-    if upstream.applied.is_final() {
-        return Ok(Step {
-            finished: true,
-            resent,
-        });
-    }
-    reschedule(engine, r, now).await?;
-    Ok(Step {
-        finished: false,
-        resent,
-    })
+    let left = if upstream.applied.is_final() {
+        None
+    } else {
+        Some(next_query_at(engine, r, now).await?)
+    };
+    Ok(Step { left, resent })
 }
 
-/// Gives a refund still processing its next time, or stops asking after the last attempt and
-/// opens an incident for an operator.
-async fn reschedule(
+/// The next time of a refund still processing, or none after the last attempt (an incident
+/// for an operator).
+async fn next_query_at(
     engine: &Engine,
     r: &refund::Model,
     now: DateTime<Utc>,
-) -> Result<(), EngineError> {
+) -> Result<Option<DateTime<Utc>>, EngineError> {
     let config = &engine.config;
     let attempts = r.query_attempts.saturating_add(1);
-    let next = if attempts >= config.query_max_attempts {
-        let detail = format!(
-            "refund {} of trade {} is still processing after {attempts} channel queries; the job stopped asking",
-            r.nkp_seq_id, r.org_nkp_seq_id
-        );
-        incidents::open_incident(
-            engine.db.conn(),
-            REFUND_QUERY_GAVE_UP,
-            Some(&r.nkp_seq_id),
-            &detail,
-            now,
-        )
-        .await?;
-        None
-    } else {
-        Some(now + delta(config.query_delay(attempts)))
-    };
-    query_jobs::reschedule_refund(
+    if attempts < config.query_max_attempts {
+        return Ok(Some(now + delta(config.query_delay(attempts))));
+    }
+    let detail = format!(
+        "refund {} of trade {} is still processing after {attempts} channel queries; the job stopped asking",
+        r.nkp_seq_id, r.org_nkp_seq_id
+    );
+    incidents::open_incident(
         engine.db.conn(),
-        &r.nkp_seq_id,
-        &engine.job_owner,
-        next,
+        REFUND_QUERY_GAVE_UP,
+        Some(&r.nkp_seq_id),
+        &detail,
         now,
     )
     .await?;
-    Ok(())
+    Ok(None)
 }
 
 /// Runs [`run_refunds_once`] every `job_interval` (at once again after a full batch) until
