@@ -109,14 +109,9 @@ pub async fn run_trades_once(
             next_query_at,
         });
     }
-    let owner = &engine.job_owner;
-    match query_jobs::reschedule_trades(engine.db.conn(), &left, owner, now).await {
-        Ok(_) => report.rescheduled = left.len(),
-        Err(e) => {
-            // Their leases run out and they come back, as after any failed work.
-            tracing::warn!(job = "trade", trades = left.len(), error = %e, "rescheduling the round failed; the trades come back when their leases end");
-            report.errors += left.len();
-        }
+    match QueryJob::Trade.reschedule(engine, &left, now).await {
+        Ok(n) => report.rescheduled = n,
+        Err(n) => report.errors += n,
     }
     Ok(report)
 }
@@ -261,6 +256,29 @@ impl QueryJob {
         match self {
             QueryJob::Trade => "trade",
             QueryJob::Refund => "refund",
+        }
+    }
+
+    /// Writes the next times of the rows a round left processing, all at once; `Ok` with how
+    /// many, or `Err` with how many when the write failed (logged; their leases run out and
+    /// they come back, as after any failed work).
+    pub(crate) async fn reschedule(
+        self,
+        engine: &Engine,
+        rows: &[Reschedule],
+        now: DateTime<Utc>,
+    ) -> Result<usize, usize> {
+        let (conn, owner) = (engine.db.conn(), engine.job_owner());
+        let written = match self {
+            QueryJob::Trade => query_jobs::reschedule_trades(conn, rows, owner, now).await,
+            QueryJob::Refund => query_jobs::reschedule_refunds(conn, rows, owner, now).await,
+        };
+        match written {
+            Ok(_) => Ok(rows.len()),
+            Err(e) => {
+                tracing::warn!(job = self.name(), rows = rows.len(), error = %e, "rescheduling the round failed; its rows come back when their leases end");
+                Err(rows.len())
+            }
         }
     }
 

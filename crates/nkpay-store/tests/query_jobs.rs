@@ -123,7 +123,8 @@ async fn a_round_of_trades_is_rescheduled_at_once_each_with_its_own_time() {
             t.label
         );
         // Every trade of the round, and the one b holds: a reschedules its 69 only.
-        let next_of = |i: usize| (i % 3 != 0).then(|| due_at + Duration::seconds(i as i64 + 1));
+        let next_of =
+            |i: usize| (!i.is_multiple_of(3)).then(|| due_at + Duration::seconds(i as i64 + 1));
         let rows: Vec<Reschedule> = ids
             .iter()
             .enumerate()

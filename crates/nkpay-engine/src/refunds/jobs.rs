@@ -96,14 +96,9 @@ pub async fn run_refunds_once(
             }),
         }
     }
-    let owner = &engine.job_owner;
-    match query_jobs::reschedule_refunds(engine.db.conn(), &left, owner, now).await {
-        Ok(_) => report.rescheduled = left.len(),
-        Err(e) => {
-            // Their leases run out and they come back, as after any failed work.
-            tracing::warn!(job = "refund", refunds = left.len(), error = %e, "rescheduling the round failed; the refunds come back when their leases end");
-            report.errors += left.len();
-        }
+    match QueryJob::Refund.reschedule(engine, &left, now).await {
+        Ok(n) => report.rescheduled = n,
+        Err(n) => report.errors += n,
     }
     Ok(report)
 }
