@@ -49,9 +49,9 @@ pub struct JobReport {
 /// (`None`: the job stopped asking), written for the whole round at once.
 enum Step {
     Finished,
-    Rescheduled(Option<DateTime<Utc>>),
+    Rescheduled(Reschedule),
     /// The create was repeated; the trade waits for its payer or its next repeat.
-    CreateRepeated(Option<DateTime<Utc>>),
+    CreateRepeated(Reschedule),
 }
 
 /// One round at time `now`: claim due trades and work on them.
@@ -84,30 +84,20 @@ pub async fn run_trades_once(
         QueryJob::Trade,
         claimed,
         |t| t.nkp_seq_id.clone(),
-        |t| async move {
-            let step = work(engine, &t, now).await?;
-            Ok((t.nkp_seq_id, step))
-        },
+        |t| async move { work(engine, &t, now).await },
     )
     .await;
     report.errors = errors;
     let mut left = Vec::new();
-    for (nkp_seq_id, step) in steps {
-        let next_query_at = match step {
-            Step::Finished => {
-                report.finished += 1;
-                continue;
-            }
-            Step::Rescheduled(next) => next,
-            Step::CreateRepeated(next) => {
+    for step in steps {
+        match step {
+            Step::Finished => report.finished += 1,
+            Step::Rescheduled(row) => left.push(row),
+            Step::CreateRepeated(row) => {
                 report.creates_repeated += 1;
-                next
+                left.push(row);
             }
-        };
-        left.push(Reschedule {
-            nkp_seq_id,
-            next_query_at,
-        });
+        }
     }
     match QueryJob::Trade.reschedule(engine, &left, now).await {
         Ok(n) => report.rescheduled = n,
@@ -152,7 +142,10 @@ async fn work(engine: &Engine, t: &trade::Model, now: DateTime<Utc>) -> Result<S
     if finished {
         return Ok(Step::Finished);
     }
-    let next = next_query_at(engine, t, &close, now).await?;
+    let next = Reschedule {
+        nkp_seq_id: t.nkp_seq_id.clone(),
+        next_query_at: next_query_at(engine, t, &close, now).await?,
+    };
     Ok(if repeated {
         Step::CreateRepeated(next)
     } else {

@@ -41,8 +41,8 @@ pub struct RefundJobReport {
 /// What working on one refund came to. One left processing carries its next query time
 /// (`None`: the job stopped asking), written for the whole round at once.
 struct Step {
-    /// `None` once final; otherwise the next time.
-    left: Option<Option<DateTime<Utc>>>,
+    /// `None` once final.
+    left: Option<Reschedule>,
     resent: bool,
 }
 
@@ -76,24 +76,18 @@ pub async fn run_refunds_once(
         QueryJob::Refund,
         claimed,
         |r| r.nkp_seq_id.clone(),
-        |r| async move {
-            let step = work(engine, &r, now).await?;
-            Ok((r.nkp_seq_id, step))
-        },
+        |r| async move { work(engine, &r, now).await },
     )
     .await;
     report.errors = errors;
     let mut left = Vec::new();
-    for (nkp_seq_id, step) in steps {
+    for step in steps {
         if step.resent {
             report.resent += 1;
         }
         match step.left {
             None => report.finished += 1,
-            Some(next_query_at) => left.push(Reschedule {
-                nkp_seq_id,
-                next_query_at,
-            }),
+            Some(row) => left.push(row),
         }
     }
     match QueryJob::Refund.reschedule(engine, &left, now).await {
@@ -115,7 +109,10 @@ async fn work(engine: &Engine, r: &refund::Model, now: DateTime<Utc>) -> Result<
     let left = if upstream.applied.is_final() {
         None
     } else {
-        Some(next_query_at(engine, r, now).await?)
+        Some(Reschedule {
+            nkp_seq_id: r.nkp_seq_id.clone(),
+            next_query_at: next_query_at(engine, r, now).await?,
+        })
     };
     Ok(Step { left, resent })
 }
