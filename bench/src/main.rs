@@ -90,6 +90,12 @@ struct RunArgs {
     /// under the system's temp directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Measure every mode of a database on one platform, one after another, instead of each
+    /// on a platform of its own: the later modes then run beside the trade job still asking
+    /// about the earlier modes' unpaid trades (a sustained mix; each row then depends on the
+    /// rows before it).
+    #[arg(long)]
+    shared_platform: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -161,20 +167,49 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut rows = vec![measure_floor(&dir, &measured).await?];
     eprintln!("{}", report::table(&rows));
     for db in dbs {
-        let db_dir = dir.join(format!("{db:?}").to_lowercase());
-        std::fs::create_dir_all(&db_dir)?;
-        eprintln!(
-            "starting nkpay demo on {} in {}",
-            db.label(),
-            db_dir.display()
-        );
-        let platform = Platform::start(&bin_dir, &db_dir, db).await?;
-        let result = measure_platform(&platform, db, &modes, &args, &measured, &mut rows).await;
-        platform.stop().await;
-        result?;
+        let mut jsapi_rate = None;
+        for (i, modes) in platform_runs(&modes, &args).into_iter().enumerate() {
+            let db_dir = dir.join(format!("{db:?}-{i}").to_lowercase());
+            std::fs::create_dir_all(&db_dir)?;
+            eprintln!(
+                "starting nkpay demo on {} in {}",
+                db.label(),
+                db_dir.display()
+            );
+            let platform = Platform::start(&bin_dir, &db_dir, db).await?;
+            let result = measure_platform(
+                &platform,
+                db,
+                &modes,
+                &args,
+                &measured,
+                &mut jsapi_rate,
+                &mut rows,
+            )
+            .await;
+            platform.stop().await;
+            result?;
+        }
     }
     println!("{}", report::table(&rows));
     Ok(())
+}
+
+/// The modes each platform of a database measures, in order: every mode on a platform of its
+/// own (so a row does not depend on the rows before it: a faster create mode leaves more unpaid
+/// trades for the trade job to ask about while the next mode runs), or all on one with
+/// `--shared-platform`. `jsapi-open` without `--rate` needs the closed-loop `jsapi` rate, so a
+/// `jsapi` run is put before it when not asked for.
+fn platform_runs(modes: &[Mode], args: &RunArgs) -> Vec<Vec<Mode>> {
+    let mut queue: Vec<Mode> = modes.to_vec();
+    if modes.contains(&Mode::JsapiOpen) && args.rate.is_none() && !modes.contains(&Mode::Jsapi) {
+        queue.insert(0, Mode::Jsapi);
+    }
+    if args.shared_platform {
+        vec![queue]
+    } else {
+        queue.into_iter().map(|m| vec![m]).collect()
+    }
 }
 
 /// The floor row: the floor's process started with a fresh caller key, a pool of 2,000 signed
@@ -223,6 +258,7 @@ async fn measure_platform(
     modes: &[Mode],
     args: &RunArgs,
     measured: &Load,
+    jsapi_rate: &mut Option<f64>,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let c = &platform.credentials;
@@ -234,12 +270,7 @@ async fn measure_platform(
     let merchant = c.merchant()?.clone();
     let ids = SeqIds::new(chrono::Utc::now().timestamp_millis());
     let date = pool::shanghai_today();
-    let mut jsapi_rate = None;
-    let mut queue: Vec<Mode> = modes.to_vec();
-    if modes.contains(&Mode::JsapiOpen) && args.rate.is_none() && !modes.contains(&Mode::Jsapi) {
-        queue.insert(0, Mode::Jsapi);
-    }
-    for mode in queue {
+    for &mode in modes {
         eprintln!("measuring {mode:?} on {}", db.label());
         let db_label = db.label();
         let (label, outcome) = match mode {
@@ -274,7 +305,7 @@ async fn measure_platform(
                 eprintln!("{} requests signed; sending", bodies.len());
                 let outcome = load::run(platform.addr, modes::JSPAY, bodies, &load).await?;
                 if mode == Mode::Jsapi {
-                    jsapi_rate = Some(outcome.rate());
+                    *jsapi_rate = Some(outcome.rate());
                 }
                 (label, outcome)
             }
@@ -331,4 +362,53 @@ async fn measure_platform(
         rows.push(row);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs_of(argv: &[&str]) -> Vec<Vec<Mode>> {
+        let cli = Cli::try_parse_from([&["nkpay-bench", "run"], argv].concat()).unwrap();
+        match cli.command {
+            Command::Run(args) => {
+                let modes = if args.modes.is_empty() {
+                    Mode::ALL.to_vec()
+                } else {
+                    args.modes.clone()
+                };
+                platform_runs(&modes, &args)
+            }
+            Command::Floor { .. } => panic!("a run"),
+        }
+    }
+
+    #[test]
+    fn each_mode_gets_a_platform_of_its_own_unless_shared() {
+        assert_eq!(
+            runs_of(&["--mode", "query", "--mode", "native"]),
+            vec![vec![Mode::Query], vec![Mode::Native]]
+        );
+        assert_eq!(
+            runs_of(&["--mode", "query", "--mode", "native", "--shared-platform"]),
+            vec![vec![Mode::Query, Mode::Native]]
+        );
+        assert_eq!(runs_of(&[]).len(), Mode::ALL.len());
+    }
+
+    #[test]
+    fn the_open_loop_without_a_rate_is_preceded_by_the_closed_loop() {
+        assert_eq!(
+            runs_of(&["--mode", "jsapi-open"]),
+            vec![vec![Mode::Jsapi], vec![Mode::JsapiOpen]]
+        );
+        assert_eq!(
+            runs_of(&["--mode", "jsapi-open", "--rate", "200"]),
+            vec![vec![Mode::JsapiOpen]]
+        );
+        assert_eq!(
+            runs_of(&["--mode", "jsapi-open", "--shared-platform"]),
+            vec![vec![Mode::Jsapi, Mode::JsapiOpen]]
+        );
+    }
 }

@@ -62,14 +62,20 @@ pub async fn run_trades_once(
     if engine.is_stopping() {
         return Ok(JobReport::default());
     }
-    let claimed = query_jobs::claim_due_trades(
-        &engine.db,
-        &engine.job_owner,
-        now,
+    let (owner, lease, batch) = (
+        engine.job_owner.clone(),
         delta(engine.config.job_lease),
         engine.config.job_batch,
-    )
-    .await?;
+    );
+    // On the writer's runtime, not the jobs' (see `Db::write`): the claim holds SQLite's one
+    // writer connection until its task is polled again, and the jobs' thread runs at a lower
+    // CPU priority than the requests waiting for that connection.
+    let claimed = engine
+        .db
+        .write(move |db| async move {
+            query_jobs::claim_due_trades(&db, &owner, now, lease, batch).await
+        })
+        .await?;
     for t in &claimed {
         if let Some(due) = t.next_query_at {
             observability::job_lag(Job::Trade, due, now);
@@ -99,7 +105,7 @@ pub async fn run_trades_once(
             }
         }
     }
-    match QueryJob::Trade.reschedule(engine, &left, now).await {
+    match QueryJob::Trade.reschedule(engine, left, now).await {
         Ok(n) => report.rescheduled = n,
         Err(n) => report.errors += n,
     }
@@ -252,25 +258,35 @@ impl QueryJob {
         }
     }
 
-    /// Writes the next times of the rows a round left processing, all at once; `Ok` with how
-    /// many, or `Err` with how many when the write failed (logged; their leases run out and
-    /// they come back, as after any failed work).
+    /// Writes the next times of the rows a round left processing, all at once, on the
+    /// writer's runtime ([`nkpay_store::Db::write`], as the claim); `Ok` with how many, or
+    /// `Err` with how many when the write failed (logged; their leases run out and they come
+    /// back, as after any failed work).
     pub(crate) async fn reschedule(
         self,
         engine: &Engine,
-        rows: &[Reschedule],
+        rows: Vec<Reschedule>,
         now: DateTime<Utc>,
     ) -> Result<usize, usize> {
-        let (conn, owner) = (engine.db.conn(), engine.job_owner());
-        let written = match self {
-            QueryJob::Trade => query_jobs::reschedule_trades(conn, rows, owner, now).await,
-            QueryJob::Refund => query_jobs::reschedule_refunds(conn, rows, owner, now).await,
-        };
+        let n = rows.len();
+        let owner = engine.job_owner().to_owned();
+        let written = engine
+            .db
+            .write(move |db| async move {
+                let (conn, owner) = (db.conn(), owner.as_str());
+                match self {
+                    QueryJob::Trade => query_jobs::reschedule_trades(conn, &rows, owner, now).await,
+                    QueryJob::Refund => {
+                        query_jobs::reschedule_refunds(conn, &rows, owner, now).await
+                    }
+                }
+            })
+            .await;
         match written {
-            Ok(_) => Ok(rows.len()),
+            Ok(_) => Ok(n),
             Err(e) => {
-                tracing::warn!(job = self.name(), rows = rows.len(), error = %e, "rescheduling the round failed; its rows come back when their leases end");
-                Err(rows.len())
+                tracing::warn!(job = self.name(), rows = n, error = %e, "rescheduling the round failed; its rows come back when their leases end");
+                Err(n)
             }
         }
     }

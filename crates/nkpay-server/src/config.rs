@@ -557,6 +557,9 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// How long a claim holds a row before another node may take it.
     pub lease_secs: u64,
+    /// The niceness of the jobs' thread (0 to 19; 0: the process's own priority), so the
+    /// requests get the CPU first (`crate::jobs_runtime`).
+    pub nice: i32,
 }
 
 impl Default for JobsConfig {
@@ -572,6 +575,7 @@ impl Default for JobsConfig {
             batch_size: e.job_batch,
             concurrency: e.job_concurrency,
             lease_secs: e.job_lease.as_secs(),
+            nice: crate::jobs_runtime::DEFAULT_NICE,
         }
     }
 }
@@ -991,6 +995,7 @@ impl Config {
         within("jobs.interval_ms", j.interval_ms, 10, MAX_POLL_INTERVAL_MS)?;
         within("jobs.batch_size", j.batch_size, 1, MAX_JOB_BATCH)?;
         within("jobs.concurrency", j.concurrency, 1, MAX_JOB_CONCURRENCY)?;
+        within("jobs.nice", j.nice, 0, crate::jobs_runtime::MAX_NICE)?;
         // One row's work may be a close and a query, each up to the request time-out.
         let min_lease = request_secs.saturating_mul(2).max(1);
         if j.lease_secs < min_lease || j.lease_secs > MAX_LEASE_SECS {

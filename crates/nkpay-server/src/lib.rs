@@ -7,6 +7,7 @@ pub mod bill_cli;
 pub mod call;
 pub mod config;
 pub mod demo;
+pub mod jobs_runtime;
 pub mod keygen;
 pub mod keys_cli;
 pub mod logging;

@@ -1,8 +1,8 @@
 //! `nkpay serve` and `nkpay demo`: connect, migrate (unless told not to), start the simulators
 //! when configured, build the engine (the demo then onboards its merchants through it), start
 //! the background jobs — trades, refunds, onboarding's business job, statements,
-//! reconciliation, the merchant notification dispatcher —, serve the API until SIGTERM, then
-//! stop the jobs.
+//! reconciliation (on their own lower-priority thread, [`crate::jobs_runtime`]), the merchant
+//! notification dispatcher —, serve the API until SIGTERM, then stop the jobs.
 //!
 //! Node identity: before any work the node takes `server.node_id` under a lease
 //! (`nkpay_engine::node_identity`) and refuses to start when another live node holds it; it
@@ -52,6 +52,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         None
     };
     let sealer = Arc::new(crate::master_key::load(&config.secrets)?);
+    let jobs_runtime = crate::jobs_runtime::JobsRuntime::start(config.jobs.nice)
+        .context("starting the jobs' runtime")?;
     let db = open_database(&config).await?;
     let migrate = config.database.migrate_on_start || options.demo_credentials.is_some();
     if migrate && !options.no_migrate {
@@ -122,24 +124,33 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             None => None,
         };
 
-        let mut background = vec![
-            nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-            nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-            // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before expiry.
-            nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
-            // Statements: yesterday's files once `statements.generate_at` has passed (Asia/Shanghai),
-            // and the last closed month; one node at a time (PostgreSQL advisory lock).
-            nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
-        ];
-        // Reconciliation: yesterday's channel bills once `reconciliation.run_after` has passed
-        // (Asia/Shanghai); one node at a time (its own PostgreSQL advisory lock).
-        if let Some(schedule) = config.reconciliation_schedule()? {
-            background.push(nkpay_engine::reconciliation::job::spawn(
-                engine.clone(),
-                schedule,
-                shutdown_rx.clone(),
-            ));
-        }
+        // The jobs on their own thread at a lower CPU priority (`jobs.nice`); the merchant
+        // notification dispatcher stays with the requests.
+        let reconciliation = config.reconciliation_schedule()?;
+        let mut background = {
+            let _on_jobs_runtime = jobs_runtime.handle().enter();
+            let mut jobs = vec![
+                nkpay_engine::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+                nkpay_engine::refunds::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+                // Onboarding: pending WeChat bindings asked again, Alipay grants renewed before
+                // expiry.
+                nkpay_engine::businesses::jobs::spawn(engine.clone(), shutdown_rx.clone()),
+                // Statements: yesterday's files once `statements.generate_at` has passed
+                // (Asia/Shanghai), and the last closed month; one node at a time (PostgreSQL
+                // advisory lock).
+                nkpay_engine::statements::job::spawn(engine.clone(), shutdown_rx.clone()),
+            ];
+            // Reconciliation: yesterday's channel bills once `reconciliation.run_after` has
+            // passed (Asia/Shanghai); one node at a time (its own PostgreSQL advisory lock).
+            if let Some(schedule) = reconciliation {
+                jobs.push(nkpay_engine::reconciliation::job::spawn(
+                    engine.clone(),
+                    schedule,
+                    shutdown_rx.clone(),
+                ));
+            }
+            jobs
+        };
         if let Some((demo, path)) = &demo {
             background.push(demo::keep_sandbox_accounts(
                 demo,

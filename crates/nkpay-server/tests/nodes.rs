@@ -360,6 +360,34 @@ async fn seed_due_trades(db: &Db, master_key: &str, gateway: &str, count: usize)
     }
 }
 
+/// The threads of process `pid`: (name, thread id), from `/proc/<pid>/task/*/comm` (proc(5)).
+fn threads_of(pid: u32) -> Vec<(String, u32)> {
+    let mut threads: Vec<(String, u32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the node's threads")
+        .filter_map(|e| {
+            let tid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).ok()?;
+            Some((name.trim_end().to_owned(), tid))
+        })
+        .collect();
+    threads.sort();
+    threads
+}
+
+/// The niceness of thread `tid` of process `pid`: field 19 of `/proc/<pid>/task/<tid>/stat`
+/// (proc(5)), counted after the parenthesised name, which may hold spaces.
+fn niceness(pid: u32, tid: u32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("the name's parenthesis") + 1..];
+    // Fields 3 (state) onwards; niceness is field 19.
+    after_name
+        .split_whitespace()
+        .nth(19 - 3)
+        .expect("field 19")
+        .parse()
+        .expect("a niceness")
+}
+
 #[test]
 fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_node_id() {
     let dbs = TestDatabases::new("term");
@@ -408,6 +436,25 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
         assert!(
             claimed() > 2,
             "{label}: a batch larger than the concurrency"
+        );
+        // The jobs run on their own thread at `jobs.nice` (10 by default) above the node's own
+        // niceness; the main thread keeps the node's.
+        let own = niceness(std::process::id(), std::process::id());
+        let threads = threads_of(node.id());
+        let jobs: Vec<i32> = threads
+            .iter()
+            .filter(|(name, _)| name == "nkpay-jobs")
+            .map(|(_, tid)| niceness(node.id(), *tid))
+            .collect();
+        assert_eq!(
+            jobs,
+            vec![own + 10],
+            "{label}: the jobs' thread: {threads:?}"
+        );
+        assert_eq!(
+            niceness(node.id(), node.id()),
+            own,
+            "{label}: the main thread"
         );
 
         sigterm(&node);

@@ -54,14 +54,18 @@ pub async fn run_refunds_once(
     if engine.is_stopping() {
         return Ok(RefundJobReport::default());
     }
-    let claimed = query_jobs::claim_due_refunds(
-        &engine.db,
-        &engine.job_owner,
-        now,
+    let (owner, lease, batch) = (
+        engine.job_owner.clone(),
         delta(engine.config.job_lease),
         engine.config.job_batch,
-    )
-    .await?;
+    );
+    // On the writer's runtime, as the trade job's claim (`crate::jobs`).
+    let claimed = engine
+        .db
+        .write(move |db| async move {
+            query_jobs::claim_due_refunds(&db, &owner, now, lease, batch).await
+        })
+        .await?;
     for r in &claimed {
         if let Some(due) = r.next_query_at {
             observability::job_lag(Job::Refund, due, now);
@@ -90,7 +94,7 @@ pub async fn run_refunds_once(
             Some(row) => left.push(row),
         }
     }
-    match QueryJob::Refund.reschedule(engine, &left, now).await {
+    match QueryJob::Refund.reschedule(engine, left, now).await {
         Ok(n) => report.rescheduled = n,
         Err(n) => report.errors += n,
     }
