@@ -67,11 +67,15 @@ struct RunArgs {
     /// Seconds measured per run (a create or refund run also ends when its pool is used up).
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// Unique pre-signed requests per create mode (jspay: each is a new trade).
-    #[arg(long, default_value_t = 8000)]
+    /// Unique pre-signed requests per create mode (jspay: each is a new trade). Enough that a
+    /// create run lasts its warm-up and duration on a fast machine (about 2,500 creates a
+    /// second), so the trade job's first queries of the run's own trades, 5 s after each, fall
+    /// inside it.
+    #[arg(long, default_value_t = 30000)]
     requests: usize,
-    /// Paid trades set up for the refund mode (one refund each).
-    #[arg(long, default_value_t = 2000)]
+    /// Paid trades set up for the refund mode (one refund each): enough that the refunds last
+    /// the warm-up and duration at about 1,000 a second.
+    #[arg(long, default_value_t = 12000)]
     refunds: usize,
     /// Notifications delivered in the notify mode.
     #[arg(long, default_value_t = 10000)]
