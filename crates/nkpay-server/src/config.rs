@@ -557,8 +557,9 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// How long a claim holds a row before another node may take it.
     pub lease_secs: u64,
-    /// The niceness of the jobs' thread (0 to 19; 0: the process's own priority), so the
-    /// requests get the CPU first (`crate::jobs_runtime`).
+    /// How many steps of niceness the jobs' thread runs below the process's own priority (0 to
+    /// 19; 0: the same; the result capped at niceness 19), so the requests get the CPU first
+    /// (`crate::jobs_runtime`).
     pub nice: i32,
 }
 

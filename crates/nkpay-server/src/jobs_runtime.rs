@@ -1,5 +1,6 @@
-//! The runtime the background jobs run on: one thread of its own (`nkpay-jobs`) at a lower CPU
-//! priority than the requests' threads (`jobs.nice`).
+//! The runtime the background jobs run on: one worker thread of its own (`nkpay-jobs`, and any
+//! blocking thread it starts, named the same) at a lower CPU priority than the requests'
+//! threads: `jobs.nice` steps of niceness below the process's own.
 //!
 //! Why (issue 16): the trade job asks the channel about every trade nobody paid yet, 5 s after
 //! its order and then on its back-off, so under load it does about as much work as the creates
@@ -8,19 +9,21 @@
 //! second put the requests behind it (open-loop p99 13 ms with the job off against 23–27 ms with
 //! it on, at 600 `T_JSAPI` a second). A background job may wait; a merchant's request should
 //! not. So when the CPU is short the kernel gives it to the requests first, and the job catches
-//! up when they leave room; its lag is measured (`nkpay_job_lag_seconds`). The job's
-//! statements on SQLite's one writer connection still run on the requests' runtime
-//! (`nkpay_store::Db::write`), so a job thread waiting for the CPU never holds the connection
-//! the requests wait for.
+//! up when they leave room; its lag is measured (`nkpay_job_lag_seconds`). The query jobs'
+//! claims and reschedules — their writes on every row they touch — run on the requests'
+//! runtime (`nkpay_store::Db::write`), so for those a job thread waiting for the CPU never
+//! holds SQLite's one writer connection. The rarer writes of a job's work (a close, a
+//! finalization) still run on the jobs' thread.
 //!
 //! Niceness is per thread on Linux (setpriority(2), NOTES: "the nice value is a per-thread
 //! attribute"), so only this runtime's threads are lowered. Raising niceness needs no
-//! privilege. On other systems the threads keep the process's priority.
+//! privilege. On other systems the threads keep the process's priority, and nothing is
+//! logged.
 
 use tokio::runtime::{Builder, Runtime};
 
-/// The default niceness of the jobs' thread (`jobs.nice`): 10, the increment nice(1) applies
-/// by default. Under CFS a runnable nice-10 thread weighs 110 against 1,024 for a nice-0 one
+/// The default of `jobs.nice`: 10 steps below the process's niceness, the increment nice(1)
+/// applies by default. Under CFS a runnable nice-10 thread weighs 110 against 1,024 for a nice-0 one
 /// (kernel `sched_prio_to_weight`), so with both cores busy with requests the job gets about a
 /// tenth of a core, and the whole of whatever the requests leave idle.
 pub const DEFAULT_NICE: i32 = 10;
@@ -39,9 +42,9 @@ pub struct JobsRuntime {
 }
 
 impl JobsRuntime {
-    /// [`build`] at niceness `nice`.
-    pub fn start(nice: i32) -> std::io::Result<JobsRuntime> {
-        let runtime = build(nice)?;
+    /// [`build`] with its threads `steps` of niceness below the caller's.
+    pub fn start(steps: i32) -> std::io::Result<JobsRuntime> {
+        let runtime = build(steps)?;
         Ok(JobsRuntime {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -64,17 +67,24 @@ impl Drop for JobsRuntime {
 
 /// Builds the jobs' runtime: a multi-threaded tokio runtime with one worker thread, named
 /// `nkpay-jobs`, IO and time enabled, every thread it starts (the worker and any blocking
-/// thread) at niceness `nice` (0: the process's own priority, 1–19: lower). A failure to
-/// lower a thread is logged and the thread runs at the process's priority.
+/// thread) `steps` of niceness below the thread that builds it (0: the same priority; the
+/// result is capped at [`MAX_NICE`]). On Linux a failure to lower a thread is logged and the
+/// thread keeps its priority; elsewhere nothing is done.
 ///
 /// Errors: the runtime could not be built (no thread could be started).
-pub fn build(nice: i32) -> std::io::Result<Runtime> {
+pub fn build(steps: i32) -> std::io::Result<Runtime> {
+    // The target is fixed here, from the builder's niceness: a blocking thread started from the
+    // (already lowered) worker must not be lowered again.
+    let target = match current_thread_nice() {
+        Ok(own) if steps != 0 => Some(own.saturating_add(steps).min(MAX_NICE)),
+        _ => None,
+    };
     Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("nkpay-jobs")
         .enable_all()
         .on_thread_start(move || {
-            if nice != 0
+            if let Some(nice) = target
                 && let Err(e) = set_current_thread_nice(nice)
             {
                 tracing::warn!(nice, error = %e, "the jobs' thread keeps the process's CPU priority");
@@ -142,7 +152,7 @@ mod tests {
     #[test]
     fn the_jobs_threads_run_lowered_and_the_caller_keeps_its_priority() {
         let before = current_thread_nice().unwrap();
-        let rt = build(before + 7).unwrap();
+        let rt = build(7).unwrap();
         let (on_worker, name) = rt.block_on(async {
             tokio::spawn(async {
                 (
@@ -153,14 +163,19 @@ mod tests {
             .await
             .unwrap()
         });
-        assert_eq!(on_worker, before + 7);
+        assert_eq!(on_worker, (before + 7).min(MAX_NICE));
         assert_eq!(name.as_deref(), Some("nkpay-jobs"));
+        // A blocking thread started from the (lowered) worker: lowered once, not twice.
         let blocking = rt
             .block_on(async {
-                tokio::task::spawn_blocking(|| current_thread_nice().unwrap()).await
+                tokio::spawn(async {
+                    tokio::task::spawn_blocking(|| current_thread_nice().unwrap()).await
+                })
+                .await
             })
+            .unwrap()
             .unwrap();
-        assert_eq!(blocking, before + 7);
+        assert_eq!(blocking, (before + 7).min(MAX_NICE));
         assert_eq!(current_thread_nice().unwrap(), before);
         rt.shutdown_background();
     }
@@ -173,7 +188,7 @@ mod tests {
             .spawn(async { current_thread_nice().unwrap() })
             .await
             .unwrap();
-        assert_eq!(on_jobs, current_thread_nice().unwrap() + 3);
+        assert_eq!(on_jobs, (current_thread_nice().unwrap() + 3).min(MAX_NICE));
         drop(jobs);
     }
 

@@ -437,8 +437,8 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             claimed() > 2,
             "{label}: a batch larger than the concurrency"
         );
-        // The jobs run on their own thread at `jobs.nice` (10 by default) above the node's own
-        // niceness; the main thread keeps the node's.
+        // The jobs run on their own thread `jobs.nice` (10 by default) steps of niceness below
+        // the node's own priority; the main thread keeps the node's.
         let own = niceness(std::process::id(), std::process::id());
         let threads = threads_of(node.id());
         let jobs: Vec<i32> = threads
@@ -446,10 +446,9 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .filter(|(name, _)| name == "nkpay-jobs")
             .map(|(_, tid)| niceness(node.id(), *tid))
             .collect();
-        assert_eq!(
-            jobs,
-            vec![own + 10],
-            "{label}: the jobs' thread: {threads:?}"
+        assert!(
+            !jobs.is_empty() && jobs.iter().all(|n| *n == (own + 10).min(19)),
+            "{label}: the jobs' threads: {jobs:?} of {threads:?}"
         );
         assert_eq!(
             niceness(node.id(), node.id()),
