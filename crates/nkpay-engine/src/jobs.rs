@@ -62,20 +62,14 @@ pub async fn run_trades_once(
     if engine.is_stopping() {
         return Ok(JobReport::default());
     }
-    let (owner, lease, batch) = (
-        engine.job_owner.clone(),
+    let claimed = query_jobs::claim_due_trades(
+        &engine.db,
+        &engine.job_owner,
+        now,
         delta(engine.config.job_lease),
         engine.config.job_batch,
-    );
-    // On the writer's runtime, not the jobs' (see `Db::write`): the claim holds SQLite's one
-    // writer connection until its task is polled again, and the jobs' thread runs at a lower
-    // CPU priority than the requests waiting for that connection.
-    let claimed = engine
-        .db
-        .write(move |db| async move {
-            query_jobs::claim_due_trades(&db, &owner, now, lease, batch).await
-        })
-        .await?;
+    )
+    .await?;
     for t in &claimed {
         if let Some(due) = t.next_query_at {
             observability::job_lag(Job::Trade, due, now);

@@ -26,6 +26,9 @@ pub(crate) struct LeaseColumns {
 }
 
 /// Claims up to `limit` rows due at `now` for `owner` until `now + lease`, oldest due first.
+/// The statement runs through [`Db::write`]: on SQLite it holds the one writer connection, so
+/// it runs on the server's runtime whatever thread the claimer is on (the jobs' thread runs at
+/// a lower CPU priority, and a claim polled late would keep the requests' writes waiting).
 pub(crate) async fn claim<E>(
     db: &Db,
     cols: &LeaseColumns,
@@ -36,10 +39,11 @@ pub(crate) async fn claim<E>(
 ) -> Result<Vec<E::Model>, StoreError>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    E::Model: FromQueryResult + Send + 'static,
 {
     let stmt = claim_statement(db.backend(), cols, owner, now, lease, limit);
-    Ok(E::find().from_raw_sql(stmt).all(db.conn()).await?)
+    db.write(move |db| async move { Ok(E::find().from_raw_sql(stmt).all(db.conn()).await?) })
+        .await
 }
 
 /// The one statement of [`claim`] for `backend`.

@@ -54,18 +54,14 @@ pub async fn run_refunds_once(
     if engine.is_stopping() {
         return Ok(RefundJobReport::default());
     }
-    let (owner, lease, batch) = (
-        engine.job_owner.clone(),
+    let claimed = query_jobs::claim_due_refunds(
+        &engine.db,
+        &engine.job_owner,
+        now,
         delta(engine.config.job_lease),
         engine.config.job_batch,
-    );
-    // On the writer's runtime, as the trade job's claim (`crate::jobs`).
-    let claimed = engine
-        .db
-        .write(move |db| async move {
-            query_jobs::claim_due_refunds(&db, &owner, now, lease, batch).await
-        })
-        .await?;
+    )
+    .await?;
     for r in &claimed {
         if let Some(due) = r.next_query_at {
             observability::job_lag(Job::Refund, due, now);
