@@ -12,10 +12,11 @@ use nkpay_store::notifications::{self, NewNotification};
 use nkpay_store::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::load::{self, Load, Outcome, Pace};
+use crate::load::{self, Client, Load, Outcome, Pace};
 use crate::platform::{DemoMerchant, Platform};
 use crate::pool::{Data, SeqIds, Signer, sign_all};
 use crate::receiver::Receiver;
+use hyper::Method;
 
 /// The merchant API paths.
 pub const JSPAY: &str = "/v2/trade/payment/jspay";
@@ -138,6 +139,9 @@ pub fn prepay_id(reply: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// How many setup trades are paid at the simulator before waiting for their notifies.
+const PAY_CHUNK: usize = 1_000;
+
 /// A run that sends every body once, as fast as `connections` allow, keeping the answers: the
 /// untimed setup steps.
 fn setup_load(connections: usize) -> Load {
@@ -152,12 +156,12 @@ fn setup_load(connections: usize) -> Load {
 }
 
 /// `n` `T_JSAPI` trades of 0.01 yuan, created, paid at the WeChat simulator's payer endpoint
-/// and seen `S` in the platform's database (the channel notify handled), their ids under
-/// `tag` (unique within the run). Returns their
-/// `(req_date, req_seq_id)`.
+/// ([`PAY_CHUNK`] at a time) and seen `S` in the platform's database (the channel notify
+/// handled), their ids under `tag` (unique within the run); then the simulator has no notify
+/// left to deliver. Returns their `(req_date, req_seq_id)`.
 ///
-/// Errors: a create or a payment was refused, or the trades were not all paid within
-/// `n / 20 + 60` seconds.
+/// Errors: a create or a payment was refused, or the trades were not all paid and their
+/// notifies delivered within `n / 20 + 60` seconds.
 pub async fn paid_trades(
     platform: &Platform,
     signer: &Signer,
@@ -185,42 +189,90 @@ pub async fn paid_trades(
             json!({"prepay_id": id, "result": "SUCCESS"}).to_string(),
         ));
     }
-    let paid = load::run(
-        platform.sandbox_addr,
-        "/sandbox/wechat/pay",
-        Arc::new(pays),
-        &setup_load(connections),
-    )
-    .await?;
-    if let Some((k, v)) = paid
-        .outcomes
-        .iter()
-        .find(|(k, _)| k.starts_with("http_") || k.as_str() == "io")
-    {
-        bail!("the simulator refused {v} payments: {k}");
-    }
+    // Paid in chunks, each seen `S` before the next is paid: the simulator sends every notify
+    // at once, and thousands at a time (in the platform's own process) ran out of file
+    // descriptors and past the simulator's 5 s time-out, so their repeats, 15 s and more later
+    // on WeChat's schedule, fell inside the measured run.
     let db = nkpay_store::connect(&platform.database_url).await?;
     let like = format!("{}%", ids.prefix(tag));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(n as u64 / 20 + 60);
+    let mut sent = 0;
+    for chunk in pays.chunks(PAY_CHUNK) {
+        let paid = load::run(
+            platform.sandbox_addr,
+            "/sandbox/wechat/pay",
+            Arc::new(chunk.to_vec()),
+            &setup_load(connections),
+        )
+        .await?;
+        if let Some((k, v)) = paid
+            .outcomes
+            .iter()
+            .find(|(k, _)| k.starts_with("http_") || k.as_str() == "io")
+        {
+            bail!("the simulator refused {v} payments: {k}");
+        }
+        sent += chunk.len();
+        loop {
+            let row = db
+                .conn()
+                .query_one_raw(Statement::from_sql_and_values(
+                    db.backend(),
+                    "SELECT COUNT(*) AS n FROM trades WHERE req_seq_id LIKE $1 AND status = 'S'",
+                    [like.clone().into()],
+                ))
+                .await?
+                .context("COUNT(*) returned no row")?;
+            let done: i64 = row.try_get("", "n")?;
+            if done as usize >= sent {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("only {done} of {sent} setup trades were paid in time");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // A trade is paid once a delivery of its notify was handled; one the platform answered
+    // after the simulator's time-out would be sent again later, inside the measured run.
+    // Wait until the simulator has no delivery left to make.
+    let mut sandbox = Client::new(platform.sandbox_addr);
     loop {
-        let row = db
-            .conn()
-            .query_one_raw(Statement::from_sql_and_values(
-                db.backend(),
-                "SELECT COUNT(*) AS n FROM trades WHERE req_seq_id LIKE $1 AND status = 'S'",
-                [like.clone().into()],
-            ))
-            .await?
-            .context("COUNT(*) returned no row")?;
-        let done: i64 = row.try_get("", "n")?;
-        if done as usize >= n {
+        let pending = deliveries_pending(&mut sandbox).await?;
+        if pending == 0 {
             return Ok(trades);
         }
         if tokio::time::Instant::now() >= deadline {
-            bail!("only {done} of {n} setup trades were paid in time");
+            bail!("the simulator still had {pending} notifies to deliver");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// How many of the simulator's channel notifies are neither delivered nor given up nor
+/// dropped (`GET /sandbox/state`).
+///
+/// Errors: the simulator did not answer 200 with its state.
+async fn deliveries_pending(sandbox: &mut Client) -> anyhow::Result<usize> {
+    let (status, body) = sandbox
+        .call(Method::GET, "/sandbox/state", Bytes::new())
+        .await?;
+    anyhow::ensure!(status == 200, "GET /sandbox/state answered {status}");
+    pending_in_state(&body)
+}
+
+/// [`deliveries_pending`] of a `GET /sandbox/state` body.
+fn pending_in_state(body: &[u8]) -> anyhow::Result<usize> {
+    let state: Value = serde_json::from_slice(body).context("GET /sandbox/state")?;
+    let notifies = state
+        .get("notifies")
+        .and_then(Value::as_array)
+        .context("GET /sandbox/state has no notifies list")?;
+    let flag = |n: &Value, name: &str| n.get(name).and_then(Value::as_bool).unwrap_or(false);
+    Ok(notifies
+        .iter()
+        .filter(|n| !flag(n, "delivered") && !flag(n, "gave_up") && !flag(n, "dropped"))
+        .count())
 }
 
 /// The notify mode: `n` notifications to a fresh receiver are written to the platform's
@@ -313,6 +365,22 @@ mod tests {
             wx_miniapp_appids: vec!["wxmini".into()],
             alipay: true,
         }
+    }
+
+    /// Only deliveries still to be made count: delivered, given up and dropped ones do not,
+    /// nor does a record the simulator wrote without a flag.
+    #[test]
+    fn pending_deliveries_are_those_neither_delivered_nor_given_up_nor_dropped() {
+        let state = json!({"orders": [], "notifies": [
+            {"delivered": true, "gave_up": false, "dropped": false},
+            {"delivered": false, "gave_up": false, "dropped": false, "attempts": 1},
+            {"delivered": false, "gave_up": true, "dropped": false},
+            {"delivered": false, "gave_up": false, "dropped": true},
+            {"delivered": false, "gave_up": false, "dropped": false, "attempts": 0},
+        ]});
+        let body = serde_json::to_vec(&state).expect("json");
+        assert_eq!(pending_in_state(&body).expect("state"), 2);
+        assert!(pending_in_state(br#"{"orders": []}"#).is_err());
     }
 
     #[test]

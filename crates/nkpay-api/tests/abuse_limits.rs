@@ -31,7 +31,9 @@ const WECHAT_FAIL: &str = "<return_code><![CDATA[FAIL]]></return_code>";
 /// Generous, so a loaded 2-core machine does not flake a wait.
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The inbound notify records, once the history's writer stored what it was handed.
 async fn inbound_rows(p: &Platform) -> u64 {
+    p.engine.flush_channel_history().await;
     channel_inbound_message::Entity::find()
         .count(p.db.conn())
         .await

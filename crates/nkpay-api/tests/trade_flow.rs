@@ -51,8 +51,8 @@ async fn notification_of(p: &Platform, nkp_seq_id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The inbound notifies recorded for a trade, once at least `n` are complete (the record is
-/// completed just after the trade settles).
+/// The inbound notifies recorded for a trade, once at least `n` are stored (the history's
+/// writer stores a notify's record, with its outcome, just after the trade settles).
 async fn inbound_of(
     p: &Platform,
     nkp_seq_id: &str,
@@ -528,6 +528,7 @@ async fn forged_notifies_are_refused_recorded_and_change_nothing() {
         assert!(notification_of(&p, &nkp).await.is_empty());
 
         // A body that is not even a notify: the channel's failure answer, recorded unverified.
+        p.engine.flush_channel_history().await;
         let refused = nkpay_store::entity::channel_inbound_message::Entity::find()
             .all(p.db.conn())
             .await

@@ -1,6 +1,8 @@
 //! Channel notifies (`/callback/wechat/pay`, `/callback/wechat/refund`, `/callback/alipay`):
-//! recorded as received, verified by the channel account of the trade they are about, applied
-//! once, answered in the channel's own format.
+//! verified by the channel account of the trade they are about, applied once, answered in the
+//! channel's own format, and recorded as received with what became of them (handed to the
+//! channel history's writer, `exchange_log.rs`: on the request path no write but the
+//! finalization's own).
 //!
 //! Why by the trade's account: a notify is only as good as the key that verified it, and a key
 //! speaks for its own account's trades only. So the notify's claim (the trade it names, read
@@ -19,13 +21,13 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use nkpay_channels::{
     AddressedAccount, Channel, InboundNotify, NotifyAck, NotifyReference, NotifyReply,
     notify_reply, read_notify_reference,
 };
 use nkpay_core::trade_type::ChannelKind;
-use nkpay_store::channel_records::{self, NewInboundMessage};
+use nkpay_store::channel_records::NewInboundMessage;
 use nkpay_store::entity::trade;
 use nkpay_store::trades;
 
@@ -142,7 +144,7 @@ impl ChannelNotifies {
     /// the notify again.
     pub async fn handle(&self, inbound: InboundCallback<'_>) -> NotifyReply {
         let kind = inbound.path.channel();
-        let record_id = self.record_inbound(&inbound).await;
+        let received_at = Utc::now();
         let handled = match self.verify_notify(kind, inbound.body).await {
             Ok(v) => self.apply_verified(&v).await,
             Err(handled) => handled,
@@ -154,7 +156,7 @@ impl ChannelNotifies {
                 "channel notify not accepted"
             );
         }
-        self.finish_inbound(record_id, &handled).await;
+        self.log_handled(&inbound, received_at, &handled).await;
         notify_reply(kind, handled.ack)
     }
 
@@ -190,7 +192,9 @@ impl ChannelNotifies {
         nkp_seq_id: &str,
         body: &[u8],
     ) -> Result<Verified, Handled> {
-        let t = match trades::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id).await {
+        // The readers' pool: the trade was committed before its order was placed, and a
+        // status read stale is corrected by finalization's conditional UPDATE.
+        let t = match trades::find_by_nkp_seq_id(self.db.reader(), nkp_seq_id).await {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return Err(Handled::refused(
@@ -260,7 +264,7 @@ impl ChannelNotifies {
             };
             let named = notified_trade(&notify).to_owned();
             named_trade = Some(named.clone());
-            let t = match trades::find_by_nkp_seq_id(self.db.conn(), &named).await {
+            let t = match trades::find_by_nkp_seq_id(self.db.reader(), &named).await {
                 Ok(Some(t)) => t,
                 Ok(None) => {
                     reasons.push(format!("account {account_id}: no trade {named}"));
@@ -344,41 +348,26 @@ impl ChannelNotifies {
             .map(|e| e.to_string()))
     }
 
-    /// Stores the notify as received, before anything is decided about it.
-    async fn record_inbound(&self, inbound: &InboundCallback<'_>) -> Option<i64> {
-        let record = NewInboundMessage {
+    /// Hands the notify as received, with what became of it, to the channel history's
+    /// writer (`Context::log_inbound`).
+    async fn log_handled(
+        &self,
+        inbound: &InboundCallback<'_>,
+        received_at: DateTime<Utc>,
+        handled: &Handled,
+    ) {
+        self.log_inbound(NewInboundMessage {
             channel: inbound.path.channel(),
             kind: inbound.path.kind().to_owned(),
             body: String::from_utf8_lossy(inbound.body).into_owned(),
             headers: inbound.headers.clone(),
             remote_addr: inbound.remote_addr.clone(),
-            verified: false,
-            outcome: None,
-            nkp_seq_id: None,
-            received_at: Utc::now(),
-        };
-        match channel_records::record_inbound(self.db.conn(), &record).await {
-            Ok(r) => Some(r.id),
-            Err(e) => {
-                tracing::error!(error = %e, "could not record an inbound channel notify");
-                None
-            }
-        }
-    }
-
-    async fn finish_inbound(&self, record_id: Option<i64>, handled: &Handled) {
-        let Some(id) = record_id else { return };
-        if let Err(e) = channel_records::set_inbound_outcome(
-            self.db.conn(),
-            id,
-            handled.verified,
-            &handled.outcome,
-            handled.subject.as_deref(),
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "could not complete an inbound notify record");
-        }
+            verified: handled.verified,
+            outcome: Some(handled.outcome.clone()),
+            nkp_seq_id: handled.subject.clone(),
+            received_at,
+        })
+        .await;
     }
 }
 

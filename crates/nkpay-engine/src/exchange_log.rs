@@ -1,6 +1,6 @@
-//! Every HTTP exchange with a channel goes into the trade's history (connectors mask secrets
-//! before handing them over). Losing a history row must not fail a payment, so errors are
-//! logged, not returned.
+//! Every HTTP exchange with a channel, and every channel notify as received with its outcome,
+//! goes into the trade's history (connectors mask secrets before handing them over). Losing a
+//! history row must not fail a payment, so errors are logged, not returned.
 //!
 //! The history leaves the request path (issue 16): a request hands its rows to one writer task
 //! per process, which stores whatever has queued up in one INSERT
@@ -18,7 +18,7 @@ use chrono::Utc;
 use nkpay_channels::Exchange;
 use nkpay_core::trade_type::ChannelKind;
 use nkpay_store::Db;
-use nkpay_store::channel_records::{self, NewExchange};
+use nkpay_store::channel_records::{self, NewExchange, NewInboundMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::Context;
@@ -34,6 +34,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Message {
     Row(NewExchange),
+    Inbound(NewInboundMessage),
     /// Answered once every row queued before it is written (or failed and was logged).
     Flush(oneshot::Sender<()>),
 }
@@ -56,18 +57,19 @@ impl ExchangeLog {
         ExchangeLog { db, queue }
     }
 
-    /// Queues `row`; writes it at once when the queue is full or gone.
-    async fn record(&self, row: NewExchange) {
-        let row = match &self.queue {
-            Some(queue) => match queue.try_send(Message::Row(row)) {
+    /// Queues `message` (a row of either kind); writes it at once when the queue is full or
+    /// gone.
+    async fn record(&self, message: Message) {
+        let message = match &self.queue {
+            Some(queue) => match queue.try_send(message) {
                 Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(Message::Row(row)))
-                | Err(mpsc::error::TrySendError::Closed(Message::Row(row))) => row,
-                Err(_) => return,
+                Err(mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m)) => m,
             },
-            None => row,
+            None => message,
         };
-        write(&self.db, std::slice::from_ref(&row)).await;
+        let mut batch = Batch::default();
+        batch.push(message);
+        batch.write(&self.db).await;
     }
 
     /// Waits until every row queued so far is written.
@@ -82,27 +84,63 @@ impl ExchangeLog {
     }
 }
 
+/// The rows of one batch: calls and inbound notifies, each kind written in one INSERT.
+#[derive(Default)]
+struct Batch {
+    exchanges: Vec<NewExchange>,
+    inbound: Vec<NewInboundMessage>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn push(&mut self, message: Message) {
+        match message {
+            Message::Row(row) => self.exchanges.push(row),
+            Message::Inbound(row) => self.inbound.push(row),
+            Message::Flush(done) => self.flushes.push(done),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.exchanges.len() + self.inbound.len()
+    }
+
+    /// Writes the rows (errors are logged: the history is best-effort), then answers the
+    /// flushes, and empties the batch.
+    async fn write(&mut self, db: &Db) {
+        if let Err(e) = channel_records::record_exchanges(db, &self.exchanges).await {
+            let rows = self.exchanges.len();
+            tracing::warn!(error = %e, rows, "could not store channel exchanges");
+        }
+        if let Err(e) = channel_records::record_inbound_many(db, &self.inbound).await {
+            let rows = self.inbound.len();
+            tracing::warn!(error = %e, rows, "could not store inbound channel notifies");
+        }
+        self.exchanges.clear();
+        self.inbound.clear();
+        for done in self.flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
 /// The writer task: takes what has queued up, and what comes within [`LINGER`] of the first
-/// row (at most [`BATCH`] rows; a flush ends the wait), writes it in one INSERT, answers the
-/// flushes that were behind those rows, and waits for more. Ends when
+/// row (at most [`BATCH`] rows; a flush ends the wait), writes it (one INSERT per kind of
+/// row), answers the flushes that were behind those rows, and waits for more. Ends when
 /// every sender is gone and the queue is empty.
 async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
-    let mut rows = Vec::with_capacity(BATCH);
-    let mut flushes = Vec::new();
+    let mut batch = Batch::default();
     while let Some(first) = rx.recv().await {
         let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         loop {
             while let Some(message) = next.take() {
-                match message {
-                    Message::Row(row) => rows.push(row),
-                    Message::Flush(done) => flushes.push(done),
-                }
-                if rows.len() < BATCH {
+                batch.push(message);
+                if batch.rows() < BATCH {
                     next = rx.try_recv().ok();
                 }
             }
-            if rows.len() >= BATCH || !flushes.is_empty() {
+            if batch.rows() >= BATCH || !batch.flushes.is_empty() {
                 break;
             }
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -110,17 +148,7 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        write(&db, &rows).await;
-        rows.clear();
-        for done in flushes.drain(..) {
-            let _ = done.send(());
-        }
-    }
-}
-
-async fn write(db: &Db, rows: &[NewExchange]) {
-    if let Err(e) = channel_records::record_exchanges(db, rows).await {
-        tracing::warn!(error = %e, rows = rows.len(), "could not store channel exchanges");
+        batch.write(&db).await;
     }
 }
 
@@ -159,8 +187,17 @@ impl Context {
                 outcome,
                 at: ex.started_at.min(Utc::now()),
             };
-            self.exchange_log.record(new).await;
+            self.exchange_log.record(Message::Row(new)).await;
         }
+    }
+
+    /// Stores a channel notify as received, with what became of it, the same way: handed to
+    /// the history's writer, in the database within milliseconds (or at once when its queue is
+    /// full). On SQLite a notify's record used to take two turns of the one writer connection
+    /// on the request path (an INSERT before handling, an UPDATE of its outcome after), more
+    /// than its finalization (issue 16: a burst of pay notifies held up every other write).
+    pub(crate) async fn log_inbound(&self, row: NewInboundMessage) {
+        self.exchange_log.record(Message::Inbound(row)).await;
     }
 
     /// Waits until every channel exchange this node handed to the history's writer so far is
@@ -200,17 +237,54 @@ mod tests {
         n
     }
 
-    /// Rows handed over are all in the database once `flush` returns, written in batches of at
-    /// most BATCH, on SQLite and PostgreSQL.
+    fn inbound(n: usize) -> NewInboundMessage {
+        NewInboundMessage {
+            channel: ChannelKind::Wechat,
+            kind: "pay".into(),
+            body: format!("<xml>notify {n}</xml>"),
+            headers: None,
+            remote_addr: Some("127.0.0.1".into()),
+            verified: n.is_multiple_of(2),
+            outcome: Some(format!("outcome {n}")),
+            nkp_seq_id: Some(format!("NKP{n:04}")),
+            received_at: Utc::now(),
+        }
+    }
+
+    /// Rows handed over, calls and inbound notifies mixed, are all in the database once
+    /// `flush` returns, written in batches of at most BATCH, on SQLite and PostgreSQL.
     #[tokio::test]
     async fn every_row_handed_over_is_written_by_the_time_flush_returns() {
         for db in nkpay_store::testing::databases().await {
             let log = ExchangeLog::start(db.db.clone());
             for n in 0..1000 {
-                log.record(row(n)).await;
+                log.record(Message::Row(row(n))).await;
+                if n.is_multiple_of(3) {
+                    log.record(Message::Inbound(inbound(n))).await;
+                }
             }
             log.flush().await;
             assert_eq!(count(&db.db).await, 1000, "{}", db.label);
+            for n in [0usize, 3, 999] {
+                let stored = channel_records::list_inbound_for(db.db.conn(), &format!("NKP{n:04}"))
+                    .await
+                    .expect("inbound");
+                assert_eq!(stored.len(), 1, "{}: notify {n}", db.label);
+                assert_eq!(stored[0].body, format!("<xml>notify {n}</xml>"));
+                assert_eq!(stored[0].verified, n.is_multiple_of(2));
+                assert_eq!(
+                    stored[0].outcome.as_deref(),
+                    Some(format!("outcome {n}").as_str())
+                );
+            }
+            let none = channel_records::list_inbound_for(db.db.conn(), "NKP0001")
+                .await
+                .expect("inbound");
+            assert!(
+                none.is_empty(),
+                "{}: only the notifies handed over",
+                db.label
+            );
             // A flush with nothing queued returns too.
             tokio::time::timeout(Duration::from_secs(30), log.flush())
                 .await
@@ -224,7 +298,7 @@ mod tests {
     async fn a_row_is_written_without_a_flush() {
         for db in nkpay_store::testing::databases().await {
             let log = ExchangeLog::start(db.db.clone());
-            log.record(row(3)).await;
+            log.record(Message::Row(row(3))).await;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             while channel_records::list_exchanges_for(db.db.conn(), "NKP0003")
                 .await
@@ -265,7 +339,7 @@ mod tests {
             "built outside a runtime: no writer task"
         );
         runtime.block_on(async {
-            log.record(row(7)).await;
+            log.record(Message::Row(row(7))).await;
             let stored = channel_records::list_exchanges_for(db.conn(), "NKP0007")
                 .await
                 .expect("list");

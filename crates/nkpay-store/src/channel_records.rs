@@ -61,7 +61,12 @@ pub async fn record_inbound(
     conn: &impl ConnectionTrait,
     new: &NewInboundMessage,
 ) -> Result<channel_inbound_message::Model, StoreError> {
-    Ok(channel_inbound_message::ActiveModel {
+    Ok(inbound_row(new).insert(conn).await?)
+}
+
+/// The row of one inbound notify.
+fn inbound_row(new: &NewInboundMessage) -> channel_inbound_message::ActiveModel {
+    channel_inbound_message::ActiveModel {
         channel: Set(new.channel),
         kind: Set(new.kind.clone()),
         body: Set(new.body.clone()),
@@ -73,8 +78,6 @@ pub async fn record_inbound(
         received_at: Set(new.received_at),
         ..Default::default()
     }
-    .insert(conn)
-    .await?)
 }
 
 /// Completes an inbound record once it was verified and handled.
@@ -125,11 +128,35 @@ fn exchange_row(new: &NewExchange) -> channel_exchange::ActiveModel {
 /// Commit"): the history is a diagnostic record, never what a trade, refund or notification
 /// depends on, so a crash may lose its last few milliseconds but never leaves it inconsistent.
 pub async fn record_exchanges(db: &crate::Db, rows: &[NewExchange]) -> Result<u64, StoreError> {
-    if rows.is_empty() {
-        return Ok(0);
+    insert_history(db, rows.iter().map(exchange_row)).await?;
+    Ok(rows.len() as u64)
+}
+
+/// Stores several inbound notifies, each with its outcome, in one INSERT, as
+/// [`record_exchanges`] stores calls (the same batch writer, the same durability): returns how
+/// many rows were written (0 for none).
+pub async fn record_inbound_many(
+    db: &crate::Db,
+    rows: &[NewInboundMessage],
+) -> Result<u64, StoreError> {
+    insert_history(db, rows.iter().map(inbound_row)).await?;
+    Ok(rows.len() as u64)
+}
+
+/// One INSERT of history rows; on PostgreSQL committed without waiting for the WAL flush
+/// (see [`record_exchanges`]). Nothing for no rows.
+async fn insert_history<A>(
+    db: &crate::Db,
+    models: impl IntoIterator<Item = A>,
+) -> Result<(), StoreError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let mut models = models.into_iter().peekable();
+    if models.peek().is_none() {
+        return Ok(());
     }
-    let models = rows.iter().map(exchange_row);
-    let insert = channel_exchange::Entity::insert_many(models);
+    let insert = A::Entity::insert_many(models);
     match db.backend() {
         sea_orm::DbBackend::Postgres => {
             let txn = db.conn().begin().await?;
@@ -142,7 +169,7 @@ pub async fn record_exchanges(db: &crate::Db, rows: &[NewExchange]) -> Result<u6
             insert.exec_without_returning(db.conn()).await?;
         }
     }
-    Ok(rows.len() as u64)
+    Ok(())
 }
 
 /// Inbound messages linked to a trade or refund, oldest first.

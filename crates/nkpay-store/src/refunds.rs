@@ -78,20 +78,25 @@ pub struct RefundFinalState {
 /// Reserves `new.ord_amt` on the original trade and inserts the refund, in one transaction.
 /// `Duplicate` (and nothing reserved) when `(mer_id, req_date, req_seq_id)` or `nkp_seq_id`
 /// exists.
+/// The transaction runs through [`Db::write`] (see `trades::finalize` for why).
 pub async fn create_reserved(
     db: &Db,
     new: &NewRefund,
     now: DateTime<Utc>,
 ) -> Result<Reservation, StoreError> {
-    let txn = db.begin_write().await?;
-    if !trades::reserve_refund(&txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
-        txn.rollback().await?;
-        return Ok(Reservation::Refused);
-    }
-    // On failure the transaction is dropped, which rolls the reservation back.
-    let saved = insert_processing(&txn, new, now).await?;
-    txn.commit().await?;
-    Ok(Reservation::Reserved(Box::new(saved)))
+    let new = new.clone();
+    db.write(move |db| async move {
+        let txn = db.begin_write().await?;
+        if !trades::reserve_refund(&txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
+            txn.rollback().await?;
+            return Ok(Reservation::Refused);
+        }
+        // On failure the transaction is dropped, which rolls the reservation back.
+        let saved = insert_processing(&txn, &new, now).await?;
+        txn.commit().await?;
+        Ok(Reservation::Reserved(Box::new(saved)))
+    })
+    .await
 }
 
 /// Inserts `new` as a processing refund inside `conn` (the caller's transaction, which has
@@ -234,7 +239,8 @@ pub async fn finalize(
     notification: Option<&NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    finalize_with(db, nkp_seq_id, final_state, |_| notification.cloned(), now).await
+    let notification = notification.cloned();
+    finalize_with(db, nkp_seq_id, final_state, move |_| notification, now).await
 }
 
 /// [`finalize`], with the notification built from the fee the refund returns (fen, 0 unless it
@@ -244,11 +250,14 @@ pub async fn finalize(
 /// trade finishing at once each see the other's amount or neither, so the fees returned add up
 /// to `floor(fee × refunded / trans_amt)` and never exceed the fee. It is stored in the refund's
 /// `fee_amt`. `Corrupt` when the trade's stored amounts break that rule's bounds.
+///
+/// The transaction runs through [`Db::write`] (see `trades::finalize` for why), so
+/// `notification` is moved there.
 pub async fn finalize_with(
     db: &Db,
     nkp_seq_id: &str,
     final_state: &RefundFinalState,
-    notification: impl FnOnce(Money) -> Option<NewNotification>,
+    notification: impl FnOnce(Money) -> Option<NewNotification> + Send + 'static,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     if !final_state.status.is_final() {
@@ -257,6 +266,19 @@ pub async fn finalize_with(
             rule: "must be a final state (S or F)".to_owned(),
         });
     }
+    let (id, state) = (nkp_seq_id.to_owned(), final_state.clone());
+    db.write(move |db| async move { finalize_on(&db, &id, &state, notification, now).await })
+        .await
+}
+
+/// The transaction of [`finalize_with`], on the connection it runs on.
+async fn finalize_on(
+    db: &Db,
+    nkp_seq_id: &str,
+    final_state: &RefundFinalState,
+    notification: impl FnOnce(Money) -> Option<NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let txn = db.begin_write().await?;
     let Some(current) = find_by_nkp_seq_id(&txn, nkp_seq_id).await? else {
         return Err(StoreError::NotFound {

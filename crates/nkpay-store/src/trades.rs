@@ -405,6 +405,11 @@ pub async fn record_repeated_placement(
 /// Moves a processing trade to its final state and enqueues `notification`, in one
 /// transaction. Returns `true` for exactly one caller however many race: the others (and
 /// every later call) get `false` and must re-read the trade. Also ends its query job.
+///
+/// The transaction runs through [`Db::write`]: on SQLite it holds the one writer connection
+/// for four statements, and a channel notify's request task (on a busy HTTP worker) or the
+/// jobs' lower-priority thread polled late between them kept every other write waiting
+/// (issue 16: a burst of pay notifies stalled the refunds behind it).
 pub async fn finalize(
     db: &Db,
     nkp_seq_id: &str,
@@ -412,10 +417,18 @@ pub async fn finalize(
     notification: Option<&NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let txn = db.begin_write().await?;
-    let changed = finalize_in(&txn, nkp_seq_id, final_state, notification, now).await?;
-    txn.commit().await?;
-    Ok(changed)
+    let (id, state, notification) = (
+        nkp_seq_id.to_owned(),
+        final_state.clone(),
+        notification.cloned(),
+    );
+    db.write(move |db| async move {
+        let txn = db.begin_write().await?;
+        let changed = finalize_in(&txn, &id, &state, notification.as_ref(), now).await?;
+        txn.commit().await?;
+        Ok(changed)
+    })
+    .await
 }
 
 /// [`finalize`] inside a transaction the caller owns (to add its own writes, e.g. an incident).

@@ -80,11 +80,12 @@ async fn refunds_settled_at_once_return_exactly_the_fee_and_notify_each_share() 
         for id in ids.clone() {
             let db = Arc::clone(&db);
             tasks.push(tokio::spawn(async move {
-                let notice = |fee: Money| {
+                let subject = id.clone();
+                let notice = move |fee: Money| {
                     Some(NewNotification {
                         mer_id: fixture::MER_ID.into(),
                         kind: NotificationKind::Refund,
-                        subject_nkp_seq_id: id.clone(),
+                        subject_nkp_seq_id: subject,
                         notify_url: "https://merchant.example/refund-notify".into(),
                         resp_data: fee.to_yuan(),
                         first_attempt_at: fixture::t0(),

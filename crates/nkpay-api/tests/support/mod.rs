@@ -363,8 +363,10 @@ impl Platform {
     }
 
     /// How the inbound log recorded the channel notifies about trade or refund `id`:
-    /// (verified, outcome), oldest first.
+    /// (verified, outcome), oldest first; read after the history's writer stored what it was
+    /// handed.
     pub async fn inbound(&self, id: &str) -> Vec<(bool, String)> {
+        self.engine.flush_channel_history().await;
         nkpay_store::channel_records::list_inbound_for(self.db.conn(), id)
             .await
             .expect("inbound")

@@ -141,18 +141,27 @@ impl Payments {
         final_state: FinalState,
         now: DateTime<Utc>,
     ) -> Result<Applied, EngineError> {
-        let notice = resp_data::trade_notice(t, &final_state, now)?;
-        let moved =
-            trades::finalize(&self.db, &t.nkp_seq_id, &final_state, notice.as_ref(), now).await?;
-        if moved {
-            tracing::info!(
-                nkp_seq_id = %t.nkp_seq_id,
-                status = final_state.status.as_str(),
-                "trade finalized"
-            );
-            return Ok(Applied::Finalized(final_state.status));
-        }
-        let current = self.trade_of_id(&t.nkp_seq_id).await?;
+        // A final state is never left, so a trade read as final needs no write: a repeated
+        // notify (the channel's retries, a duplicate) costs this read only, not a turn of
+        // SQLite's one writer connection (issue 16: the repeats of a burst of pay notifies
+        // queued before every other write).
+        let current = if t.status.is_final() {
+            t.clone()
+        } else {
+            let notice = resp_data::trade_notice(t, &final_state, now)?;
+            let moved =
+                trades::finalize(&self.db, &t.nkp_seq_id, &final_state, notice.as_ref(), now)
+                    .await?;
+            if moved {
+                tracing::info!(
+                    nkp_seq_id = %t.nkp_seq_id,
+                    status = final_state.status.as_str(),
+                    "trade finalized"
+                );
+                return Ok(Applied::Finalized(final_state.status));
+            }
+            self.trade_of_id(&t.nkp_seq_id).await?
+        };
         let status = current.status;
         if final_state.status == TradeStatus::Succeeded
             && matches!(status, TradeStatus::Closed | TradeStatus::Failed)

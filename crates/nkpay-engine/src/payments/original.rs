@@ -35,9 +35,11 @@ impl Context {
             })
     }
 
-    /// The trade `nkp_seq_id`, which must exist (it was just read or written).
+    /// The trade `nkp_seq_id` as last committed, which must exist (it was just read or
+    /// written). Read on the readers' pool (`Db::reader`: every committed write is seen
+    /// there), leaving SQLite's one writer connection to writes.
     pub(crate) async fn trade_of_id(&self, nkp_seq_id: &str) -> Result<trade::Model, EngineError> {
-        trades::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id)
+        trades::find_by_nkp_seq_id(self.db.reader(), nkp_seq_id)
             .await?
             .ok_or_else(|| EngineError::Internal(format!("trade {nkp_seq_id} vanished")))
     }

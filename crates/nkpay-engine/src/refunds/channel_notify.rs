@@ -20,7 +20,10 @@ impl Refunds {
         refund_nkp_seq_id: &str,
         result: &RefundResult,
     ) -> Result<(String, Option<String>), EngineError> {
-        let Some(r) = refunds::find_by_nkp_seq_id(self.db.conn(), refund_nkp_seq_id).await? else {
+        // The readers' pool: the refund was committed before it was sent to the channel, and a
+        // status read stale is corrected by finalization's conditional UPDATE.
+        let Some(r) = refunds::find_by_nkp_seq_id(self.db.reader(), refund_nkp_seq_id).await?
+        else {
             // Verified, so it is ours, yet no refund: a retry would not change that.
             return Ok((format!("no refund {refund_nkp_seq_id}; ignored"), None));
         };

@@ -145,21 +145,28 @@ impl Refunds {
         final_state: RefundFinalState,
         now: DateTime<Utc>,
     ) -> Result<RefundApplied, EngineError> {
-        // The notification carries the fee the refund returns, known only inside the store's
-        // transaction (it depends on the trade's refunded amount at that moment).
-        let notice = |fee| resp_data::refund_notice(r, t, &final_state, fee, now);
-        let moved =
-            refunds::finalize_with(&self.db, &r.nkp_seq_id, &final_state, notice, now).await?;
-        if moved {
-            tracing::info!(
-                refund = %r.nkp_seq_id,
-                trade = %r.org_nkp_seq_id,
-                status = final_state.status.as_str(),
-                "refund finalized"
-            );
-            return Ok(RefundApplied::Finalized(final_state.status));
-        }
-        let current = self.reload_refund(&r.nkp_seq_id).await?;
+        // A final state is never left: a refund read as final needs no write (a repeated
+        // notify costs this read only).
+        let current = if r.status.is_final() {
+            r.clone()
+        } else {
+            // The notification carries the fee the refund returns, known only inside the
+            // store's transaction (it depends on the trade's refunded amount at that moment).
+            let (refund, trade, state) = (r.clone(), t.clone(), final_state.clone());
+            let notice = move |fee| resp_data::refund_notice(&refund, &trade, &state, fee, now);
+            let moved =
+                refunds::finalize_with(&self.db, &r.nkp_seq_id, &final_state, notice, now).await?;
+            if moved {
+                tracing::info!(
+                    refund = %r.nkp_seq_id,
+                    trade = %r.org_nkp_seq_id,
+                    status = final_state.status.as_str(),
+                    "refund finalized"
+                );
+                return Ok(RefundApplied::Finalized(final_state.status));
+            }
+            self.reload_refund(&r.nkp_seq_id).await?
+        };
         let status = current.status;
         if final_state.status == RefundStatus::Succeeded && status == RefundStatus::Failed {
             let detail = format!(
@@ -186,17 +193,20 @@ impl Refunds {
         })
     }
 
+    /// The refund as last committed, read on the readers' pool (`Db::reader`: every
+    /// committed write is seen there, and SQLite's one writer connection is left to writes).
     pub(crate) async fn reload_refund(
         &self,
         nkp_seq_id: &str,
     ) -> Result<refund::Model, EngineError> {
-        refunds::find_by_nkp_seq_id(self.db.conn(), nkp_seq_id)
+        refunds::find_by_nkp_seq_id(self.db.reader(), nkp_seq_id)
             .await?
             .ok_or_else(|| EngineError::Internal(format!("refund {nkp_seq_id} vanished")))
     }
 
+    /// The trade `r` refunds, as last committed (read like [`Refunds::reload_refund`]).
     pub(crate) async fn trade_of(&self, r: &refund::Model) -> Result<trade::Model, EngineError> {
-        trades::find_by_nkp_seq_id(self.db.conn(), &r.org_nkp_seq_id)
+        trades::find_by_nkp_seq_id(self.db.reader(), &r.org_nkp_seq_id)
             .await?
             .ok_or_else(|| {
                 EngineError::Internal(format!(
