@@ -201,6 +201,16 @@ async fn metrics_expose_every_series_and_move_with_traffic() {
         );
         assert!(created.count("nkpay_channel_call_duration_seconds_sum", &unified) > 0.0);
         assert_eq!(trades(&created, "P") - trades(&before, "P"), 1.0, "{label}");
+        if label == "sqlite" {
+            // The trade's insert and its placement went through the write queue.
+            assert!(created.since(&before, "nkpay_db_batched_writes_total", &[]) >= 2.0);
+            let batches = created.since(&before, "nkpay_db_write_batches_total", &[]);
+            assert!(batches >= 1.0, "{batches}");
+            assert!(
+                created.count("nkpay_db_batched_writes_total", &[])
+                    >= created.count("nkpay_db_write_batches_total", &[])
+            );
+        }
 
         // The payer pays; the notify finalizes the trade and enqueues the notification.
         p.pay_wechat(r.get("pay_info")).await;

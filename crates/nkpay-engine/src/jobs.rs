@@ -266,8 +266,8 @@ impl QueryJob {
         let owner = engine.job_owner().to_owned();
         let written = engine
             .db
-            .write(move |db| async move {
-                let (conn, owner) = (db.conn(), owner.as_str());
+            .write(move |w| async move {
+                let (conn, owner) = (&w.executor(), owner.as_str());
                 match self {
                     QueryJob::Trade => query_jobs::reschedule_trades(conn, &rows, owner, now).await,
                     QueryJob::Refund => {

@@ -37,6 +37,11 @@ pub const OUTBOX_OLDEST_DUE_AGE: &str = "nkpay_notification_outbox_oldest_due_ag
 pub const DB_POOL_CONNECTIONS: &str = "nkpay_db_pool_connections";
 /// Gauge, the most connections this node's pool opens (`database.max_connections`).
 pub const DB_POOL_MAX: &str = "nkpay_db_pool_max_connections";
+/// Counter, the transactions in which this node's write queue ran the hot writes (SQLite file
+/// only: group commit, `nkpay_store::Db::write`); set from the queue's own count at scrape time.
+pub const DB_WRITE_BATCHES: &str = "nkpay_db_write_batches_total";
+/// Counter, the writes run in those transactions: ÷ [`DB_WRITE_BATCHES`] is the mean batch.
+pub const DB_BATCHED_WRITES: &str = "nkpay_db_batched_writes_total";
 
 /// The background jobs, as the `job` label names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +108,14 @@ pub fn describe() {
         DB_POOL_MAX,
         "Most connections this node's database pool opens"
     );
+    describe_counter!(
+        DB_WRITE_BATCHES,
+        "Transactions of this node's SQLite write queue (group commit)"
+    );
+    describe_counter!(
+        DB_BATCHED_WRITES,
+        "Writes run in the transactions of this node's SQLite write queue"
+    );
 }
 
 /// Records one round of `job` that took `elapsed` and ended `ok` or not.
@@ -139,7 +152,8 @@ pub(crate) fn deliveries(result: &'static str, n: usize) {
 
 /// Sets the scrape-time gauges from the database as of `now`: [`TRADES`] (one grouped COUNT),
 /// [`OUTBOX_DEPTH`] and [`OUTBOX_OLDEST_DUE_AGE`] (two indexed reads of `notifications`), and
-/// [`DB_POOL_CONNECTIONS`] / [`DB_POOL_MAX`] (no query). Called by the metrics endpoint before
+/// [`DB_POOL_CONNECTIONS`] / [`DB_POOL_MAX`], and on a SQLite file [`DB_WRITE_BATCHES`] /
+/// [`DB_BATCHED_WRITES`] (no query). Called by the metrics endpoint before
 /// it renders.
 ///
 /// # Errors
@@ -151,6 +165,10 @@ pub async fn sample(db: &Db, now: DateTime<Utc>) -> Result<(), EngineError> {
         metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(pool.open - idle));
         metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(f64::from(idle));
         metrics::gauge!(DB_POOL_MAX).set(f64::from(pool.max));
+    }
+    if let Some(batches) = db.write_batches() {
+        metrics::counter!(DB_WRITE_BATCHES).absolute(batches.batches);
+        metrics::counter!(DB_BATCHED_WRITES).absolute(batches.writes);
     }
     for (status, n) in nkpay_store::gauges::trades_by_status(db.conn()).await? {
         metrics::gauge!(TRADES, "state" => status.as_str()).set(n as f64);

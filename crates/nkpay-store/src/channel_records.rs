@@ -3,11 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use nkpay_core::trade_type::ChannelKind;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entity::{channel_exchange, channel_inbound_message};
 use crate::error::StoreError;
@@ -56,14 +52,6 @@ pub struct NewExchange {
     pub at: DateTime<Utc>,
 }
 
-/// Stores an inbound notify as received.
-pub async fn record_inbound(
-    conn: &impl ConnectionTrait,
-    new: &NewInboundMessage,
-) -> Result<channel_inbound_message::Model, StoreError> {
-    Ok(inbound_row(new).insert(conn).await?)
-}
-
 /// The row of one inbound notify.
 fn inbound_row(new: &NewInboundMessage) -> channel_inbound_message::ActiveModel {
     channel_inbound_message::ActiveModel {
@@ -78,33 +66,6 @@ fn inbound_row(new: &NewInboundMessage) -> channel_inbound_message::ActiveModel 
         received_at: Set(new.received_at),
         ..Default::default()
     }
-}
-
-/// Completes an inbound record once it was verified and handled.
-pub async fn set_inbound_outcome(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    verified: bool,
-    outcome: &str,
-    nkp_seq_id: Option<&str>,
-) -> Result<bool, StoreError> {
-    use channel_inbound_message::Column as C;
-    let res = channel_inbound_message::Entity::update_many()
-        .col_expr(C::Verified, Expr::value(verified))
-        .col_expr(C::Outcome, Expr::value(outcome))
-        .col_expr(C::NkpSeqId, Expr::value(nkp_seq_id.map(str::to_owned)))
-        .filter(C::Id.eq(id))
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Stores one call to a channel and its reply.
-pub async fn record_exchange(
-    conn: &impl ConnectionTrait,
-    new: &NewExchange,
-) -> Result<channel_exchange::Model, StoreError> {
-    Ok(exchange_row(new).insert(conn).await?)
 }
 
 /// The row of one call to a channel.
@@ -144,32 +105,33 @@ pub async fn record_inbound_many(
 }
 
 /// One INSERT of history rows; on PostgreSQL committed without waiting for the WAL flush
-/// (see [`record_exchanges`]). Nothing for no rows.
+/// (see [`record_exchanges`]); on a SQLite file in the server's runtime it joins the write
+/// queue's batch (`crate::Db::write`). Nothing for no rows.
 async fn insert_history<A>(
     db: &crate::Db,
     models: impl IntoIterator<Item = A>,
 ) -> Result<(), StoreError>
 where
-    A: sea_orm::ActiveModelTrait + Send,
+    A: sea_orm::ActiveModelTrait + Send + 'static,
 {
     let mut models = models.into_iter().peekable();
     if models.peek().is_none() {
         return Ok(());
     }
     let insert = A::Entity::insert_many(models);
-    match db.backend() {
-        sea_orm::DbBackend::Postgres => {
-            let txn = db.conn().begin().await?;
+    db.write(move |w| async move {
+        if w.executor().get_database_backend() == sea_orm::DbBackend::Postgres {
+            let txn = w.begin_write().await?;
             txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
                 .await?;
             insert.exec_without_returning(&txn).await?;
             txn.commit().await?;
+        } else {
+            insert.exec_without_returning(&w.executor()).await?;
         }
-        _ => {
-            insert.exec_without_returning(db.conn()).await?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// Inbound messages linked to a trade or refund, oldest first.

@@ -2,6 +2,7 @@
 //! transactions that behave the same on both.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nkpay_migration::MigratorTrait;
@@ -9,10 +10,11 @@ use sea_orm::sqlx::postgres::PgSslMode;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    RuntimeErr, TransactionTrait,
 };
 
 use crate::error::StoreError;
+use crate::write_batch::{Batcher, WriteBatches, WriteConn, immediate};
 
 /// How long a SQLite connection waits for the write lock before giving up. With the one
 /// writer connection ([`Db`]) nobody in this process waits on it; another process writing the
@@ -34,8 +36,8 @@ pub const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// SQLite lets one connection write at a time; a second writer gets `SQLITE_BUSY` and its busy
 /// handler sleeps (1, 2, 5, 10 … ms) before trying again, which under load costs far more than
 /// the writes themselves (issue 16: p50 of 19 ms at half the maximum rate). So on a SQLite file
-/// every statement through [`Db::conn`] and every transaction of [`Db::begin_write`] share ONE
-/// connection — writers wait in the pool's queue, in order, without sleeping — and reads that
+/// every statement through [`Db::conn`], every transaction of [`Db::begin_write`] and every
+/// batch of [`Db::write`] share ONE connection — writers wait in the pool's queue, in order, without sleeping — and reads that
 /// need no write lock may use [`Db::reader`], a pool of `max_connections` connections that read
 /// beside the writer (WAL: a read sees every committed write). On PostgreSQL and in-memory
 /// SQLite both are the same pool.
@@ -47,9 +49,9 @@ pub const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 pub struct Db {
     conn: DatabaseConnection,
     reader: Option<DatabaseConnection>,
-    /// On a SQLite file opened inside a multi-threaded tokio runtime: that runtime, where
-    /// [`Db::write`] runs the hot writes (see there).
-    writes_on: Option<tokio::runtime::Handle>,
+    /// On a SQLite file opened inside a multi-threaded tokio runtime: the queue whose task runs
+    /// [`Db::write`]'s writes in batches on that runtime (see there).
+    batcher: Option<Arc<Batcher>>,
 }
 
 impl Db {
@@ -59,7 +61,7 @@ impl Db {
         Db {
             conn,
             reader: None,
-            writes_on: None,
+            batcher: None,
         }
     }
 
@@ -128,40 +130,52 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, which takes
-    /// the write lock up front: a deferred transaction that reads and then writes can fail with
-    /// SQLITE_BUSY when another writer got in between, and busy_timeout does not help there.
+    /// Starts a transaction that will write, on the caller's task. On SQLite it is
+    /// `BEGIN IMMEDIATE`, which takes the write lock up front: a deferred transaction that reads
+    /// and then writes can fail with SQLITE_BUSY when another writer got in between, and
+    /// busy_timeout does not help there. The hot writes go through [`Db::write`] instead.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(self.conn.begin_with_options(options).await?)
+        Ok(self.conn.begin_with_options(immediate()).await?)
     }
 
-    /// Runs `write` — statements through [`Db::conn`] — and returns its result. On a SQLite
-    /// file opened in a multi-threaded runtime (the server's) it runs as a task of that
-    /// runtime, whose threads are mostly idle, instead of inside the request: the one writer
-    /// connection is held from its checkout until the task is polled again to give it back,
-    /// and a request task shares its thread with RSA and JSON work of other requests, so it
-    /// was polled late and every writer behind it waited (issue 16: T_JSAPI creates stopped
-    /// scaling at about 1,000/s with the CPU half idle). Elsewhere it runs in place.
+    /// Runs `write` — its statements through the [`WriteConn`] it is given — and returns its
+    /// result.
     ///
-    /// The write runs to its end even when the caller stops waiting: a write is never cut
-    /// off half-way by a dropped request. Errors: the write's own; [`StoreError::Db`] when the
-    /// runtime is shutting down and the task could not finish.
-    pub async fn write<T, F>(&self, write: impl FnOnce(Db) -> F) -> Result<T, StoreError>
+    /// On a SQLite file opened in a multi-threaded runtime (the server's), the write queues for
+    /// one task of that runtime, which runs it together with the writes queued beside it in one
+    /// transaction and answers after the `COMMIT` (group commit; the rules that keep each write
+    /// atomic are in `write_batch.rs`). A request task shares its thread with RSA and JSON work,
+    /// so a write run inside it was polled late while holding the one writer connection, and
+    /// each write paid the connection's checkout and give-back besides its statements (issue
+    /// 16: `T_JSAPI` creates stopped at about 1,000/s with the CPU a third idle). Elsewhere it
+    /// runs in place on the pool.
+    ///
+    /// `write` must make every statement through its [`WriteConn`], never through
+    /// [`Db::conn`] or [`Db::begin_write`], which would wait for the connection its batch holds;
+    /// and it must not wait on anything but the database. A `Db::write` inside it is refused
+    /// ([`StoreError::Db`]) rather than left waiting for its own batch. It runs to its end even when the
+    /// caller stops waiting: a write is never cut off half-way by a dropped request.
+    ///
+    /// Errors: the write's own; [`StoreError::Db`] when its batch did not commit (every write
+    /// of the batch gets that error, and none of them is written), or when it panicked.
+    pub async fn write<T, F>(
+        &self,
+        write: impl FnOnce(WriteConn) -> F + Send + 'static,
+    ) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
         T: Send + 'static,
     {
-        match &self.writes_on {
-            Some(runtime) => runtime
-                .spawn(write(self.clone()))
-                .await
-                .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(format!("write task: {e}"))))?,
-            None => write(self.clone()).await,
+        match &self.batcher {
+            Some(batcher) => batcher.write(write).await,
+            None => write(WriteConn::pool(self.conn.clone())).await,
         }
+    }
+
+    /// The batches [`Db::write`] ran so far (`None` where writes run in place: PostgreSQL,
+    /// in-memory SQLite, outside a multi-threaded runtime).
+    pub fn write_batches(&self) -> Option<WriteBatches> {
+        self.batcher.as_ref().map(|b| b.counts())
     }
 
     /// Closes the pools, waiting for connections to be returned.
@@ -225,13 +239,14 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             let conn = Database::connect(writer).await?;
             options.max_connections(max_connections.unwrap_or(SQLITE_POOL_SIZE));
             let reader = Database::connect(options).await?;
-            let writes_on = tokio::runtime::Handle::try_current()
+            let batcher = tokio::runtime::Handle::try_current()
                 .ok()
-                .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+                .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+                .map(|runtime| Arc::new(Batcher::start(conn.clone(), &runtime)));
             Ok(Db {
                 conn,
                 reader: Some(reader),
-                writes_on,
+                batcher,
             })
         }
         "postgres" | "postgresql" => {
@@ -667,8 +682,8 @@ mod tests {
         db.close().await.expect("close");
     }
 
-    /// In a multi-threaded runtime a SQLite file's writes run as tasks of that runtime, and
-    /// one whose caller stopped waiting still completes; in a current-thread runtime (and on
+    /// In a multi-threaded runtime a SQLite file's writes run on the write queue's task of that
+    /// runtime, and one whose caller stopped waiting still completes; in a current-thread runtime (and on
     /// PostgreSQL) they run in place.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_run_on_the_runtime_and_finish_when_the_caller_stops_waiting() {
@@ -676,7 +691,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nkpay-write-{}", std::process::id()));
         let url = format!("sqlite://{}", dir.join("w.db").display());
         let db = Db::connect_with_pool_size(&url, 2).await.expect("sqlite");
-        assert!(db.writes_on.is_some(), "opened in a multi-threaded runtime");
+        assert!(db.batcher.is_some(), "opened in a multi-threaded runtime");
         let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text.to_owned());
         db.conn()
             .execute_raw(sql("CREATE TABLE t (n INTEGER)"))
@@ -684,8 +699,8 @@ mod tests {
             .expect("create");
         let caller = std::thread::current().id();
         let ran_on = db
-            .write(move |db| async move {
-                db.conn()
+            .write(move |w| async move {
+                w.executor()
                     .execute_raw(sql("INSERT INTO t VALUES (1)"))
                     .await?;
                 Ok(std::thread::current().id())
@@ -697,9 +712,9 @@ mod tests {
         // Polled once (the task starts and waits for the gate), then dropped: once the gate
         // opens the insert still lands.
         let (open, gate) = tokio::sync::oneshot::channel::<()>();
-        let started = db.write(move |db| async move {
+        let started = db.write(move |w| async move {
             let _ = gate.await;
-            db.conn()
+            w.executor()
                 .execute_raw(sql("INSERT INTO t VALUES (2)"))
                 .await?;
             Ok(())
@@ -739,7 +754,7 @@ mod tests {
                 let db = Db::connect_with_pool_size(&url.replace("w.db", "c.db"), 1)
                     .await
                     .expect("sqlite");
-                let none = db.writes_on.is_none();
+                let none = db.batcher.is_none();
                 db.close().await.expect("close");
                 none
             })

@@ -42,7 +42,7 @@ where
     E::Model: FromQueryResult + Send + 'static,
 {
     let stmt = claim_statement(db.backend(), cols, owner, now, lease, limit);
-    db.write(move |db| async move { Ok(E::find().from_raw_sql(stmt).all(db.conn()).await?) })
+    db.write(move |w| async move { Ok(E::find().from_raw_sql(stmt).all(&w.executor()).await?) })
         .await
 }
 

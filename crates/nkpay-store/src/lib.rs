@@ -48,8 +48,10 @@ pub mod testing;
 pub mod trade_close_requests;
 pub mod trade_schedule;
 pub mod trades;
+mod write_batch;
 
 pub(crate) use db::unique_row;
 pub use db::{Db, PoolStatus, connect, migrate};
 pub use error::StoreError;
 pub use sea_orm;
+pub use write_batch::{MAX_BATCH, WriteBatches, WriteConn};

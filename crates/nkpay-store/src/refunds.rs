@@ -18,6 +18,7 @@ use crate::entity::refund::{self, Column};
 use crate::error::StoreError;
 use crate::notifications::{self, NewNotification};
 use crate::trades;
+use crate::write_batch::WriteConn;
 
 const PROCESSING: RefundStatus = RefundStatus::Processing;
 
@@ -85,8 +86,8 @@ pub async fn create_reserved(
     now: DateTime<Utc>,
 ) -> Result<Reservation, StoreError> {
     let new = new.clone();
-    db.write(move |db| async move {
-        let txn = db.begin_write().await?;
+    db.write(move |w| async move {
+        let txn = w.begin_write().await?;
         if !trades::reserve_refund(&txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
             txn.rollback().await?;
             return Ok(Reservation::Refused);
@@ -267,19 +268,19 @@ pub async fn finalize_with(
         });
     }
     let (id, state) = (nkp_seq_id.to_owned(), final_state.clone());
-    db.write(move |db| async move { finalize_on(&db, &id, &state, notification, now).await })
+    db.write(move |w| async move { finalize_on(&w, &id, &state, notification, now).await })
         .await
 }
 
 /// The transaction of [`finalize_with`], on the connection it runs on.
 async fn finalize_on(
-    db: &Db,
+    w: &WriteConn,
     nkp_seq_id: &str,
     final_state: &RefundFinalState,
     notification: impl FnOnce(Money) -> Option<NewNotification>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let txn = db.begin_write().await?;
+    let txn = w.begin_write().await?;
     let Some(current) = find_by_nkp_seq_id(&txn, nkp_seq_id).await? else {
         return Err(StoreError::NotFound {
             what: "refund",

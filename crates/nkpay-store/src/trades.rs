@@ -406,10 +406,11 @@ pub async fn record_repeated_placement(
 /// transaction. Returns `true` for exactly one caller however many race: the others (and
 /// every later call) get `false` and must re-read the trade. Also ends its query job.
 ///
-/// The transaction runs through [`Db::write`]: on SQLite it holds the one writer connection
-/// for four statements, and a channel notify's request task (on a busy HTTP worker) or the
-/// jobs' lower-priority thread polled late between them kept every other write waiting
-/// (issue 16: a burst of pay notifies stalled the refunds behind it).
+/// The transaction runs through [`Db::write`] (on a SQLite file a savepoint in the write
+/// queue's batch): its four statements once held the one writer connection on a channel
+/// notify's request task (on a busy HTTP worker) or the jobs' lower-priority thread, polled
+/// late between them while every other write waited (issue 16: a burst of pay notifies
+/// stalled the refunds behind it).
 pub async fn finalize(
     db: &Db,
     nkp_seq_id: &str,
@@ -422,8 +423,8 @@ pub async fn finalize(
         final_state.clone(),
         notification.cloned(),
     );
-    db.write(move |db| async move {
-        let txn = db.begin_write().await?;
+    db.write(move |w| async move {
+        let txn = w.begin_write().await?;
         let changed = finalize_in(&txn, &id, &state, notification.as_ref(), now).await?;
         txn.commit().await?;
         Ok(changed)

@@ -15,27 +15,37 @@ use nkpay_store::{admin_users, audit_log, incidents};
 async fn inbound_messages_and_exchanges_are_kept_per_trade() {
     for t in databases().await {
         let c = t.db.conn();
-        let msg = channel_records::record_inbound(
-            c,
-            &NewInboundMessage {
-                channel: ChannelKind::Wechat,
-                kind: "pay".into(),
-                body: "<xml><return_code>SUCCESS</return_code></xml>".into(),
-                headers: Some(r#"{"content-type":"text/xml"}"#.into()),
-                remote_addr: Some("127.0.0.1:5555".into()),
-                verified: false,
-                outcome: None,
-                nkp_seq_id: None,
-                received_at: fixture::t0(),
-            },
+        // Two notifies: one for the trade (verified, with its outcome), one refused unsigned.
+        let stored = channel_records::record_inbound_many(
+            &t.db,
+            &[
+                NewInboundMessage {
+                    channel: ChannelKind::Wechat,
+                    kind: "pay".into(),
+                    body: "<xml><return_code>SUCCESS</return_code></xml>".into(),
+                    headers: Some(r#"{"content-type":"text/xml"}"#.into()),
+                    remote_addr: Some("127.0.0.1:5555".into()),
+                    verified: true,
+                    outcome: Some("finalized S".into()),
+                    nkp_seq_id: Some("NKP0001".into()),
+                    received_at: fixture::t0(),
+                },
+                NewInboundMessage {
+                    channel: ChannelKind::Wechat,
+                    kind: "pay".into(),
+                    body: "<xml></xml>".into(),
+                    headers: None,
+                    remote_addr: None,
+                    verified: false,
+                    outcome: Some("refused: no signature".into()),
+                    nkp_seq_id: None,
+                    received_at: fixture::t0(),
+                },
+            ],
         )
         .await
         .unwrap();
-        assert!(
-            channel_records::set_inbound_outcome(c, msg.id, true, "finalized S", Some("NKP0001"))
-                .await
-                .unwrap()
-        );
+        assert_eq!(stored, 2, "{}", t.label);
         let linked = channel_records::list_inbound_for(c, "NKP0001")
             .await
             .unwrap();
@@ -48,23 +58,27 @@ async fn inbound_messages_and_exchanges_are_kept_per_trade() {
             t.label
         );
 
-        for call in ["unifiedorder", "orderquery"] {
-            channel_records::record_exchange(
-                c,
-                &NewExchange {
-                    nkp_seq_id: Some("NKP0001".into()),
-                    channel: ChannelKind::Wechat,
-                    call_name: call.into(),
-                    request_body: "<xml><sign>***</sign></xml>".into(),
-                    reply_body: None,
-                    duration_ms: 30,
-                    outcome: "ok".into(),
-                    at: fixture::t0(),
-                },
-            )
-            .await
-            .unwrap();
-        }
+        let calls: Vec<NewExchange> = ["unifiedorder", "orderquery"]
+            .into_iter()
+            .map(|call| NewExchange {
+                nkp_seq_id: Some("NKP0001".into()),
+                channel: ChannelKind::Wechat,
+                call_name: call.into(),
+                request_body: "<xml><sign>***</sign></xml>".into(),
+                reply_body: None,
+                duration_ms: 30,
+                outcome: "ok".into(),
+                at: fixture::t0(),
+            })
+            .collect();
+        assert_eq!(
+            channel_records::record_exchanges(&t.db, &calls)
+                .await
+                .unwrap(),
+            2,
+            "{}",
+            t.label
+        );
         let calls: Vec<_> = channel_records::list_exchanges_for(c, "NKP0001")
             .await
             .unwrap()

@@ -65,7 +65,7 @@ impl Payments {
         let new = self.new_trade(scope, &cmd, &route, time_expire, now);
         let inserted = self
             .db
-            .write(move |db| async move { trades::insert(db.conn(), &new, now).await })
+            .write(move |w| async move { trades::insert(&w.executor(), &new, now).await })
             .await;
         let t = match inserted {
             Ok(t) => t,
@@ -215,9 +215,9 @@ impl Payments {
                         );
                         let recorded = self
                             .db
-                            .write(move |db| async move {
+                            .write(move |w| async move {
                                 trades::record_placement_and_answer(
-                                    db.conn(),
+                                    &w.executor(),
                                     &id,
                                     &stored,
                                     &answer,
