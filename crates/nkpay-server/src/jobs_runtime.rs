@@ -10,10 +10,10 @@
 //! it on, at 600 `T_JSAPI` a second). A background job may wait; a merchant's request should
 //! not. So when the CPU is short the kernel gives it to the requests first, and the job catches
 //! up when they leave room; its lag is measured (`nkpay_job_lag_seconds`). The query jobs'
-//! claims and reschedules — their writes on every row they touch — run on the requests'
-//! runtime (`nkpay_store::Db::write`), so for those a job thread waiting for the CPU never
-//! holds SQLite's one writer connection. The rarer writes of a job's work (a close, a
-//! finalization) still run on the jobs' thread.
+//! claims and reschedules — their writes on every row they touch — and its finalizations go
+//! through the write queue on the requests' runtime (`nkpay_store::Db::write`), so for those a
+//! job thread waiting for the CPU never holds SQLite's one writer connection. The rarer writes
+//! of a job's work (a close, an incident) still run on the jobs' thread.
 //!
 //! Niceness is per thread on Linux (setpriority(2), NOTES: "the nice value is a per-thread
 //! attribute"), so only this runtime's threads are lowered. Raising niceness needs no

@@ -124,7 +124,7 @@ where
             let txn = w.begin_write().await?;
             txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
                 .await?;
-            insert.exec_without_returning(&txn).await?;
+            insert.exec_without_returning(&*txn).await?;
             txn.commit().await?;
         } else {
             insert.exec_without_returning(&w.executor()).await?;

@@ -26,9 +26,10 @@ pub(crate) struct LeaseColumns {
 }
 
 /// Claims up to `limit` rows due at `now` for `owner` until `now + lease`, oldest due first.
-/// The statement runs through [`Db::write`]: on SQLite it holds the one writer connection, so
-/// it runs on the server's runtime whatever thread the claimer is on (the jobs' thread runs at
-/// a lower CPU priority, and a claim polled late would keep the requests' writes waiting).
+/// The statement runs through [`Db::write`]: on SQLite it joins the write queue's batch on the
+/// server's runtime whatever thread the claimer is on (the jobs' thread runs at a lower CPU
+/// priority, and a claim polled late while holding the one writer connection would keep the
+/// requests' writes waiting).
 pub(crate) async fn claim<E>(
     db: &Db,
     cols: &LeaseColumns,

@@ -54,4 +54,4 @@ pub(crate) use db::unique_row;
 pub use db::{Db, PoolStatus, connect, migrate};
 pub use error::StoreError;
 pub use sea_orm;
-pub use write_batch::{MAX_BATCH, WriteBatches, WriteConn};
+pub use write_batch::{MAX_BATCH, WriteBatches, WriteConn, WriteTxn};

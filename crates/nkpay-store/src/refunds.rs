@@ -88,12 +88,12 @@ pub async fn create_reserved(
     let new = new.clone();
     db.write(move |w| async move {
         let txn = w.begin_write().await?;
-        if !trades::reserve_refund(&txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
+        if !trades::reserve_refund(&*txn, &new.org_nkp_seq_id, new.ord_amt, now).await? {
             txn.rollback().await?;
             return Ok(Reservation::Refused);
         }
         // On failure the transaction is dropped, which rolls the reservation back.
-        let saved = insert_processing(&txn, &new, now).await?;
+        let saved = insert_processing(&*txn, &new, now).await?;
         txn.commit().await?;
         Ok(Reservation::Reserved(Box::new(saved)))
     })
@@ -281,7 +281,7 @@ async fn finalize_on(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let txn = w.begin_write().await?;
-    let Some(current) = find_by_nkp_seq_id(&txn, nkp_seq_id).await? else {
+    let Some(current) = find_by_nkp_seq_id(&*txn, nkp_seq_id).await? else {
         return Err(StoreError::NotFound {
             what: "refund",
             key: nkp_seq_id.to_owned(),
@@ -311,7 +311,7 @@ async fn finalize_on(
     if let Some(v) = &final_state.bank_message {
         update = update.col_expr(Column::BankMessage, Expr::value(v.clone()));
     }
-    if update.exec(&txn).await?.rows_affected != 1 {
+    if update.exec(&*txn).await?.rows_affected != 1 {
         return Ok(false);
     }
     let amount = Money::from_fen(current.ord_amt).map_err(|e| StoreError::Corrupt {
@@ -320,9 +320,9 @@ async fn finalize_on(
     })?;
     let moved = match final_state.status {
         RefundStatus::Succeeded => {
-            trades::commit_refund(&txn, &current.org_nkp_seq_id, amount, now).await?
+            trades::commit_refund(&*txn, &current.org_nkp_seq_id, amount, now).await?
         }
-        _ => trades::release_refund(&txn, &current.org_nkp_seq_id, amount, now).await?,
+        _ => trades::release_refund(&*txn, &current.org_nkp_seq_id, amount, now).await?,
     };
     if !moved {
         // The reservation is missing: storing the state anyway would break the trade's sums.
@@ -336,18 +336,18 @@ async fn finalize_on(
     }
     let fee = match final_state.status {
         RefundStatus::Succeeded => {
-            let fee = returned_fee(&txn, &current.org_nkp_seq_id, amount).await?;
+            let fee = returned_fee(&*txn, &current.org_nkp_seq_id, amount).await?;
             refund::Entity::update_many()
                 .col_expr(Column::FeeAmt, Expr::value(fee.fen()))
                 .filter(Column::NkpSeqId.eq(nkp_seq_id))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
             fee
         }
         _ => Money::ZERO,
     };
     if let Some(n) = notification(fee) {
-        notifications::enqueue(&txn, &n, now).await?;
+        notifications::enqueue(&*txn, &n, now).await?;
     }
     txn.commit().await?;
     Ok(true)

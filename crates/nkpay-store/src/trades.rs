@@ -425,7 +425,7 @@ pub async fn finalize(
     );
     db.write(move |w| async move {
         let txn = w.begin_write().await?;
-        let changed = finalize_in(&txn, &id, &state, notification.as_ref(), now).await?;
+        let changed = finalize_in(&*txn, &id, &state, notification.as_ref(), now).await?;
         txn.commit().await?;
         Ok(changed)
     })

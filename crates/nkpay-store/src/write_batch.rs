@@ -25,9 +25,11 @@
 //! - a write that panics rolls its batch back; every write of the batch is answered with an
 //!   error and the task goes on with the next batch;
 //! - the answer to a write is sent after the `COMMIT` succeeded, so what a caller was told is
-//!   written is on disk for every reader (WAL).
+//!   written is committed and visible to every reader (WAL; with `synchronous = NORMAL` a
+//!   power cut may lose the last commits, as for any write of this database).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -72,16 +74,51 @@ impl WriteConn {
     /// Starts a transaction of this write's own, which it commits, or drops to roll back: on
     /// the pool `BEGIN IMMEDIATE` on SQLite (see [`crate::Db::begin_write`]) and `BEGIN` on
     /// PostgreSQL; inside a batch a savepoint (`SAVEPOINT`, then `RELEASE` on commit and
-    /// `ROLLBACK TO` on drop), whose writes commit with the batch.
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(match &self.0 {
+    /// `ROLLBACK TO` on drop), whose writes commit with the batch. It borrows this
+    /// `WriteConn`, so it cannot outlive the write (a savepoint left open past its write would
+    /// turn the batch's `COMMIT` into a `RELEASE`).
+    pub async fn begin_write(&self) -> Result<WriteTxn<'_>, StoreError> {
+        let txn = match &self.0 {
             Inner::Pool(conn) => conn.begin_with_options(immediate()).await?,
             Inner::Batch(txn) => txn.begin().await?,
+        };
+        Ok(WriteTxn {
+            txn,
+            _write: PhantomData,
         })
     }
 
     pub(crate) fn pool(conn: DatabaseConnection) -> WriteConn {
         WriteConn(Inner::Pool(conn))
+    }
+}
+
+/// A write's own transaction ([`WriteConn::begin_write`]): use it as the sea-orm
+/// [`DatabaseTransaction`] it derefs to (`&*txn` where a `&impl ConnectionTrait` is asked for),
+/// then [`WriteTxn::commit`], or [`WriteTxn::rollback`] or drop it to undo its statements.
+#[derive(Debug)]
+pub struct WriteTxn<'a> {
+    txn: DatabaseTransaction,
+    _write: PhantomData<&'a WriteConn>,
+}
+
+impl WriteTxn<'_> {
+    /// Commits: `COMMIT`, or inside a batch `RELEASE` (the batch commits it).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.txn.commit().await?)
+    }
+
+    /// Undoes its statements: `ROLLBACK`, or inside a batch `ROLLBACK TO` its savepoint.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.txn.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTxn<'_> {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 }
 
@@ -108,7 +145,10 @@ tokio::task_local! {
     static IN_WRITE: ();
 }
 
-type Job = Box<dyn FnOnce(WriteConn) -> Pin<Box<dyn Future<Output = Ran> + Send>> + Send>;
+/// A queued write: run it on the batch's `WriteConn`, or, given `Err` with the reason (its batch
+/// could not begin), answer its caller with that error without running it.
+type Job =
+    Box<dyn FnOnce(Result<WriteConn, String>) -> Pin<Box<dyn Future<Output = Ran> + Send>> + Send>;
 
 /// The queue of writes and the task that runs them in batches (see the module).
 #[derive(Debug)]
@@ -168,7 +208,10 @@ impl Batcher {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
-                let result = write(conn).await;
+                let result = match conn {
+                    Ok(conn) => write(conn).await,
+                    Err(reason) => Err(StoreError::Db(DbErr::Custom(reason))),
+                };
                 Ran {
                     failed: result.is_err(),
                     answer: Box::new(move |commit| {
@@ -208,15 +251,15 @@ async fn run(
         let txn = match conn.begin_with_options(immediate()).await {
             Ok(txn) => Arc::new(txn),
             Err(e) => {
-                // Run the write alone on the pool, as without batches: its own statements
-                // meet whatever made BEGIN fail and answer with it.
-                tracing::warn!(error = %e, "could not begin a write batch; running the write alone");
-                let write = first(WriteConn::pool(conn.clone()));
-                if let Ok(ran) = AssertUnwindSafe(IN_WRITE.scope((), write))
-                    .catch_unwind()
-                    .await
-                {
-                    (ran.answer)(Ok(()));
+                // Every write queued now gets the error; those queued later try again. A
+                // writer connection held elsewhere past the pool's acquire time-out (30 s) thus
+                // fails the queue at once instead of one write per time-out.
+                tracing::warn!(error = %e, "could not begin a write batch");
+                let reason = format!("could not begin the write's batch: {e}");
+                let mut next = Some(first);
+                while let Some(job) = next {
+                    (job(Err(reason.clone())).await.answer)(Ok(()));
+                    next = queue.try_recv().ok();
                 }
                 continue;
             }
@@ -225,7 +268,7 @@ async fn run(
         let mut panicked = false;
         let mut next = Some(first);
         while let Some(job) = next {
-            let write = job(WriteConn(Inner::Batch(Arc::clone(&txn))));
+            let write = job(Ok(WriteConn(Inner::Batch(Arc::clone(&txn)))));
             let ran = AssertUnwindSafe(IN_WRITE.scope((), write))
                 .catch_unwind()
                 .await;

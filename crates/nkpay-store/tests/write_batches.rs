@@ -92,7 +92,7 @@ fn delta(before: Option<WriteBatches>, after: Option<WriteBatches>) -> Option<(u
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_queued_together_commit_together_and_each_is_visible_when_answered() {
+async fn writes_queued_together_commit_together_and_each_is_visible_once_answered() {
     for t in databases().await {
         let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
         let before = t.db.write_batches();
@@ -176,7 +176,7 @@ async fn a_write_that_drops_its_own_transaction_leaves_nothing_and_the_others_st
         let undone: Write = Box::pin(async move {
             db.write(move |w| async move {
                 let txn = w.begin_write().await?;
-                trades::insert(&txn, &new, fixture::t0()).await?;
+                trades::insert(&*txn, &new, fixture::t0()).await?;
                 // Dropped without commit: rolled back (a savepoint inside a batch).
                 drop(txn);
                 Err(StoreError::Invalid {
@@ -271,4 +271,88 @@ async fn a_write_inside_a_write_is_refused_instead_of_waiting_for_itself() {
     );
     assert!(!exists(&t.db, "NKPN01").await);
     the_queue_goes_on(&t.db, &seeded, "NKPN02").await;
+}
+
+/// A write inserting trade `nkp_seq_id` in a transaction of its own, then committing it or
+/// rolling it back; `Ok` either way.
+fn insert_in_own_txn(db: &Db, seeded: &fixture::Seeded, nkp_seq_id: &str, commit: bool) -> Write {
+    let (db, new) = (
+        db.clone(),
+        fixture::new_trade(seeded, nkp_seq_id, &format!("REQ{nkp_seq_id}"), 100),
+    );
+    Box::pin(async move {
+        db.write(move |w| async move {
+            let txn = w.begin_write().await?;
+            trades::insert(&*txn, &new, fixture::t0()).await?;
+            if commit {
+                txn.commit().await
+            } else {
+                txn.rollback().await
+            }
+        })
+        .await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_rolls_its_own_transaction_back_and_succeeds_keeps_the_batch_going() {
+    for t in databases().await {
+        let seeded = fixture::seed(&t.db, &fixture::sealer()).await;
+        let before = t.db.write_batches();
+        let writes = vec![
+            insert_in_own_txn(&t.db, &seeded, "NKPK01", false),
+            insert_in_own_txn(&t.db, &seeded, "NKPK02", true),
+            insert(&t.db, &seeded, "NKPK03", "REQNKPK03"),
+        ];
+        let (gate, answers) = run_behind_gate(&t.db, writes).await;
+        gate.unwrap_or_else(|e| panic!("{}: {e}", t.label));
+        for a in answers {
+            a.unwrap_or_else(|e| panic!("{}: {e}", t.label));
+        }
+        assert!(!exists(&t.db, "NKPK01").await, "{}: rolled back", t.label);
+        assert!(exists(&t.db, "NKPK02").await, "{}", t.label);
+        assert!(exists(&t.db, "NKPK03").await, "{}", t.label);
+        if t.label == "sqlite" {
+            // One batch: the rollback was the write's own, not a failure.
+            assert_eq!(delta(before, t.db.write_batches()), Some((1, 4)));
+        }
+    }
+}
+
+/// SQLite only: a write's answer waits for its batch's `COMMIT`, and until then its row is not
+/// on the readers' pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_answered_only_once_its_batch_committed() {
+    let (t, seeded) = sqlite().await;
+    let (open, gated) = oneshot::channel();
+    let mut first = gate(&t.db, gated);
+    assert!(futures::poll!(first.as_mut()).is_pending());
+    let mut written = insert(&t.db, &seeded, "NKPC01", "REQC01");
+    assert!(futures::poll!(written.as_mut()).is_pending());
+    // The batch's last write: says when it runs (the insert before it has run) and waits.
+    let (running, runs) = oneshot::channel();
+    let (close, closed) = oneshot::channel::<()>();
+    let db = t.db.clone();
+    let mut last: Write = Box::pin(async move {
+        db.write(move |_w| async move {
+            let _ = running.send(());
+            let _ = closed.await;
+            Ok(())
+        })
+        .await
+    });
+    assert!(futures::poll!(last.as_mut()).is_pending());
+    open.send(()).expect("the gate waits");
+    runs.await.expect("the last write runs");
+    assert!(
+        futures::poll!(written.as_mut()).is_pending(),
+        "answered before its batch committed"
+    );
+    assert!(!exists(&t.db, "NKPC01").await, "visible before the COMMIT");
+    close.send(()).expect("the last write waits");
+    let (first, written, last) = futures::join!(first, written, last);
+    first.expect("gate");
+    written.expect("insert");
+    last.expect("last");
+    assert!(exists(&t.db, "NKPC01").await);
 }
