@@ -4,7 +4,6 @@ running platform started the way a newcomer starts it (`nkpay demo`)."""
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -13,14 +12,10 @@ import uuid
 import pytest
 import requests
 
+from ports import free_port  # noqa: F401 (the tests import it from here)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN_DIR = pathlib.Path(os.environ.get("NKPAY_BIN_DIR", ROOT / "target" / "debug"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):

@@ -7,7 +7,6 @@ import http.server
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import threading
 import time
@@ -16,16 +15,12 @@ import requests
 from alipay import AliPay, ISVAliPay
 from wechatpy.pay import WeChatPay
 
+from ports import free_port
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SANDBOX_BIN = pathlib.Path(os.environ.get("NKPAY_BIN_DIR", ROOT / "target" / "debug")) / "nkpay-sandbox"
 # Channel time runs 1000x faster: WeChat's 15 s first retry takes 15 ms.
 TIME_SCALE = "0.001"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shanghai_today() -> datetime.date:
@@ -49,7 +44,7 @@ class SandboxProcess:
         assert SANDBOX_BIN.exists(), f"build it first: cargo build -p nkpay-sandbox ({SANDBOX_BIN})"
         self.accounts_path = tmp / "accounts.json"
         self.log_path = tmp / "sandbox.log"
-        port = _free_port()
+        port = free_port()
         self.proc = subprocess.Popen(
             [str(SANDBOX_BIN), "--port", str(port), "--accounts-out", str(self.accounts_path),
              "--time-scale", TIME_SCALE, *extra_args],

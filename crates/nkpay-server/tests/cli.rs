@@ -64,12 +64,23 @@ fn request_with(
     Some((status, out))
 }
 
-fn wait_ready(child: &mut Child, port: u16) {
+/// A new file `<dir>/<name>.stderr` for a child's standard error, which [`wait_ready`] shows
+/// when the child exits before it is ready.
+fn stderr_file(dir: &Path, name: &str) -> (Stdio, PathBuf) {
+    let path = dir.join(format!("{name}.stderr"));
+    let file = std::fs::File::create(&path).expect("stderr file");
+    (Stdio::from(file), path)
+}
+
+/// Waits until `/readyz` answers 200 on `port`; panics with the child's standard error (from
+/// `stderr`, see [`stderr_file`]) when it exits first.
+fn wait_ready(child: &mut Child, port: u16, stderr: &Path) {
     // Generous: a first start generates keys, and a loaded machine is slow at it.
     let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("nkpay serve exited early with {status}");
+            let log = std::fs::read_to_string(stderr).unwrap_or_default();
+            panic!("nkpay exited early with {status}; its stderr:\n{log}");
         }
         if let Some((200, _)) = get(port, "/readyz") {
             return;
@@ -119,13 +130,14 @@ fn serve_lifecycle(db_url: &str, label: &str) -> PathBuf {
         .expect("run migrate");
     assert!(out.status.success(), "{label} second migrate");
 
+    let (stderr, log) = stderr_file(&dir, "serve");
     let mut child = nkpay(&dir, db_url, port)
         .args(["serve", "--no-migrate"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn serve");
-    wait_ready(&mut child, port);
+    wait_ready(&mut child, port, &log);
     let (status, body) = get(port, "/healthz").expect("healthz answers");
     assert_eq!(status, 200, "{label}: {body}");
     assert!(body.contains("\"ok\""), "{label}: {body}");
@@ -183,13 +195,14 @@ fn serve_on_postgres_answers_health_and_stops_on_sigterm() {
 
     // Readiness follows the database; liveness does not.
     let port = free_port();
+    let (stderr, log) = stderr_file(&dir, "serve-readiness");
     let mut child = nkpay(&dir, &url, port)
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn serve");
-    wait_ready(&mut child, port);
+    wait_ready(&mut child, port, &log);
     rt.block_on(admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
         .expect("drop database");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -270,13 +283,14 @@ fn admin_create_user_on_an_empty_database_then_login_works() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
 
+    let (stderr, log) = stderr_file(&dir, "serve");
     let mut serve = nkpay(&dir, &db_url, port)
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn serve");
-    wait_ready(&mut serve, port);
+    wait_ready(&mut serve, port, &log);
     let login = |password: &str| {
         request(
             port,
@@ -404,13 +418,14 @@ fn start_demo(name: &str, env: &[(&str, &str)]) -> Demo {
     for (key, value) in env {
         command.env(key, value);
     }
+    let (stderr, log) = stderr_file(&dir, "demo");
     let mut child = command
         .args(["demo", "--credentials", credentials.to_str().expect("path")])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn demo");
-    wait_ready(&mut child, port);
+    wait_ready(&mut child, port, &log);
     Demo {
         child,
         db_url,

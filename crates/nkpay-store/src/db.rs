@@ -2,7 +2,6 @@
 //! transactions that behave the same on both.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use nkpay_migration::MigratorTrait;
@@ -51,7 +50,7 @@ pub struct Db {
     reader: Option<DatabaseConnection>,
     /// On a SQLite file opened inside a multi-threaded tokio runtime: the queue whose task runs
     /// [`Db::write`]'s writes in batches on that runtime (see there).
-    batcher: Option<Arc<Batcher>>,
+    batcher: Option<Batcher>,
 }
 
 impl Db {
@@ -242,7 +241,7 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
             let batcher = tokio::runtime::Handle::try_current()
                 .ok()
                 .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-                .map(|runtime| Arc::new(Batcher::start(conn.clone(), &runtime)));
+                .map(|runtime| Batcher::start(conn.clone(), &runtime));
             Ok(Db {
                 conn,
                 reader: Some(reader),

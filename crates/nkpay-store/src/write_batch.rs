@@ -150,8 +150,9 @@ tokio::task_local! {
 type Job =
     Box<dyn FnOnce(Result<WriteConn, String>) -> Pin<Box<dyn Future<Output = Ran> + Send>> + Send>;
 
-/// The queue of writes and the task that runs them in batches (see the module).
-#[derive(Debug)]
+/// The queue of writes and the task that runs them in batches (see the module). Its clones
+/// share one queue.
+#[derive(Clone, Debug)]
 pub(crate) struct Batcher {
     jobs: mpsc::UnboundedSender<Job>,
     counts: Arc<Counts>,
