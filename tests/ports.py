@@ -21,7 +21,8 @@ def free_port() -> int:
         low = 32768
     span = 10_000
     if low > span + 1024:
-        offset = os.getpid() * 7919
+        # Different processes usually start at different places.
+        offset = os.getpid() % span * 7919 % span
         for _ in range(span):
             port = low - span + (offset + next(_NEXT_PORT)) % span
             with socket.socket() as s:

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +16,9 @@ import requests
 from alipay import AliPay, ISVAliPay
 from wechatpy.pay import WeChatPay
 
-from ports import free_port
+# tests/ (ports.py): on sys.path already under `pytest tests`, not under `pytest tests/sandbox`.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from ports import free_port  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SANDBOX_BIN = pathlib.Path(os.environ.get("NKPAY_BIN_DIR", ROOT / "target" / "debug")) / "nkpay-sandbox"

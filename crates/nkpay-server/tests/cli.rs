@@ -12,7 +12,7 @@ use nkpay_crypto::rsa_keys::{RsaPrivateKey, RsaPublicKey};
 use nkpay_crypto::wechat_sign::{self, WechatSignType};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use support::{free_port, temp_dir};
+use support::{free_port, stderr_file, temp_dir, wait_until_ready};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
 
@@ -64,30 +64,11 @@ fn request_with(
     Some((status, out))
 }
 
-/// A new file `<dir>/<name>.stderr` for a child's standard error, which [`wait_ready`] shows
-/// when the child exits before it is ready.
-fn stderr_file(dir: &Path, name: &str) -> (Stdio, PathBuf) {
-    let path = dir.join(format!("{name}.stderr"));
-    let file = std::fs::File::create(&path).expect("stderr file");
-    (Stdio::from(file), path)
-}
-
-/// Waits until `/readyz` answers 200 on `port`; panics with the child's standard error (from
-/// `stderr`, see [`stderr_file`]) when it exits first.
+/// Waits until `/readyz` answers 200 on `port` (see [`support::wait_until_ready`]).
 fn wait_ready(child: &mut Child, port: u16, stderr: &Path) {
-    // Generous: a first start generates keys, and a loaded machine is slow at it.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            let log = std::fs::read_to_string(stderr).unwrap_or_default();
-            panic!("nkpay exited early with {status}; its stderr:\n{log}");
-        }
-        if let Some((200, _)) = get(port, "/readyz") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("nkpay serve never became ready");
+    wait_until_ready(child, stderr, || {
+        matches!(get(port, "/readyz"), Some((200, _)))
+    });
 }
 
 fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {

@@ -24,7 +24,7 @@ use nkpay_store::merchants::{self, NewMerchant, NewServiceProvider};
 use nkpay_store::trades::{self, NewTrade};
 use nkpay_store::{Db, node_leases};
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
-use support::{free_port, temp_dir};
+use support::{free_port, logged, stderr_file, temp_dir, wait_until_ready};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nkpay");
 const NODE_ID: u16 = 5;
@@ -121,18 +121,9 @@ fn get(port: u16, path: &str) -> Option<u16> {
     out.split(' ').nth(1)?.parse().ok()
 }
 
-fn wait_ready(child: &mut Child, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("nkpay serve exited early with {status}");
-        }
-        if get(port, "/readyz") == Some(200) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("nkpay serve never became ready");
+/// Waits until `/readyz` answers 200 on `port` (see [`support::wait_until_ready`]).
+fn wait_ready(child: &mut Child, port: u16, stderr: &Path) {
+    wait_until_ready(child, stderr, || get(port, "/readyz") == Some(200));
 }
 
 /// Waits (generously) for `child` to exit by itself.
@@ -145,19 +136,6 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
         assert!(Instant::now() < deadline, "{what}: nkpay did not exit");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A file under `dir` for a child's stderr, so that an assertion about what the node did
-/// after it exited can quote what it logged (its warnings say why a release failed).
-fn stderr_file(dir: &Path, name: &str) -> (Stdio, std::path::PathBuf) {
-    let path = dir.join(format!("{name}.stderr"));
-    let file = std::fs::File::create(&path).expect("stderr file");
-    (Stdio::from(file), path)
-}
-
-/// What a child wrote to its stderr file, or why it cannot be read.
-fn logged(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
 }
 
 fn sigterm(child: &Child) {
@@ -189,7 +167,7 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
             .stderr(a_stderr)
             .spawn()
             .expect("spawn a");
-        wait_ready(&mut a, port_a);
+        wait_ready(&mut a, port_a, &a_log);
 
         let out = nkpay(&dir, url, free_port(), &master_key)
             .args(["serve", "--no-migrate"])
@@ -233,7 +211,7 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
             .stderr(c_stderr)
             .spawn()
             .expect("spawn c");
-        wait_ready(&mut c, port_c);
+        wait_ready(&mut c, port_c, &c_log);
         sigterm(&c);
         let status = wait_exit(&mut c, label);
         assert!(
@@ -415,7 +393,7 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .stderr(node_stderr)
             .spawn()
             .expect("spawn serve");
-        wait_ready(&mut node, port);
+        wait_ready(&mut node, port, &node_log);
         let owner_prefix = format!("node-{NODE_ID}-");
         let claimed = || {
             dbs.rt

@@ -1,8 +1,11 @@
-//! What the server's binary tests share: a free loopback port and a fresh temporary directory.
+//! What the server's binary tests share: a free loopback port, a fresh temporary directory,
+//! a child's stderr kept in a file, and waiting for a child to be ready.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// A loopback TCP port nothing listens on right now (bound, checked, released), for a child
 /// process to listen on.
@@ -23,8 +26,9 @@ pub fn free_port() -> u16 {
     const SPAN: usize = 10_000;
     if ephemeral_low > SPAN + 1_024 {
         let start = ephemeral_low - SPAN;
-        // Different binaries (and processes of the same suite) start at different places.
-        let offset = (std::process::id() as usize).wrapping_mul(7_919);
+        // Different processes usually start at different places (the same place only when
+        // their pids differ by a multiple of SPAN).
+        let offset = (std::process::id() as usize % SPAN) * 7_919 % SPAN;
         for _ in 0..SPAN {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let port = (start + (offset + n) % SPAN) as u16;
@@ -53,4 +57,40 @@ pub fn temp_dir(suite: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// A new file `<dir>/<name>.stderr` for a child's standard error, so that a test can quote
+/// what the child logged ([`logged`]): why it exited early, why a release failed.
+#[allow(dead_code)]
+pub fn stderr_file(dir: &Path, name: &str) -> (Stdio, PathBuf) {
+    let path = dir.join(format!("{name}.stderr"));
+    let file = std::fs::File::create(&path).expect("stderr file");
+    (Stdio::from(file), path)
+}
+
+/// What a child wrote to its stderr file, or why it cannot be read.
+#[allow(dead_code)]
+pub fn logged(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
+
+/// Waits until `ready()` holds (checked every 100 ms, for at most 180 s: a first start
+/// generates keys, and a loaded machine is slow at it). Panics with the child's stderr (the
+/// file `stderr`, see [`stderr_file`]) when the child exits first or the time is up.
+#[allow(dead_code)]
+pub fn wait_until_ready(child: &mut Child, stderr: &Path, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "nkpay exited early with {status}; its stderr:\n{}",
+                logged(stderr)
+            );
+        }
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nkpay never became ready; its stderr:\n{}", logged(stderr));
 }
