@@ -36,10 +36,10 @@ pub const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// handler sleeps (1, 2, 5, 10 … ms) before trying again, which under load costs far more than
 /// the writes themselves (issue 16: p50 of 19 ms at half the maximum rate). So on a SQLite file
 /// every statement through [`Db::conn`], every transaction of [`Db::begin_write`] and every
-/// batch of [`Db::write`] share ONE connection — writers wait in the pool's queue, in order, without sleeping — and reads that
-/// need no write lock may use [`Db::reader`], a pool of `max_connections` connections that read
-/// beside the writer (WAL: a read sees every committed write). On PostgreSQL and in-memory
-/// SQLite both are the same pool.
+/// batch of [`Db::write`] share ONE connection — writers wait in the pool's queue, in order,
+/// without sleeping — and reads that need no write lock may use [`Db::reader`], a pool of
+/// `max_connections` connections that read beside the writer (WAL: a read sees every committed
+/// write). On PostgreSQL and in-memory SQLite both are the same pool.
 ///
 /// A task holding a transaction of [`Db::begin_write`] on SQLite must make its other statements
 /// through that transaction, never through [`Db::conn`] (which would wait for the connection the
@@ -152,8 +152,8 @@ impl Db {
     /// `write` must make every statement through its [`WriteConn`], never through
     /// [`Db::conn`] or [`Db::begin_write`], which would wait for the connection its batch holds;
     /// and it must not wait on anything but the database. A `Db::write` inside it is refused
-    /// ([`StoreError::Db`]) rather than left waiting for its own batch. It runs to its end even when the
-    /// caller stops waiting: a write is never cut off half-way by a dropped request.
+    /// ([`StoreError::Db`]) rather than left waiting for its own batch. It runs to its end even
+    /// when the caller stops waiting: a write is never cut off half-way by a dropped request.
     ///
     /// Errors: the write's own; [`StoreError::Db`] when its batch did not commit (every write
     /// of the batch gets that error, and none of them is written), or when it panicked.
@@ -682,8 +682,8 @@ mod tests {
     }
 
     /// In a multi-threaded runtime a SQLite file's writes run on the write queue's task of that
-    /// runtime, and one whose caller stopped waiting still completes; in a current-thread runtime (and on
-    /// PostgreSQL) they run in place.
+    /// runtime, and one whose caller stopped waiting still completes; in a current-thread
+    /// runtime (and on PostgreSQL) they run in place.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_run_on_the_runtime_and_finish_when_the_caller_stops_waiting() {
         use sea_orm::{ConnectionTrait, Statement};
