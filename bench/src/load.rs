@@ -65,6 +65,19 @@ pub struct Outcome {
     pub outcomes: BTreeMap<String, u64>,
     /// The answer bodies by pool index, when asked for ([`Load::keep_replies`]).
     pub replies: Vec<Option<Bytes>>,
+    /// Every measured request's latency by when it was sent, in send order: where in the run
+    /// the slow ones were (written beside the table, [`crate::report::write_latencies`]).
+    pub latencies: Vec<Latency>,
+}
+
+/// One measured request: when it was sent (or, open loop, due) after the end of the warm-up,
+/// and its latency in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Latency {
+    /// Sent (or due) this long after the end of the warm-up.
+    pub sent_after: Duration,
+    /// From sent (or due) to the whole answer read, in microseconds.
+    pub micros: u64,
 }
 
 impl Outcome {
@@ -225,6 +238,7 @@ pub async fn run(
     let mut outcomes = BTreeMap::new();
     let mut replies = vec![None; if load.keep_replies { bodies.len() } else { 0 }];
     let mut last = warm_end;
+    let mut latencies = Vec::new();
     for w in workers {
         let part = w.await.context("a load worker panicked")??;
         histogram.add(&part.histogram)?;
@@ -237,7 +251,9 @@ pub async fn run(
             }
         }
         last = last.max(part.last);
+        latencies.extend(part.latencies);
     }
+    latencies.sort_unstable();
     anyhow::ensure!(
         !histogram.is_empty(),
         "nothing was measured: the pool of {} requests ran out during the warm-up",
@@ -248,6 +264,7 @@ pub async fn run(
         window: last - warm_end,
         outcomes,
         replies,
+        latencies,
     })
 }
 
@@ -256,6 +273,7 @@ struct WorkerPart {
     outcomes: BTreeMap<String, u64>,
     replies: Vec<(usize, Bytes)>,
     last: Instant,
+    latencies: Vec<Latency>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -275,6 +293,7 @@ async fn worker(
         outcomes: BTreeMap::new(),
         replies: Vec::new(),
         last: warm_end,
+        latencies: Vec::new(),
     };
     loop {
         let index = next.fetch_add(1, Ordering::Relaxed);
@@ -305,6 +324,10 @@ async fn worker(
         if sent >= warm_end {
             let micros = u64::try_from((done - sent).as_micros()).unwrap_or(u64::MAX);
             part.histogram.saturating_record(micros.max(1));
+            part.latencies.push(Latency {
+                sent_after: sent - warm_end,
+                micros,
+            });
             *part.outcomes.entry(outcome).or_insert(0) += 1;
             part.last = part.last.max(done);
         }
@@ -349,6 +372,7 @@ mod tests {
             window: Duration::from_secs(2),
             outcomes: BTreeMap::from([("00000100".to_owned(), 3), ("io".to_owned(), 1)]),
             replies: Vec::new(),
+            latencies: Vec::new(),
         };
         assert_eq!(outcome.rate(), 2.0);
         assert_eq!(
@@ -376,6 +400,16 @@ mod tests {
             .unwrap();
         assert_eq!(out.histogram.len(), 40);
         assert_eq!(out.outcomes.len(), 40);
+        assert_eq!(out.latencies.len(), 40, "one latency per measured request");
+        assert!(out.latencies.is_sorted_by_key(|l| l.sent_after));
+        let mut again = histogram().unwrap();
+        for l in &out.latencies {
+            again.record(l.micros.max(1)).unwrap();
+        }
+        assert_eq!(
+            again, out.histogram,
+            "the same latencies as the histogram's"
+        );
         assert!(out.outcomes.values().all(|&n| n == 1));
         for (i, reply) in out.replies.iter().enumerate() {
             assert_eq!(

@@ -183,6 +183,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             let platform = Platform::start(&bin_dir, &db_dir, db).await?;
             let result = measure_platform(
                 &platform,
+                &db_dir,
                 db,
                 &modes,
                 &args,
@@ -246,6 +247,7 @@ async fn measure_floor(dir: &Path, measured: &Load) -> anyhow::Result<Row> {
     };
     eprintln!("measuring the floor");
     let outcome = load::run(floor.addr, modes::JSPAY, bodies, &load).await?;
+    report::write_latencies(&dir.join("latencies-floor.csv"), &outcome.latencies)?;
     let mut row = Row::new(
         "floor: actix-web, parse + canonical form + RSA verify + RSA sign, no DB, no channel"
             .into(),
@@ -256,8 +258,12 @@ async fn measure_floor(dir: &Path, measured: &Load) -> anyhow::Result<Row> {
     Ok(row)
 }
 
+/// Measures `modes` one after another on `platform`, each row pushed onto `rows`, and each
+/// run's latencies written into `dir` as `latencies-<mode>.csv` ([`report::write_latencies`]).
+#[allow(clippy::too_many_arguments)]
 async fn measure_platform(
     platform: &Platform,
+    dir: &Path,
     db: DbKind,
     modes: &[Mode],
     args: &RunArgs,
@@ -363,6 +369,9 @@ async fn measure_platform(
         };
         let row = Row::new(label, &outcome, mode.expected());
         eprintln!("{}", report::table(std::slice::from_ref(&row)));
+        let csv = dir.join(format!("latencies-{mode:?}.csv").to_lowercase());
+        report::write_latencies(&csv, &outcome.latencies)?;
+        eprintln!("latencies by send time: {}", csv.display());
         rows.push(row);
     }
     Ok(())

@@ -341,16 +341,24 @@ pub fn arrivals_outcome(
         _ => bail!("no notification arrived"),
     };
     let mut histogram = load::histogram()?;
+    let mut latencies = Vec::with_capacity(times.len());
     for t in times {
         let us =
             u64::try_from(t.saturating_duration_since(released).as_micros()).unwrap_or(u64::MAX);
         histogram.saturating_record(us.max(1));
+        // All were released at once: a delivery's place in the run is its arrival.
+        latencies.push(load::Latency {
+            sent_after: t.saturating_duration_since(first),
+            micros: us,
+        });
     }
+    latencies.sort_unstable();
     Ok(Outcome {
         histogram,
         window: last - first,
         outcomes: [("delivered".to_owned(), times.len() as u64)].into(),
         replies: Vec::new(),
+        latencies,
     })
 }
 
@@ -427,6 +435,12 @@ mod tests {
         assert_eq!(out.rate(), 4.0);
         assert!(out.histogram.max() >= 1_499_000);
         assert_eq!(out.outcomes["delivered"], 4);
+        let placed: Vec<(u64, u64)> = out
+            .latencies
+            .iter()
+            .map(|l| (l.sent_after.as_millis() as u64, l.micros / 1000))
+            .collect();
+        assert_eq!(placed, [(0, 500), (100, 600), (200, 700), (1000, 1500)]);
         assert!(arrivals_outcome(released, &[]).is_err());
     }
 

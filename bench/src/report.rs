@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::load::Outcome;
+use anyhow::Context;
+
+use crate::load::{Latency, Outcome};
 
 /// One measured row.
 #[derive(Debug, Clone)]
@@ -101,6 +104,28 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// Writes a run's latencies as CSV (RFC 4180, the `csv` crate): a header
+/// `sent_after_warmup_ms,latency_ms`, then one line per measured request in send order, both
+/// in milliseconds with three decimals (microseconds). A plot of the two columns shows when in
+/// the run the slow answers came (the trade job's first queries start 5 s after the first
+/// create, i.e. 3 s into the measured part with the default warm-up).
+///
+/// Errors: the file cannot be created or written.
+pub fn write_latencies(path: &Path, latencies: &[Latency]) -> anyhow::Result<()> {
+    let mut out =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    out.write_record(["sent_after_warmup_ms", "latency_ms"])?;
+    for l in latencies {
+        out.write_record([
+            format!("{:.3}", l.sent_after.as_secs_f64() * 1000.0),
+            format!("{:.3}", l.micros as f64 / 1000.0),
+        ])?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +143,7 @@ mod tests {
             window: Duration::from_millis(500),
             outcomes: BTreeMap::from([("00000100".into(), 990), ("99999999".into(), 10)]),
             replies: Vec::new(),
+            latencies: Vec::new(),
         };
         let mut floor = Row::new("floor".into(), &outcome, &["00000100", "99999999"]);
         floor.is_floor = true;
@@ -159,5 +185,38 @@ mod tests {
         assert_eq!(per_second(1_234_567.0), "1,234,567");
         assert_eq!(millis(2_500), "2.5 ms");
         assert_eq!(millis(450), "0.45 ms");
+    }
+
+    #[test]
+    fn latencies_are_written_as_csv_in_milliseconds() {
+        let dir = std::env::temp_dir().join(format!("nkpay-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("latencies.csv");
+        let latencies = [
+            Latency {
+                sent_after: Duration::from_micros(0),
+                micros: 2_500,
+            },
+            Latency {
+                sent_after: Duration::from_micros(1_234_567),
+                micros: 41,
+            },
+        ];
+        write_latencies(&path, &latencies).unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(
+            reader.headers().unwrap(),
+            vec!["sent_after_warmup_ms", "latency_ms"]
+        );
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [["0.000", "2.500"], ["1234.567", "0.041"]].map(|r| r.map(str::to_owned).to_vec())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(write_latencies(&dir.join("missing/x.csv"), &latencies).is_err());
     }
 }
