@@ -65,17 +65,18 @@ pub struct Outcome {
     pub outcomes: BTreeMap<String, u64>,
     /// The answer bodies by pool index, when asked for ([`Load::keep_replies`]).
     pub replies: Vec<Option<Bytes>>,
-    /// Every measured request's latency by when it was sent, in send order: where in the run
-    /// the slow ones were (written beside the table, [`crate::report::write_latencies`]).
+    /// Every measured answer's latency by its place in the run, in that order: where in the
+    /// run the slow ones were (written beside the table, [`crate::report::write_latencies`]).
     pub latencies: Vec<Latency>,
 }
 
-/// One measured request: when it was sent (or, open loop, due) after the end of the warm-up,
-/// and its latency in microseconds.
+/// One measured answer: its place in the run and its latency in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Latency {
-    /// Sent (or due) this long after the end of the warm-up.
-    pub sent_after: Duration,
+    /// Where in the run: for a request, how long after the end of the warm-up it was sent
+    /// (open loop: due); for a notification delivery (all released at once, no warm-up), how
+    /// long after the first arrival it arrived.
+    pub at: Duration,
     /// From sent (or due) to the whole answer read, in microseconds.
     pub micros: u64,
 }
@@ -325,7 +326,7 @@ async fn worker(
             let micros = u64::try_from((done - sent).as_micros()).unwrap_or(u64::MAX);
             part.histogram.saturating_record(micros.max(1));
             part.latencies.push(Latency {
-                sent_after: sent - warm_end,
+                at: sent - warm_end,
                 micros,
             });
             *part.outcomes.entry(outcome).or_insert(0) += 1;
@@ -401,7 +402,7 @@ mod tests {
         assert_eq!(out.histogram.len(), 40);
         assert_eq!(out.outcomes.len(), 40);
         assert_eq!(out.latencies.len(), 40, "one latency per measured request");
-        assert!(out.latencies.is_sorted_by_key(|l| l.sent_after));
+        assert!(out.latencies.is_sorted_by_key(|l| l.at));
         let mut again = histogram().unwrap();
         for l in &out.latencies {
             again.record(l.micros.max(1)).unwrap();
@@ -418,5 +419,36 @@ mod tests {
                 "reply {i} by its pool index"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_open_loop_run_places_each_measured_request_at_its_due_time_after_the_warm_up() {
+        let addr = crate::receiver::tests::echo_server().await;
+        let bodies: Vec<Bytes> = (0..10)
+            .map(|i| Bytes::from(format!(r#"{{"data":{{"resp_code":"{i:08}"}}}}"#)))
+            .collect();
+        // 200 a second: one due every 5 ms; the first 20 fall in the 100 ms warm-up, the next
+        // 40 in the 200 ms measured.
+        let load = Load {
+            connections: 4,
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(200),
+            pace: Pace::Open { rate: 200.0 },
+            cycle: true,
+            keep_replies: false,
+        };
+        let out = run(addr, "/echo", Arc::new(bodies), &load).await.unwrap();
+        assert_eq!(
+            out.histogram.len(),
+            40,
+            "the warm-up's requests are not measured"
+        );
+        let at_micros: Vec<u64> = out
+            .latencies
+            .iter()
+            .map(|l| (l.at.as_secs_f64() * 1e6).round() as u64)
+            .collect();
+        let due: Vec<u64> = (0..40).map(|i| i * 5_000).collect();
+        assert_eq!(at_micros, due, "due time minus the warm-up, in order");
     }
 }

@@ -247,7 +247,10 @@ async fn measure_floor(dir: &Path, measured: &Load) -> anyhow::Result<Row> {
     };
     eprintln!("measuring the floor");
     let outcome = load::run(floor.addr, modes::JSPAY, bodies, &load).await?;
-    report::write_latencies(&dir.join("latencies-floor.csv"), &outcome.latencies)?;
+    let csv = dir.join("latencies-floor.csv");
+    if let Err(e) = report::write_latencies(&csv, report::SENT_AFTER_WARMUP, &outcome.latencies) {
+        eprintln!("nkpay-bench: latencies not written: {e:#}");
+    }
     let mut row = Row::new(
         "floor: actix-web, parse + canonical form + RSA verify + RSA sign, no DB, no channel"
             .into(),
@@ -259,7 +262,8 @@ async fn measure_floor(dir: &Path, measured: &Load) -> anyhow::Result<Row> {
 }
 
 /// Measures `modes` one after another on `platform`, each row pushed onto `rows`, and each
-/// run's latencies written into `dir` as `latencies-<mode>.csv` ([`report::write_latencies`]).
+/// run's latencies written into `dir` (the platform's directory) as [`Mode::latencies_file`]
+/// ([`report::write_latencies`]; a file that cannot be written is reported and skipped).
 #[allow(clippy::too_many_arguments)]
 async fn measure_platform(
     platform: &Platform,
@@ -369,9 +373,12 @@ async fn measure_platform(
         };
         let row = Row::new(label, &outcome, mode.expected());
         eprintln!("{}", report::table(std::slice::from_ref(&row)));
-        let csv = dir.join(format!("latencies-{mode:?}.csv").to_lowercase());
-        report::write_latencies(&csv, &outcome.latencies)?;
-        eprintln!("latencies by send time: {}", csv.display());
+        let csv = dir.join(mode.latencies_file());
+        // The row is measured: a file that cannot be written costs the file, not the table.
+        match report::write_latencies(&csv, mode.latencies_at_column(), &outcome.latencies) {
+            Ok(()) => eprintln!("latencies: {}", csv.display()),
+            Err(e) => eprintln!("nkpay-bench: latencies not written: {e:#}"),
+        }
         rows.push(row);
     }
     Ok(())

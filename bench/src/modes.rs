@@ -57,6 +57,29 @@ impl Mode {
         Mode::Notify,
     ];
 
+    /// The mode as `--mode` spells it (`jsapi-open`).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_else(|| format!("{self:?}").to_lowercase())
+    }
+
+    /// The file a run of this mode writes its latencies to, in its platform's directory:
+    /// `latencies-<--mode name>.csv`.
+    pub fn latencies_file(self) -> String {
+        format!("latencies-{}.csv", self.name())
+    }
+
+    /// The first column of this mode's latencies file: when each answer was sent after the
+    /// warm-up, or for notifications when each arrived after the first.
+    pub fn latencies_at_column(self) -> &'static str {
+        match self {
+            Mode::Notify => crate::report::ARRIVED_AFTER_FIRST,
+            _ => crate::report::SENT_AFTER_WARMUP,
+        }
+    }
+
     /// The `resp_code`s that are success for this mode's requests.
     pub fn expected(self) -> &'static [&'static str] {
         match self {
@@ -348,7 +371,7 @@ pub fn arrivals_outcome(
         histogram.saturating_record(us.max(1));
         // All were released at once: a delivery's place in the run is its arrival.
         latencies.push(load::Latency {
-            sent_after: t.saturating_duration_since(first),
+            at: t.saturating_duration_since(first),
             micros: us,
         });
     }
@@ -438,10 +461,21 @@ mod tests {
         let placed: Vec<(u64, u64)> = out
             .latencies
             .iter()
-            .map(|l| (l.sent_after.as_millis() as u64, l.micros / 1000))
+            .map(|l| (l.at.as_millis() as u64, l.micros / 1000))
             .collect();
         assert_eq!(placed, [(0, 500), (100, 600), (200, 700), (1000, 1500)]);
         assert!(arrivals_outcome(released, &[]).is_err());
+    }
+
+    #[test]
+    fn latencies_files_are_named_as_the_command_line_names_the_mode() {
+        assert_eq!(Mode::JsapiOpen.latencies_file(), "latencies-jsapi-open.csv");
+        assert_eq!(Mode::Native.latencies_file(), "latencies-native.csv");
+        assert_eq!(Mode::Notify.latencies_at_column(), "arrived_after_first_ms");
+        assert_eq!(Mode::Query.latencies_at_column(), "sent_after_warmup_ms");
+        let names: std::collections::BTreeSet<String> =
+            Mode::ALL.iter().map(|m| m.latencies_file()).collect();
+        assert_eq!(names.len(), Mode::ALL.len(), "one file per mode");
     }
 
     #[test]

@@ -104,20 +104,25 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-/// Writes a run's latencies as CSV (RFC 4180, the `csv` crate): a header
-/// `sent_after_warmup_ms,latency_ms`, then one line per measured request in send order, both
-/// in milliseconds with three decimals (microseconds). A plot of the two columns shows when in
-/// the run the slow answers came (the trade job's first queries start 5 s after the first
-/// create, i.e. 3 s into the measured part with the default warm-up).
+/// The first column of a latencies file for requests: [`Latency::at`] after the warm-up.
+pub const SENT_AFTER_WARMUP: &str = "sent_after_warmup_ms";
+/// The first column of a latencies file for notification deliveries: after the first arrival.
+pub const ARRIVED_AFTER_FIRST: &str = "arrived_after_first_ms";
+
+/// Writes a run's latencies as CSV (RFC 4180, the `csv` crate): a header `<at_column>,latency_ms`
+/// ([`SENT_AFTER_WARMUP`] or [`ARRIVED_AFTER_FIRST`]), then one line per measured answer in the
+/// order of [`Latency::at`], both in milliseconds with three decimals (microseconds). A plot of
+/// the two columns shows when in the run the slow answers came (the trade job's first queries
+/// start 5 s after the first create, i.e. 3 s into the measured part with the default warm-up).
 ///
 /// Errors: the file cannot be created or written.
-pub fn write_latencies(path: &Path, latencies: &[Latency]) -> anyhow::Result<()> {
+pub fn write_latencies(path: &Path, at_column: &str, latencies: &[Latency]) -> anyhow::Result<()> {
     let mut out =
         csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    out.write_record(["sent_after_warmup_ms", "latency_ms"])?;
+    out.write_record([at_column, "latency_ms"])?;
     for l in latencies {
         out.write_record([
-            format!("{:.3}", l.sent_after.as_secs_f64() * 1000.0),
+            format!("{:.3}", l.at.as_secs_f64() * 1000.0),
             format!("{:.3}", l.micros as f64 / 1000.0),
         ])?;
     }
@@ -190,19 +195,20 @@ mod tests {
     #[test]
     fn latencies_are_written_as_csv_in_milliseconds() {
         let dir = std::env::temp_dir().join(format!("nkpay-bench-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("latencies.csv");
         let latencies = [
             Latency {
-                sent_after: Duration::from_micros(0),
+                at: Duration::from_micros(0),
                 micros: 2_500,
             },
             Latency {
-                sent_after: Duration::from_micros(1_234_567),
+                at: Duration::from_micros(1_234_567),
                 micros: 41,
             },
         ];
-        write_latencies(&path, &latencies).unwrap();
+        write_latencies(&path, SENT_AFTER_WARMUP, &latencies).unwrap();
         let mut reader = csv::Reader::from_path(&path).unwrap();
         assert_eq!(
             reader.headers().unwrap(),
@@ -217,6 +223,8 @@ mod tests {
             [["0.000", "2.500"], ["1234.567", "0.041"]].map(|r| r.map(str::to_owned).to_vec())
         );
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(write_latencies(&dir.join("missing/x.csv"), &latencies).is_err());
+        assert!(
+            write_latencies(&dir.join("missing/x.csv"), SENT_AFTER_WARMUP, &latencies).is_err()
+        );
     }
 }
