@@ -382,12 +382,17 @@ mod tests {
         );
     }
 
+    /// `n` bodies the echo server sends back, each with its index as its `resp_code`.
+    fn numbered_bodies(n: usize) -> Vec<Bytes> {
+        (0..n)
+            .map(|i| Bytes::from(format!(r#"{{"data":{{"resp_code":"{i:08}"}}}}"#)))
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_run_measures_every_unique_request_once_and_keeps_the_replies() {
         let addr = crate::receiver::tests::echo_server().await;
-        let bodies: Vec<Bytes> = (0..40)
-            .map(|i| Bytes::from(format!(r#"{{"data":{{"resp_code":"{i:08}"}}}}"#)))
-            .collect();
+        let bodies = numbered_bodies(40);
         let load = Load {
             connections: 4,
             warmup: Duration::ZERO,
@@ -424,9 +429,7 @@ mod tests {
     #[tokio::test]
     async fn an_open_loop_run_places_each_measured_request_at_its_due_time_after_the_warm_up() {
         let addr = crate::receiver::tests::echo_server().await;
-        let bodies: Vec<Bytes> = (0..10)
-            .map(|i| Bytes::from(format!(r#"{{"data":{{"resp_code":"{i:08}"}}}}"#)))
-            .collect();
+        let bodies = numbered_bodies(10);
         // 200 a second: one due every 5 ms; the first 20 fall in the 100 ms warm-up, the next
         // 40 in the 200 ms measured.
         let load = Load {
