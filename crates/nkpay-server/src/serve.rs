@@ -8,8 +8,9 @@
 //! (`nkpay_engine::node_identity`) and refuses to start when another live node holds it; it
 //! renews the lease while it runs. Graceful shutdown, on SIGTERM or SIGINT: the jobs stop
 //! claiming, the API stops accepting, in-flight requests and job work finish (bounded by
-//! [`SHUTDOWN_GRACE`]), claimed trades and refunds not worked are given back, and the node
-//! lease is ended — exit 0. A node that loses its identity (another instance took its id)
+//! [`SHUTDOWN_GRACE`]; the idle PostgreSQL connections the HTTP workers opened are closed
+//! first, as they fail once their worker has stopped), claimed trades and refunds not worked
+//! are given back, and the node lease is ended — exit 0. A node that loses its identity (another instance took its id)
 //! stops the same way but drops in-flight requests at once, and exits non-zero.
 
 use std::path::PathBuf;
@@ -244,6 +245,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         http.stop(kept.is_none()).await;
         served = Some(server.await);
     }
+    // The HTTP workers' runtimes have ended, and every PostgreSQL connection one of them opened
+    // fails from now on: the idle ones are closed before the jobs' last work uses the pool.
+    close_idle_connections(&db).await;
     for mut task in background {
         if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
             tracing::warn!(
@@ -252,6 +256,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             task.abort();
         }
     }
+    // Again before the node's last writes: a connection a worker handed back just as it
+    // stopped reached the pool after the first round.
+    close_idle_connections(&db).await;
     // The channel exchanges still queued for the history's writer go in before the node ends.
     engine.flush_channel_history().await;
     match nkpay_store::query_jobs::release_all(db.conn(), engine.job_owner(), chrono::Utc::now())
@@ -308,6 +315,14 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     }
     tracing::info!("nkpay stopped");
     Ok(())
+}
+
+/// [`nkpay_store::Db::close_idle_connections`], logged.
+async fn close_idle_connections(db: &nkpay_store::Db) {
+    let closed = db.close_idle_connections().await;
+    if closed > 0 {
+        tracing::debug!(closed, "idle database connections closed");
+    }
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.

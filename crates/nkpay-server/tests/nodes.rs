@@ -1,7 +1,8 @@
 //! `nkpay serve` as one of many nodes (issue 14), on SQLite and PostgreSQL: a second process
 //! with a live node's `server.node_id` refuses to start, naming the holder, and exits
 //! non-zero; SIGTERM on a node with work in flight lets it finish, gives back every claim,
-//! ends the node lease and exits 0.
+//! ends the node lease and exits 0; a node stopped under load ends its lease too, and its id
+//! starts again at once.
 
 mod support;
 
@@ -154,6 +155,36 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// A started `nkpay serve`: the child and its stderr file.
+struct Node {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Node {
+    /// Runs `cmd` (from [`nkpay`], listening on `port`) with its stderr in
+    /// `<dir>/<name>.stderr`, and waits until it is ready.
+    fn start(cmd: &mut Command, dir: &Path, name: &str, port: u16) -> Node {
+        let (stderr, log) = stderr_file(dir, name);
+        let mut child = cmd.stderr(stderr).spawn().expect("spawn nkpay");
+        wait_ready(&mut child, port, &log);
+        Node { child, log }
+    }
+
+    /// SIGTERM, then waits for the exit and asserts it is the graceful stop's 0. Returns what
+    /// the node logged.
+    fn stop(mut self, label: &str) -> String {
+        sigterm(&self.child);
+        let status = wait_exit(&mut self.child, label);
+        let log = logged(&self.log);
+        assert!(
+            status.success(),
+            "{label}: graceful stop exits 0, got {status}; the node logged:\n{log}"
+        );
+        log
+    }
+}
+
 #[test]
 fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
     let dbs = TestDatabases::new("dup");
@@ -161,13 +192,12 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
     for (label, url) in &dbs.urls {
         let dir = temp_dir("nodes", label);
         let port_a = free_port();
-        let (a_stderr, a_log) = stderr_file(&dir, "a");
-        let mut a = nkpay(&dir, url, port_a, &master_key)
-            .arg("serve")
-            .stderr(a_stderr)
-            .spawn()
-            .expect("spawn a");
-        wait_ready(&mut a, port_a, &a_log);
+        let a = Node::start(
+            nkpay(&dir, url, port_a, &master_key).arg("serve"),
+            &dir,
+            "a",
+            port_a,
+        );
 
         let out = nkpay(&dir, url, free_port(), &master_key)
             .args(["serve", "--no-migrate"])
@@ -177,20 +207,14 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
         assert!(!out.status.success(), "{label}: b must not start: {stderr}");
         for part in [
             format!("server.node_id {NODE_ID} is in use"),
-            format!("pid {}", a.id()),
+            format!("pid {}", a.child.id()),
             "until".to_owned(),
         ] {
             assert!(stderr.contains(&part), "{label}: {part:?} in {stderr}");
         }
         assert_eq!(get(port_a, "/readyz"), Some(200), "{label}: a still serves");
 
-        sigterm(&a);
-        let status = wait_exit(&mut a, label);
-        assert!(
-            status.success(),
-            "{label}: graceful stop exits 0, got {status}; node a logged:\n{}",
-            logged(&a_log)
-        );
+        let a_log = a.stop(label);
         let db = dbs.connect(url);
         let row = dbs
             .rt
@@ -199,26 +223,18 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
             .expect("the node's row");
         assert!(
             row.lease_until <= Utc::now(),
-            "{label}: lease released: {row:?}; node a logged:\n{}",
-            logged(&a_log)
+            "{label}: lease released: {row:?}; node a logged:\n{a_log}"
         );
 
         // Released, the id is free at once: another process takes it.
         let port_c = free_port();
-        let (c_stderr, c_log) = stderr_file(&dir, "c");
-        let mut c = nkpay(&dir, url, port_c, &master_key)
-            .args(["serve", "--no-migrate"])
-            .stderr(c_stderr)
-            .spawn()
-            .expect("spawn c");
-        wait_ready(&mut c, port_c, &c_log);
-        sigterm(&c);
-        let status = wait_exit(&mut c, label);
-        assert!(
-            status.success(),
-            "{label}: c exits 0, got {status}; node c logged:\n{}",
-            logged(&c_log)
-        );
+        Node::start(
+            nkpay(&dir, url, port_c, &master_key).args(["serve", "--no-migrate"]),
+            &dir,
+            "c",
+            port_c,
+        )
+        .stop(label);
     }
 }
 
@@ -384,16 +400,16 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .block_on(seed_due_trades(&db, &master_key, &gateway, 20));
 
         let port = free_port();
-        let (node_stderr, node_log) = stderr_file(&dir, "node");
-        let mut node = nkpay(&dir, url, port, &master_key)
-            .args(["serve", "--no-migrate"])
-            .env("NKPAY__CHANNELS__WECHAT_BASE_URL", &gateway)
-            .env("NKPAY__JOBS__CONCURRENCY", "2")
-            .env("NKPAY__SERVER__NODE_LEASE_SECS", "3")
-            .stderr(node_stderr)
-            .spawn()
-            .expect("spawn serve");
-        wait_ready(&mut node, port, &node_log);
+        let node = Node::start(
+            nkpay(&dir, url, port, &master_key)
+                .args(["serve", "--no-migrate"])
+                .env("NKPAY__CHANNELS__WECHAT_BASE_URL", &gateway)
+                .env("NKPAY__JOBS__CONCURRENCY", "2")
+                .env("NKPAY__SERVER__NODE_LEASE_SECS", "3"),
+            &dir,
+            "node",
+            port,
+        );
         let owner_prefix = format!("node-{NODE_ID}-");
         let claimed = || {
             dbs.rt
@@ -418,29 +434,23 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
         // The jobs run on their own thread `jobs.nice` (10 by default) steps of niceness below
         // the node's own priority; the main thread keeps the node's.
         let own = niceness(std::process::id(), std::process::id());
-        let threads = threads_of(node.id());
+        let threads = threads_of(node.child.id());
         let jobs: Vec<i32> = threads
             .iter()
             .filter(|(name, _)| name == "nkpay-jobs")
-            .map(|(_, tid)| niceness(node.id(), *tid))
+            .map(|(_, tid)| niceness(node.child.id(), *tid))
             .collect();
         assert!(
             !jobs.is_empty() && jobs.iter().all(|n| *n == (own + 10).min(19)),
             "{label}: the jobs' threads: {jobs:?} of {threads:?}"
         );
         assert_eq!(
-            niceness(node.id(), node.id()),
+            niceness(node.child.id(), node.child.id()),
             own,
             "{label}: the main thread"
         );
 
-        sigterm(&node);
-        let status = wait_exit(&mut node, label);
-        assert!(
-            status.success(),
-            "{label}: graceful stop exits 0, got {status}; the node logged:\n{}",
-            logged(&node_log)
-        );
+        let node_log = node.stop(label);
         let rows = dbs
             .rt
             .block_on(trade::Entity::find().all(db.conn()))
@@ -464,8 +474,81 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
             .expect("the node's row");
         assert!(
             lease.lease_until <= Utc::now(),
-            "{label}: node lease released: {lease:?}; the node logged:\n{}",
-            logged(&node_log)
+            "{label}: node lease released: {lease:?}; the node logged:\n{node_log}"
         );
+    }
+}
+
+/// A node stopped while requests that read the database are in flight still ends its node
+/// lease, so the same node id starts again at once, as in a rolling restart. On PostgreSQL the
+/// HTTP workers then hold pool connections they opened themselves, which fail every statement
+/// once their worker has stopped; the node's last writes must not be handed one of them (a
+/// cluster test's node once could not release its id, and its restart was refused).
+#[test]
+fn a_node_stopped_under_load_releases_its_node_id_and_starts_again_at_once() {
+    use std::sync::atomic::AtomicBool;
+    let dbs = TestDatabases::new("restart");
+    let master_key = SecretSealer::generate_key_base64();
+    for (label, url) in &dbs.urls {
+        let dir = temp_dir("nodes", label);
+        let port = free_port();
+        let a = Node::start(
+            nkpay(&dir, url, port, &master_key).arg("serve"),
+            &dir,
+            "a",
+            port,
+        );
+
+        // On PostgreSQL the connections the node opened while starting end (as after a server
+        // restart): the load's requests replace them, on the workers. Then 32 clients ask
+        // `/readyz` (one statement each), more at once than the pool holds, so the workers open
+        // connections of their own; the load stops, and SIGTERM comes while those connections
+        // were all used moments ago (a connection idle longer is pinged before it is handed
+        // out, and a dead one replaced).
+        if let Some((admin, _)) = &dbs.pg {
+            let db_name = url.rsplit('/').next().expect("a database name");
+            dbs.rt
+                .block_on(admin.execute_unprepared(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{db_name}' AND pid <> pg_backend_pid()"
+                )))
+                .expect("terminate the node's connections");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+                std::thread::spawn(move || {
+                    // A request given a connection that ended fails; the next goes on.
+                    while !stop.load(Ordering::SeqCst) {
+                        if get(port, "/readyz") == Some(200) {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        wait_until("the load is under way", || {
+            answered.load(Ordering::SeqCst) >= 1_000
+        });
+        stop.store(true, Ordering::SeqCst);
+        for client in clients {
+            client.join().expect("client");
+        }
+        let log = a.stop(label);
+        for failed in ["node id not released", "giving back claims failed"] {
+            assert!(!log.contains(failed), "{label}: node a logged:\n{log}");
+        }
+
+        // The same id again, at once.
+        let port_b = free_port();
+        Node::start(
+            nkpay(&dir, url, port_b, &master_key).args(["serve", "--no-migrate"]),
+            &dir,
+            "b",
+            port_b,
+        )
+        .stop(label);
     }
 }

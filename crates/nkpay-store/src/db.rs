@@ -177,6 +177,39 @@ impl Db {
         self.batcher.as_ref().map(|b| b.counts())
     }
 
+    /// Closes every PostgreSQL connection idle in the pool now, so that the next statements
+    /// open new ones on the runtime they run on; returns how many were closed (0 on SQLite).
+    ///
+    /// Why: a PostgreSQL connection's socket belongs to the tokio runtime whose task opened it
+    /// (it is registered with that runtime's I/O driver). The HTTP server's workers each run a
+    /// runtime of their own (actix-web), and a connection one of them opened fails every
+    /// statement once that worker has stopped ("A Tokio 1.x context was found, but it is being
+    /// shutdown"); one idle less than [`POSTGRES_PING_IF_IDLE_FOR`] is handed out without a
+    /// ping, so the first statements after the HTTP server stops would fail (a stopping node's
+    /// release of its node id did). A stopping node calls this once its HTTP workers have ended.
+    /// Connections in use are left alone. SQLite's connections run on threads of their own, not
+    /// on a runtime's driver, and are kept.
+    pub async fn close_idle_connections(&self) -> usize {
+        if self.backend() != DbBackend::Postgres {
+            return 0;
+        }
+        let pool = self.conn.get_postgres_connection_pool();
+        // Bounded: connections handed back while this runs are closed too, at most a pool's
+        // worth of them.
+        let mut closed = 0;
+        while closed < pool.options().get_max_connections() as usize {
+            let Some(idle) = pool.try_acquire() else {
+                break;
+            };
+            // A dead connection's goodbye fails; it is dropped all the same.
+            if let Err(e) = idle.close().await {
+                tracing::debug!(error = %e, "an idle connection closed without its goodbye");
+            }
+            closed += 1;
+        }
+        closed
+    }
+
     /// Closes the pools, waiting for connections to be returned.
     pub async fn close(self) -> Result<(), StoreError> {
         if let Some(reader) = self.reader {
@@ -679,6 +712,102 @@ mod tests {
             .expect("the dead connection was replaced");
         assert_ne!(first, second, "a new backend answers");
         db.close().await.expect("close");
+    }
+
+    /// A PostgreSQL connection opened by a runtime that has since ended (an HTTP worker's, when
+    /// the server stops) and handed out fresh, without a ping, fails its statement;
+    /// [`Db::close_idle_connections`] closes it, and the next statement opens a new connection
+    /// on its own runtime. SQLite keeps its connections.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_of_an_ended_runtime_are_closed_before_they_fail_a_statement() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = std::env::temp_dir().join(format!("nkpay-idle-{}", std::process::id()));
+        let sqlite =
+            Db::connect_with_pool_size(&format!("sqlite://{}", dir.join("i.db").display()), 2)
+                .await
+                .expect("sqlite");
+        assert_eq!(sqlite.close_idle_connections().await, 0);
+        assert_eq!(
+            sqlite.conn.get_sqlite_connection_pool().size(),
+            1,
+            "the writer is kept"
+        );
+        sqlite.close().await.expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let Some((pg, probe)) = crate::testing::postgres_server().await else {
+            return;
+        };
+        let _ = probe.close().await;
+        let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
+        let select_one = |db: Db| async move {
+            db.conn()
+                .execute_raw(Statement::from_string(DbBackend::Postgres, "SELECT 1"))
+                .await
+        };
+        // Empties the pool, then on a runtime of its own (a thread's) runs a statement, which
+        // opens the pool's one connection there, waits until the connection is back in the
+        // pool, and ends the runtime. Returns when that was.
+        let through_an_ended_runtime = |db: Db| {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    let pool = db.conn.get_postgres_connection_pool();
+                    wait_for("an empty pool", || async {
+                        while let Some(idle) = pool.try_acquire() {
+                            let _ = idle.close().await;
+                        }
+                        pool.size() == 0
+                    })
+                    .await;
+                    select_one(db.clone())
+                        .await
+                        .expect("on the thread's runtime");
+                    wait_for("the connection back in the pool", || async {
+                        pool.num_idle() == 1
+                    })
+                    .await;
+                    std::time::Instant::now()
+                })
+            })
+            .join()
+            .expect("the thread")
+        };
+
+        let returned = through_an_ended_runtime(db.clone());
+        // The hazard: the dead connection is handed out unless it idled past the ping's
+        // threshold (then the ping found it dead and a new one answered).
+        if select_one(db.clone()).await.is_ok() {
+            assert!(
+                returned.elapsed() >= POSTGRES_PING_IF_IDLE_FOR,
+                "a fresh connection of an ended runtime answered"
+            );
+        }
+
+        through_an_ended_runtime(db.clone());
+        assert_eq!(db.close_idle_connections().await, 1);
+        select_one(db.clone())
+            .await
+            .expect("a new connection, on this runtime, answers");
+        db.close().await.expect("close");
+    }
+
+    /// Polls `cond` every millisecond until it holds (at most 30 s, then panics naming `what`).
+    async fn wait_for<F: std::future::Future<Output = bool>>(
+        what: &str,
+        mut cond: impl FnMut() -> F,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !cond().await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// In a multi-threaded runtime a SQLite file's writes run on the write queue's task of that
