@@ -5,6 +5,11 @@
 //! share of the floor measured in the same run. `nkpay-bench floor` is the floor server itself
 //! (the harness starts it as a child process).
 
+/// The platform's allocator (`nkpay`'s `main.rs`), so that the floor, which runs from this
+/// binary, differs from the platform only by the work the platform adds.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod floor;
 mod load;
 mod modes;
