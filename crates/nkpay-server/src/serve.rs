@@ -8,9 +8,10 @@
 //! (`nkpay_engine::node_identity`) and refuses to start when another live node holds it; it
 //! renews the lease while it runs. Graceful shutdown, on SIGTERM or SIGINT: the jobs stop
 //! claiming, the API stops accepting, in-flight requests and job work finish (bounded by
-//! [`SHUTDOWN_GRACE`]; the idle PostgreSQL connections the HTTP workers opened are closed
-//! first, as they fail once their worker has stopped), claimed trades and refunds not worked
-//! are given back, and the node lease is ended — exit 0. A node that loses its identity (another instance took its id)
+//! [`SHUTDOWN_GRACE`]), claimed trades and refunds not worked are given back, and the node
+//! lease is ended — exit 0. A PostgreSQL connection an HTTP worker opened fails once that
+//! worker has stopped: from the signal on every connection is pinged before use, and the idle
+//! ones are closed once the HTTP server has stopped and again before the node's last writes. A node that loses its identity (another instance took its id)
 //! stops the same way but drops in-flight requests at once, and exits non-zero.
 
 use std::path::PathBuf;
@@ -238,6 +239,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         r = &mut server => served = Some(r),
     }
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    // The HTTP workers stop one by one from here; a PostgreSQL connection one of them opened
+    // fails once it has, so every checkout is pinged and a dead connection replaced.
+    db.ping_every_checkout();
     engine.stop_taking_work();
     let _ = shutdown_tx.send(true);
     if served.is_none() {
@@ -245,8 +249,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         http.stop(kept.is_none()).await;
         served = Some(server.await);
     }
-    // The HTTP workers' runtimes have ended, and every PostgreSQL connection one of them opened
-    // fails from now on: the idle ones are closed before the jobs' last work uses the pool.
+    // The connections the HTTP workers opened are dead or about to be: the idle ones are closed
+    // before the jobs' last work uses the pool.
     close_idle_connections(&db).await;
     for mut task in background {
         if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
@@ -256,8 +260,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             task.abort();
         }
     }
-    // Again before the node's last writes: a connection a worker handed back just as it
-    // stopped reached the pool after the first round.
+    // Again before the node's last writes: a connection handed back as a worker stopped may
+    // have reached the pool after the first round.
     close_idle_connections(&db).await;
     // The channel exchanges still queued for the history's writer go in before the node ends.
     engine.flush_channel_history().await;

@@ -9,7 +9,7 @@ mod support;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,25 @@ impl Node {
             "{label}: graceful stop exits 0, got {status}; the node logged:\n{log}"
         );
         log
+    }
+}
+
+impl Drop for Node {
+    /// A test that failed before [`Node::stop`] leaves no node running behind it.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sets its flag when dropped: load threads polling the flag end even when the test fails.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -486,7 +505,6 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
 /// cluster test's node once could not release its id, and its restart was refused).
 #[test]
 fn a_node_stopped_under_load_releases_its_node_id_and_starts_again_at_once() {
-    use std::sync::atomic::AtomicBool;
     let dbs = TestDatabases::new("restart");
     let master_key = SecretSealer::generate_key_base64();
     for (label, url) in &dbs.urls {
@@ -515,6 +533,7 @@ fn a_node_stopped_under_load_releases_its_node_id_and_starts_again_at_once() {
                 .expect("terminate the node's connections");
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_failure = SetOnDrop(Arc::clone(&stop));
         let answered = Arc::new(AtomicUsize::new(0));
         let clients: Vec<_> = (0..32)
             .map(|_| {

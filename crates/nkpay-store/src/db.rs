@@ -2,6 +2,8 @@
 //! transactions that behave the same on both.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nkpay_migration::MigratorTrait;
@@ -51,6 +53,8 @@ pub struct Db {
     /// On a SQLite file opened inside a multi-threaded tokio runtime: the queue whose task runs
     /// [`Db::write`]'s writes in batches on that runtime (see there).
     batcher: Option<Batcher>,
+    /// Set by [`Db::ping_every_checkout`]: PostgreSQL connections are pinged on every checkout.
+    ping_every_checkout: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -61,6 +65,7 @@ impl Db {
             conn,
             reader: None,
             batcher: None,
+            ping_every_checkout: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -177,31 +182,45 @@ impl Db {
         self.batcher.as_ref().map(|b| b.counts())
     }
 
-    /// Closes every PostgreSQL connection idle in the pool now, so that the next statements
-    /// open new ones on the runtime they run on; returns how many were closed (0 on SQLite).
+    /// From now on every PostgreSQL connection is pinged before it is handed out, however
+    /// briefly it was idle, and one whose ping fails is closed and replaced (sqlx's
+    /// `before_acquire`); a stopping node calls this before its HTTP server stops. No effect on
+    /// SQLite, nor on a [`Db::from_connection`] pool.
     ///
     /// Why: a PostgreSQL connection's socket belongs to the tokio runtime whose task opened it
     /// (it is registered with that runtime's I/O driver). The HTTP server's workers each run a
     /// runtime of their own (actix-web), and a connection one of them opened fails every
     /// statement once that worker has stopped ("A Tokio 1.x context was found, but it is being
-    /// shutdown"); one idle less than [`POSTGRES_PING_IF_IDLE_FOR`] is handed out without a
-    /// ping, so the first statements after the HTTP server stops would fail (a stopping node's
-    /// release of its node id did). A stopping node calls this once its HTTP workers have ended.
-    /// Connections in use are left alone. SQLite's connections run on threads of their own, not
-    /// on a runtime's driver, and are kept.
+    /// shutdown"). A connection idle less than [`POSTGRES_PING_IF_IDLE_FOR`] is otherwise handed
+    /// out without a ping, so while a node stops — its workers ending one by one, its jobs and
+    /// remaining requests finishing — statements would be handed dead connections. The ping of
+    /// a dead one usually fails at once, but not always: tokio may still hold the socket as
+    /// readable, and on the loopback the server's answer can already be there. So before its
+    /// last writes a stopping node also closes the idle connections
+    /// ([`Db::close_idle_connections`]). SQLite's connections run on threads of their own, not
+    /// on a runtime's driver.
+    pub fn ping_every_checkout(&self) {
+        self.ping_every_checkout.store(true, Ordering::Relaxed);
+    }
+
+    /// Closes the PostgreSQL connections idle in the pool now, alive or not, so that the next
+    /// statements open new ones on the runtime they run on; returns how many were closed (0 on
+    /// SQLite). Best effort: it stops when sqlx hands out no idle connection at once (none
+    /// left, or every permit taken), and after a pool's worth. Connections in use are left
+    /// alone. A stopping node calls this once its HTTP workers and jobs have ended, before its
+    /// last writes: a connection an HTTP worker opened fails once that worker has stopped, and
+    /// a ping does not always tell ([`Db::ping_every_checkout`]).
     pub async fn close_idle_connections(&self) -> usize {
         if self.backend() != DbBackend::Postgres {
             return 0;
         }
         let pool = self.conn.get_postgres_connection_pool();
-        // Bounded: connections handed back while this runs are closed too, at most a pool's
-        // worth of them.
         let mut closed = 0;
         while closed < pool.options().get_max_connections() as usize {
             let Some(idle) = pool.try_acquire() else {
                 break;
             };
-            // A dead connection's goodbye fails; it is dropped all the same.
+            // A dead connection's goodbye fails at once; it is dropped all the same.
             if let Err(e) = idle.close().await {
                 tracing::debug!(error = %e, "an idle connection closed without its goodbye");
             }
@@ -279,12 +298,27 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
                 conn,
                 reader: Some(reader),
                 batcher,
+                ping_every_checkout: Arc::new(AtomicBool::new(false)),
             })
         }
         "postgres" | "postgresql" => {
+            let ping_every_checkout = Arc::new(AtomicBool::new(false));
+            let ping_all = Arc::clone(&ping_every_checkout);
             options
                 .max_connections(max_connections.unwrap_or(POSTGRES_POOL_SIZE))
-                .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR);
+                .test_before_acquire_if_idle_for(POSTGRES_PING_IF_IDLE_FOR)
+                // After the idle ping (which sea-orm runs first): once the node stops, the
+                // connections idle for less are pinged too (`Db::ping_every_checkout`).
+                .map_sqlx_postgres_before_acquire(move |conn, meta| {
+                    let ping = ping_all.load(Ordering::Relaxed)
+                        && meta.idle_for < POSTGRES_PING_IF_IDLE_FOR;
+                    Box::pin(async move {
+                        if ping {
+                            sea_orm::sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
             if plain_on_loopback(url, tls_variable_set()) {
                 let mut plain = options.clone();
                 plain.map_sqlx_postgres_opts(|o| o.ssl_mode(PgSslMode::Disable));
@@ -293,7 +327,10 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
                         tracing::info!(
                             "PostgreSQL on the loopback, no sslmode named: connected without TLS"
                         );
-                        return Ok(Db::from_connection(conn));
+                        return Ok(Db {
+                            ping_every_checkout,
+                            ..Db::from_connection(conn)
+                        });
                     }
                     Err(e) if worth_asking_with_tls(&e) => {
                         tracing::warn!(
@@ -305,7 +342,10 @@ async fn open(url: &str, max_connections: Option<u32>) -> Result<Db, StoreError>
                     Err(e) => return Err(e.into()),
                 }
             }
-            Ok(Db::from_connection(Database::connect(options).await?))
+            Ok(Db {
+                ping_every_checkout,
+                ..Db::from_connection(Database::connect(options).await?)
+            })
         }
         other => Err(StoreError::UnsupportedUrl {
             scheme: other.to_owned(),
@@ -715,17 +755,16 @@ mod tests {
     }
 
     /// A PostgreSQL connection opened by a runtime that has since ended (an HTTP worker's, when
-    /// the server stops) and handed out fresh, without a ping, fails its statement;
-    /// [`Db::close_idle_connections`] closes it, and the next statement opens a new connection
-    /// on its own runtime. SQLite keeps its connections.
+    /// the server stops) and handed out fresh, without a ping, fails its statement; after
+    /// [`Db::ping_every_checkout`] its ping fails at checkout (here, where nothing is left in
+    /// its socket), and after [`Db::close_idle_connections`] it is gone: either way the
+    /// statement runs on a new connection of its own runtime. SQLite keeps its connections.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn idle_connections_of_an_ended_runtime_are_closed_before_they_fail_a_statement() {
+    async fn connections_of_an_ended_runtime_are_pinged_or_closed_before_they_fail_a_statement() {
         use sea_orm::{ConnectionTrait, Statement};
         let dir = std::env::temp_dir().join(format!("nkpay-idle-{}", std::process::id()));
-        let sqlite =
-            Db::connect_with_pool_size(&format!("sqlite://{}", dir.join("i.db").display()), 2)
-                .await
-                .expect("sqlite");
+        let url = format!("sqlite://{}", dir.join("i.db").display());
+        let sqlite = Db::connect_with_pool_size(&url, 2).await.expect("sqlite");
         assert_eq!(sqlite.close_idle_connections().await, 0);
         assert_eq!(
             sqlite.conn.get_sqlite_connection_pool().size(),
@@ -787,11 +826,18 @@ mod tests {
             );
         }
 
+        db.ping_every_checkout();
+        through_an_ended_runtime(db.clone());
+        select_one(db.clone())
+            .await
+            .expect("a new connection, on this runtime, answers");
+
+        // Closed whether or not a ping would tell.
         through_an_ended_runtime(db.clone());
         assert_eq!(db.close_idle_connections().await, 1);
         select_one(db.clone())
             .await
-            .expect("a new connection, on this runtime, answers");
+            .expect("after the close, a new connection answers");
         db.close().await.expect("close");
     }
 
