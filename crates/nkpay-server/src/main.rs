@@ -1,8 +1,8 @@
 /// mimalloc instead of the system allocator (issue 16): the request path allocates and frees
 /// small buffers across threads (actix workers, the write queue, sqlx's SQLite threads), where
-/// glibc's malloc spent about 6 % of the platform's CPU (8 % in an earlier profile). Alternating pairs on a quiet 2-core
-/// machine: `T_JSAPI` +4 % on SQLite and +18 % on PostgreSQL, query +3 % and +6 %
-/// (bench/README.md, thirteenth round).
+/// glibc's malloc spent about 6 % of the platform's CPU (8 % in an earlier profile).
+/// Alternating pairs on a 2-core machine: `T_JSAPI` +4 % on SQLite and +18 % on PostgreSQL,
+/// query +3 % and +6 % (bench/README.md, thirteenth round).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

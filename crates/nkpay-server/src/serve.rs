@@ -9,10 +9,11 @@
 //! renews the lease while it runs. Graceful shutdown, on SIGTERM or SIGINT: the jobs stop
 //! claiming, the API stops accepting, in-flight requests and job work finish (bounded by
 //! [`SHUTDOWN_GRACE`]), claimed trades and refunds not worked are given back, and the node
-//! lease is ended — exit 0. A PostgreSQL connection an HTTP worker opened fails once that
-//! worker has stopped: from the signal on every connection is pinged before use, and the idle
-//! ones are closed once the HTTP server has stopped and again before the node's last writes. A node that loses its identity (another instance took its id)
-//! stops the same way but drops in-flight requests at once, and exits non-zero.
+//! lease is ended — exit 0. A node that loses its identity (another instance took its id)
+//! stops the same way but drops in-flight requests at once, and exits non-zero. A PostgreSQL
+//! connection an HTTP worker opened fails once that worker has stopped: once the node starts
+//! stopping every connection is pinged before use, and the idle ones are closed once the HTTP
+//! server has stopped and again, after the jobs, before the node's last writes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -250,7 +251,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         served = Some(server.await);
     }
     // The connections the HTTP workers opened are dead or about to be: the idle ones are closed
-    // before the jobs' last work uses the pool.
+    // before the jobs finish their remaining work.
     close_idle_connections(&db).await;
     for mut task in background {
         if tokio::time::timeout_at(deadline, &mut task).await.is_err() {

@@ -207,9 +207,9 @@ impl Db {
     /// statements open new ones on the runtime they run on; returns how many were closed (0 on
     /// SQLite). Best effort: it stops when sqlx hands out no idle connection at once (none
     /// left, or every permit taken), and after a pool's worth. Connections in use are left
-    /// alone. A stopping node calls this once its HTTP workers and jobs have ended, before its
-    /// last writes: a connection an HTTP worker opened fails once that worker has stopped, and
-    /// a ping does not always tell ([`Db::ping_every_checkout`]).
+    /// alone. A stopping node calls this once its HTTP server has stopped, and again once its
+    /// jobs have ended, before its last writes: a connection an HTTP worker opened fails once
+    /// that worker has stopped, and a ping does not always tell ([`Db::ping_every_checkout`]).
     pub async fn close_idle_connections(&self) -> usize {
         if self.backend() != DbBackend::Postgres {
             return 0;
