@@ -723,18 +723,7 @@ mod tests {
             return;
         };
         let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
-        let pid = |db: Db| async move {
-            let row = db
-                .conn()
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "SELECT pg_backend_pid() AS pid",
-                ))
-                .await?
-                .expect("a row");
-            Ok::<i32, sea_orm::DbErr>(row.try_get::<i32>("", "pid").expect("pid"))
-        };
-        let first = pid(db.clone()).await.expect("first statement");
+        let first = backend_pid(&db).await.expect("first statement");
         let used = std::time::Instant::now();
         killer
             .execute_raw(Statement::from_string(
@@ -747,20 +736,18 @@ mod tests {
         // The idle spell is the condition under test: after it the checkout pings.
         tokio::time::sleep(POSTGRES_PING_IF_IDLE_FOR.saturating_sub(used.elapsed())).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let second = pid(db.clone())
+        let second = backend_pid(&db)
             .await
             .expect("the dead connection was replaced");
         assert_ne!(first, second, "a new backend answers");
         db.close().await.expect("close");
     }
 
-    /// A PostgreSQL connection opened by a runtime that has since ended (an HTTP worker's, when
-    /// the server stops) and handed out fresh, without a ping, fails its statement; after
-    /// [`Db::ping_every_checkout`] its ping fails at checkout (here, where nothing is left in
-    /// its socket), and after [`Db::close_idle_connections`] it is gone: either way the
-    /// statement runs on a new connection of its own runtime. SQLite keeps its connections.
+    /// After [`Db::close_idle_connections`] a PostgreSQL connection opened by a runtime that has
+    /// since ended (an HTTP worker's, when the server stops) is gone, and the next statement
+    /// runs on a new connection of its own runtime; SQLite keeps its connections.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn connections_of_an_ended_runtime_are_pinged_or_closed_before_they_fail_a_statement() {
+    async fn close_idle_connections_drops_the_connections_of_an_ended_runtime() {
         use sea_orm::{ConnectionTrait, Statement};
         let dir = std::env::temp_dir().join(format!("nkpay-idle-{}", std::process::id()));
         let url = format!("sqlite://{}", dir.join("i.db").display());
@@ -784,61 +771,89 @@ mod tests {
                 .execute_raw(Statement::from_string(DbBackend::Postgres, "SELECT 1"))
                 .await
         };
-        // Empties the pool, then on a runtime of its own (a thread's) runs a statement, which
-        // opens the pool's one connection there, waits until the connection is back in the
-        // pool, and ends the runtime. Returns when that was.
-        let through_an_ended_runtime = |db: Db| {
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    let pool = db.conn.get_postgres_connection_pool();
-                    wait_for("an empty pool", || async {
-                        while let Some(idle) = pool.try_acquire() {
-                            let _ = idle.close().await;
-                        }
-                        pool.size() == 0
-                    })
-                    .await;
-                    select_one(db.clone())
-                        .await
-                        .expect("on the thread's runtime");
-                    wait_for("the connection back in the pool", || async {
-                        pool.num_idle() == 1
-                    })
-                    .await;
-                    std::time::Instant::now()
+        // On a runtime of its own (a thread's): empty the pool, run a statement, which opens the
+        // pool's one connection there, wait until it is back in the pool, and end the runtime.
+        let db_on_thread = db.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let pool = db_on_thread.conn.get_postgres_connection_pool();
+                wait_for("an empty pool", || async {
+                    while let Some(idle) = pool.try_acquire() {
+                        let _ = idle.close().await;
+                    }
+                    pool.size() == 0
                 })
+                .await;
+                select_one(db_on_thread.clone())
+                    .await
+                    .expect("on the thread's runtime");
+                wait_for("the connection back in the pool", || async {
+                    pool.num_idle() == 1
+                })
+                .await;
             })
-            .join()
-            .expect("the thread")
-        };
+        })
+        .join()
+        .expect("the thread");
 
-        let returned = through_an_ended_runtime(db.clone());
-        // The hazard: the dead connection is handed out unless it idled past the ping's
-        // threshold (then the ping found it dead and a new one answered).
-        if select_one(db.clone()).await.is_ok() {
-            assert!(
-                returned.elapsed() >= POSTGRES_PING_IF_IDLE_FOR,
-                "a fresh connection of an ended runtime answered"
-            );
-        }
-
-        db.ping_every_checkout();
-        through_an_ended_runtime(db.clone());
-        select_one(db.clone())
-            .await
-            .expect("a new connection, on this runtime, answers");
-
-        // Closed whether or not a ping would tell.
-        through_an_ended_runtime(db.clone());
         assert_eq!(db.close_idle_connections().await, 1);
         select_one(db.clone())
             .await
             .expect("after the close, a new connection answers");
         db.close().await.expect("close");
+    }
+
+    /// After [`Db::ping_every_checkout`] a PostgreSQL connection is pinged however briefly it
+    /// was idle: one whose backend ended a moment ago is replaced, and the statement answers.
+    #[tokio::test]
+    async fn after_ping_every_checkout_a_dead_connection_is_replaced_at_once() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let Some((pg, probe)) = crate::testing::postgres_server().await else {
+            return;
+        };
+        let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
+        let first = backend_pid(&db).await.expect("first statement");
+        db.ping_every_checkout();
+        probe
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_terminate_backend({first})"),
+            ))
+            .await
+            .expect("terminate");
+        let gone = format!("SELECT 1 FROM pg_stat_activity WHERE pid = {first}");
+        wait_for("the backend to end", || async {
+            probe
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, gone.clone()))
+                .await
+                .expect("pg_stat_activity")
+                .is_none()
+        })
+        .await;
+        let second = backend_pid(&db)
+            .await
+            .expect("the dead connection was replaced at checkout");
+        assert_ne!(first, second, "a new backend answers");
+        let _ = probe.close().await;
+        db.close().await.expect("close");
+    }
+
+    /// The PostgreSQL backend process that answers `db`'s next statement.
+    async fn backend_pid(db: &Db) -> Result<i32, sea_orm::DbErr> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_backend_pid() AS pid",
+            ))
+            .await?
+            .expect("a row");
+        Ok(row.try_get::<i32>("", "pid").expect("pid"))
     }
 
     /// Polls `cond` every millisecond until it holds (at most 30 s, then panics naming `what`).
