@@ -155,20 +155,31 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A started `nkpay serve`: the child and its stderr file.
+/// A started `nkpay serve`: the child, the port it listens on, and its stderr file.
 struct Node {
     child: Child,
+    port: u16,
     log: std::path::PathBuf,
 }
 
 impl Node {
-    /// Runs `cmd` (from [`nkpay`], listening on `port`) with its stderr in
-    /// `<dir>/<name>.stderr`, and waits until it is ready.
-    fn start(cmd: &mut Command, dir: &Path, name: &str, port: u16) -> Node {
+    /// Runs [`nkpay`] on `url` and a free port, with the arguments and settings `args` adds and
+    /// its stderr in `<dir>/<name>.stderr`, and waits until it is ready.
+    fn start(
+        dir: &Path,
+        url: &str,
+        master_key: &str,
+        name: &str,
+        args: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Node {
+        let port = free_port();
         let (stderr, log) = stderr_file(dir, name);
-        let mut child = cmd.stderr(stderr).spawn().expect("spawn nkpay");
+        let mut child = args(&mut nkpay(dir, url, port, master_key))
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn nkpay");
         wait_ready(&mut child, port, &log);
-        Node { child, log }
+        Node { child, port, log }
     }
 
     /// SIGTERM, then waits for the exit and asserts it is the graceful stop's 0. Returns what
@@ -210,13 +221,7 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
     let master_key = SecretSealer::generate_key_base64();
     for (label, url) in &dbs.urls {
         let dir = temp_dir("nodes", label);
-        let port_a = free_port();
-        let a = Node::start(
-            nkpay(&dir, url, port_a, &master_key).arg("serve"),
-            &dir,
-            "a",
-            port_a,
-        );
+        let a = Node::start(&dir, url, &master_key, "a", |c| c.arg("serve"));
 
         let out = nkpay(&dir, url, free_port(), &master_key)
             .args(["serve", "--no-migrate"])
@@ -231,7 +236,7 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
         ] {
             assert!(stderr.contains(&part), "{label}: {part:?} in {stderr}");
         }
-        assert_eq!(get(port_a, "/readyz"), Some(200), "{label}: a still serves");
+        assert_eq!(get(a.port, "/readyz"), Some(200), "{label}: a still serves");
 
         let a_log = a.stop(label);
         let db = dbs.connect(url);
@@ -246,13 +251,9 @@ fn a_second_node_with_a_live_node_id_refuses_to_start_naming_the_holder() {
         );
 
         // Released, the id is free at once: another process takes it.
-        let port_c = free_port();
-        Node::start(
-            nkpay(&dir, url, port_c, &master_key).args(["serve", "--no-migrate"]),
-            &dir,
-            "c",
-            port_c,
-        )
+        Node::start(&dir, url, &master_key, "c", |c| {
+            c.args(["serve", "--no-migrate"])
+        })
         .stop(label);
     }
 }
@@ -418,17 +419,12 @@ fn sigterm_with_work_in_flight_finishes_gives_back_every_claim_and_releases_the_
         dbs.rt
             .block_on(seed_due_trades(&db, &master_key, &gateway, 20));
 
-        let port = free_port();
-        let node = Node::start(
-            nkpay(&dir, url, port, &master_key)
-                .args(["serve", "--no-migrate"])
+        let node = Node::start(&dir, url, &master_key, "node", |c| {
+            c.args(["serve", "--no-migrate"])
                 .env("NKPAY__CHANNELS__WECHAT_BASE_URL", &gateway)
                 .env("NKPAY__JOBS__CONCURRENCY", "2")
-                .env("NKPAY__SERVER__NODE_LEASE_SECS", "3"),
-            &dir,
-            "node",
-            port,
-        );
+                .env("NKPAY__SERVER__NODE_LEASE_SECS", "3")
+        });
         let owner_prefix = format!("node-{NODE_ID}-");
         let claimed = || {
             dbs.rt
@@ -509,13 +505,8 @@ fn a_node_stopped_under_load_releases_its_node_id_and_starts_again_at_once() {
     let master_key = SecretSealer::generate_key_base64();
     for (label, url) in &dbs.urls {
         let dir = temp_dir("nodes", label);
-        let port = free_port();
-        let a = Node::start(
-            nkpay(&dir, url, port, &master_key).arg("serve"),
-            &dir,
-            "a",
-            port,
-        );
+        let a = Node::start(&dir, url, &master_key, "a", |c| c.arg("serve"));
+        let port = a.port;
 
         // On PostgreSQL the connections the node opened while starting end (as after a server
         // restart): the load's requests replace them, on the workers. Then 32 clients ask
@@ -561,13 +552,9 @@ fn a_node_stopped_under_load_releases_its_node_id_and_starts_again_at_once() {
         }
 
         // The same id again, at once.
-        let port_b = free_port();
-        Node::start(
-            nkpay(&dir, url, port_b, &master_key).args(["serve", "--no-migrate"]),
-            &dir,
-            "b",
-            port_b,
-        )
+        Node::start(&dir, url, &master_key, "b", |c| {
+            c.args(["serve", "--no-migrate"])
+        })
         .stop(label);
     }
 }

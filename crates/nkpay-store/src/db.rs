@@ -703,7 +703,6 @@ mod tests {
     /// so the statement after a quiet spell succeeds on a new backend.
     #[tokio::test]
     async fn pooled_connections_are_pinged_only_on_postgres_after_an_idle_spell() {
-        use sea_orm::{ConnectionTrait, Statement};
         let dir = std::env::temp_dir().join(format!("nkpay-ping-{}", std::process::id()));
         let db = Db::connect_with_pool_size(&format!("sqlite://{}", dir.join("p.db").display()), 2)
             .await
@@ -725,13 +724,7 @@ mod tests {
         let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
         let first = backend_pid(&db).await.expect("first statement");
         let used = std::time::Instant::now();
-        killer
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_terminate_backend({first})"),
-            ))
-            .await
-            .expect("terminate");
+        terminate_backend(&killer, first).await;
         let _ = killer.close().await;
         // The idle spell is the condition under test: after it the checkout pings.
         tokio::time::sleep(POSTGRES_PING_IF_IDLE_FOR.saturating_sub(used.elapsed())).await;
@@ -818,13 +811,7 @@ mod tests {
         let db = Db::connect_with_pool_size(&pg, 1).await.expect("postgres");
         let first = backend_pid(&db).await.expect("first statement");
         db.ping_every_checkout();
-        probe
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_terminate_backend({first})"),
-            ))
-            .await
-            .expect("terminate");
+        terminate_backend(&probe, first).await;
         let gone = format!("SELECT 1 FROM pg_stat_activity WHERE pid = {first}");
         wait_for("the backend to end", || async {
             probe
@@ -854,6 +841,18 @@ mod tests {
             .await?
             .expect("a row");
         Ok(row.try_get::<i32>("", "pid").expect("pid"))
+    }
+
+    /// Ends the PostgreSQL backend `pid` from the `server` connection (`pg_terminate_backend`).
+    async fn terminate_backend(server: &DatabaseConnection, pid: i32) {
+        use sea_orm::{ConnectionTrait, Statement};
+        server
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_terminate_backend({pid})"),
+            ))
+            .await
+            .expect("terminate");
     }
 
     /// Polls `cond` every millisecond until it holds (at most 30 s, then panics naming `what`).
